@@ -1,0 +1,451 @@
+//! The `openvoice` command line.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::accounts::{self, NewUser, Role};
+use crate::config::{self, Config, Overrides};
+use crate::content::model::ArticleKind;
+use crate::content::service::{self, ContentLimits, Draft, Publish, Terms};
+use crate::content::{import, queries};
+use crate::demo;
+use crate::http::{self, AppState};
+use crate::jobs::{self, JobContext, WorkerConfig};
+use crate::store::{self, Db};
+
+/// OpenVoice: a self-hosted news site in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "openvoice", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Data folder: the SQLite database, `openvoice.toml`, theme overrides.
+    #[arg(long, env = "OPENVOICE_DATA", default_value = "openvoice-data", global = true)]
+    data: PathBuf,
+    /// Database URL (`sqlite://…` or `postgres://…`); default: SQLite in the data folder.
+    #[arg(long, env = "OPENVOICE_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web site (and the background job worker).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, env = "OPENVOICE_LISTEN")]
+        listen: Option<String>,
+        /// Do not run background jobs in this process.
+        #[arg(long)]
+        no_jobs: bool,
+    },
+    /// Create the data folder and database, and seed the demo site if empty.
+    Init,
+    /// Print the effective configuration (secrets masked).
+    Config,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage categories.
+    #[command(subcommand)]
+    Category(CategoryCommand),
+    /// Write, list and publish articles.
+    #[command(subcommand)]
+    Post(PostCommand),
+    /// Import content from other systems.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Inspect the background job queue.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add an account; prints a generated password unless --password-stdin is given.
+    Add {
+        /// Login name, also used in author URLs.
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum, default_value = "author")]
+        role: Role,
+        /// Name shown in bylines (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CategoryCommand {
+    /// Add a category.
+    Add {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List categories with their number of published articles.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum PostCommand {
+    /// Create an article from a Markdown file (a draft unless --publish or --schedule).
+    New {
+        #[arg(long)]
+        title: String,
+        /// Category name or slug (must exist).
+        #[arg(long)]
+        category: Option<String>,
+        /// Markdown body; `-` reads standard input.
+        #[arg(long)]
+        file: PathBuf,
+        /// Comma-separated tags.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+        #[arg(long)]
+        slug: Option<String>,
+        #[arg(long)]
+        excerpt: Option<String>,
+        /// Author's username or display name.
+        #[arg(long, default_value = "admin")]
+        author: String,
+        /// Create a standing page (About, Contact) instead of an article.
+        #[arg(long)]
+        page: bool,
+        /// Publish at once.
+        #[arg(long, conflicts_with = "schedule")]
+        publish: bool,
+        /// Publish at this time (RFC 3339, or `YYYY-MM-DD HH:MM` in UTC).
+        #[arg(long)]
+        schedule: Option<String>,
+    },
+    /// Replace an article's body (and optionally title); the previous version is kept as a revision.
+    Edit {
+        slug: String,
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// List articles of every status.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Publish a draft or scheduled article now.
+    Publish { slug: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import a folder of Markdown files with YAML front matter (Hugo, Jekyll, Zola).
+    Markdown {
+        dir: PathBuf,
+        /// Byline for files without an `author`.
+        #[arg(long, default_value = "Site Admin")]
+        author: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Count jobs per state.
+    Status,
+}
+
+/// Entry point: parses arguments, runs the command, prints errors without a backtrace.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_filter = if matches!(cli.command, Command::Serve { .. }) { "info,sqlx=warn" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPENVOICE_LOG").unwrap_or_else(|_| default_filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: starting the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides { listen, database_url: cli.global.database_url.clone() };
+    let data_dir = config::ensure_data_dir(&cli.global.data)?;
+    let config = Config::load(&data_dir, &overrides)?;
+    if let Command::Config = cli.command {
+        print!("{}", config.to_masked_toml());
+        return Ok(());
+    }
+    let db = connect(&config, &data_dir).await?;
+    let limits = ContentLimits { max_article_bytes: config.content.max_article_bytes };
+    match cli.command {
+        Command::Serve { no_jobs, .. } => serve(config, db, data_dir, !no_jobs).await,
+        Command::Init => {
+            seed(&db, limits).await?;
+            write_default_config(&data_dir)?;
+            println!("Data folder ready: {}", data_dir.display());
+            Ok(())
+        }
+        Command::Config => Ok(()),
+        Command::User(UserCommand::Add { username, email, role, display_name, password_stdin }) => {
+            let password = if password_stdin {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).context("reading the password from standard input")?;
+                text.trim_end_matches(['\r', '\n']).to_string()
+            } else {
+                accounts::generate_password()
+            };
+            let display_name = display_name.unwrap_or_else(|| username.clone());
+            let new = NewUser {
+                username: &username,
+                email: &email,
+                display_name: &display_name,
+                role,
+                password: Some(&password),
+            };
+            let user = accounts::create_user(&db, &new).await?;
+            println!("Created {} {:?} ({})", user.role, user.username, user.email);
+            if !password_stdin {
+                println!("Password (shown once): {password}");
+            }
+            Ok(())
+        }
+        Command::Category(CategoryCommand::Add { name, description }) => {
+            let category = service::add_category(&db, &name, &description).await?;
+            println!("Created category {:?} (/category/{})", category.name, category.slug);
+            Ok(())
+        }
+        Command::Category(CategoryCommand::List) => {
+            for (category, count) in queries::categories_with_counts(&db).await? {
+                println!("{:<30} {:<30} {count}", category.name, category.slug);
+            }
+            Ok(())
+        }
+        Command::Post(command) => post(&db, limits, command).await,
+        Command::Import(ImportCommand::Markdown { dir, author }) => {
+            let started = std::time::Instant::now();
+            let report = import::import_dir(&db, limits, &dir, &author, |done, total| {
+                if done % 500 == 0 || done == total {
+                    eprintln!("imported {done}/{total}");
+                }
+            })
+            .await?;
+            for failure in &report.failed {
+                eprintln!("skipped {failure}");
+            }
+            println!(
+                "Imported {} new, {} updated, {} skipped in {:.1}s",
+                report.created,
+                report.updated,
+                report.failed.len(),
+                started.elapsed().as_secs_f64()
+            );
+            if report.failed.is_empty() {
+                Ok(())
+            } else {
+                bail!("{} file(s) could not be imported", report.failed.len())
+            }
+        }
+        Command::Jobs(JobsCommand::Status) => {
+            for (state, count) in jobs::counts(&db).await? {
+                println!("{state:<10} {count}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn post(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow::Result<()> {
+    match command {
+        PostCommand::New { title, category, file, tags, slug, excerpt, author, page, publish, schedule } => {
+            let body_md = read_body(&file, limits)?;
+            let publish = match (publish, schedule) {
+                (true, _) => Publish::Now,
+                (false, Some(when)) => Publish::At(
+                    import::parse_time(&when)
+                        .with_context(|| format!("--schedule: {when:?} is not a time (expected e.g. 2026-12-01T09:00:00Z or \"2026-12-01 09:00\")"))?,
+                ),
+                (false, None) => Publish::Draft,
+            };
+            let kind = if page { ArticleKind::Page } else { ArticleKind::Post };
+            let draft =
+                Draft { kind, title, slug, excerpt, body_md, author, category, tags, featured_image: None, publish };
+            let saved = service::create(db, limits, draft, Terms::MustExist).await?;
+            let article = service::find(db, saved.slug()).await?;
+            println!("{} {} ({})", article.summary.status.as_str(), article.summary.slug, article.summary.title);
+            Ok(())
+        }
+        PostCommand::Edit { slug, file, title } => {
+            let current = service::find(db, &slug).await?;
+            let body_md = read_body(&file, limits)?;
+            let s = current.summary;
+            let publish = match s.status {
+                crate::content::model::Status::Draft => Publish::Draft,
+                crate::content::model::Status::Scheduled => Publish::At(s.scheduled_at.unwrap_or_else(store::now)),
+                crate::content::model::Status::Published => Publish::At(s.published_at.unwrap_or_else(store::now)),
+            };
+            let draft = Draft {
+                kind: s.kind,
+                title: title.unwrap_or(s.title),
+                slug: Some(s.slug),
+                excerpt: Some(s.excerpt),
+                body_md,
+                author: s.author.username,
+                category: s.category.map(|c| c.slug),
+                tags: current.tags.into_iter().map(|t| t.name).collect(),
+                featured_image: current.featured_image,
+                publish,
+            };
+            let saved = service::upsert(db, limits, draft, Terms::MustExist).await?;
+            println!("updated {}", saved.slug());
+            Ok(())
+        }
+        PostCommand::List { limit } => {
+            for a in queries::list_all(db, limit.clamp(1, 10_000)).await? {
+                let when =
+                    a.published_at.or(a.scheduled_at).map(http::templates::rfc3339).unwrap_or_else(|| "-".into());
+                let category = a.category.map(|c| c.name).unwrap_or_default();
+                println!("{:<10} {:<20} {:<22} {:<20} {}", a.status.as_str(), when, category, a.slug, a.title);
+            }
+            Ok(())
+        }
+        PostCommand::Publish { slug } => {
+            service::publish_now(db, &slug).await?;
+            println!("published {slug}");
+            Ok(())
+        }
+    }
+}
+
+fn read_body(path: &Path, limits: ContentLimits) -> anyhow::Result<String> {
+    let mut bytes = Vec::new();
+    let limit = limits.max_article_bytes as u64 + 1;
+    if path == Path::new("-") {
+        std::io::stdin().take(limit).read_to_end(&mut bytes).context("reading standard input")?;
+    } else {
+        std::fs::File::open(path)
+            .with_context(|| format!("--file {}", path.display()))?
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("reading {}", path.display()))?;
+    }
+    if bytes.len() > limits.max_article_bytes {
+        bail!("--file {}: larger than content.max_article_bytes ({} bytes)", path.display(), limits.max_article_bytes);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "--file {}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+async fn connect(config: &Config, data_dir: &Path) -> anyhow::Result<Db> {
+    let url =
+        if config.database_url.is_empty() { store::sqlite_url_for(data_dir) } else { config.database_url.clone() };
+    Db::connect(&url, 16).await
+}
+
+async fn seed(db: &Db, limits: ContentLimits) -> anyhow::Result<()> {
+    if let Some(seeded) = demo::seed_if_empty(db, limits).await? {
+        // Printed on the console, never logged: this is the only time the password is shown.
+        println!("Created the demo site and an admin account.");
+        println!("  username: {}", seeded.admin_username);
+        println!("  password: {}  (shown once; change it after logging in)", seeded.admin_password);
+    }
+    Ok(())
+}
+
+fn write_default_config(data_dir: &Path) -> anyhow::Result<()> {
+    let path = data_dir.join("openvoice.toml");
+    if path.exists() {
+        return Ok(());
+    }
+    let text = format!(
+        "# OpenVoice configuration. Every key can also be set as OPENVOICE_<SECTION>_<KEY>,\n# and `openvoice config` prints the effective values.\n\n{}",
+        toml::to_string(&Config::default()).unwrap_or_default()
+    );
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+async fn serve(config: Config, db: Db, data_dir: PathBuf, run_jobs: bool) -> anyhow::Result<()> {
+    let limits = ContentLimits { max_article_bytes: config.content.max_article_bytes };
+    let addr = config.listen_addr();
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    seed(&db, limits).await?;
+    let shutdown = CancellationToken::new();
+    let state = AppState::new(config.clone(), db.clone(), data_dir);
+    state.pages.set_epoch(db.content_epoch().await?);
+
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(http::follow_content_epoch(state.clone(), shutdown.clone()));
+    if run_jobs {
+        let worker = WorkerConfig {
+            node_id: format!("{}-{:08x}", std::process::id(), rand::random::<u32>()),
+            poll_interval: Duration::from_millis(config.jobs.poll_interval_ms),
+            lease_secs: config.jobs.lease_secs,
+        };
+        background.spawn(jobs::run_worker(JobContext { db: db.clone() }, worker, shutdown.clone()));
+    }
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+
+    info!("OpenVoice is serving {} at http://{}", config.site.title, listener.local_addr()?);
+    http::serve(listener, http::router(state), shutdown.clone()).await.context("serving HTTP")?;
+    shutdown.cancel();
+    while background.join_next().await.is_some() {}
+    info!("Shut down cleanly");
+    Ok(())
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    info!("Shutdown requested; finishing in-flight requests and jobs");
+    shutdown.cancel();
+}

@@ -1,0 +1,365 @@
+//! Typed configuration, read once at start-up.
+//!
+//! Precedence, lowest first: built-in defaults, `<data>/openvoice.toml`, `OPENVOICE_*`
+//! environment variables (`OPENVOICE_SITE_TITLE` sets `site.title`), command-line flags.
+//! Every leaf key of [`Config`] has an environment variable; its value is parsed as the type of
+//! the key, and any invalid value is reported with the key, the value and what was expected.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration. Field docs are shown by `openvoice config`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// `sqlite://…` or `postgres://…`; empty means the embedded SQLite file in the data folder.
+    pub database_url: String,
+    pub site: SiteConfig,
+    pub http: HttpConfig,
+    pub content: ContentConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    pub title: String,
+    pub tagline: String,
+    /// Public URL used in canonical links and feeds; empty means `http://<listen>`.
+    pub base_url: String,
+    /// BCP 47 language tag for `<html lang>` and feeds.
+    pub language: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// A request taking longer is answered with 503.
+    pub request_timeout_secs: u64,
+    /// Largest accepted request body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Requests handled at once; excess ones get 503 with `Retry-After` instead of queueing.
+    pub max_concurrency: usize,
+    /// Rendered pages kept in memory per node (keyed by the content epoch).
+    pub page_cache_entries: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContentConfig {
+    /// Articles per listing page.
+    pub per_page: u32,
+    /// Largest accepted Markdown body of one article, in bytes.
+    pub max_article_bytes: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// How often an idle worker looks for due jobs.
+    pub poll_interval_ms: u64,
+    /// How long a claimed job stays leased before another node may retry it.
+    pub lease_secs: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database_url: String::new(),
+            site: SiteConfig::default(),
+            http: HttpConfig::default(),
+            content: ContentConfig::default(),
+            jobs: JobsConfig::default(),
+        }
+    }
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            title: "OpenVoice".into(),
+            tagline: "Independent news, published everywhere".into(),
+            base_url: String::new(),
+            language: "en".into(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            request_timeout_secs: 30,
+            max_body_bytes: 2 * 1024 * 1024,
+            max_concurrency: 1024,
+            page_cache_entries: 2048,
+        }
+    }
+}
+
+impl Default for ContentConfig {
+    fn default() -> Self {
+        ContentConfig { per_page: 10, max_article_bytes: 1024 * 1024 }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig { poll_interval_ms: 1000, lease_secs: 300 }
+    }
+}
+
+/// Values given on the command line (clap already folded in their own env variables).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads defaults ← `<data>/openvoice.toml` ← `OPENVOICE_*` env ← flags, then validates.
+    pub fn load(data_dir: &Path, overrides: &Overrides) -> anyhow::Result<Config> {
+        let path = data_dir.join("openvoice.toml");
+        let file_text = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+        };
+        let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("OPENVOICE_")).collect();
+        Config::from_sources(file_text.as_deref(), &env, overrides)
+            .with_context(|| format!("invalid configuration (file {})", path.display()))
+    }
+
+    /// The pure part of [`Config::load`], testable without files or process environment.
+    pub fn from_sources(
+        file_text: Option<&str>,
+        env: &BTreeMap<String, String>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<Config> {
+        let defaults = toml::Value::try_from(Config::default()).context("serialising defaults")?;
+        let mut merged = defaults.clone();
+        if let Some(text) = file_text {
+            let file: toml::Value = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+            merge(&mut merged, file);
+        }
+        for (key, default) in leaves(&defaults) {
+            let var = env_name(&key);
+            let Some(raw) = env.get(&var) else { continue };
+            let value = parse_like(default, raw).map_err(|expected| {
+                anyhow::anyhow!("{var} (key `{key}`): invalid value {raw:?}, expected {expected}")
+            })?;
+            set_leaf(&mut merged, &key, value);
+        }
+        if let Some(listen) = &overrides.listen {
+            set_leaf(&mut merged, "listen", toml::Value::String(listen.clone()));
+        }
+        if let Some(url) = &overrides.database_url {
+            set_leaf(&mut merged, "database_url", toml::Value::String(url.clone()));
+        }
+        let config: Config = serde_path_to_error::deserialize(merged)
+            .map_err(|err| anyhow::anyhow!("key `{}`: {}", err.path(), err.inner()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.listen.parse::<SocketAddr>().is_err() {
+            bail!("key `listen`: invalid value {:?}, expected an address like 127.0.0.1:8080", self.listen);
+        }
+        let url = &self.database_url;
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            bail!("key `database_url`: invalid value {:?}, expected sqlite://… or postgres://…", mask_url(url));
+        }
+        let base = &self.site.base_url;
+        if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
+            bail!("key `site.base_url`: invalid value {base:?}, expected an http:// or https:// URL");
+        }
+        check_range("content.per_page", self.content.per_page as u64, 1, 100)?;
+        check_range("content.max_article_bytes", self.content.max_article_bytes as u64, 1024, 64 << 20)?;
+        check_range("http.max_body_bytes", self.http.max_body_bytes as u64, 1024, 1 << 30)?;
+        check_range("http.max_concurrency", self.http.max_concurrency as u64, 1, 1_000_000)?;
+        check_range("http.request_timeout_secs", self.http.request_timeout_secs, 1, 3600)?;
+        check_range("jobs.poll_interval_ms", self.jobs.poll_interval_ms, 10, 3_600_000)?;
+        check_range("jobs.lease_secs", self.jobs.lease_secs.max(0) as u64, 5, 86_400)?;
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        // Validated in `validate`.
+        self.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        if self.site.base_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.site.base_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// The effective configuration as TOML, with secrets masked.
+    pub fn to_masked_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = mask_url(&shown.database_url);
+        toml::to_string(&shown).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &mask_url(&self.database_url))
+            .field("site", &self.site)
+            .field("http", &self.http)
+            .field("content", &self.content)
+            .field("jobs", &self.jobs)
+            .finish()
+    }
+}
+
+/// Hides the password in `scheme://user:password@host/…`.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// The data folder: `--data`, then `OPENVOICE_DATA`, then `./openvoice-data`.
+pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data folder {}", dir.display()))?;
+    Ok(dir.to_path_buf())
+}
+
+fn check_range(key: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {
+    if value < min || value > max {
+        bail!("key `{key}`: invalid value {value}, expected a number from {min} to {max}");
+    }
+    Ok(())
+}
+
+fn env_name(key: &str) -> String {
+    format!("OPENVOICE_{}", key.replace('.', "_").to_uppercase())
+}
+
+fn leaves(value: &toml::Value) -> Vec<(String, &toml::Value)> {
+    fn walk<'a>(prefix: &str, value: &'a toml::Value, out: &mut Vec<(String, &'a toml::Value)>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (k, v) in table {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&key, v, out);
+                }
+            }
+            _ => out.push((prefix.to_string(), value)),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", value, &mut out);
+    out
+}
+
+fn parse_like(default: &toml::Value, raw: &str) -> Result<toml::Value, &'static str> {
+    match default {
+        toml::Value::Integer(_) => raw.trim().parse().map(toml::Value::Integer).map_err(|_| "a whole number"),
+        toml::Value::Boolean(_) => raw.trim().parse().map(toml::Value::Boolean).map_err(|_| "true or false"),
+        toml::Value::Float(_) => raw.trim().parse().map(toml::Value::Float).map_err(|_| "a number"),
+        _ => Ok(toml::Value::String(raw.to_string())),
+    }
+}
+
+fn set_leaf(root: &mut toml::Value, key: &str, value: toml::Value) {
+    let mut node = root;
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let toml::Value::Table(table) = node else { return };
+        if parts.peek().is_none() {
+            table.insert(part.to_string(), value);
+            return;
+        }
+        node = table.entry(part.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(base), toml::Value::Table(over)) => {
+            for (k, v) in over {
+                match base.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: Option<&str>, env: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_sources(file, &env, &Overrides::default())
+    }
+
+    #[test]
+    fn precedence_is_defaults_file_env_flags() {
+        let file = "[site]\ntitle = \"From file\"\ntagline = \"File tagline\"\n";
+        let env = [("OPENVOICE_SITE_TITLE", "From env")];
+        let config = load(Some(file), &env).unwrap();
+        assert_eq!(config.site.title, "From env");
+        assert_eq!(config.site.tagline, "File tagline");
+        assert_eq!(config.content.per_page, 10);
+
+        let overrides = Overrides { listen: Some("127.0.0.1:9999".into()), database_url: None };
+        let env =
+            [("OPENVOICE_LISTEN", "127.0.0.1:7777")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let config = Config::from_sources(None, &env, &overrides).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9999");
+    }
+
+    #[test]
+    fn invalid_values_name_the_key_value_and_expectation() {
+        let err = load(None, &[("OPENVOICE_CONTENT_PER_PAGE", "ten")]).unwrap_err().to_string();
+        assert!(err.contains("content.per_page") && err.contains("\"ten\"") && err.contains("whole number"), "{err}");
+
+        let err = load(Some("[content]\nper_page = 0\n"), &[]).unwrap_err().to_string();
+        assert!(err.contains("content.per_page") && err.contains("from 1 to 100"), "{err}");
+
+        let err = load(Some("[http]\nmax_body_bytes = \"big\"\n"), &[]).unwrap_err().to_string();
+        assert!(err.contains("http.max_body_bytes"), "{err}");
+
+        let err = load(Some("[site]\ncolour = \"red\"\n"), &[]).unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
+
+        let err = load(Some("listen = \"nowhere\"\n"), &[]).unwrap_err().to_string();
+        assert!(err.contains("`listen`") && err.contains("nowhere"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let overrides = Overrides { listen: None, database_url: Some("postgres://ov:s3cret@db/site".into()) };
+        let config = Config::from_sources(None, &BTreeMap::new(), &overrides).unwrap();
+        let shown = config.to_masked_toml();
+        assert!(!shown.contains("s3cret") && shown.contains("ov:****@db"), "{shown}");
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,176 @@
+//! Machine-readable views: RSS 2.0, Atom, JSON Feed 1.1 (site-wide and per category),
+//! sitemap.xml and robots.txt. Pages (About, …) are never in feeds.
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use minijinja::{context, Value};
+
+use crate::content::model::{Article, Category};
+use crate::content::queries;
+use crate::http::page_cache::CachedPage;
+use crate::http::templates::rfc3339;
+use crate::http::{cached, page, site_context, AppError, AppState};
+
+const FEED_ITEMS: i64 = 20;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/feed", get(rss))
+        .route("/feed/atom", get(atom))
+        .route("/feed.json", get(json_feed))
+        .route("/category/{slug}/feed", get(category_rss))
+        .route("/sitemap.xml", get(sitemap))
+        .route("/robots.txt", get(robots))
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Rss,
+    Atom,
+    Json,
+}
+
+async fn rss(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    feed(state, uri, headers, None, Format::Rss).await
+}
+
+async fn atom(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    feed(state, uri, headers, None, Format::Atom).await
+}
+
+async fn json_feed(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    feed(state, uri, headers, None, Format::Json).await
+}
+
+async fn category_rss(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    feed(state, uri, headers, Some(slug), Format::Rss).await
+}
+
+async fn feed(
+    state: AppState,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    category_slug: Option<String>,
+    format: Format,
+) -> Response {
+    let key = uri.path().to_string();
+    cached(&state, &key, &headers, || async {
+        let category = match &category_slug {
+            Some(slug) => Some(queries::category_by_slug(&state.db, slug).await?),
+            None => None,
+        };
+        let articles = queries::latest_with_bodies(&state.db, category.as_ref().map(|c| c.id), FEED_ITEMS).await?;
+        render_feed(&state, &articles, category.as_ref(), uri.path(), format)
+    })
+    .await
+}
+
+fn render_feed(
+    state: &AppState,
+    articles: &[Article],
+    category: Option<&Category>,
+    self_path: &str,
+    format: Format,
+) -> Result<CachedPage, AppError> {
+    let base = state.config.base_url();
+    let updated = articles.iter().map(|a| a.summary.updated_at).max();
+    let title = match category {
+        Some(c) => format!("{} — {}", state.config.site.title, c.name),
+        None => state.config.site.title.clone(),
+    };
+    let home = match category {
+        Some(c) => format!("{base}/category/{}", c.slug),
+        None => format!("{base}/"),
+    };
+    if let Format::Json = format {
+        let items: Vec<serde_json::Value> = articles
+            .iter()
+            .map(|a| {
+                let url = format!("{base}/article/{}", a.summary.slug);
+                serde_json::json!({
+                    "id": url,
+                    "url": url,
+                    "title": a.summary.title,
+                    "summary": a.summary.excerpt,
+                    "content_html": a.body_html,
+                    "date_published": a.summary.published_at.map(rfc3339),
+                    "date_modified": rfc3339(a.summary.updated_at),
+                    "authors": [{ "name": a.summary.author.display_name, "url": format!("{base}/author/{}", a.summary.author.username) }],
+                    "tags": a.tags.iter().map(|t| t.name.clone()).chain(a.summary.category.iter().map(|c| c.name.clone())).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let body = serde_json::json!({
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": title,
+            "home_page_url": home,
+            "feed_url": format!("{base}{self_path}"),
+            "description": state.config.site.tagline,
+            "language": state.config.site.language,
+            "items": items,
+        });
+        return Ok(page(StatusCode::OK, "application/feed+json", body.to_string().into(), updated));
+    }
+    let (template, content_type) = match format {
+        Format::Atom => ("feed.atom.xml", "application/atom+xml; charset=utf-8"),
+        _ => ("feed.rss.xml", "application/rss+xml; charset=utf-8"),
+    };
+    let ctx = context! {
+        site => site_context(state),
+        title => title,
+        home => home,
+        self_url => format!("{base}{self_path}"),
+        updated => updated.unwrap_or(0),
+        articles => articles,
+    };
+    let xml = state
+        .templates
+        .render(template, ctx)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {template}: {e:#}")))?;
+    Ok(page(StatusCode::OK, content_type, xml.into(), updated))
+}
+
+async fn sitemap(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    cached(&state, "/sitemap.xml", &headers, || async {
+        let entries = queries::published_index(&state.db).await?;
+        let categories = queries::categories_with_counts(&state.db).await?;
+        let base = state.config.base_url();
+        let mut urls: Vec<Value> =
+            vec![context! { loc => format!("{base}/"), lastmod => entries.iter().map(|e| e.2).max() }];
+        urls.extend(entries.iter().map(|(slug, kind, updated)| {
+            let loc = if kind == "page" { format!("{base}/{slug}") } else { format!("{base}/article/{slug}") };
+            context! { loc => loc, lastmod => updated }
+        }));
+        urls.extend(
+            categories
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(c, _)| context! { loc => format!("{base}/category/{}", c.slug) }),
+        );
+        let xml = state
+            .templates
+            .render("sitemap.xml", context! { urls => urls })
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering sitemap.xml: {e:#}")))?;
+        Ok(page(StatusCode::OK, "application/xml; charset=utf-8", xml.into(), None))
+    })
+    .await
+}
+
+async fn robots(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    cached(&state, "/robots.txt", &headers, || async {
+        let body = format!(
+            "User-agent: *\nDisallow: /admin\nDisallow: /search\n\nSitemap: {}/sitemap.xml\n",
+            state.config.base_url()
+        );
+        Ok(page(StatusCode::OK, "text/plain; charset=utf-8", body.into(), None))
+    })
+    .await
+}

@@ -1,0 +1,22 @@
+//! Content's background jobs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::content::service;
+use crate::jobs::{BackgroundJob, JobContext};
+
+/// Publishes a scheduled article when it is due.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PublishScheduled {
+    pub article_id: i64,
+}
+
+impl BackgroundJob for PublishScheduled {
+    const NAME: &'static str = "content.publish_scheduled";
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let changed = service::publish_scheduled(&ctx.db, self.article_id).await?;
+        tracing::info!(article.id = self.article_id, changed, "Scheduled article due");
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! Content: articles, standing pages, categories, tags, revisions, feeds and Markdown import.
+//!
+//! # Layout
+//! - `model`: the types other modules see.
+//! - `service`: validation and publishing decisions; every write is one transaction.
+//! - `queries`: the SQL.
+//! - `markdown`: Markdown → sanitised HTML.
+//! - `routes`, `feeds`: the public pages and machine-readable views.
+//! - `import`: Markdown files with front matter → articles (used for the demo site too).
+//! - `jobs`: publishing scheduled articles.
+
+pub mod feeds;
+pub mod import;
+pub mod jobs;
+pub mod markdown;
+pub mod model;
+pub mod queries;
+pub mod routes;
+pub mod service;

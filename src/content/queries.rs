@@ -1,0 +1,532 @@
+//! SQL for articles, categories, tags and revisions. Shared SQL for both backends except search.
+
+use sqlx::{AnyConnection, FromRow};
+
+use crate::content::model::*;
+use crate::store::{Db, DbError, DbResult, Dialect};
+
+const SUMMARY_COLUMNS: &str = "a.id, a.kind, a.slug, a.title, a.excerpt, a.status, a.reading_minutes, \
+     a.published_at, a.scheduled_at, a.updated_at, u.username, u.display_name, \
+     c.id AS category_id, c.slug AS category_slug, c.name AS category_name, c.description AS category_description";
+const SUMMARY_FROM: &str =
+    "articles a JOIN users u ON u.id = a.author_id LEFT JOIN categories c ON c.id = a.category_id";
+const SEARCH_FROM: &str = "articles_fts JOIN articles a ON a.id = articles_fts.rowid \
+     JOIN users u ON u.id = a.author_id LEFT JOIN categories c ON c.id = a.category_id";
+
+#[derive(FromRow)]
+struct SummaryRow {
+    id: i64,
+    kind: String,
+    slug: String,
+    title: String,
+    excerpt: String,
+    status: String,
+    reading_minutes: i64,
+    published_at: Option<i64>,
+    scheduled_at: Option<i64>,
+    updated_at: i64,
+    username: String,
+    display_name: String,
+    category_id: Option<i64>,
+    category_slug: Option<String>,
+    category_name: Option<String>,
+    category_description: Option<String>,
+}
+
+impl From<SummaryRow> for ArticleSummary {
+    fn from(r: SummaryRow) -> Self {
+        let category = match (r.category_id, r.category_slug, r.category_name) {
+            (Some(id), Some(slug), Some(name)) => {
+                Some(Category { id, slug, name, description: r.category_description.unwrap_or_default() })
+            }
+            _ => None,
+        };
+        ArticleSummary {
+            id: r.id,
+            kind: ArticleKind::parse(&r.kind).unwrap_or(ArticleKind::Post),
+            slug: r.slug,
+            title: r.title,
+            excerpt: r.excerpt,
+            status: Status::parse(&r.status).unwrap_or(Status::Draft),
+            reading_minutes: r.reading_minutes,
+            published_at: r.published_at,
+            scheduled_at: r.scheduled_at,
+            updated_at: r.updated_at,
+            author: AuthorRef { username: r.username, display_name: r.display_name },
+            category,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct BodyRow {
+    body_md: String,
+    body_html: String,
+    featured_image: Option<String>,
+}
+
+/// The WHERE fragment for `filter`, using placeholder `$n` for its argument.
+fn filter_clause(filter: ListFilter, n: usize) -> (String, Option<i64>) {
+    match filter {
+        ListFilter::All => (String::new(), None),
+        ListFilter::Category(id) => (format!(" AND a.category_id = ${n}"), Some(id)),
+        ListFilter::Tag(id) => {
+            (format!(" AND a.id IN (SELECT article_id FROM article_tags WHERE tag_id = ${n})"), Some(id))
+        }
+        ListFilter::Author(id) => (format!(" AND a.author_id = ${n}"), Some(id)),
+    }
+}
+
+/// Published posts, newest first.
+pub async fn list_published(db: &Db, filter: ListFilter, limit: i64, offset: i64) -> DbResult<Vec<ArticleSummary>> {
+    let (clause, arg) = filter_clause(filter, 3);
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.kind = 'post' AND a.status = 'published'{clause} \
+         ORDER BY a.published_at DESC, a.id DESC LIMIT $1 OFFSET $2"
+    );
+    let mut query = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).bind(offset);
+    if let Some(arg) = arg {
+        query = query.bind(arg);
+    }
+    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn count_published(db: &Db, filter: ListFilter) -> DbResult<i64> {
+    let (clause, arg) = filter_clause(filter, 1);
+    let sql = format!("SELECT COUNT(*) FROM articles a WHERE a.kind = 'post' AND a.status = 'published'{clause}");
+    let mut query = sqlx::query_scalar::<_, i64>(&sql);
+    if let Some(arg) = arg {
+        query = query.bind(arg);
+    }
+    query.fetch_one(&db.pool).await.map_err(DbError::classify)
+}
+
+/// Every article of any status, newest first (for the CLI).
+pub async fn list_all(db: &Db, limit: i64) -> DbResult<Vec<ArticleSummary>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} ORDER BY COALESCE(a.published_at, a.scheduled_at, a.created_at) DESC, a.id DESC LIMIT $1"
+    );
+    let rows =
+        sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn find_by_slug(db: &Db, slug: &str) -> DbResult<Article> {
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.slug = $1");
+    let summary: ArticleSummary =
+        sqlx::query_as::<_, SummaryRow>(&sql).bind(slug).fetch_one(&db.pool).await.map_err(DbError::classify)?.into();
+    let body = sqlx::query_as::<_, BodyRow>("SELECT body_md, body_html, featured_image FROM articles WHERE id = $1")
+        .bind(summary.id)
+        .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::classify)?;
+    let tags = tags_of(db, summary.id).await?;
+    Ok(Article { summary, body_md: body.body_md, body_html: body.body_html, featured_image: body.featured_image, tags })
+}
+
+/// Published posts with their bodies, newest first: the feeds' input.
+pub async fn latest_with_bodies(db: &Db, category_id: Option<i64>, limit: i64) -> DbResult<Vec<Article>> {
+    let filter = category_id.map_or(ListFilter::All, ListFilter::Category);
+    let summaries = list_published(db, filter, limit, 0).await?;
+    let mut articles = Vec::with_capacity(summaries.len());
+    for summary in summaries {
+        let body =
+            sqlx::query_as::<_, BodyRow>("SELECT body_md, body_html, featured_image FROM articles WHERE id = $1")
+                .bind(summary.id)
+                .fetch_one(&db.pool)
+                .await
+                .map_err(DbError::classify)?;
+        let tags = tags_of(db, summary.id).await?;
+        articles.push(Article {
+            summary,
+            body_md: body.body_md,
+            body_html: body.body_html,
+            featured_image: body.featured_image,
+            tags,
+        });
+    }
+    Ok(articles)
+}
+
+pub async fn tags_of(db: &Db, article_id: i64) -> DbResult<Vec<Tag>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT t.slug, t.name FROM tags t JOIN article_tags at ON at.tag_id = t.id WHERE at.article_id = $1 ORDER BY t.name",
+    )
+    .bind(article_id)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(|(slug, name)| Tag { slug, name }).collect())
+}
+
+pub async fn neighbours(db: &Db, article: &ArticleSummary) -> DbResult<Neighbours> {
+    let Some(published_at) = article.published_at else { return Ok(Neighbours::default()) };
+    let previous: Option<(String, String)> = sqlx::query_as(
+        "SELECT slug, title FROM articles WHERE kind = 'post' AND status = 'published' \
+         AND (published_at < $1 OR (published_at = $1 AND id < $2)) ORDER BY published_at DESC, id DESC LIMIT 1",
+    )
+    .bind(published_at)
+    .bind(article.id)
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    let next: Option<(String, String)> = sqlx::query_as(
+        "SELECT slug, title FROM articles WHERE kind = 'post' AND status = 'published' \
+         AND (published_at > $1 OR (published_at = $1 AND id > $2)) ORDER BY published_at ASC, id ASC LIMIT 1",
+    )
+    .bind(published_at)
+    .bind(article.id)
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    let to_link = |(slug, title)| LinkRef { slug, title };
+    Ok(Neighbours { previous: previous.map(to_link), next: next.map(to_link) })
+}
+
+/// Slug, kind and modification time of everything public: the sitemap's input.
+pub async fn published_index(db: &Db) -> DbResult<Vec<(String, String, i64)>> {
+    sqlx::query_as(
+        "SELECT slug, kind, updated_at FROM articles WHERE status = 'published' ORDER BY published_at DESC, id DESC",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::classify)
+}
+
+/// Full-text search over published posts, best match first. `terms` are plain words.
+pub async fn search(
+    db: &Db,
+    terms: &[String],
+    limit: i64,
+    offset: i64,
+) -> DbResult<(Vec<(ArticleSummary, String)>, i64)> {
+    // Markers the snippet functions wrap matches in; control characters cannot come from the text
+    // people search in, so the caller can escape the snippet and then turn them into <mark>.
+    const START: &str = "\u{2}";
+    const STOP: &str = "\u{3}";
+    let (sql, count_sql, query_text) = match db.dialect {
+        Dialect::Sqlite => {
+            let fts_query = terms.iter().map(|t| format!("\"{}\"", t.replace('"', ""))).collect::<Vec<_>>().join(" ");
+            (
+                format!(
+                    "SELECT {SUMMARY_COLUMNS}, snippet(articles_fts, 1, $4, $5, '…', 32) AS snippet \
+                     FROM {SEARCH_FROM} \
+                     WHERE articles_fts MATCH $1 AND a.kind = 'post' AND a.status = 'published' \
+                     ORDER BY bm25(articles_fts, 5.0, 1.0) LIMIT $2 OFFSET $3"
+                ),
+                "SELECT COUNT(*) FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid \
+                 WHERE articles_fts MATCH $1 AND a.kind = 'post' AND a.status = 'published'"
+                    .to_string(),
+                fts_query,
+            )
+        }
+        Dialect::Postgres => (
+            format!(
+                "SELECT {SUMMARY_COLUMNS}, ts_headline('english', a.body_text, plainto_tsquery('english', $1), \
+                 'MaxFragments=1, MaxWords=32, MinWords=12, StartSel=' || $4 || ', StopSel=' || $5) AS snippet \
+                 FROM {SUMMARY_FROM} WHERE a.search_vector @@ plainto_tsquery('english', $1) \
+                 AND a.kind = 'post' AND a.status = 'published' \
+                 ORDER BY ts_rank(a.search_vector, plainto_tsquery('english', $1)) DESC, a.id DESC LIMIT $2 OFFSET $3"
+            ),
+            "SELECT COUNT(*) FROM articles a WHERE a.search_vector @@ plainto_tsquery('english', $1) \
+             AND a.kind = 'post' AND a.status = 'published'"
+                .to_string(),
+            terms.join(" "),
+        ),
+    };
+    let total: i64 =
+        sqlx::query_scalar(&count_sql).bind(&query_text).fetch_one(&db.pool).await.map_err(DbError::classify)?;
+    let rows = sqlx::query(&sql)
+        .bind(&query_text)
+        .bind(limit)
+        .bind(offset)
+        .bind(START)
+        .bind(STOP)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(DbError::classify)?;
+    let mut hits = Vec::with_capacity(rows.len());
+    for row in rows {
+        use sqlx::Row;
+        let snippet: String = row.try_get("snippet").map_err(DbError::classify)?;
+        let summary: ArticleSummary = SummaryRow::from_row(&row).map_err(DbError::classify)?.into();
+        hits.push((summary, snippet));
+    }
+    Ok((hits, total))
+}
+
+pub async fn category_by_slug(db: &Db, slug: &str) -> DbResult<Category> {
+    sqlx::query_as::<_, (i64, String, String, String)>(
+        "SELECT id, slug, name, description FROM categories WHERE slug = $1",
+    )
+    .bind(slug)
+    .fetch_one(&db.pool)
+    .await
+    .map(|(id, slug, name, description)| Category { id, slug, name, description })
+    .map_err(DbError::classify)
+}
+
+/// Finds a category by its exact name or slug.
+pub async fn category_by_name_or_slug(db: &Db, key: &str) -> DbResult<Category> {
+    sqlx::query_as::<_, (i64, String, String, String)>(
+        "SELECT id, slug, name, description FROM categories WHERE name = $1 OR slug = $1",
+    )
+    .bind(key)
+    .fetch_one(&db.pool)
+    .await
+    .map(|(id, slug, name, description)| Category { id, slug, name, description })
+    .map_err(DbError::classify)
+}
+
+/// All categories with their number of published posts.
+pub async fn categories_with_counts(db: &Db) -> DbResult<Vec<(Category, i64)>> {
+    let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+        "SELECT c.id, c.slug, c.name, c.description, \
+         (SELECT COUNT(*) FROM articles a WHERE a.category_id = c.id AND a.kind = 'post' AND a.status = 'published') \
+         FROM categories c ORDER BY c.name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(|(id, slug, name, description, n)| (Category { id, slug, name, description }, n)).collect())
+}
+
+pub async fn tag_by_slug(db: &Db, slug: &str) -> DbResult<(i64, Tag)> {
+    sqlx::query_as::<_, (i64, String, String)>("SELECT id, slug, name FROM tags WHERE slug = $1")
+        .bind(slug)
+        .fetch_one(&db.pool)
+        .await
+        .map(|(id, slug, name)| (id, Tag { slug, name }))
+        .map_err(DbError::classify)
+}
+
+pub async fn insert_category(
+    conn: &mut AnyConnection,
+    slug: &str,
+    name: &str,
+    description: &str,
+    now: i64,
+) -> DbResult<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO categories (slug, name, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(slug)
+    .bind(name)
+    .bind(description)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(DbError::classify)
+}
+
+/// Returns the category id for `name`, creating it when missing.
+pub async fn ensure_category(conn: &mut AnyConnection, slug: &str, name: &str, now: i64) -> DbResult<i64> {
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM categories WHERE slug = $1 OR name = $2")
+        .bind(slug)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    match existing {
+        Some(id) => Ok(id),
+        None => insert_category(conn, slug, name, "", now).await,
+    }
+}
+
+/// Returns the tag id for `slug`, creating it when missing.
+pub async fn ensure_tag(conn: &mut AnyConnection, slug: &str, name: &str) -> DbResult<i64> {
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM tags WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    match existing {
+        Some(id) => Ok(id),
+        None => sqlx::query_scalar("INSERT INTO tags (slug, name) VALUES ($1, $2) RETURNING id")
+            .bind(slug)
+            .bind(name)
+            .fetch_one(conn)
+            .await
+            .map_err(DbError::classify),
+    }
+}
+
+/// The columns an insert or update writes.
+pub struct ArticleRow<'a> {
+    pub kind: ArticleKind,
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub excerpt: &'a str,
+    pub body_md: &'a str,
+    pub body_html: &'a str,
+    pub body_text: &'a str,
+    pub reading_minutes: i64,
+    pub status: Status,
+    pub author_id: i64,
+    pub category_id: Option<i64>,
+    pub featured_image: Option<&'a str>,
+    pub published_at: Option<i64>,
+    pub scheduled_at: Option<i64>,
+}
+
+pub async fn insert_article(conn: &mut AnyConnection, row: &ArticleRow<'_>, now: i64) -> DbResult<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO articles (kind, slug, title, excerpt, body_md, body_html, body_text, reading_minutes, status, \
+         author_id, category_id, featured_image, published_at, scheduled_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
+    )
+    .bind(row.kind.as_str())
+    .bind(row.slug)
+    .bind(row.title)
+    .bind(row.excerpt)
+    .bind(row.body_md)
+    .bind(row.body_html)
+    .bind(row.body_text)
+    .bind(row.reading_minutes)
+    .bind(row.status.as_str())
+    .bind(row.author_id)
+    .bind(row.category_id)
+    .bind(row.featured_image)
+    .bind(row.published_at)
+    .bind(row.scheduled_at)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(DbError::classify)
+}
+
+pub async fn update_article(conn: &mut AnyConnection, id: i64, row: &ArticleRow<'_>, now: i64) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE articles SET kind = $1, slug = $2, title = $3, excerpt = $4, body_md = $5, body_html = $6, body_text = $7, \
+         reading_minutes = $8, status = $9, author_id = $10, category_id = $11, featured_image = $12, published_at = $13, \
+         scheduled_at = $14, updated_at = $15 WHERE id = $16",
+    )
+    .bind(row.kind.as_str())
+    .bind(row.slug)
+    .bind(row.title)
+    .bind(row.excerpt)
+    .bind(row.body_md)
+    .bind(row.body_html)
+    .bind(row.body_text)
+    .bind(row.reading_minutes)
+    .bind(row.status.as_str())
+    .bind(row.author_id)
+    .bind(row.category_id)
+    .bind(row.featured_image)
+    .bind(row.published_at)
+    .bind(row.scheduled_at)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn set_tags(conn: &mut AnyConnection, article_id: i64, tag_ids: &[i64]) -> DbResult<()> {
+    sqlx::query("DELETE FROM article_tags WHERE article_id = $1")
+        .bind(article_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    for tag_id in tag_ids {
+        sqlx::query("INSERT INTO article_tags (article_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(article_id)
+            .bind(tag_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(DbError::classify)?;
+    }
+    Ok(())
+}
+
+/// Copies the current title, excerpt and body into the revision history.
+pub async fn save_revision(conn: &mut AnyConnection, article_id: i64, now: i64) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO revisions (article_id, title, excerpt, body_md, saved_at) \
+         SELECT id, title, excerpt, body_md, $2 FROM articles WHERE id = $1",
+    )
+    .bind(article_id)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn count_revisions(db: &Db, article_id: i64) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM revisions WHERE article_id = $1")
+        .bind(article_id)
+        .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::classify)
+}
+
+pub async fn article_id_by_slug(conn: &mut AnyConnection, slug: &str) -> DbResult<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM articles WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(conn)
+        .await
+        .map_err(DbError::classify)
+}
+
+/// The category whose name or slug is `name`, or whose slug is `slug`.
+pub async fn category_id_by_name(conn: &mut AnyConnection, name: &str, slug: &str) -> DbResult<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM categories WHERE name = $1 OR slug = $1 OR slug = $2")
+        .bind(name)
+        .bind(slug)
+        .fetch_optional(conn)
+        .await
+        .map_err(DbError::classify)
+}
+
+pub async fn slug_taken(conn: &mut AnyConnection, slug: &str, except_id: Option<i64>) -> DbResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM articles WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(matches!(found, Some(id) if Some(id) != except_id))
+}
+
+/// Marks a scheduled article published if it still is scheduled; returns whether it changed.
+pub async fn publish_if_scheduled(conn: &mut AnyConnection, id: i64, now: i64) -> DbResult<bool> {
+    let result = sqlx::query(
+        "UPDATE articles SET status = 'published', published_at = COALESCE(scheduled_at, $2), updated_at = $2 \
+         WHERE id = $1 AND status = 'scheduled'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    id: i64,
+    status: Status,
+    published_at: Option<i64>,
+    scheduled_at: Option<i64>,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query("UPDATE articles SET status = $1, published_at = $2, scheduled_at = $3, updated_at = $4 WHERE id = $5")
+        .bind(status.as_str())
+        .bind(published_at)
+        .bind(scheduled_at)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn newest_update(db: &Db) -> DbResult<Option<i64>> {
+    sqlx::query_scalar("SELECT MAX(updated_at) FROM articles WHERE status = 'published'")
+        .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::classify)
+}

@@ -1,0 +1,258 @@
+//! Public pages: home, article, standing pages, category/tag/author archives, search.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use minijinja::{context, Value};
+use serde::Deserialize;
+
+use crate::content::model::{Article, ArticleKind, ListFilter};
+use crate::content::{queries, service};
+use crate::http::{self, cached, error_page, html_page, parse_page, site_context, AppError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/article/{slug}", get(article))
+        .route("/category/{slug}", get(category))
+        .route("/tag/{slug}", get(tag))
+        .route("/author/{username}", get(author))
+        .route("/search", get(search))
+        .route("/{slug}", get(standing_page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    page: Option<String>,
+    q: Option<String>,
+}
+
+type ListParams = Result<Query<ListQuery>, QueryRejection>;
+
+fn list_query(params: ListParams) -> Result<(u32, Option<String>), AppError> {
+    let Query(query) = params.map_err(|e| AppError::BadRequest { field: "query", message: e.body_text() })?;
+    Ok((parse_page(query.page.as_deref())?, query.q))
+}
+
+fn cache_key(uri: &OriginalUri) -> String {
+    uri.path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_else(|| uri.path().to_string())
+}
+
+/// Context every public page shares: the site, the category navigation, the canonical URL.
+async fn base_context(state: &AppState, path: &str) -> Result<Value, AppError> {
+    let categories: Vec<Value> = queries::categories_with_counts(&state.db)
+        .await?
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(c, n)| context! { slug => c.slug, name => c.name, count => n })
+        .collect();
+    Ok(context! {
+        site => site_context(state),
+        categories => categories,
+        canonical => format!("{}{}", state.config.base_url(), path),
+        sidebar_slots => ["site-token", "market-prices", "subscribe"],
+    })
+}
+
+async fn home(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
+    let key = cache_key(&uri);
+    cached(&state, &key, &headers, || async {
+        let (page, _) = list_query(params)?;
+        let listing = service::list_page(&state.db, ListFilter::All, page, state.config.content.per_page).await?;
+        let last_modified = listing.items.iter().map(|a| a.updated_at).max();
+        let base = base_context(&state, &page_path("/", page)).await?;
+        let ctx =
+            context! { ..base, ..context! { listing => listing, heading => Value::UNDEFINED, archive_path => "/" } };
+        html_page(&state, "home.html", ctx, last_modified)
+    })
+    .await
+}
+
+async fn article(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let key = cache_key(&uri);
+    cached(&state, &key, &headers, || async {
+        let article = service::find_public(&state.db, &slug).await?;
+        if article.summary.kind != ArticleKind::Post {
+            return Err(AppError::NotFound);
+        }
+        render_article(&state, article, "article.html").await
+    })
+    .await
+}
+
+async fn standing_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let key = cache_key(&uri);
+    cached(&state, &key, &headers, || async {
+        let article = service::find_public(&state.db, &slug).await?;
+        if article.summary.kind != ArticleKind::Page {
+            return Err(AppError::NotFound);
+        }
+        render_article(&state, article, "page.html").await
+    })
+    .await
+}
+
+async fn render_article(
+    state: &AppState,
+    article: Article,
+    template: &str,
+) -> Result<http::page_cache::CachedPage, AppError> {
+    let path = match article.summary.kind {
+        ArticleKind::Post => format!("/article/{}", article.summary.slug),
+        ArticleKind::Page => format!("/{}", article.summary.slug),
+    };
+    let neighbours = queries::neighbours(&state.db, &article.summary).await?;
+    let base = base_context(state, &path).await?;
+    let canonical = format!("{}{}", state.config.base_url(), path);
+    let json_ld = json_ld(state, &article, &canonical);
+    let last_modified = Some(article.summary.updated_at);
+    let ctx = context! { ..base, ..context! {
+        article => article,
+        body_html => Value::from_safe_string(article.body_html.clone()),
+        neighbours => neighbours,
+        json_ld => Value::from_safe_string(json_ld),
+    }};
+    html_page(state, template, ctx, last_modified)
+}
+
+/// JSON-LD `NewsArticle`, safe to embed in a `<script>` element.
+fn json_ld(state: &AppState, article: &Article, canonical: &str) -> String {
+    let base = state.config.base_url();
+    let s = &article.summary;
+    let published = s.published_at.map(http::templates::rfc3339);
+    let value = serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": if s.kind == ArticleKind::Post { "NewsArticle" } else { "WebPage" },
+        "headline": s.title,
+        "description": s.excerpt,
+        "datePublished": published,
+        "dateModified": http::templates::rfc3339(s.updated_at),
+        "author": [{ "@type": "Person", "name": s.author.display_name, "url": format!("{base}/author/{}", s.author.username) }],
+        "publisher": { "@type": "Organization", "name": state.config.site.title, "url": base },
+        "mainEntityOfPage": { "@type": "WebPage", "@id": canonical },
+        "articleSection": s.category.as_ref().map(|c| c.name.clone()),
+        "keywords": article.tags.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+        "image": article.featured_image,
+        "inLanguage": state.config.site.language,
+    });
+    // `<`, `>` and `&` escaped as \u00XX keep the JSON valid and the script element unbreakable.
+    value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+}
+
+async fn category(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: ListParams,
+) -> Response {
+    let key = cache_key(&uri);
+    cached(&state, &key, &headers, || async {
+        let (page, _) = list_query(params)?;
+        let category = queries::category_by_slug(&state.db, &slug).await?;
+        let archive_path = format!("/category/{}", category.slug);
+        let heading = context! { kind => "Category", name => category.name, description => category.description, feed => format!("{archive_path}/feed") };
+        archive(&state, ListFilter::Category(category.id), page, heading, &archive_path).await
+    })
+    .await
+}
+
+async fn tag(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: ListParams,
+) -> Response {
+    let key = cache_key(&uri);
+    cached(&state, &key, &headers, || async {
+        let (page, _) = list_query(params)?;
+        let (id, tag) = queries::tag_by_slug(&state.db, &slug).await?;
+        let archive_path = format!("/tag/{}", tag.slug);
+        let heading = context! { kind => "Tag", name => tag.name };
+        archive(&state, ListFilter::Tag(id), page, heading, &archive_path).await
+    })
+    .await
+}
+
+async fn author(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: ListParams,
+) -> Response {
+    let key = cache_key(&uri);
+    cached(&state, &key, &headers, || async {
+        let (page, _) = list_query(params)?;
+        let user = crate::accounts::find_by_username(&state.db, &username).await?;
+        let archive_path = format!("/author/{}", user.username);
+        let heading = context! { kind => "Author", name => user.display_name };
+        archive(&state, ListFilter::Author(user.id), page, heading, &archive_path).await
+    })
+    .await
+}
+
+async fn archive(
+    state: &AppState,
+    filter: ListFilter,
+    page: u32,
+    heading: Value,
+    archive_path: &str,
+) -> Result<http::page_cache::CachedPage, AppError> {
+    let listing = service::list_page(&state.db, filter, page, state.config.content.per_page).await?;
+    let last_modified = listing.items.iter().map(|a| a.updated_at).max();
+    let base = base_context(state, &page_path(archive_path, page)).await?;
+    let ctx = context! { ..base, ..context! { listing => listing, heading => heading, archive_path => archive_path } };
+    html_page(state, "archive.html", ctx, last_modified)
+}
+
+async fn search(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
+    let (page, query) = match list_query(params) {
+        Ok(parsed) => parsed,
+        Err(err) => return error_page(&state, err),
+    };
+    let query = query.unwrap_or_default();
+    if query.chars().count() > 200 {
+        return error_page(
+            &state,
+            AppError::BadRequest { field: "q", message: "a search is at most 200 characters".into() },
+        );
+    }
+    let key = cache_key(&uri);
+    cached(&state, &key, &headers, || async {
+        let results = service::search(&state.db, &query, page, state.config.content.per_page).await?;
+        let base = base_context(&state, "/search").await?;
+        let hits: Vec<Value> = results
+            .items
+            .iter()
+            .map(
+                |hit| context! { article => hit.article, snippet => Value::from_safe_string(hit.snippet_html.clone()) },
+            )
+            .collect();
+        let ctx = context! { ..base, ..context! { query => query, results => results, hits => hits } };
+        html_page(&state, "search.html", ctx, None)
+    })
+    .await
+}
+
+fn page_path(path: &str, page: u32) -> String {
+    if page <= 1 {
+        path.to_string()
+    } else {
+        format!("{path}?page={page}")
+    }
+}

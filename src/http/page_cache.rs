@@ -1,0 +1,70 @@
+//! Rendered responses kept in memory, keyed by request path and the content epoch.
+//!
+//! The epoch is a counter in the database bumped by every content write; each node re-reads it
+//! a few times a second. An entry rendered under an older epoch is never served, so a node never
+//! shows content older than that poll interval, whichever node (or CLI process) wrote it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+
+/// One rendered response.
+#[derive(Debug)]
+pub struct CachedPage {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Bytes,
+    /// Strong validator: a hash of the body.
+    pub etag: String,
+    /// When the content shown last changed, as Unix seconds.
+    pub last_modified: Option<i64>,
+}
+
+pub struct PageCache {
+    /// The newest epoch seen in the database.
+    epoch: AtomicI64,
+    /// Entries and the epoch they were rendered under; cleared when the epoch moves.
+    entries: RwLock<(i64, HashMap<String, Arc<CachedPage>>)>,
+    capacity: usize,
+}
+
+impl PageCache {
+    pub fn new(capacity: usize) -> Self {
+        PageCache { epoch: AtomicI64::new(0), entries: RwLock::new((0, HashMap::new())), capacity }
+    }
+
+    pub fn epoch(&self) -> i64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    pub fn set_epoch(&self, epoch: i64) {
+        self.epoch.store(epoch, Ordering::Release);
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<CachedPage>> {
+        let epoch = self.epoch();
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        if entries.0 != epoch {
+            return None;
+        }
+        entries.1.get(key).cloned()
+    }
+
+    /// Stores a page rendered under `epoch` (read before rendering, so a write that races the
+    /// render leaves the entry already stale).
+    pub fn insert(&self, key: String, epoch: i64, page: Arc<CachedPage>) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.0 != epoch {
+            if epoch < entries.0 {
+                return;
+            }
+            *entries = (epoch, HashMap::new());
+        }
+        if entries.1.len() < self.capacity {
+            entries.1.insert(key, page);
+        }
+    }
+}

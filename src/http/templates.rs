@@ -1,0 +1,76 @@
+//! The theme: minijinja templates and static files embedded in the binary, each overridable by a
+//! file of the same name in `<data>/theme/` (templates) or `<data>/theme/static/` (assets).
+//!
+//! Auto-escaping is on for `.html` and `.xml` templates; only values built by our own code from
+//! sanitised HTML are marked safe.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use include_dir::{include_dir, Dir};
+use minijinja::{Environment, Value};
+
+static THEME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/theme");
+
+pub struct Templates {
+    env: Environment<'static>,
+    override_dir: PathBuf,
+}
+
+impl Templates {
+    /// Loads the embedded theme, with overrides from `<data_dir>/theme/`.
+    pub fn new(data_dir: &Path) -> Templates {
+        let override_dir = data_dir.join("theme");
+        let mut env = Environment::new();
+        let dir = override_dir.clone();
+        env.set_loader(move |name| {
+            if name.contains("..") {
+                return Ok(None);
+            }
+            match std::fs::read_to_string(dir.join(name)) {
+                Ok(text) => return Ok(Some(text)),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => {
+                    return Err(minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        "reading a theme override",
+                    )
+                    .with_source(err))
+                }
+            }
+            Ok(THEME.get_file(format!("templates/{name}")).and_then(|f| f.contents_utf8()).map(str::to_string))
+        });
+        env.add_filter("date", |ts: i64| format_ts(ts, "%-d %B %Y"));
+        env.add_filter("datetime", |ts: i64| format_ts(ts, "%-d %B %Y, %H:%M UTC"));
+        env.add_filter("isodate", |ts: i64| rfc3339(ts));
+        env.add_filter("rfc2822", |ts: i64| {
+            DateTime::<Utc>::from_timestamp(ts, 0).map(|d| d.to_rfc2822()).unwrap_or_default()
+        });
+        Templates { env, override_dir }
+    }
+
+    pub fn render(&self, name: &str, context: Value) -> Result<String, minijinja::Error> {
+        self.env.get_template(name)?.render(context)
+    }
+
+    /// A static asset's bytes: the override if present, else the embedded file.
+    pub fn static_file(&self, path: &str) -> Option<Vec<u8>> {
+        if path.split('/').any(|part| part.is_empty() || part == ".." || part.starts_with('.')) {
+            return None;
+        }
+        if let Ok(bytes) = std::fs::read(self.override_dir.join("static").join(path)) {
+            return Some(bytes);
+        }
+        THEME.get_file(format!("static/{path}")).map(|f| f.contents().to_vec())
+    }
+}
+
+pub fn rfc3339(ts: i64) -> String {
+    DateTime::<Utc>::from_timestamp(ts, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn format_ts(ts: i64, format: &str) -> String {
+    DateTime::<Utc>::from_timestamp(ts, 0).map(|d| d.format(format).to_string()).unwrap_or_default()
+}

@@ -1,0 +1,117 @@
+//! Durable background jobs: a `jobs` table with leases, shared by every node.
+//!
+//! A job is a small serialisable struct implementing [`BackgroundJob`]. Workers claim one due
+//! row at a time by writing a lease (`locked_by`, `locked_until`); on PostgreSQL the claim uses
+//! `FOR UPDATE SKIP LOCKED`, so N nodes never take the same row, and on SQLite the single
+//! writer serialises claims. A crashed node's lease expires and another node retries the job,
+//! so jobs must be idempotent. Failures back off exponentially up to the job's `MAX_ATTEMPTS`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::AnyConnection;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::content::jobs::PublishScheduled;
+use crate::store::{self, Db, DbResult};
+
+pub mod queries;
+
+/// What every job's `run` gets.
+#[derive(Clone)]
+pub struct JobContext {
+    pub db: Db,
+}
+
+pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync {
+    /// Unique, stable name stored in the `kind` column.
+    const NAME: &'static str;
+    const MAX_ATTEMPTS: i64 = 8;
+    fn run(&self, ctx: &JobContext) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// Enqueues `job` to run at `run_at` (Unix seconds). With a `unique_key`, enqueueing again
+/// replaces the pending row (a rescheduled article keeps one job).
+pub async fn enqueue<J: BackgroundJob>(
+    conn: &mut AnyConnection,
+    job: &J,
+    run_at: i64,
+    unique_key: Option<&str>,
+) -> DbResult<()> {
+    let payload = serde_json::to_string(job).map_err(|e| store::DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
+    queries::insert(conn, J::NAME, &payload, unique_key, run_at, J::MAX_ATTEMPTS).await
+}
+
+/// Runs one claimed job by its kind.
+async fn dispatch(ctx: &JobContext, kind: &str, payload: &str) -> anyhow::Result<()> {
+    match kind {
+        PublishScheduled::NAME => run_typed::<PublishScheduled>(ctx, payload).await,
+        other => anyhow::bail!("unknown job kind {other:?}"),
+    }
+}
+
+async fn run_typed<J: BackgroundJob>(ctx: &JobContext, payload: &str) -> anyhow::Result<()> {
+    let job: J = serde_json::from_str(payload)?;
+    job.run(ctx).await
+}
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Identifies this node in `locked_by`.
+    pub node_id: String,
+    pub poll_interval: Duration,
+    pub lease_secs: i64,
+}
+
+/// Claims and runs due jobs until `shutdown` is cancelled; a job already running finishes first.
+pub async fn run_worker(ctx: JobContext, config: WorkerConfig, shutdown: CancellationToken) {
+    info!(node = %config.node_id, "Job worker started");
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        match run_one(&ctx, &config).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(err) => error!(error = %err, "Job worker could not claim a job"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(config.poll_interval) => {}
+        }
+    }
+    info!("Job worker stopped");
+}
+
+/// Claims and runs at most one due job; returns whether there was one.
+pub async fn run_one(ctx: &JobContext, config: &WorkerConfig) -> anyhow::Result<bool> {
+    let now = store::now();
+    let Some(job) = queries::claim(&ctx.db, &config.node_id, now, now + config.lease_secs).await? else {
+        return Ok(false);
+    };
+    let span = tracing::info_span!("job", job.id = job.id, job.kind = %job.kind, attempt = job.attempts);
+    let _enter = span.enter();
+    match dispatch(ctx, &job.kind, &job.payload).await {
+        Ok(()) => {
+            queries::finish(&ctx.db, job.id, &config.node_id, store::now()).await?;
+            info!("Job {} #{} done", job.kind, job.id);
+        }
+        Err(err) => {
+            let message = format!("{err:#}");
+            let backoff = 2i64.saturating_pow(job.attempts.clamp(0, 16) as u32).min(3600);
+            let gave_up = job.attempts >= job.max_attempts;
+            queries::fail(&ctx.db, job.id, &config.node_id, &message, store::now() + backoff, gave_up).await?;
+            warn!(error = %message, gave_up, "Job {} #{} failed", job.kind, job.id);
+        }
+    }
+    Ok(true)
+}
+
+/// Counts of jobs per state, for status pages and tests.
+pub async fn counts(db: &Db) -> DbResult<Vec<(String, i64)>> {
+    queries::counts(db).await
+}

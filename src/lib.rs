@@ -1,0 +1,21 @@
+//! OpenVoice: a self-hosted news site in one binary.
+//!
+//! # Layout
+//! - `cli`: the `openvoice` command (serve, init, user, post, import, config, cid).
+//! - `config`: typed configuration (file ← env ← flags).
+//! - `http`: router, middleware, page cache, theme.
+//! - `content`, `accounts`: capabilities, each with its routes, service and queries.
+//! - `jobs`: the durable job table and its worker.
+//! - `store`: the database handle (SQLite or PostgreSQL) and migrations.
+//! - `demo`: the first-run demo site.
+//!
+//! See ARCHITECTURE.md for the invariants.
+
+pub mod accounts;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod demo;
+pub mod http;
+pub mod jobs;
+pub mod store;

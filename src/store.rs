@@ -1,0 +1,158 @@
+//! The database handle shared by every capability's queries.
+//!
+//! One `sqlx::AnyPool` serves both backends, so most queries are written once in the SQL that
+//! SQLite and PostgreSQL share (`$1` placeholders, `RETURNING`, BIGINT Unix-second times).
+//! Where the dialects really differ (full-text search, row locking) a query module branches on
+//! [`Dialect`]. Each backend has its own migrations under `migrations/<backend>/`.
+//!
+//! Only modules named `queries` (and this one) contain SQL.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+/// The SQL dialect behind the pool, for the few queries that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A cheaply clonable database handle.
+#[derive(Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub dialect: Dialect,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("dialect", &self.dialect).finish()
+    }
+}
+
+/// Errors a caller branches on; everything else is `Other`.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint was violated; the string names the constraint or column.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Other(#[from] sqlx::Error),
+}
+
+impl DbError {
+    /// Classifies a sqlx error: unique violations become `Conflict`, missing rows `NotFound`.
+    pub fn classify(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => DbError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                DbError::Conflict(db.constraint().unwrap_or(db.message()).to_string())
+            }
+            _ => DbError::Other(err),
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// The URL of the embedded default database inside a data folder.
+pub fn sqlite_url_for(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("openvoice.db").display())
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and runs pending migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            anyhow::bail!("database_url: expected a sqlite:// or postgres:// URL");
+        };
+        let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // WAL lets readers proceed while one writer commits; NORMAL
+                        // synchronous in WAL mode loses no committed transaction on a process
+                        // crash (only on power loss), which is the durability we promise.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("connecting to the {dialect:?} database"))?;
+        let db = Db { pool, dialect };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.run(&self.pool).await.context("running database migrations")?;
+        Ok(())
+    }
+
+    /// The content epoch: bumped in the same transaction as every content change.
+    pub async fn content_epoch(&self) -> DbResult<i64> {
+        sqlx::query_scalar("SELECT value FROM site_state WHERE key = 'content_epoch'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::classify)
+    }
+}
+
+/// Bumps the content epoch inside the caller's transaction.
+pub async fn bump_content_epoch(tx: &mut sqlx::AnyConnection) -> DbResult<()> {
+    sqlx::query("UPDATE site_state SET value = value + 1 WHERE key = 'content_epoch'")
+        .execute(tx)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// Now, as Unix seconds: the unit every stored time uses.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Appends to the activity log (dashboard, audit) inside the caller's transaction.
+pub async fn record_activity(
+    conn: &mut sqlx::AnyConnection,
+    kind: &str,
+    subject_id: Option<i64>,
+    detail: &str,
+) -> DbResult<()> {
+    sqlx::query("INSERT INTO activity (kind, subject_id, detail, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(kind)
+        .bind(subject_id)
+        .bind(detail)
+        .bind(now())
+        .execute(conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
