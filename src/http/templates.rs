@@ -40,6 +40,7 @@ impl Templates {
             }
             Ok(THEME.get_file(format!("templates/{name}")).and_then(|f| f.contents_utf8()).map(str::to_string))
         });
+        env.set_formatter(escape_markup);
         env.add_filter("date", |ts: i64| format_ts(ts, "%-d %B %Y"));
         env.add_filter("datetime", |ts: i64| format_ts(ts, "%-d %B %Y, %H:%M UTC"));
         env.add_filter("isodate", |ts: i64| rfc3339(ts));
@@ -63,6 +64,31 @@ impl Templates {
         }
         THEME.get_file(format!("static/{path}")).map(|f| f.contents().to_vec())
     }
+}
+
+/// Escapes `& < > " '` in HTML and XML output. minijinja's default also escapes `/`, which is
+/// valid but turns every URL in feeds and sitemaps into `http:&#x2f;&#x2f;…`.
+fn escape_markup(out: &mut minijinja::Output, state: &minijinja::State, value: &Value) -> Result<(), minijinja::Error> {
+    let text = match value.as_str() {
+        Some(text) if !value.is_safe() && state.auto_escape() == minijinja::AutoEscape::Html => text,
+        _ => return minijinja::escape_formatter(out, state, value),
+    };
+    let mut last = 0;
+    for (i, c) in text.char_indices() {
+        let entity = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&#39;",
+            _ => continue,
+        };
+        out.write_str(&text[last..i])?;
+        out.write_str(entity)?;
+        last = i + 1;
+    }
+    out.write_str(&text[last..])?;
+    Ok(())
 }
 
 pub fn rfc3339(ts: i64) -> String {

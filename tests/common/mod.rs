@@ -1,0 +1,172 @@
+//! A real site for tests: a fresh database (SQLite file, or a PostgreSQL schema when
+//! `OPENVOICE_TEST_POSTGRES_URL` is set), the demo content, and the router served on 127.0.0.1:0.
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use openvoice::config::{Config, Overrides};
+use openvoice::content::service::ContentLimits;
+use openvoice::http::{self, AppState};
+use openvoice::store::{self, Db};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite always; PostgreSQL when configured. With `OPENVOICE_TEST_REQUIRE_ALL=1` (CI) a missing
+/// PostgreSQL is an error, elsewhere a visible skip.
+pub fn backends() -> Vec<Backend> {
+    let mut list = vec![Backend::Sqlite];
+    match postgres_url() {
+        Some(_) => list.push(Backend::Postgres),
+        None => skip_or_fail("PostgreSQL tests (set OPENVOICE_TEST_POSTGRES_URL)"),
+    }
+    list
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("OPENVOICE_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+}
+
+pub fn skip_or_fail(what: &str) {
+    if std::env::var("OPENVOICE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("{what} are required (OPENVOICE_TEST_REQUIRE_ALL=1) but not available");
+    }
+    eprintln!("SKIPPED: {what}");
+}
+
+/// A database URL of its own for one test: a file in `dir`, or a new PostgreSQL schema.
+pub async fn fresh_database_url(backend: Backend, dir: &Path) -> String {
+    match backend {
+        Backend::Sqlite => store::sqlite_url_for(dir),
+        Backend::Postgres => {
+            let base = postgres_url().expect("PostgreSQL URL");
+            let schema = format!("ov_test_{:016x}", rand::random::<u64>());
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&base).await.expect("connecting to PostgreSQL");
+            sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await.expect("creating schema");
+            pool.close().await;
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options[search_path]={schema}")
+        }
+    }
+}
+
+/// Drops the schema a PostgreSQL test URL points at.
+pub async fn drop_database(url: &str) {
+    let Some((base, schema)) = url.split_once("options[search_path]=") else { return };
+    let base = base.trim_end_matches(['?', '&']);
+    if let Ok(pool) = sqlx::AnyPool::connect(base).await {
+        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&pool).await;
+        pool.close().await;
+    }
+}
+
+pub struct TestSite {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub db: Db,
+    pub database_url: String,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl TestSite {
+    /// A site with the demo content.
+    pub async fn start(backend: Backend) -> TestSite {
+        TestSite::start_with(backend, "").await
+    }
+
+    /// A site with the demo content and extra `openvoice.toml` text.
+    pub async fn start_with(backend: Backend, config_toml: &str) -> TestSite {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = fresh_database_url(backend, dir.path()).await;
+        let db = Db::connect(&database_url, 8).await.expect("connecting");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::fs::write(dir.path().join("openvoice.toml"), config_toml).expect("config");
+        let overrides = Overrides { listen: Some(addr.to_string()), database_url: Some(database_url.clone()) };
+        let config = Config::load(dir.path(), &overrides).expect("config");
+        let limits = ContentLimits { max_article_bytes: config.content.max_article_bytes };
+        openvoice::demo::seed_if_empty(&db, limits).await.expect("seeding");
+        let state = AppState::new(config, db.clone(), dir.path().to_path_buf());
+        state.pages.set_epoch(db.content_epoch().await.expect("epoch"));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(http::follow_content_epoch(state.clone(), shutdown.clone()));
+        tokio::spawn(http::serve(listener, http::router(state), shutdown.clone()));
+        TestSite {
+            backend,
+            dir,
+            db,
+            database_url,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("request")
+    }
+
+    /// GET and return status and body text.
+    pub async fn fetch(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// Runs the `openvoice` binary against this site's data folder and database.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli_at(self.dir.path(), &self.database_url, args, None)
+    }
+
+    /// Waits until this node has seen every content write (the epoch follower polls 4×/s).
+    pub async fn settle(&self) {
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    }
+
+    pub async fn finish(self) {
+        self.shutdown.cancel();
+        self.db.pool.close().await;
+        drop_database(&self.database_url).await;
+    }
+}
+
+/// Runs the `openvoice` binary with `--data dir --database-url url`.
+pub fn cli_at(dir: &Path, database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_openvoice"));
+    command.arg("--data").arg(dir).arg("--database-url").arg(database_url).args(args);
+    command.env_remove("OPENVOICE_LISTEN");
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("running openvoice");
+    if let Some(text) = stdin {
+        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("writing stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("openvoice output")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writing test file");
+    path
+}

@@ -1,0 +1,161 @@
+//! The durable job table: scheduled publishing, exclusive claims, retries.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{backends, TestSite};
+use openvoice::content::model::{ArticleKind, Status};
+use openvoice::content::service::{self, ContentLimits, Draft, Publish, Terms};
+use openvoice::jobs::{self, JobContext, WorkerConfig};
+use openvoice::store;
+
+const LIMITS: ContentLimits = ContentLimits { max_article_bytes: 1 << 20 };
+
+fn worker(name: &str) -> WorkerConfig {
+    WorkerConfig { node_id: name.into(), poll_interval: Duration::from_millis(50), lease_secs: 60 }
+}
+
+fn draft(title: &str, publish: Publish) -> Draft {
+    Draft {
+        kind: ArticleKind::Post,
+        title: title.into(),
+        slug: None,
+        excerpt: None,
+        body_md: "Body".into(),
+        author: "admin".into(),
+        category: Some("Economy".into()),
+        tags: vec![],
+        featured_image: None,
+        publish,
+    }
+}
+
+async fn activity_count(db: &store::Db, kind: &str, id: i64) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM activity WHERE kind = $1 AND subject_id = $2")
+        .bind(kind)
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_scheduled_article_goes_live_when_due_exactly_once() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let ctx = JobContext { db: site.db.clone() };
+        let saved =
+            service::create(&site.db, LIMITS, draft("Later Today", Publish::At(store::now() + 2)), Terms::MustExist)
+                .await
+                .unwrap();
+        let slug = saved.slug().to_string();
+        assert_eq!(service::find(&site.db, &slug).await.unwrap().summary.status, Status::Scheduled);
+        assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 404, "not public before its time");
+        assert!(!jobs::run_one(&ctx, &worker("a")).await.unwrap(), "nothing due yet");
+
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert!(jobs::run_one(&ctx, &worker("a")).await.unwrap());
+        assert!(!jobs::run_one(&ctx, &worker("b")).await.unwrap(), "a done job is not claimed again");
+        let article = service::find(&site.db, &slug).await.unwrap();
+        assert_eq!(article.summary.status, Status::Published);
+        assert_eq!(activity_count(&site.db, "article.published", article.summary.id).await, 1);
+        site.settle().await;
+        assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 200);
+        assert_eq!(jobs::counts(&site.db).await.unwrap(), vec![("done".to_string(), 1)]);
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_take_the_same_job() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let mut ids = Vec::new();
+        for n in 0..30 {
+            let saved = service::create(
+                &site.db,
+                LIMITS,
+                draft(&format!("Batch {n}"), Publish::At(store::now() + 1)),
+                Terms::MustExist,
+            )
+            .await
+            .unwrap();
+            ids.push(saved.slug().to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..4 {
+            let ctx = JobContext { db: site.db.clone() };
+            tasks.spawn(async move {
+                let config = worker(&format!("w{w}"));
+                let mut ran = 0;
+                while jobs::run_one(&ctx, &config).await.unwrap() {
+                    ran += 1;
+                }
+                ran
+            });
+        }
+        let mut total = 0;
+        while let Some(ran) = tasks.join_next().await {
+            total += ran.unwrap();
+        }
+        assert_eq!(total, 30, "{backend:?}: each job claimed once");
+        let mut seen = HashSet::new();
+        for slug in &ids {
+            let article = service::find(&site.db, slug).await.unwrap();
+            assert_eq!(article.summary.status, Status::Published);
+            assert_eq!(activity_count(&site.db, "article.published", article.summary.id).await, 1);
+            seen.insert(article.summary.id);
+        }
+        assert_eq!(seen.len(), 30);
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failing_job_backs_off_and_keeps_its_error() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let mut conn = site.db.pool.acquire().await.unwrap();
+        jobs::queries::insert(&mut conn, "no.such.kind", "{}", None, store::now(), 3).await.unwrap();
+        drop(conn);
+        let ctx = JobContext { db: site.db.clone() };
+        assert!(jobs::run_one(&ctx, &worker("a")).await.unwrap());
+        let (state, attempts, run_at, error): (String, i64, i64, Option<String>) =
+            sqlx::query_as("SELECT state, attempts, run_at, last_error FROM jobs")
+                .fetch_one(&site.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(state, "queued");
+        assert_eq!(attempts, 1);
+        assert!(run_at > store::now(), "retried later, not at once");
+        assert!(error.unwrap().contains("unknown job kind"));
+        assert!(!jobs::run_one(&ctx, &worker("a")).await.unwrap(), "backing off");
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn rescheduling_keeps_one_job() {
+    let site = TestSite::start(common::Backend::Sqlite).await;
+    let file = common::write_file(site.dir.path(), "b.md", "Body");
+    let out = site.cli(&[
+        "post",
+        "new",
+        "--title",
+        "Moving",
+        "--file",
+        file.to_str().unwrap(),
+        "--schedule",
+        "2999-01-01T00:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stdout(&out).starts_with("scheduled moving"));
+    let body2 = common::write_file(site.dir.path(), "b2.md", "Body two");
+    let out = site.cli(&["post", "edit", "moving", "--file", body2.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(jobs::counts(&site.db).await.unwrap(), vec![("queued".to_string(), 1)]);
+    site.finish().await;
+}
