@@ -210,6 +210,9 @@ async fn conditional_requests_and_compression() {
         assert_eq!(compressed.headers()["content-encoding"], encoding);
     }
     assert_eq!(site.fetch("/healthz").await, (200, "ok".to_string()));
+    let oversize =
+        site.client.post(format!("{}/search", site.base)).body(vec![b'x'; 3 * 1024 * 1024]).send().await.unwrap();
+    assert_eq!(oversize.status(), 413, "bodies over http.max_body_bytes are refused");
     site.finish().await;
 }
 
