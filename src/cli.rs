@@ -19,6 +19,7 @@ use crate::demo;
 use crate::http::{self, AppState};
 use crate::jobs::{self, JobContext, WorkerConfig};
 use crate::store::{self, Db};
+use crate::theme;
 
 /// OpenVoice: a self-hosted news site in one binary.
 #[derive(Debug, Parser)]
@@ -333,8 +334,7 @@ async fn post(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow::R
         }
         PostCommand::List { limit } => {
             for a in queries::list_all(db, limit.clamp(1, 10_000)).await? {
-                let when =
-                    a.published_at.or(a.scheduled_at).map(http::templates::rfc3339).unwrap_or_else(|| "-".into());
+                let when = a.published_at.or(a.scheduled_at).map(theme::rfc3339).unwrap_or_else(|| "-".into());
                 let category = a.category.map(|c| c.name).unwrap_or_default();
                 println!("{:<10} {:<20} {:<22} {:<20} {}", a.status.as_str(), when, category, a.slug, a.title);
             }

@@ -19,3 +19,4 @@ pub mod demo;
 pub mod http;
 pub mod jobs;
 pub mod store;
+pub mod theme;

@@ -226,7 +226,7 @@ async fn theme_templates_can_be_overridden_from_the_data_folder() {
     std::fs::create_dir_all(theme.join("static")).unwrap();
     std::fs::write(theme.join("static/style.css"), "body{color:red}").unwrap();
     // Templates are loaded on first use, so a new site picks the override up.
-    let state = openvoice::http::templates::Templates::new(site.dir.path());
+    let state = openvoice::theme::Templates::new(site.dir.path());
     assert_eq!(state.static_file("style.css").unwrap(), b"body{color:red}");
     assert!(state.static_file("../openvoice.toml").is_none());
     let (_, html) = site.fetch(&format!("/article/{DEFENCE_ARTICLE}")).await;

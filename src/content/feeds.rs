@@ -11,8 +11,8 @@ use minijinja::{context, Value};
 use crate::content::model::{Article, Category};
 use crate::content::queries;
 use crate::http::page_cache::CachedPage;
-use crate::http::templates::rfc3339;
 use crate::http::{cached, page, site_context, AppError, AppState};
+use crate::theme::rfc3339;
 
 const FEED_ITEMS: i64 = 20;
 

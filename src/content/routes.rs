@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::content::model::{Article, ArticleKind, ListFilter};
 use crate::content::{queries, service};
 use crate::http::{self, cached, error_page, html_page, parse_page, site_context, AppError, AppState};
+use crate::theme;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -132,14 +133,14 @@ async fn render_article(
 fn json_ld(state: &AppState, article: &Article, canonical: &str) -> String {
     let base = state.config.base_url();
     let s = &article.summary;
-    let published = s.published_at.map(http::templates::rfc3339);
+    let published = s.published_at.map(theme::rfc3339);
     let value = serde_json::json!({
         "@context": "https://schema.org",
         "@type": if s.kind == ArticleKind::Post { "NewsArticle" } else { "WebPage" },
         "headline": s.title,
         "description": s.excerpt,
         "datePublished": published,
-        "dateModified": http::templates::rfc3339(s.updated_at),
+        "dateModified": theme::rfc3339(s.updated_at),
         "author": [{ "@type": "Person", "name": s.author.display_name, "url": format!("{base}/author/{}", s.author.username) }],
         "publisher": { "@type": "Organization", "name": state.config.site.title, "url": base },
         "mainEntityOfPage": { "@type": "WebPage", "@id": canonical },

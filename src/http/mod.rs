@@ -29,11 +29,10 @@ use crate::store::Db;
 
 pub mod error;
 pub mod page_cache;
-pub mod templates;
 
+use crate::theme::Templates;
 pub use error::AppError;
 use page_cache::{CachedPage, PageCache};
-use templates::Templates;
 
 /// Everything a request handler may use. Built once at start-up.
 pub struct App {

@@ -30,6 +30,8 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync {
     /// Unique, stable name stored in the `kind` column.
     const NAME: &'static str;
     const MAX_ATTEMPTS: i64 = 8;
+    /// For recurring jobs (price polling): run again this many seconds after a success.
+    const REPEAT_AFTER_SECS: Option<i64> = None;
     fn run(&self, ctx: &JobContext) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
@@ -45,17 +47,30 @@ pub async fn enqueue<J: BackgroundJob>(
     queries::insert(conn, J::NAME, &payload, unique_key, run_at, J::MAX_ATTEMPTS).await
 }
 
-/// Runs one claimed job by its kind.
-async fn dispatch(ctx: &JobContext, kind: &str, payload: &str) -> anyhow::Result<()> {
+/// Makes sure a job with `unique_key` exists, without moving one that is already queued: how
+/// every node registers recurring jobs at start-up.
+pub async fn ensure<J: BackgroundJob>(
+    conn: &mut AnyConnection,
+    job: &J,
+    run_at: i64,
+    unique_key: &str,
+) -> DbResult<()> {
+    let payload = serde_json::to_string(job).map_err(|e| store::DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
+    queries::insert_if_absent(conn, J::NAME, &payload, unique_key, run_at, J::MAX_ATTEMPTS).await
+}
+
+/// Runs one claimed job by its kind; returns when to run it again, for recurring jobs.
+async fn dispatch(ctx: &JobContext, kind: &str, payload: &str) -> anyhow::Result<Option<i64>> {
     match kind {
         PublishScheduled::NAME => run_typed::<PublishScheduled>(ctx, payload).await,
         other => anyhow::bail!("unknown job kind {other:?}"),
     }
 }
 
-async fn run_typed<J: BackgroundJob>(ctx: &JobContext, payload: &str) -> anyhow::Result<()> {
+async fn run_typed<J: BackgroundJob>(ctx: &JobContext, payload: &str) -> anyhow::Result<Option<i64>> {
     let job: J = serde_json::from_str(payload)?;
-    job.run(ctx).await
+    job.run(ctx).await?;
+    Ok(J::REPEAT_AFTER_SECS)
 }
 
 /// Worker settings.
@@ -96,9 +111,13 @@ pub async fn run_one(ctx: &JobContext, config: &WorkerConfig) -> anyhow::Result<
     let span = tracing::info_span!("job", job.id = job.id, job.kind = %job.kind, attempt = job.attempts);
     let _enter = span.enter();
     match dispatch(ctx, &job.kind, &job.payload).await {
-        Ok(()) => {
+        Ok(None) => {
             queries::finish(&ctx.db, job.id, &config.node_id, store::now()).await?;
             info!("Job {} #{} done", job.kind, job.id);
+        }
+        Ok(Some(after)) => {
+            queries::repeat(&ctx.db, job.id, &config.node_id, store::now() + after).await?;
+            info!("Job {} #{} done; next run in {after}s", job.kind, job.id);
         }
         Err(err) => {
             let message = format!("{err:#}");

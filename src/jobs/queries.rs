@@ -39,6 +39,30 @@ pub async fn insert(
     Ok(())
 }
 
+pub async fn insert_if_absent(
+    conn: &mut AnyConnection,
+    kind: &str,
+    payload: &str,
+    unique_key: &str,
+    run_at: i64,
+    max_attempts: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO jobs (kind, payload, unique_key, state, run_at, attempts, max_attempts, created_at) \
+         VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6) ON CONFLICT (unique_key) DO NOTHING",
+    )
+    .bind(kind)
+    .bind(payload)
+    .bind(unique_key)
+    .bind(run_at)
+    .bind(max_attempts)
+    .bind(crate::store::now())
+    .execute(conn)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(())
+}
+
 /// Leases the oldest due job to `node` until `lease_until`.
 pub async fn claim(db: &Db, node: &str, now: i64, lease_until: i64) -> DbResult<Option<ClaimedJob>> {
     let lock = match db.dialect {
@@ -65,6 +89,21 @@ pub async fn finish(db: &Db, id: i64, node: &str, now: i64) -> DbResult<()> {
         "UPDATE jobs SET state = 'done', finished_at = $1, locked_until = NULL WHERE id = $2 AND locked_by = $3",
     )
     .bind(now)
+    .bind(id)
+    .bind(node)
+    .execute(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// Puts a recurring job back in the queue for its next run.
+pub async fn repeat(db: &Db, id: i64, node: &str, run_at: i64) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE jobs SET state = 'queued', run_at = $1, attempts = 0, last_error = NULL, locked_until = NULL \
+         WHERE id = $2 AND locked_by = $3",
+    )
+    .bind(run_at)
     .bind(id)
     .bind(node)
     .execute(&db.pool)

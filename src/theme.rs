@@ -1,4 +1,4 @@
-//! The theme: minijinja templates and static files embedded in the binary, each overridable by a
+//! The theme, used by pages, feeds and IPFS bundles alike: minijinja templates and static files embedded in the binary, each overridable by a
 //! file of the same name in `<data>/theme/` (templates) or `<data>/theme/static/` (assets).
 //!
 //! Auto-escaping is on for `.html` and `.xml` templates; only values built by our own code from

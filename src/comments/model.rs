@@ -1,0 +1,115 @@
+//! Comment types as the rest of the program sees them: no SQL, no HTTP.
+//!
+//! [`PublicComment`] is everything a page, a feed or any other public view may show: it has no
+//! email and no address, so no template can leak them. Only [`ModeratedComment`] (the
+//! moderation queue in the CLI) carries the email.
+
+use serde::Serialize;
+
+/// WordPress's four states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CommentStatus {
+    /// Waiting for a moderator; shown only to the browser that wrote it.
+    Pending,
+    /// Public.
+    Approved,
+    /// Hidden; kept for the moderator to check.
+    Spam,
+    /// Deleted by a moderator; kept, and replies to it are refused.
+    Trash,
+}
+
+impl CommentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentStatus::Pending => "pending",
+            CommentStatus::Approved => "approved",
+            CommentStatus::Spam => "spam",
+            CommentStatus::Trash => "trash",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(CommentStatus::Pending),
+            "approved" => Some(CommentStatus::Approved),
+            "spam" => Some(CommentStatus::Spam),
+            "trash" => Some(CommentStatus::Trash),
+            _ => None,
+        }
+    }
+}
+
+/// A comment as readers may see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicComment {
+    pub id: i64,
+    pub article_id: i64,
+    pub parent_id: Option<i64>,
+    pub status: CommentStatus,
+    pub author_name: String,
+    /// The commenter's website, or empty.
+    pub author_url: String,
+    /// Keyed hash of the email: names the identicon at `/comments/avatar/{avatar}.svg`.
+    pub avatar: String,
+    /// Sanitised HTML.
+    pub content_html: String,
+    pub created_at: i64,
+}
+
+/// A comment with the fields only moderators see.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeratedComment {
+    #[serde(flatten)]
+    pub comment: PublicComment,
+    pub article_slug: String,
+    pub author_email: String,
+    pub content: String,
+}
+
+/// A comment in a thread, with its replies.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadNode {
+    #[serde(flatten)]
+    pub comment: PublicComment,
+    /// Nesting level from 1; replies deeper than the configured depth join the deepest level.
+    pub depth: u32,
+    /// Whether a "Reply" link is shown (below the configured depth, and comments open).
+    pub can_reply: bool,
+    /// Shown to its author only: "Your comment is awaiting moderation."
+    pub awaiting_moderation: bool,
+    pub replies: Vec<ThreadNode>,
+}
+
+/// One page of an article's thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct Thread {
+    pub comments: Vec<ThreadNode>,
+    /// Approved comments on the article, on every page.
+    pub approved_count: i64,
+    pub page: u32,
+    pub total_pages: u32,
+}
+
+/// The comment settings of one article.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArticleSettings {
+    /// The per-article switch (`openvoice comments open|close`).
+    pub open: bool,
+    /// Overrides `comments.close_after_days` for this article; 0 = never.
+    pub close_after_days: Option<i64>,
+}
+
+/// What a commenter typed, as received.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CommentForm {
+    pub author: String,
+    pub email: String,
+    pub url: String,
+    pub comment: String,
+    /// The comment replied to, if any.
+    pub parent: Option<i64>,
+    /// "Save my name, email, and website in this browser for the next time I comment."
+    pub save: bool,
+}
