@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -18,6 +19,8 @@ use crate::content::{import, queries};
 use crate::demo;
 use crate::http::{self, AppState};
 use crate::jobs::{self, JobContext, WorkerConfig};
+use crate::ipfs::{self, service::Publishing};
+use crate::market;
 use crate::store::{self, Db};
 use crate::theme;
 
@@ -71,6 +74,19 @@ enum Command {
     /// Inspect the background job queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Print the CID of a file or directory exactly as `ipfs add -Q --only-hash --cid-version=1 [-r]` would.
+    Cid {
+        path: PathBuf,
+    },
+    /// Export content.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// IPFS bundles and pins.
+    #[command(subcommand)]
+    Ipfs(IpfsCommand),
+    /// Moderate reader comments; open or close them per article.
+    #[command(subcommand)]
+    Comments(crate::comments::cli::CommentsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +181,22 @@ enum ImportCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// The whole site as one IPFS snapshot in a CARv1 file: every article bundle, an index page
+    /// and the feed. Articles without a current bundle are bundled first.
+    Car {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IpfsCommand {
+    /// Each article's current bundle CID and its pin state per target.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
 enum JobsCommand {
     /// Count jobs per state.
     Status,
@@ -204,6 +236,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let overrides = Overrides { listen, database_url: cli.global.database_url.clone() };
     let data_dir = config::ensure_data_dir(&cli.global.data)?;
     let config = Config::load(&data_dir, &overrides)?;
+    if let Command::Cid { path } = &cli.command {
+        // Hashing only: no data folder, no database.
+        let cid = openvoice_ipfs::import_path(path, |_| {}).with_context(|| format!("reading {}", path.display()))?;
+        println!("{cid}");
+        return Ok(());
+    }
     if let Command::Config = cli.command {
         print!("{}", config.to_masked_toml());
         return Ok(());
@@ -278,12 +316,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("{} file(s) could not be imported", report.failed.len())
             }
         }
+        Command::Cid { .. } => Ok(()),
+        Command::Export(ExportCommand::Car { out }) => export_car(&db, &config, &data_dir, &out).await,
+        Command::Ipfs(IpfsCommand::Status) => {
+            for (slug, target, cid, state, error) in ipfs::queries::pin_states(&db).await? {
+                println!("{slug:<40} {target:<16} {state:<10} {cid} {}", error.unwrap_or_default());
+            }
+            println!("{} bundled article(s), {} block(s)", ipfs::queries::published_bundles(&db).await?.len(), ipfs::queries::count_blocks(&db).await?);
+            Ok(())
+        }
         Command::Jobs(JobsCommand::Status) => {
             for (state, count) in jobs::counts(&db).await? {
                 println!("{state:<10} {count}");
             }
             Ok(())
         }
+        Command::Comments(command) => crate::comments::cli::run(&db, command).await,
     }
 }
 
@@ -417,8 +465,12 @@ async fn serve(config: Config, db: Db, data_dir: PathBuf, run_jobs: bool) -> any
             poll_interval: Duration::from_millis(config.jobs.poll_interval_ms),
             lease_secs: config.jobs.lease_secs,
         };
-        background.spawn(jobs::run_worker(JobContext { db: db.clone() }, worker, shutdown.clone()));
+        let market = Some(Arc::new(market::service::Polling::from_config(&config.market)?));
+        let publishing = Some(Arc::new(publishing_for(&config, &state.data_dir)?));
+        let context = JobContext { market, publishing, ..JobContext::new(db.clone()) };
+        background.spawn(jobs::run_worker(context, worker, shutdown.clone()));
     }
+    market::jobs::register(&db, &config.market).await.context("registering the price poll")?;
     tokio::spawn(cancel_on_signal(shutdown.clone()));
 
     info!("OpenVoice is serving {} at http://{}", config.site.title, listener.local_addr()?);
@@ -426,6 +478,39 @@ async fn serve(config: Config, db: Db, data_dir: PathBuf, run_jobs: bool) -> any
     shutdown.cancel();
     while background.join_next().await.is_some() {}
     info!("Shut down cleanly");
+    Ok(())
+}
+
+fn publishing_for(config: &Config, data_dir: &Path) -> anyhow::Result<Publishing> {
+    Publishing::new(Arc::new(config.clone()), Arc::new(theme::Templates::new(data_dir)))
+}
+
+/// Bundles every published article that lacks a current bundle, rebuilds the snapshot and
+/// writes it as a CAR file.
+async fn export_car(db: &Db, config: &Config, data_dir: &Path, out: &Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let publishing = publishing_for(config, data_dir)?;
+    let ids = queries::published_ids(db).await?;
+    for (n, id) in ids.iter().enumerate() {
+        ipfs::service::bundle_article(db, &publishing, *id).await?;
+        if (n + 1) % 1000 == 0 {
+            eprintln!("bundled {}/{}", n + 1, ids.len());
+        }
+    }
+    let root = ipfs::service::build_snapshot(db, config, &publishing.templates).await?;
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let blocks = ipfs::service::DbBlocks::new(db.clone());
+    let written = tokio::task::spawn_blocking(move || {
+        openvoice_ipfs::car::write_dag(&blocks, &root, openvoice_ipfs::Scope::All, std::io::BufWriter::new(file))
+    })
+    .await??;
+    println!("{root}");
+    eprintln!(
+        "Wrote {} ({written} bytes, {} articles) in {:.1}s",
+        out.display(),
+        ids.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

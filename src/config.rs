@@ -24,6 +24,12 @@ pub struct Config {
     pub http: HttpConfig,
     pub content: ContentConfig,
     pub jobs: JobsConfig,
+    /// Price widgets and polling (`market::config`).
+    pub market: crate::market::config::MarketConfig,
+    /// Reader comments: threads, moderation rules, spam defences (`comments::config`).
+    pub comments: crate::comments::config::CommentsConfig,
+    /// IPFS gateways shown on articles and pinning targets (`ipfs::config`).
+    pub ipfs: crate::ipfs::config::IpfsConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -77,6 +83,9 @@ impl Default for Config {
             http: HttpConfig::default(),
             content: ContentConfig::default(),
             jobs: JobsConfig::default(),
+            market: Default::default(),
+            comments: Default::default(),
+            ipfs: Default::default(),
         }
     }
 }
@@ -191,6 +200,9 @@ impl Config {
         check_range("http.request_timeout_secs", self.http.request_timeout_secs, 1, 3600)?;
         check_range("jobs.poll_interval_ms", self.jobs.poll_interval_ms, 10, 3_600_000)?;
         check_range("jobs.lease_secs", self.jobs.lease_secs.max(0) as u64, 5, 86_400)?;
+        self.market.validate()?;
+        self.comments.validate()?;
+        self.ipfs.validate()?;
         Ok(())
     }
 
@@ -212,6 +224,8 @@ impl Config {
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = mask_url(&shown.database_url);
+        shown.market = shown.market.masked();
+        shown.ipfs = shown.ipfs.masked();
         toml::to_string(&shown).unwrap_or_default()
     }
 }
@@ -225,6 +239,9 @@ impl std::fmt::Debug for Config {
             .field("http", &self.http)
             .field("content", &self.content)
             .field("jobs", &self.jobs)
+            .field("market", &self.market)
+            .field("comments", &self.comments)
+            .field("ipfs", &self.ipfs)
             .finish()
     }
 }
@@ -278,6 +295,10 @@ fn parse_like(default: &toml::Value, raw: &str) -> Result<toml::Value, &'static 
         toml::Value::Integer(_) => raw.trim().parse().map(toml::Value::Integer).map_err(|_| "a whole number"),
         toml::Value::Boolean(_) => raw.trim().parse().map(toml::Value::Boolean).map_err(|_| "true or false"),
         toml::Value::Float(_) => raw.trim().parse().map(toml::Value::Float).map_err(|_| "a number"),
+        // Lists (`market.coins`) are comma-separated in the environment.
+        toml::Value::Array(_) => Ok(toml::Value::Array(
+            raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
+        )),
         _ => Ok(toml::Value::String(raw.to_string())),
     }
 }

@@ -5,6 +5,8 @@
 //! - `config`: typed configuration (file ← env ← flags).
 //! - `http`: router, middleware, page cache, theme.
 //! - `content`, `accounts`: capabilities, each with its routes, service and queries.
+//! - `comments`: reader comments below articles: form, threads, moderation, spam defences.
+//! - `market`: crypto price widgets fed by a background poll of price APIs.
 //! - `jobs`: the durable job table and its worker.
 //! - `store`: the database handle (SQLite or PostgreSQL) and migrations.
 //! - `demo`: the first-run demo site.
@@ -13,10 +15,13 @@
 
 pub mod accounts;
 pub mod cli;
+pub mod comments;
 pub mod config;
 pub mod content;
 pub mod demo;
 pub mod http;
+pub mod ipfs;
 pub mod jobs;
+pub mod market;
 pub mod store;
 pub mod theme;

@@ -91,6 +91,17 @@ fn escape_markup(out: &mut minijinja::Output, state: &minijinja::State, value: &
     Ok(())
 }
 
+/// Site-wide values every template sees as `site`.
+pub fn site_values(config: &crate::config::Config) -> Value {
+    let site = &config.site;
+    minijinja::context! {
+        title => site.title,
+        tagline => site.tagline,
+        language => site.language,
+        base_url => config.base_url(),
+    }
+}
+
 pub fn rfc3339(ts: i64) -> String {
     DateTime::<Utc>::from_timestamp(ts, 0)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))

@@ -11,8 +11,9 @@ use minijinja::{context, Value};
 use crate::content::model::{Article, Category};
 use crate::content::queries;
 use crate::http::page_cache::CachedPage;
-use crate::http::{cached, page, site_context, AppError, AppState};
-use crate::theme::rfc3339;
+use crate::config::Config;
+use crate::http::{cached, page, AppError, AppState};
+use crate::theme::{self, Templates};
 
 const FEED_ITEMS: i64 = 20;
 
@@ -27,7 +28,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Clone, Copy)]
-enum Format {
+pub enum Format {
     Rss,
     Atom,
     Json,
@@ -68,23 +69,25 @@ async fn feed(
             None => None,
         };
         let articles = queries::latest_with_bodies(&state.db, category.as_ref().map(|c| c.id), FEED_ITEMS).await?;
-        render_feed(&state, &articles, category.as_ref(), uri.path(), format)
+        render_feed(&state.config, &state.templates, &articles, category.as_ref(), uri.path(), format)
     })
     .await
 }
 
-fn render_feed(
-    state: &AppState,
+/// Renders a feed of `articles`; also used for the feed inside the IPFS site snapshot.
+pub fn render_feed(
+    config: &Config,
+    templates: &Templates,
     articles: &[Article],
     category: Option<&Category>,
     self_path: &str,
     format: Format,
 ) -> Result<CachedPage, AppError> {
-    let base = state.config.base_url();
+    let base = config.base_url();
     let updated = articles.iter().map(|a| a.summary.updated_at).max();
     let title = match category {
-        Some(c) => format!("{} — {}", state.config.site.title, c.name),
-        None => state.config.site.title.clone(),
+        Some(c) => format!("{} — {}", config.site.title, c.name),
+        None => config.site.title.clone(),
     };
     let home = match category {
         Some(c) => format!("{base}/category/{}", c.slug),
@@ -101,8 +104,8 @@ fn render_feed(
                     "title": a.summary.title,
                     "summary": a.summary.excerpt,
                     "content_html": a.body_html,
-                    "date_published": a.summary.published_at.map(rfc3339),
-                    "date_modified": rfc3339(a.summary.updated_at),
+                    "date_published": a.summary.published_at.map(theme::rfc3339),
+                    "date_modified": theme::rfc3339(a.summary.updated_at),
                     "authors": [{ "name": a.summary.author.display_name, "url": format!("{base}/author/{}", a.summary.author.username) }],
                     "tags": a.tags.iter().map(|t| t.name.clone()).chain(a.summary.category.iter().map(|c| c.name.clone())).collect::<Vec<_>>(),
                 })
@@ -113,8 +116,8 @@ fn render_feed(
             "title": title,
             "home_page_url": home,
             "feed_url": format!("{base}{self_path}"),
-            "description": state.config.site.tagline,
-            "language": state.config.site.language,
+            "description": config.site.tagline,
+            "language": config.site.language,
             "items": items,
         });
         return Ok(page(StatusCode::OK, "application/feed+json", body.to_string().into(), updated));
@@ -124,15 +127,14 @@ fn render_feed(
         _ => ("feed.rss.xml", "application/rss+xml; charset=utf-8"),
     };
     let ctx = context! {
-        site => site_context(state),
+        site => theme::site_values(config),
         title => title,
         home => home,
         self_url => format!("{base}{self_path}"),
         updated => updated.unwrap_or(0),
         articles => articles,
     };
-    let xml = state
-        .templates
+    let xml = templates
         .render(template, ctx)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {template}: {e:#}")))?;
     Ok(page(StatusCode::OK, content_type, xml.into(), updated))

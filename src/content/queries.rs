@@ -463,6 +463,22 @@ pub async fn count_revisions(db: &Db, article_id: i64) -> DbResult<i64> {
         .map_err(DbError::classify)
 }
 
+/// Ids of every published article and page.
+pub async fn published_ids(db: &Db) -> DbResult<Vec<i64>> {
+    sqlx::query_scalar("SELECT id FROM articles WHERE status = 'published' ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .map_err(DbError::classify)
+}
+
+pub async fn slug_of(db: &Db, article_id: i64) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT slug FROM articles WHERE id = $1")
+        .bind(article_id)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(DbError::classify)
+}
+
 pub async fn article_id_by_slug(conn: &mut AnyConnection, slug: &str) -> DbResult<Option<i64>> {
     sqlx::query_scalar("SELECT id FROM articles WHERE slug = $1")
         .bind(slug)

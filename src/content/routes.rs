@@ -9,6 +9,7 @@ use axum::Router;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
+use crate::comments;
 use crate::content::model::{Article, ArticleKind, ListFilter};
 use crate::content::{queries, service};
 use crate::http::{self, cached, error_page, html_page, parse_page, site_context, AppError, AppState};
@@ -42,8 +43,9 @@ fn cache_key(uri: &OriginalUri) -> String {
     uri.path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_else(|| uri.path().to_string())
 }
 
-/// Context every public page shares: the site, the category navigation, the canonical URL.
-async fn base_context(state: &AppState, path: &str) -> Result<Value, AppError> {
+/// Context every public page shares: the site, the category navigation, the canonical URL,
+/// the sidebar's price widgets (`market`).
+pub(crate) async fn base_context(state: &AppState, path: &str) -> Result<Value, AppError> {
     let categories: Vec<Value> = queries::categories_with_counts(&state.db)
         .await?
         .into_iter()
@@ -55,6 +57,7 @@ async fn base_context(state: &AppState, path: &str) -> Result<Value, AppError> {
         categories => categories,
         canonical => format!("{}{}", state.config.base_url(), path),
         sidebar_slots => ["site-token", "market-prices", "subscribe"],
+        market => crate::market::routes::sidebar(state).await,
     })
 }
 
@@ -65,6 +68,7 @@ async fn home(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMa
         let listing = service::list_page(&state.db, ListFilter::All, page, state.config.content.per_page).await?;
         let last_modified = listing.items.iter().map(|a| a.updated_at).max();
         let base = base_context(&state, &page_path("/", page)).await?;
+        let listing = comments::service::with_counts(&state.db, listing).await?;
         let ctx =
             context! { ..base, ..context! { listing => listing, heading => Value::UNDEFINED, archive_path => "/" } };
         html_page(&state, "home.html", ctx, last_modified)
@@ -79,14 +83,21 @@ async fn article(
     headers: HeaderMap,
 ) -> Response {
     let key = cache_key(&uri);
-    cached(&state, &key, &headers, || async {
-        let article = service::find_public(&state.db, &slug).await?;
-        if article.summary.kind != ArticleKind::Post {
-            return Err(AppError::NotFound);
-        }
-        render_article(&state, article, "article.html").await
-    })
-    .await
+    // Cached for anonymous readers; rendered afresh for a reader with comment cookies.
+    comments::routes::article_page(&state, &key, &headers, |view| post_page(&state, &slug, view)).await
+}
+
+/// A published post with its comments as `view` shows them (also comment pages and replies).
+pub(crate) async fn post_page(
+    state: &AppState,
+    slug: &str,
+    view: comments::routes::View,
+) -> Result<http::page_cache::CachedPage, AppError> {
+    let article = service::find_public(&state.db, slug).await?;
+    if article.summary.kind != ArticleKind::Post {
+        return Err(AppError::NotFound);
+    }
+    render_article(state, article, "article.html", &view).await
 }
 
 async fn standing_page(
@@ -101,7 +112,7 @@ async fn standing_page(
         if article.summary.kind != ArticleKind::Page {
             return Err(AppError::NotFound);
         }
-        render_article(&state, article, "page.html").await
+        render_article(&state, article, "page.html", &comments::routes::View::default()).await
     })
     .await
 }
@@ -110,6 +121,7 @@ async fn render_article(
     state: &AppState,
     article: Article,
     template: &str,
+    comments_view: &comments::routes::View,
 ) -> Result<http::page_cache::CachedPage, AppError> {
     let path = match article.summary.kind {
         ArticleKind::Post => format!("/article/{}", article.summary.slug),
@@ -119,8 +131,12 @@ async fn render_article(
     let base = base_context(state, &path).await?;
     let canonical = format!("{}{}", state.config.base_url(), path);
     let json_ld = json_ld(state, &article, &canonical);
-    let last_modified = Some(article.summary.updated_at);
+    let (comments, comments_changed) = comments::routes::context(state, &article, comments_view).await?;
+    let ipfs = crate::ipfs::routes::article_links(state, article.summary.id, &article.summary.slug).await?;
+    let last_modified = Some(article.summary.updated_at.max(comments_changed.unwrap_or(0)));
     let ctx = context! { ..base, ..context! {
+        comments => comments,
+        ipfs => ipfs,
         article => article,
         body_html => Value::from_safe_string(article.body_html.clone()),
         neighbours => neighbours,
@@ -217,6 +233,7 @@ async fn archive(
     let listing = service::list_page(&state.db, filter, page, state.config.content.per_page).await?;
     let last_modified = listing.items.iter().map(|a| a.updated_at).max();
     let base = base_context(state, &page_path(archive_path, page)).await?;
+    let listing = comments::service::with_counts(&state.db, listing).await?;
     let ctx = context! { ..base, ..context! { listing => listing, heading => heading, archive_path => archive_path } };
     html_page(state, "archive.html", ctx, last_modified)
 }

@@ -8,6 +8,7 @@ use crate::content::jobs::PublishScheduled;
 use crate::content::markdown;
 use crate::content::model::*;
 use crate::content::queries::{self, ArticleRow};
+use crate::ipfs::jobs::BuildBundle;
 use crate::jobs;
 use crate::store::{self, Db, DbError};
 
@@ -240,6 +241,9 @@ async fn save(
     if let Some(at) = scheduled_at {
         jobs::enqueue(&mut tx, &PublishScheduled { article_id: id }, at, Some(&format!("publish:{id}"))).await?;
     }
+    if status == Status::Published {
+        enqueue_bundle(&mut tx, id, now).await?;
+    }
     store::record_activity(
         &mut tx,
         if matches!(saved, Saved::Created { .. }) { "article.created" } else { "article.updated" },
@@ -252,6 +256,13 @@ async fn save(
     Ok(saved)
 }
 
+/// Every published version becomes an IPFS bundle, built in the background (one job per article,
+/// so a burst of edits is bundled once).
+async fn enqueue_bundle(conn: &mut sqlx::AnyConnection, article_id: i64, now: i64) -> Result<(), ContentError> {
+    jobs::enqueue(conn, &BuildBundle { article_id }, now, Some(&format!("bundle:{article_id}"))).await?;
+    Ok(())
+}
+
 /// Publishes a draft or scheduled article now.
 pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
     let article = find(db, slug).await?;
@@ -261,6 +272,7 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
     let now = store::now();
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
     queries::set_status(&mut tx, article.summary.id, Status::Published, Some(now), None, now).await?;
+    enqueue_bundle(&mut tx, article.summary.id, now).await?;
     store::record_activity(&mut tx, "article.published", Some(article.summary.id), slug).await?;
     store::bump_content_epoch(&mut tx).await?;
     tx.commit().await.map_err(DbError::classify)?;
@@ -274,6 +286,7 @@ pub async fn publish_scheduled(db: &Db, article_id: i64) -> Result<bool, Content
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
     let changed = queries::publish_if_scheduled(&mut tx, article_id, now).await?;
     if changed {
+        enqueue_bundle(&mut tx, article_id, now).await?;
         store::record_activity(&mut tx, "article.published", Some(article_id), "scheduled").await?;
         store::bump_content_epoch(&mut tx).await?;
     }

@@ -46,6 +46,11 @@ pub struct App {
     pub pages: PageCache,
     /// The data folder (theme overrides, uploads, the SQLite file).
     pub data_dir: PathBuf,
+    /// The price widgets' context for the current content epoch, so rendering a page does not
+    /// read prices from the database each time.
+    pub market: crate::market::routes::WidgetCache,
+    /// Comment keys (from the shared site secret) and this node's per-IP token buckets.
+    pub comments: crate::comments::NodeState,
 }
 
 #[derive(Clone)]
@@ -62,7 +67,9 @@ impl AppState {
     pub fn new(config: Config, db: Db, data_dir: PathBuf) -> AppState {
         let templates = Templates::new(&data_dir);
         let pages = PageCache::new(config.http.page_cache_entries);
-        AppState(Arc::new(App { config, db, templates, pages, data_dir }))
+        let market = Default::default();
+        let comments = crate::comments::NodeState::new(&config.comments);
+        AppState(Arc::new(App { config, db, templates, pages, data_dir, market, comments }))
     }
 }
 
@@ -73,6 +80,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(content::routes::router())
         .merge(content::feeds::router())
+        .merge(crate::ipfs::routes::router())
+        .merge(crate::market::routes::router())
+        .merge(crate::comments::routes::router())
         .route("/healthz", get(healthz))
         .route("/static/{*path}", get(static_file))
         .fallback(not_found)
@@ -100,12 +110,15 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, letting in-flight requests finish.
+/// Handlers can read the peer address (`ConnectInfo<SocketAddr>`), e.g. for per-IP rate limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 /// Keeps this node's view of the content epoch fresh, so page caches follow writes made by
@@ -185,13 +198,7 @@ pub fn error_page(state: &AppState, err: AppError) -> Response {
 
 /// Site-wide values every template sees as `site`.
 pub fn site_context(state: &AppState) -> Value {
-    let site = &state.config.site;
-    context! {
-        title => site.title,
-        tagline => site.tagline,
-        language => site.language,
-        base_url => state.config.base_url(),
-    }
+    crate::theme::site_values(&state.config)
 }
 
 /// Renders a template into a cacheable HTML page.

@@ -7,6 +7,7 @@
 //! so jobs must be idempotent. Failures back off exponentially up to the job's `MAX_ATTEMPTS`.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -16,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::content::jobs::PublishScheduled;
+use crate::ipfs::jobs::{BuildBundle, BuildSnapshot, PinBundle};
+use crate::market::jobs::PollPrices;
 use crate::store::{self, Db, DbResult};
 
 pub mod queries;
@@ -24,6 +27,24 @@ pub mod queries;
 #[derive(Clone)]
 pub struct JobContext {
     pub db: Db,
+    /// Price providers and market settings for `market.poll`; `None` in workers that poll no
+    /// prices (then the job skips its run and keeps its schedule).
+    pub market: Option<Arc<crate::market::service::Polling>>,
+    /// Site settings, theme and HTTP client for the IPFS bundle, snapshot and pin jobs; `None` in
+    /// workers that publish nothing (those jobs then fail and are retried by a worker that does).
+    pub publishing: Option<Arc<crate::ipfs::service::Publishing>>,
+}
+
+impl JobContext {
+    /// A context with the database only.
+    pub fn new(db: Db) -> JobContext {
+        JobContext { db, market: None, publishing: None }
+    }
+
+    /// The publishing context, or an error for a worker without one.
+    pub fn publishing(&self) -> anyhow::Result<&crate::ipfs::service::Publishing> {
+        self.publishing.as_deref().ok_or_else(|| anyhow::anyhow!("this worker has no publishing context"))
+    }
 }
 
 pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync {
@@ -32,6 +53,11 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync {
     const MAX_ATTEMPTS: i64 = 8;
     /// For recurring jobs (price polling): run again this many seconds after a success.
     const REPEAT_AFTER_SECS: Option<i64> = None;
+    /// When to run again after a success; `REPEAT_AFTER_SECS` unless the interval is configured
+    /// (the price poll reads `market.poll_interval_secs` from the context).
+    fn repeat_after(&self, _ctx: &JobContext) -> Option<i64> {
+        Self::REPEAT_AFTER_SECS
+    }
     fn run(&self, ctx: &JobContext) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
@@ -63,6 +89,10 @@ pub async fn ensure<J: BackgroundJob>(
 async fn dispatch(ctx: &JobContext, kind: &str, payload: &str) -> anyhow::Result<Option<i64>> {
     match kind {
         PublishScheduled::NAME => run_typed::<PublishScheduled>(ctx, payload).await,
+        BuildBundle::NAME => run_typed::<BuildBundle>(ctx, payload).await,
+        BuildSnapshot::NAME => run_typed::<BuildSnapshot>(ctx, payload).await,
+        PinBundle::NAME => run_typed::<PinBundle>(ctx, payload).await,
+        PollPrices::NAME => run_typed::<PollPrices>(ctx, payload).await,
         other => anyhow::bail!("unknown job kind {other:?}"),
     }
 }
@@ -70,7 +100,7 @@ async fn dispatch(ctx: &JobContext, kind: &str, payload: &str) -> anyhow::Result
 async fn run_typed<J: BackgroundJob>(ctx: &JobContext, payload: &str) -> anyhow::Result<Option<i64>> {
     let job: J = serde_json::from_str(payload)?;
     job.run(ctx).await?;
-    Ok(J::REPEAT_AFTER_SECS)
+    Ok(job.repeat_after(ctx))
 }
 
 /// Worker settings.

@@ -74,6 +74,8 @@ pub struct TestSite {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub client: reqwest::Client,
+    /// The configuration the site runs with.
+    pub config: std::sync::Arc<Config>,
     shutdown: CancellationToken,
 }
 
@@ -95,7 +97,8 @@ impl TestSite {
         let config = Config::load(dir.path(), &overrides).expect("config");
         let limits = ContentLimits { max_article_bytes: config.content.max_article_bytes };
         openvoice::demo::seed_if_empty(&db, limits).await.expect("seeding");
-        let state = AppState::new(config, db.clone(), dir.path().to_path_buf());
+        let config = std::sync::Arc::new(config);
+        let state = AppState::new((*config).clone(), db.clone(), dir.path().to_path_buf());
         state.pages.set_epoch(db.content_epoch().await.expect("epoch"));
         let shutdown = CancellationToken::new();
         tokio::spawn(http::follow_content_epoch(state.clone(), shutdown.clone()));
@@ -107,6 +110,7 @@ impl TestSite {
             database_url,
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
+            config,
             shutdown,
         }
     }
@@ -125,6 +129,31 @@ impl TestSite {
     /// Runs the `openvoice` binary against this site's data folder and database.
     pub fn cli(&self, args: &[&str]) -> Output {
         cli_at(self.dir.path(), &self.database_url, args, None)
+    }
+
+    /// A job context like `serve` builds (publishing included; no price providers).
+    pub fn job_context(&self) -> openvoice::jobs::JobContext {
+        let templates = std::sync::Arc::new(openvoice::theme::Templates::new(self.dir.path()));
+        let publishing = openvoice::ipfs::service::Publishing::new(self.config.clone(), templates).expect("publishing");
+        openvoice::jobs::JobContext {
+            publishing: Some(std::sync::Arc::new(publishing)),
+            ..openvoice::jobs::JobContext::new(self.db.clone())
+        }
+    }
+
+    /// Runs every due job until none is left; returns how many ran.
+    pub async fn run_due_jobs(&self) -> usize {
+        let ctx = self.job_context();
+        let worker = openvoice::jobs::WorkerConfig {
+            node_id: "test".into(),
+            poll_interval: std::time::Duration::from_millis(10),
+            lease_secs: 60,
+        };
+        let mut ran = 0;
+        while openvoice::jobs::run_one(&ctx, &worker).await.expect("running a job") {
+            ran += 1;
+        }
+        ran
     }
 
     /// Waits until this node has seen every content write (the epoch follower polls 4×/s).
@@ -169,4 +198,17 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("writing test file");
     path
+}
+
+/// Runs one of the independent IPFS implementation's scripts (`tests/ipfs-js/*.mjs`, the npm
+/// packages of the JavaScript reference implementation). `None` (after a visible skip, or a
+/// failure in CI) when its packages are not installed.
+pub fn ipfs_js(script: &str, args: &[&str]) -> Option<Output> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ipfs-js");
+    if !dir.join("node_modules").is_dir() {
+        skip_or_fail("checks against the independent IPFS implementation (run `npm ci --prefix tests/ipfs-js`)");
+        return None;
+    }
+    let output = Command::new("node").arg(dir.join(script)).args(args).output().expect("running node");
+    Some(output)
 }

@@ -1,0 +1,89 @@
+//! The `[ipfs]` section: public gateways shown on article pages and optional pinning targets.
+
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IpfsConfig {
+    /// Public gateways linked from each article ("open on ipfs.io"); `{cid}` is appended as `/ipfs/{cid}/`.
+    pub gateways: Vec<String>,
+    /// Kubo RPC API root (e.g. `http://127.0.0.1:5001`); each bundle is sent with `dag/import`. Empty: off.
+    pub kubo_rpc_url: String,
+    /// IPFS Pinning Service API root (e.g. `https://api.pinata.cloud/psa`). Empty: off.
+    pub pinning_service_url: String,
+    /// Secret: the Pinning Service API bearer token.
+    pub pinning_service_token: String,
+    /// Seconds an outbound pinning request may take.
+    pub pin_timeout_secs: u64,
+}
+
+impl Default for IpfsConfig {
+    fn default() -> Self {
+        IpfsConfig {
+            gateways: vec!["https://ipfs.io".into(), "https://dweb.link".into()],
+            kubo_rpc_url: String::new(),
+            pinning_service_url: String::new(),
+            pinning_service_token: String::new(),
+            pin_timeout_secs: 60,
+        }
+    }
+}
+
+impl std::fmt::Debug for IpfsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpfsConfig")
+            .field("gateways", &self.gateways)
+            .field("kubo_rpc_url", &self.kubo_rpc_url)
+            .field("pinning_service_url", &self.pinning_service_url)
+            .field("pinning_service_token", &mask(&self.pinning_service_token))
+            .finish()
+    }
+}
+
+fn mask(secret: &str) -> &'static str {
+    if secret.is_empty() {
+        ""
+    } else {
+        "****"
+    }
+}
+
+impl IpfsConfig {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (key, url) in [("ipfs.kubo_rpc_url", &self.kubo_rpc_url), ("ipfs.pinning_service_url", &self.pinning_service_url)] {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("key `{key}`: invalid value {url:?}, expected an http:// or https:// URL or nothing");
+            }
+        }
+        for gateway in &self.gateways {
+            if !(gateway.starts_with("http://") || gateway.starts_with("https://")) {
+                bail!("key `ipfs.gateways`: invalid value {gateway:?}, expected http:// or https:// URLs");
+            }
+        }
+        if !self.pinning_service_url.is_empty() && self.pinning_service_token.is_empty() {
+            bail!("key `ipfs.pinning_service_token`: required when ipfs.pinning_service_url is set");
+        }
+        if self.pin_timeout_secs == 0 || self.pin_timeout_secs > 3600 {
+            bail!("key `ipfs.pin_timeout_secs`: invalid value {}, expected a number from 1 to 3600", self.pin_timeout_secs);
+        }
+        Ok(())
+    }
+
+    /// The configuration with secrets replaced, for `openvoice config`.
+    pub fn masked(&self) -> IpfsConfig {
+        IpfsConfig { pinning_service_token: mask(&self.pinning_service_token).into(), ..self.clone() }
+    }
+
+    /// The configured pinning targets, by the name stored in `pins.target`.
+    pub fn pin_targets(&self) -> Vec<&'static str> {
+        let mut targets = Vec::new();
+        if !self.kubo_rpc_url.is_empty() {
+            targets.push(crate::ipfs::pin::KUBO);
+        }
+        if !self.pinning_service_url.is_empty() {
+            targets.push(crate::ipfs::pin::PINNING_SERVICE);
+        }
+        targets
+    }
+}

@@ -1,0 +1,65 @@
+//! IPFS background jobs: bundling a published article, rebuilding the site snapshot, pinning.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ipfs::{pin, queries, service};
+use crate::jobs::{BackgroundJob, JobContext};
+use crate::store::{self, DbError};
+
+/// Builds (or confirms) the bundle of an article's current published version.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BuildBundle {
+    pub article_id: i64,
+}
+
+impl BackgroundJob for BuildBundle {
+    const NAME: &'static str = "ipfs.bundle";
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let publishing = ctx.publishing()?;
+        service::bundle_article(&ctx.db, publishing, self.article_id).await?;
+        Ok(())
+    }
+}
+
+/// Rebuilds the whole-site snapshot (`/ipfs/site`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BuildSnapshot;
+
+impl BackgroundJob for BuildSnapshot {
+    const NAME: &'static str = "ipfs.snapshot";
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let publishing = ctx.publishing()?;
+        let root = service::build_snapshot(&ctx.db, &publishing.config, &publishing.templates).await?;
+        tracing::info!(cid = %root, "Rebuilt the site snapshot");
+        Ok(())
+    }
+}
+
+/// Pins one bundle at one target; retried with the worker's back-off until it succeeds.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PinBundle {
+    pub article_id: i64,
+    pub root_cid: String,
+    pub target: String,
+}
+
+impl BackgroundJob for PinBundle {
+    const NAME: &'static str = "ipfs.pin";
+    const MAX_ATTEMPTS: i64 = 12;
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let publishing = ctx.publishing()?;
+        let root = openvoice_ipfs::parse_cid(&self.root_cid)?;
+        let name = crate::content::queries::slug_of(&ctx.db, self.article_id).await?.unwrap_or_default();
+        let outcome = pin::pin(&ctx.db, publishing, &self.target, &root, &name).await;
+        let (state, error) = match &outcome {
+            Ok(state) => (state.as_str(), None),
+            Err(err) => ("retrying", Some(format!("{err:#}"))),
+        };
+        let mut conn = ctx.db.pool.acquire().await.map_err(DbError::classify)?;
+        queries::set_pin_state(&mut conn, self.article_id, &self.target, &self.root_cid, state, error.as_deref(), store::now()).await?;
+        outcome.map(|_| ())
+    }
+}

@@ -1,0 +1,125 @@
+//! Pinning bundles elsewhere, so an article survives this site: a Kubo node through its RPC API
+//! (`POST /api/v0/dag/import` with the bundle's CAR) and any IPFS Pinning Service API endpoint
+//! (`POST /pins` with a bearer token).
+
+use anyhow::{bail, Context};
+use openvoice_ipfs::{car, Cid, Scope};
+use serde::Deserialize;
+
+use crate::ipfs::service::{DbBlocks, Publishing};
+use crate::store::Db;
+
+/// Names stored in `pins.target`.
+pub const KUBO: &str = "kubo";
+pub const PINNING_SERVICE: &str = "pinning-service";
+
+/// Largest answer we read from a pinning target.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Pins `root` at `target`; returns the state to record (`pinned`, or the service's status).
+pub async fn pin(db: &Db, publishing: &Publishing, target: &str, root: &Cid, name: &str) -> anyhow::Result<String> {
+    let config = &publishing.config.ipfs;
+    match target {
+        KUBO => {
+            let car = export_car(db, root).await?;
+            let url = format!("{}/api/v0/dag/import?pin-roots=true", config.kubo_rpc_url.trim_end_matches('/'));
+            let part = reqwest::multipart::Part::bytes(car).file_name(format!("{name}.car")).mime_str("application/vnd.ipld.car")?;
+            let response = publishing.http.post(&url).multipart(reqwest::multipart::Form::new().part("file", part)).send().await?;
+            let body = read_capped(response).await?;
+            // One JSON object per line; the root line says whether pinning it worked.
+            for line in body.lines().filter(|l| !l.trim().is_empty()) {
+                let Ok(answer) = serde_json::from_str::<KuboImportLine>(line) else { continue };
+                if let Some(root_line) = answer.root {
+                    if root_line.cid.link != root.to_string() {
+                        bail!("Kubo imported root {} instead of {root}", root_line.cid.link);
+                    }
+                    if !root_line.pin_error_msg.is_empty() {
+                        bail!("Kubo could not pin {root}: {}", root_line.pin_error_msg);
+                    }
+                    return Ok("pinned".into());
+                }
+            }
+            bail!("Kubo's dag/import answer named no root")
+        }
+        PINNING_SERVICE => {
+            let url = format!("{}/pins", config.pinning_service_url.trim_end_matches('/'));
+            let response = publishing
+                .http
+                .post(&url)
+                .bearer_auth(&config.pinning_service_token)
+                .json(&serde_json::json!({ "cid": root.to_string(), "name": name }))
+                .send()
+                .await?;
+            let body = read_capped(response).await?;
+            let status: PinStatus = serde_json::from_str(&body).context("reading the pinning service's PinStatus")?;
+            if status.pin.cid != root.to_string() {
+                bail!("the pinning service answered for {} instead of {root}", status.pin.cid);
+            }
+            match status.status.as_str() {
+                "queued" | "pinning" | "pinned" => Ok(status.status),
+                "failed" => bail!("the pinning service reports the pin as failed"),
+                other => bail!("the pinning service answered an unknown status {other:?}"),
+            }
+        }
+        other => bail!("unknown pinning target {other:?}"),
+    }
+}
+
+/// The bundle as CAR bytes (bundles are small: an HTML page, its Markdown and metadata).
+pub async fn export_car(db: &Db, root: &Cid) -> anyhow::Result<Vec<u8>> {
+    let blocks = DbBlocks::new(db.clone());
+    let root = *root;
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        car::write_dag(&blocks, &root, Scope::All, &mut out)?;
+        Ok(out)
+    })
+    .await?
+}
+
+async fn read_capped(mut response: reqwest::Response) -> anyhow::Result<String> {
+    let status = response.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            bail!("the answer is larger than {MAX_RESPONSE_BYTES} bytes");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8_lossy(&body).into_owned();
+    if !status.is_success() {
+        bail!("HTTP {status}: {}", text.chars().take(300).collect::<String>());
+    }
+    Ok(text)
+}
+
+#[derive(Deserialize)]
+struct KuboImportLine {
+    #[serde(rename = "Root")]
+    root: Option<KuboRoot>,
+}
+
+#[derive(Deserialize)]
+struct KuboRoot {
+    #[serde(rename = "Cid")]
+    cid: KuboLink,
+    #[serde(rename = "PinErrorMsg", default)]
+    pin_error_msg: String,
+}
+
+#[derive(Deserialize)]
+struct KuboLink {
+    #[serde(rename = "/")]
+    link: String,
+}
+
+#[derive(Deserialize)]
+struct PinStatus {
+    status: String,
+    pin: PinObject,
+}
+
+#[derive(Deserialize)]
+struct PinObject {
+    cid: String,
+}
