@@ -35,10 +35,10 @@ pub async fn count_blocks(db: &Db) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM blocks").fetch_one(&db.pool).await.map_err(DbError::classify)
 }
 
-/// The newest bundle of an article: its root and the root it replaced.
-pub async fn current_bundle(db: &Db, article_id: i64) -> DbResult<Option<(String, Option<String>)>> {
+/// The newest bundle of an article: its root, the root it replaced, and when it was built.
+pub async fn current_bundle(db: &Db, article_id: i64) -> DbResult<Option<(String, Option<String>, i64)>> {
     sqlx::query_as(
-        "SELECT root_cid, previous_cid FROM article_bundles WHERE article_id = $1 ORDER BY id DESC LIMIT 1",
+        "SELECT root_cid, previous_cid, created_at FROM article_bundles WHERE article_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(article_id)
     .fetch_optional(&db.pool)

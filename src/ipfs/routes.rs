@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
 
 /// The IPFS links an article page shows, or `None` before its first bundle exists.
 pub async fn article_links(state: &AppState, article_id: i64, slug: &str) -> Result<Option<Value>, AppError> {
-    let Some((cid, _)) = queries::current_bundle(&state.db, article_id).await? else { return Ok(None) };
+    let Some((cid, _, _)) = queries::current_bundle(&state.db, article_id).await? else { return Ok(None) };
     let gateways: Vec<Value> = state
         .config
         .ipfs

@@ -61,14 +61,18 @@ pub async fn bundle_article(db: &Db, publishing: &Publishing, article_id: i64) -
         };
         bundle::build_article_bundle(&article, &ctx)
     };
-    // Unchanged if rebuilding the current version (with the same predecessor) gives its CID.
-    if let Some((root, previous)) = &current {
+    // Unchanged if built after the article's last change (times are whole seconds, so only a
+    // strictly later build proves it), or if rebuilding it with the same predecessor gives its CID.
+    if let Some((root, previous, built_at)) = &current {
+        if *built_at > article.summary.updated_at {
+            return Ok(Some(openvoice_ipfs::parse_cid(root)?));
+        }
         let same = build(previous.clone())?;
         if same.root.to_string() == *root {
             return Ok(Some(same.root));
         }
     }
-    let previous = current.map(|(root, _)| root);
+    let previous = current.map(|(root, _, _)| root);
     let built = build(previous.clone())?;
     let root = built.root.to_string();
     let now = store::now();
