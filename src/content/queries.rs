@@ -1,6 +1,8 @@
 //! SQL for articles, categories, tags and revisions. Shared SQL for both backends except search.
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, FromRow, Row};
 
 use crate::content::model::*;
 use crate::store::{Db, DbError, DbResult, Dialect};
@@ -370,57 +372,39 @@ pub struct ArticleRow<'a> {
     pub scheduled_at: Option<i64>,
 }
 
+/// `sql` with the 15 columns of `row` and `now` bound as `$1`…`$15`, in `ArticleRow` order.
+fn bind_article_row<'q>(sql: &'q str, row: &'q ArticleRow<'q>, now: i64) -> Query<'q, Any, AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(row.kind.as_str())
+        .bind(row.slug)
+        .bind(row.title)
+        .bind(row.excerpt)
+        .bind(row.body_md)
+        .bind(row.body_html)
+        .bind(row.body_text)
+        .bind(row.reading_minutes)
+        .bind(row.status.as_str())
+        .bind(row.author_id)
+        .bind(row.category_id)
+        .bind(row.featured_image)
+        .bind(row.published_at)
+        .bind(row.scheduled_at)
+        .bind(now)
+}
+
 pub async fn insert_article(conn: &mut AnyConnection, row: &ArticleRow<'_>, now: i64) -> DbResult<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO articles (kind, slug, title, excerpt, body_md, body_html, body_text, reading_minutes, status, \
-         author_id, category_id, featured_image, published_at, scheduled_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
-    )
-    .bind(row.kind.as_str())
-    .bind(row.slug)
-    .bind(row.title)
-    .bind(row.excerpt)
-    .bind(row.body_md)
-    .bind(row.body_html)
-    .bind(row.body_text)
-    .bind(row.reading_minutes)
-    .bind(row.status.as_str())
-    .bind(row.author_id)
-    .bind(row.category_id)
-    .bind(row.featured_image)
-    .bind(row.published_at)
-    .bind(row.scheduled_at)
-    .bind(now)
-    .fetch_one(conn)
-    .await
-    .map_err(DbError::classify)
+    const SQL: &str = "INSERT INTO articles (kind, slug, title, excerpt, body_md, body_html, body_text, reading_minutes, \
+         status, author_id, category_id, featured_image, published_at, scheduled_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id";
+    let inserted = bind_article_row(SQL, row, now).fetch_one(conn).await.map_err(DbError::classify)?;
+    inserted.try_get(0).map_err(DbError::classify)
 }
 
 pub async fn update_article(conn: &mut AnyConnection, id: i64, row: &ArticleRow<'_>, now: i64) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE articles SET kind = $1, slug = $2, title = $3, excerpt = $4, body_md = $5, body_html = $6, body_text = $7, \
-         reading_minutes = $8, status = $9, author_id = $10, category_id = $11, featured_image = $12, published_at = $13, \
-         scheduled_at = $14, updated_at = $15 WHERE id = $16",
-    )
-    .bind(row.kind.as_str())
-    .bind(row.slug)
-    .bind(row.title)
-    .bind(row.excerpt)
-    .bind(row.body_md)
-    .bind(row.body_html)
-    .bind(row.body_text)
-    .bind(row.reading_minutes)
-    .bind(row.status.as_str())
-    .bind(row.author_id)
-    .bind(row.category_id)
-    .bind(row.featured_image)
-    .bind(row.published_at)
-    .bind(row.scheduled_at)
-    .bind(now)
-    .bind(id)
-    .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    const SQL: &str = "UPDATE articles SET kind = $1, slug = $2, title = $3, excerpt = $4, body_md = $5, body_html = $6, \
+         body_text = $7, reading_minutes = $8, status = $9, author_id = $10, category_id = $11, featured_image = $12, \
+         published_at = $13, scheduled_at = $14, updated_at = $15 WHERE id = $16";
+    bind_article_row(SQL, row, now).bind(id).execute(conn).await.map_err(DbError::classify)?;
     Ok(())
 }
 

@@ -169,73 +169,59 @@ fn json_ld(state: &AppState, article: &Article, canonical: &str) -> String {
     value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
 }
 
-async fn category(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    params: ListParams,
-) -> Response {
-    let key = cache_key(&uri);
-    cached(&state, &key, &headers, || async {
-        let (page, _) = list_query(params)?;
-        let category = queries::category_by_slug(&state.db, &slug).await?;
-        let archive_path = format!("/category/{}", category.slug);
-        let heading = context! { kind => "Category", name => category.name, description => category.description, feed => format!("{archive_path}/feed") };
-        archive(&state, ListFilter::Category(category.id), page, heading, &archive_path).await
-    })
-    .await
-}
-
-async fn tag(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    params: ListParams,
-) -> Response {
-    let key = cache_key(&uri);
-    cached(&state, &key, &headers, || async {
-        let (page, _) = list_query(params)?;
-        let (id, tag) = queries::tag_by_slug(&state.db, &slug).await?;
-        let archive_path = format!("/tag/{}", tag.slug);
-        let heading = context! { kind => "Tag", name => tag.name };
-        archive(&state, ListFilter::Tag(id), page, heading, &archive_path).await
-    })
-    .await
-}
-
-async fn author(
-    State(state): State<AppState>,
-    Path(username): Path<String>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    params: ListParams,
-) -> Response {
-    let key = cache_key(&uri);
-    cached(&state, &key, &headers, || async {
-        let (page, _) = list_query(params)?;
-        let user = crate::accounts::find_by_username(&state.db, &username).await?;
-        let archive_path = format!("/author/{}", user.username);
-        let heading = context! { kind => "Author", name => user.display_name };
-        archive(&state, ListFilter::Author(user.id), page, heading, &archive_path).await
-    })
-    .await
-}
-
-async fn archive(
-    state: &AppState,
+/// What an archive page lists.
+struct Archive {
     filter: ListFilter,
-    page: u32,
     heading: Value,
-    archive_path: &str,
-) -> Result<http::page_cache::CachedPage, AppError> {
-    let listing = service::list_page(&state.db, filter, page, state.config.content.per_page).await?;
-    let last_modified = listing.items.iter().map(|a| a.updated_at).max();
-    let base = base_context(state, &page_path(archive_path, page)).await?;
-    let listing = comments::service::with_counts(&state.db, listing).await?;
-    let ctx = context! { ..base, ..context! { listing => listing, heading => heading, archive_path => archive_path } };
-    html_page(state, "archive.html", ctx, last_modified)
+    path: String,
+}
+
+/// Serves an archive from the cache, resolving what it lists (`resolve`) only on a miss.
+async fn serve_archive<F, Fut>(state: AppState, uri: OriginalUri, headers: HeaderMap, params: ListParams, resolve: F) -> Response
+where
+    F: FnOnce(AppState) -> Fut,
+    Fut: std::future::Future<Output = Result<Archive, AppError>>,
+{
+    let key = cache_key(&uri);
+    cached(&state, &key, &headers, || async {
+        let (page, _) = list_query(params)?;
+        let archive = resolve(state.clone()).await?;
+        let listing = service::list_page(&state.db, archive.filter, page, state.config.content.per_page).await?;
+        let last_modified = listing.items.iter().map(|a| a.updated_at).max();
+        let base = base_context(&state, &page_path(&archive.path, page)).await?;
+        let listing = comments::service::with_counts(&state.db, listing).await?;
+        let ctx = context! { ..base, ..context! { listing => listing, heading => archive.heading, archive_path => archive.path } };
+        html_page(&state, "archive.html", ctx, last_modified)
+    })
+    .await
+}
+
+async fn category(State(state): State<AppState>, Path(slug): Path<String>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
+    serve_archive(state, uri, headers, params, |state| async move {
+        let category = queries::category_by_slug(&state.db, &slug).await?;
+        let path = format!("/category/{}", category.slug);
+        let heading = context! { kind => "Category", name => category.name, description => category.description, feed => format!("{path}/feed") };
+        Ok(Archive { filter: ListFilter::Category(category.id), heading, path })
+    })
+    .await
+}
+
+async fn tag(State(state): State<AppState>, Path(slug): Path<String>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
+    serve_archive(state, uri, headers, params, |state| async move {
+        let (id, tag) = queries::tag_by_slug(&state.db, &slug).await?;
+        let path = format!("/tag/{}", tag.slug);
+        Ok(Archive { filter: ListFilter::Tag(id), heading: context! { kind => "Tag", name => tag.name }, path })
+    })
+    .await
+}
+
+async fn author(State(state): State<AppState>, Path(username): Path<String>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
+    serve_archive(state, uri, headers, params, |state| async move {
+        let user = crate::accounts::find_by_username(&state.db, &username).await?;
+        let path = format!("/author/{}", user.username);
+        Ok(Archive { filter: ListFilter::Author(user.id), heading: context! { kind => "Author", name => user.display_name }, path })
+    })
+    .await
 }
 
 async fn search(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
