@@ -18,8 +18,8 @@ use crate::content::service::{self, ContentLimits, Draft, Publish, Terms};
 use crate::content::{import, queries};
 use crate::demo;
 use crate::http::{self, AppState};
-use crate::jobs::{self, JobContext, WorkerConfig};
 use crate::ipfs::{self, service::Publishing};
+use crate::jobs::{self, JobContext, WorkerConfig};
 use crate::market;
 use crate::store::{self, Db};
 use crate::theme;
@@ -75,9 +75,7 @@ enum Command {
     #[command(subcommand)]
     Jobs(JobsCommand),
     /// Print the CID of a file or directory exactly as `ipfs add -Q --only-hash --cid-version=1 [-r]` would.
-    Cid {
-        path: PathBuf,
-    },
+    Cid { path: PathBuf },
     /// Export content.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -87,6 +85,12 @@ enum Command {
     /// Moderate reader comments; open or close them per article.
     #[command(subcommand)]
     Comments(crate::comments::cli::CommentsCommand),
+    /// Email subscribers: list, count, export, import, add, unsubscribe, remove, notify.
+    #[command(subcommand)]
+    Subscribers(crate::subscriptions::cli::SubscribersCommand),
+    /// Outgoing mail: test the settings, see the outbox, deliver now.
+    #[command(subcommand)]
+    Mail(crate::mail::cli::MailCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -322,7 +326,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for (slug, target, cid, state, error) in ipfs::queries::pin_states(&db).await? {
                 println!("{slug:<40} {target:<16} {state:<10} {cid} {}", error.unwrap_or_default());
             }
-            println!("{} bundled article(s), {} block(s)", ipfs::queries::published_bundles(&db).await?.len(), ipfs::queries::count_blocks(&db).await?);
+            println!(
+                "{} bundled article(s), {} block(s)",
+                ipfs::queries::published_bundles(&db).await?.len(),
+                ipfs::queries::count_blocks(&db).await?
+            );
             Ok(())
         }
         Command::Jobs(JobsCommand::Status) => {
@@ -332,6 +340,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Comments(command) => crate::comments::cli::run(&db, command).await,
+        Command::Subscribers(command) => crate::subscriptions::cli::run(&db, &config, command).await,
+        Command::Mail(command) => {
+            let (mailer, _) = crate::subscriptions::contexts(Arc::new(config.clone()), &data_dir)?;
+            crate::mail::cli::run(&db, &mailer, &config.site.title, command).await
+        }
     }
 }
 
@@ -467,10 +480,20 @@ async fn serve(config: Config, db: Db, data_dir: PathBuf, run_jobs: bool) -> any
         };
         let market = Some(Arc::new(market::service::Polling::from_config(&config.market)?));
         let publishing = Some(Arc::new(publishing_for(&config, &state.data_dir)?));
-        let context = JobContext { market, publishing, ..JobContext::new(db.clone()) };
+        let (mailer, subscriptions) = crate::subscriptions::contexts(Arc::new(config.clone()), &state.data_dir)?;
+        info!("Mail goes to {}", mailer.transport.describe());
+        let context = JobContext {
+            market,
+            publishing,
+            mail: Some(mailer),
+            subscriptions: Some(subscriptions),
+            ..JobContext::new(db.clone())
+        };
         background.spawn(jobs::run_worker(context, worker, shutdown.clone()));
     }
     market::jobs::register(&db, &config.market).await.context("registering the price poll")?;
+    crate::mail::jobs::register(&db).await.context("registering mail delivery")?;
+    crate::subscriptions::jobs::register(&db).await.context("registering the digests")?;
     tokio::spawn(cancel_on_signal(shutdown.clone()));
 
     info!("OpenVoice is serving {} at http://{}", config.site.title, listener.local_addr()?);

@@ -30,6 +30,10 @@ pub struct Config {
     pub comments: crate::comments::config::CommentsConfig,
     /// IPFS gateways shown on articles and pinning targets (`ipfs::config`).
     pub ipfs: crate::ipfs::config::IpfsConfig,
+    /// Outgoing mail: `.eml` files or SMTP, the outbox's batches, retries and bounces (`mail::config`).
+    pub mail: crate::mail::config::MailConfig,
+    /// "Subscribe to Blog via Email": article mail, digests, confirmation links (`subscriptions::config`).
+    pub subscriptions: crate::subscriptions::config::SubscriptionsConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -86,6 +90,8 @@ impl Default for Config {
             market: Default::default(),
             comments: Default::default(),
             ipfs: Default::default(),
+            mail: Default::default(),
+            subscriptions: Default::default(),
         }
     }
 }
@@ -203,6 +209,8 @@ impl Config {
         self.market.validate()?;
         self.comments.validate()?;
         self.ipfs.validate()?;
+        self.mail.validate()?;
+        self.subscriptions.validate()?;
         Ok(())
     }
 
@@ -226,6 +234,7 @@ impl Config {
         shown.database_url = mask_url(&shown.database_url);
         shown.market = shown.market.masked();
         shown.ipfs = shown.ipfs.masked();
+        shown.mail = shown.mail.masked();
         toml::to_string(&shown).unwrap_or_default()
     }
 }
@@ -242,6 +251,8 @@ impl std::fmt::Debug for Config {
             .field("market", &self.market)
             .field("comments", &self.comments)
             .field("ipfs", &self.ipfs)
+            .field("mail", &self.mail)
+            .field("subscriptions", &self.subscriptions)
             .finish()
     }
 }

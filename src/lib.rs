@@ -7,6 +7,8 @@
 //! - `content`, `accounts`: capabilities, each with its routes, service and queries.
 //! - `comments`: reader comments below articles: form, threads, moderation, spam defences.
 //! - `market`: crypto price widgets fed by a background poll of price APIs.
+//! - `mail`: the durable outbox and its transports (`.eml` files, SMTP).
+//! - `subscriptions`: "Subscribe to Blog via Email": double opt-in, article mail, digests.
 //! - `jobs`: the durable job table and its worker.
 //! - `store`: the database handle (SQLite or PostgreSQL) and migrations.
 //! - `demo`: the first-run demo site.
@@ -22,6 +24,8 @@ pub mod demo;
 pub mod http;
 pub mod ipfs;
 pub mod jobs;
+pub mod mail;
 pub mod market;
 pub mod store;
+pub mod subscriptions;
 pub mod theme;

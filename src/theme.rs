@@ -99,6 +99,7 @@ pub fn site_values(config: &crate::config::Config) -> Value {
         tagline => site.tagline,
         language => site.language,
         base_url => config.base_url(),
+        subscriptions => config.subscriptions.enabled,
     }
 }
 

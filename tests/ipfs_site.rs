@@ -57,26 +57,32 @@ async fn the_download_ipfs_link_gives_a_car_that_the_reference_implementation_ve
         let car_path = out.path().join("a.car");
         std::fs::write(&car_path, &car).unwrap();
         let unpacked = out.path().join("unpacked");
-        let Some(verify) = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), &cid, unpacked.to_str().unwrap()]) else {
+        let Some(verify) = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), &cid, unpacked.to_str().unwrap()])
+        else {
             site.finish().await;
             return;
         };
         assert!(verify.status.success(), "independent verifier: {}{}", stdout(&verify), common::stderr(&verify));
-        let mut names: Vec<String> = std::fs::read_dir(&unpacked).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(&unpacked).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         assert_eq!(names, ["article.md", "index.html", "meta.json"]);
         // The JavaScript importer computes the same CID from the unpacked files: byte-for-byte verifiable.
         let again = ipfs_js("import-cid.mjs", &[unpacked.to_str().unwrap()]).unwrap();
         assert_eq!(stdout(&again).trim(), cid);
 
-        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(unpacked.join("meta.json")).unwrap()).unwrap();
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(unpacked.join("meta.json")).unwrap()).unwrap();
         assert_eq!(meta["title"], "Parliament Approves Coastal Drone Patrols After Year-Long Review");
         assert_eq!(meta["author"], "Mara Lindqvist");
         assert_eq!(meta["category"], "Defence & Security");
         assert_eq!(meta["canonical_url"], format!("{}/article/{SLUG}", site.base));
         assert!(meta["previous_version"].is_null());
         let index = std::fs::read_to_string(unpacked.join("index.html")).unwrap();
-        assert!(index.contains("<style>") && !index.contains("<script") && !index.contains("/static/"), "self-contained");
+        assert!(
+            index.contains("<style>") && !index.contains("<script") && !index.contains("/static/"),
+            "self-contained"
+        );
         let md = std::fs::read_to_string(unpacked.join("article.md")).unwrap();
         assert!(md.starts_with("---\n") && md.contains("title: Parliament Approves"));
         site.finish().await;
@@ -100,27 +106,47 @@ async fn the_gateway_answers_each_request_form() {
     assert_eq!(headers["x-ipfs-path"], format!("/ipfs/{cid}/meta.json"));
 
     // Range requests.
-    let ranged = site.client.get(url(&format!("/ipfs/{cid}/meta.json"))).header("range", "bytes=2-9").send().await.unwrap();
+    let ranged =
+        site.client.get(url(&format!("/ipfs/{cid}/meta.json"))).header("range", "bytes=2-9").send().await.unwrap();
     assert_eq!(ranged.status(), 206);
     assert_eq!(ranged.headers()["content-range"], format!("bytes 2-9/{}", meta.len()));
     assert_eq!(ranged.bytes().await.unwrap(), &meta[2..10]);
-    let suffix = site.client.get(url(&format!("/ipfs/{cid}/meta.json"))).header("range", "bytes=-5").send().await.unwrap();
+    let suffix =
+        site.client.get(url(&format!("/ipfs/{cid}/meta.json"))).header("range", "bytes=-5").send().await.unwrap();
     assert_eq!(suffix.bytes().await.unwrap(), &meta[meta.len() - 5..]);
-    let beyond = site.client.get(url(&format!("/ipfs/{cid}/meta.json"))).header("range", format!("bytes={}-", meta.len() + 10)).send().await.unwrap();
+    let beyond = site
+        .client
+        .get(url(&format!("/ipfs/{cid}/meta.json")))
+        .header("range", format!("bytes={}-", meta.len() + 10))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(beyond.status(), 416);
 
     // Raw blocks, by query or Accept header, each re-hashing to its CID.
     let (headers, raw) = download(&site, &format!("/ipfs/{cid}?format=raw")).await;
     assert_eq!(headers["content-type"], "application/vnd.ipld.raw");
     openvoice_ipfs::verify_block(&openvoice_ipfs::parse_cid(&cid).unwrap(), &raw).expect("raw block hashes to the CID");
-    let by_accept = site.client.get(url(&format!("/ipfs/{cid}"))).header("accept", "application/vnd.ipld.raw").send().await.unwrap();
+    let by_accept = site
+        .client
+        .get(url(&format!("/ipfs/{cid}")))
+        .header("accept", "application/vnd.ipld.raw")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_accept.bytes().await.unwrap(), raw);
 
     // CARs by Accept header and with each dag-scope.
     let car_of = |bytes: &[u8]| -> Vec<openvoice_ipfs::Block> {
         openvoice_ipfs::car::CarReader::new(bytes).unwrap().collect::<Result<_, _>>().unwrap()
     };
-    let all = site.client.get(url(&format!("/ipfs/{cid}"))).header("accept", "application/vnd.ipld.car").send().await.unwrap();
+    let all = site
+        .client
+        .get(url(&format!("/ipfs/{cid}")))
+        .header("accept", "application/vnd.ipld.car")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(all.headers()["content-type"], "application/vnd.ipld.car; version=1");
     assert_eq!(car_of(&all.bytes().await.unwrap()).len(), 4);
     assert_eq!(car_of(&download(&site, &format!("/ipfs/{cid}?format=car&dag-scope=block")).await.1).len(), 1);
@@ -130,7 +156,8 @@ async fn the_gateway_answers_each_request_form() {
 
     // Validators and HEAD.
     let etag = site.get(&format!("/ipfs/{cid}/meta.json")).await.headers()["etag"].to_str().unwrap().to_string();
-    let again = site.client.get(url(&format!("/ipfs/{cid}/meta.json"))).header("if-none-match", &etag).send().await.unwrap();
+    let again =
+        site.client.get(url(&format!("/ipfs/{cid}/meta.json"))).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
     let head = site.client.head(url(&format!("/ipfs/{cid}/meta.json"))).send().await.unwrap();
     assert_eq!(head.status(), 200);
@@ -163,7 +190,8 @@ async fn an_edit_makes_a_new_version_that_links_the_previous_one() {
         assert_eq!(site.run_due_jobs().await, 0, "nothing left to do");
         let ctx = site.job_context();
         let id = openvoice::content::service::find(&site.db, SLUG).await.unwrap().summary.id;
-        let again = openvoice::ipfs::service::bundle_article(&site.db, ctx.publishing().unwrap(), id).await.unwrap().unwrap();
+        let again =
+            openvoice::ipfs::service::bundle_article(&site.db, ctx.publishing().unwrap(), id).await.unwrap().unwrap();
         assert_eq!(again.to_string(), first, "rebuilding an unchanged version is a no-op");
 
         let body = common::write_file(site.dir.path(), "v2.md", "A corrected second version.");
@@ -191,7 +219,9 @@ async fn the_site_snapshot_and_export_car() {
         site.run_due_jobs().await;
         let ctx = site.job_context();
         let publishing = ctx.publishing().unwrap();
-        let root = openvoice::ipfs::service::build_snapshot(&site.db, &publishing.config, &publishing.templates).await.unwrap();
+        let root = openvoice::ipfs::service::build_snapshot(&site.db, &publishing.config, &publishing.templates)
+            .await
+            .unwrap();
         let redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let response = redirect.get(format!("{}/ipfs/site", site.base)).send().await.unwrap();
         assert_eq!(response.status(), 303);
@@ -222,7 +252,10 @@ async fn the_site_snapshot_and_export_car() {
         let out = site.cli(&["export", "car", "--out", car_path.to_str().unwrap()]);
         assert!(out.status.success(), "{}", common::stderr(&out));
         let added = openvoice::ipfs::queries::count_blocks(&site.db).await.unwrap() - blocks_before;
-        assert!((4..=9).contains(&added), "one bundle (dir + 3 files, some unchanged) + root dir, index, feed: {added}");
+        assert!(
+            (4..=9).contains(&added),
+            "one bundle (dir + 3 files, some unchanged) + root dir, index, feed: {added}"
+        );
         assert_ne!(stdout(&out).trim(), exported_root);
         site.finish().await;
     }
@@ -254,16 +287,23 @@ async fn kubo_dag_import(State(peer): State<Peer>, mut form: Multipart) -> (Stat
     (StatusCode::OK, format!("{{\"Root\":{{\"Cid\":{{\"/\":\"{root}\"}},\"PinErrorMsg\":\"\"}}}}\n"))
 }
 
-async fn pinning_service(State(peer): State<Peer>, headers: HeaderMap, Json(body): Json<serde_json::Value>) -> (StatusCode, Json<serde_json::Value>) {
+async fn pinning_service(
+    State(peer): State<Peer>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> (StatusCode, Json<serde_json::Value>) {
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer s3cret-token") {
         return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": {"reason": "UNAUTHORIZED"}})));
     }
     let cid = body["cid"].as_str().unwrap().to_string();
     peer.lock().unwrap().service_cids.push(cid.clone());
-    (StatusCode::ACCEPTED, Json(serde_json::json!({
-        "requestid": "r1", "status": "queued", "created": "2026-11-26T00:00:00Z",
-        "pin": { "cid": cid, "name": body["name"] }, "delegates": []
-    })))
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({
+            "requestid": "r1", "status": "queued", "created": "2026-11-26T00:00:00Z",
+            "pin": { "cid": cid, "name": body["name"] }, "delegates": []
+        })),
+    )
 }
 
 #[tokio::test]
@@ -286,7 +326,8 @@ async fn bundles_are_pinned_to_kubo_and_a_pinning_service_with_retries() {
         .lines()
         .filter_map(|l| {
             let parts: Vec<&str> = l.split_whitespace().collect();
-            (parts.len() >= 3 && (parts[1] == "kubo" || parts[1] == "pinning-service")).then(|| ((parts[0].to_string(), parts[1].to_string()), parts[2].to_string()))
+            (parts.len() >= 3 && (parts[1] == "kubo" || parts[1] == "pinning-service"))
+                .then(|| ((parts[0].to_string(), parts[1].to_string()), parts[2].to_string()))
         })
         .collect();
     assert_eq!(states.len(), 16, "8 bundles × 2 targets: {status}");
@@ -325,7 +366,8 @@ fn openvoice_cid_matches_kubo_for_files_and_directories() {
     };
     assert_eq!(run(&site), "bafybeicqxmtvrhqvtpvvymnqfodxq6alglqdnazoz2rctm5rodezvxhryu");
     assert_eq!(run(&dir.path().join("hello.txt")), "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e");
-    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_openvoice")).args(["cid", "/no/such/path"]).output().unwrap();
+    let missing =
+        std::process::Command::new(env!("CARGO_BIN_EXE_openvoice")).args(["cid", "/no/such/path"]).output().unwrap();
     assert!(!missing.status.success());
     assert!(common::stderr(&missing).contains("/no/such/path"));
 }

@@ -167,13 +167,16 @@ async fn two_nodes_on_one_postgres_behave_as_one_site() {
     assert_eq!(published.len(), 10);
     assert!(published.iter().all(|(_, n)| *n == 1), "each scheduled job ran exactly once: {published:?}");
     let jobs: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, attempts FROM jobs WHERE kind = 'content.publish_scheduled'").fetch_all(&db.pool).await.unwrap();
+        sqlx::query_as("SELECT state, attempts FROM jobs WHERE kind = 'content.publish_scheduled'")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
     assert!(jobs.iter().all(|(state, attempts)| state == "done" && *attempts == 1), "{jobs:?}");
     let lockers: i64 =
         sqlx::query_scalar("SELECT COUNT(DISTINCT locked_by) FROM jobs WHERE kind = 'content.publish_scheduled'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     eprintln!("jobs were run by {lockers} node(s)");
     db.pool.close().await;
 

@@ -94,7 +94,9 @@ impl CommentsConfig {
         if !header.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             bail!("key `comments.client_ip_header`: invalid value {header:?}, expected a header name like x-forwarded-for");
         }
-        for (key, words) in [("comments.moderation_keys", &self.moderation_keys), ("comments.disallowed_keys", &self.disallowed_keys)] {
+        for (key, words) in
+            [("comments.moderation_keys", &self.moderation_keys), ("comments.disallowed_keys", &self.disallowed_keys)]
+        {
             if let Some(word) = words.iter().find(|w| w.trim().is_empty() || w.chars().count() > 200) {
                 bail!("key `{key}`: invalid entry {word:?}, expected words of 1 to 200 characters");
             }
@@ -131,7 +133,8 @@ mod tests {
 
     #[test]
     fn word_lists_come_from_arrays_or_text() {
-        let config: CommentsConfig = toml::from_str("moderation_keys = [\"Casino\", \" pills \"]\ndisallowed_keys = \"a, b\nc\"").unwrap();
+        let config: CommentsConfig =
+            toml::from_str("moderation_keys = [\"Casino\", \" pills \"]\ndisallowed_keys = \"a, b\\nc\"").unwrap();
         assert_eq!(config.moderation_keys, ["casino", "pills"]);
         assert_eq!(config.disallowed_keys, ["a", "b", "c"]);
     }

@@ -56,6 +56,8 @@ pub struct PublicComment {
     /// Sanitised HTML.
     pub content_html: String,
     pub created_at: i64,
+    /// When its status last changed.
+    pub updated_at: i64,
 }
 
 /// A comment with the fields only moderators see.
@@ -90,6 +92,16 @@ pub struct Thread {
     pub approved_count: i64,
     pub page: u32,
     pub total_pages: u32,
+    /// When the newest approved comment was approved (the page's Last-Modified).
+    pub last_changed: Option<i64>,
+}
+
+/// A listed item with its number of approved comments (`comment_count` in templates).
+#[derive(Debug, Clone, Serialize)]
+pub struct Counted<T> {
+    #[serde(flatten)]
+    pub item: T,
+    pub comment_count: i64,
 }
 
 /// The comment settings of one article.

@@ -8,10 +8,10 @@ use axum::routing::get;
 use axum::Router;
 use minijinja::{context, Value};
 
+use crate::config::Config;
 use crate::content::model::{Article, Category};
 use crate::content::queries;
 use crate::http::page_cache::CachedPage;
-use crate::config::Config;
 use crate::http::{cached, page, AppError, AppState};
 use crate::theme::{self, Templates};
 

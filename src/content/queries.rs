@@ -393,7 +393,8 @@ fn bind_article_row<'q>(sql: &'q str, row: &'q ArticleRow<'q>, now: i64) -> Quer
 }
 
 pub async fn insert_article(conn: &mut AnyConnection, row: &ArticleRow<'_>, now: i64) -> DbResult<i64> {
-    const SQL: &str = "INSERT INTO articles (kind, slug, title, excerpt, body_md, body_html, body_text, reading_minutes, \
+    const SQL: &str =
+        "INSERT INTO articles (kind, slug, title, excerpt, body_md, body_html, body_text, reading_minutes, \
          status, author_id, category_id, featured_image, published_at, scheduled_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id";
     let inserted = bind_article_row(SQL, row, now).fetch_one(conn).await.map_err(DbError::classify)?;
@@ -401,7 +402,8 @@ pub async fn insert_article(conn: &mut AnyConnection, row: &ArticleRow<'_>, now:
 }
 
 pub async fn update_article(conn: &mut AnyConnection, id: i64, row: &ArticleRow<'_>, now: i64) -> DbResult<()> {
-    const SQL: &str = "UPDATE articles SET kind = $1, slug = $2, title = $3, excerpt = $4, body_md = $5, body_html = $6, \
+    const SQL: &str =
+        "UPDATE articles SET kind = $1, slug = $2, title = $3, excerpt = $4, body_md = $5, body_html = $6, \
          body_text = $7, reading_minutes = $8, status = $9, author_id = $10, category_id = $11, featured_image = $12, \
          published_at = $13, scheduled_at = $14, updated_at = $15 WHERE id = $16";
     bind_article_row(SQL, row, now).bind(id).execute(conn).await.map_err(DbError::classify)?;

@@ -177,7 +177,13 @@ struct Archive {
 }
 
 /// Serves an archive from the cache, resolving what it lists (`resolve`) only on a miss.
-async fn serve_archive<F, Fut>(state: AppState, uri: OriginalUri, headers: HeaderMap, params: ListParams, resolve: F) -> Response
+async fn serve_archive<F, Fut>(
+    state: AppState,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: ListParams,
+    resolve: F,
+) -> Response
 where
     F: FnOnce(AppState) -> Fut,
     Fut: std::future::Future<Output = Result<Archive, AppError>>,
@@ -196,7 +202,13 @@ where
     .await
 }
 
-async fn category(State(state): State<AppState>, Path(slug): Path<String>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
+async fn category(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: ListParams,
+) -> Response {
     serve_archive(state, uri, headers, params, |state| async move {
         let category = queries::category_by_slug(&state.db, &slug).await?;
         let path = format!("/category/{}", category.slug);
@@ -206,7 +218,13 @@ async fn category(State(state): State<AppState>, Path(slug): Path<String>, uri: 
     .await
 }
 
-async fn tag(State(state): State<AppState>, Path(slug): Path<String>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
+async fn tag(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: ListParams,
+) -> Response {
     serve_archive(state, uri, headers, params, |state| async move {
         let (id, tag) = queries::tag_by_slug(&state.db, &slug).await?;
         let path = format!("/tag/{}", tag.slug);
@@ -215,11 +233,21 @@ async fn tag(State(state): State<AppState>, Path(slug): Path<String>, uri: Origi
     .await
 }
 
-async fn author(State(state): State<AppState>, Path(username): Path<String>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
+async fn author(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: ListParams,
+) -> Response {
     serve_archive(state, uri, headers, params, |state| async move {
         let user = crate::accounts::find_by_username(&state.db, &username).await?;
         let path = format!("/author/{}", user.username);
-        Ok(Archive { filter: ListFilter::Author(user.id), heading: context! { kind => "Author", name => user.display_name }, path })
+        Ok(Archive {
+            filter: ListFilter::Author(user.id),
+            heading: context! { kind => "Author", name => user.display_name },
+            path,
+        })
     })
     .await
 }

@@ -2,6 +2,8 @@
 //!
 //! Every write runs in one transaction that also bumps the content epoch (so every node's page
 //! cache sees the change) and, for scheduled articles, enqueues the job that publishes them.
+//! An article that becomes published also gets its IPFS bundle job and, the first time only,
+//! the job that mails its subscribers (`subscriptions::jobs::NotifySubscribers`).
 
 use crate::accounts::{self, NewUser, Role};
 use crate::content::jobs::PublishScheduled;
@@ -11,6 +13,7 @@ use crate::content::queries::{self, ArticleRow};
 use crate::ipfs::jobs::BuildBundle;
 use crate::jobs;
 use crate::store::{self, Db, DbError};
+use crate::subscriptions;
 
 /// Limits that come from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -243,6 +246,7 @@ async fn save(
     }
     if status == Status::Published {
         enqueue_bundle(&mut tx, id, now).await?;
+        subscriptions::jobs::enqueue_notification(&mut tx, id, now).await?;
     }
     store::record_activity(
         &mut tx,
@@ -273,6 +277,7 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
     queries::set_status(&mut tx, article.summary.id, Status::Published, Some(now), None, now).await?;
     enqueue_bundle(&mut tx, article.summary.id, now).await?;
+    subscriptions::jobs::enqueue_notification(&mut tx, article.summary.id, now).await?;
     store::record_activity(&mut tx, "article.published", Some(article.summary.id), slug).await?;
     store::bump_content_epoch(&mut tx).await?;
     tx.commit().await.map_err(DbError::classify)?;
@@ -287,6 +292,7 @@ pub async fn publish_scheduled(db: &Db, article_id: i64) -> Result<bool, Content
     let changed = queries::publish_if_scheduled(&mut tx, article_id, now).await?;
     if changed {
         enqueue_bundle(&mut tx, article_id, now).await?;
+        subscriptions::jobs::enqueue_notification(&mut tx, article_id, now).await?;
         store::record_activity(&mut tx, "article.published", Some(article_id), "scheduled").await?;
         store::bump_content_epoch(&mut tx).await?;
     }

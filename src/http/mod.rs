@@ -28,6 +28,7 @@ use crate::content;
 use crate::store::Db;
 
 pub mod error;
+pub mod forms;
 pub mod page_cache;
 
 use crate::theme::Templates;
@@ -51,6 +52,9 @@ pub struct App {
     pub market: crate::market::routes::WidgetCache,
     /// Comment keys (from the shared site secret) and this node's per-IP token buckets.
     pub comments: crate::comments::NodeState,
+    /// Subscription link keys (from the shared site secret) and the subscribe form's per-IP
+    /// token buckets.
+    pub subscriptions: crate::subscriptions::NodeState,
 }
 
 #[derive(Clone)]
@@ -69,7 +73,8 @@ impl AppState {
         let pages = PageCache::new(config.http.page_cache_entries);
         let market = Default::default();
         let comments = crate::comments::NodeState::new(&config.comments);
-        AppState(Arc::new(App { config, db, templates, pages, data_dir, market, comments }))
+        let subscriptions = crate::subscriptions::NodeState::new(&config.subscriptions);
+        AppState(Arc::new(App { config, db, templates, pages, data_dir, market, comments, subscriptions }))
     }
 }
 
@@ -83,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ipfs::routes::router())
         .merge(crate::market::routes::router())
         .merge(crate::comments::routes::router())
+        .merge(crate::subscriptions::routes::router())
         .route("/healthz", get(healthz))
         .route("/static/{*path}", get(static_file))
         .fallback(not_found)

@@ -82,7 +82,11 @@ pub fn build_article_bundle(article: &Article, ctx: &BundleContext<'_>) -> anyho
     )?;
     let mut blocks = Vec::new();
     let mut dir = DirectoryBuilder::new();
-    for (name, bytes) in [("index.html", index_html.into_bytes()), ("article.md", article_md.into_bytes()), ("meta.json", meta_json.into_bytes())] {
+    for (name, bytes) in [
+        ("index.html", index_html.into_bytes()),
+        ("article.md", article_md.into_bytes()),
+        ("meta.json", meta_json.into_bytes()),
+    ] {
         let (cid, file_blocks) = import_bytes(&bytes);
         let size = file_blocks.iter().map(|b| b.data.len() as u64).sum();
         dir.add(name, cid, size)?;
@@ -102,11 +106,17 @@ pub struct SnapshotEntry {
 
 /// The whole site as one directory: `index.html` linking every article, `feed.xml`, and each
 /// article's bundle under `articles/<slug>/` (linked, not copied: unchanged bundles add no block).
-pub fn build_site_snapshot(entries: &[SnapshotEntry], templates: &Templates, site_title: &str, feed_xml: &str) -> anyhow::Result<Bundle> {
+pub fn build_site_snapshot(
+    entries: &[SnapshotEntry],
+    templates: &Templates,
+    site_title: &str,
+    feed_xml: &str,
+) -> anyhow::Result<Bundle> {
     let mut blocks = Vec::new();
     let mut dir = DirectoryBuilder::new();
     let listing: Vec<Value> = entries.iter().map(|e| context! { slug => e.slug, title => e.title }).collect();
-    let index_html = templates.render("ipfs/site-index.html", context! { site_title => site_title, entries => listing })?;
+    let index_html =
+        templates.render("ipfs/site-index.html", context! { site_title => site_title, entries => listing })?;
     for (name, bytes) in [("index.html", index_html.into_bytes()), ("feed.xml", feed_xml.as_bytes().to_vec())] {
         let (cid, file_blocks) = import_bytes(&bytes);
         let size = file_blocks.iter().map(|b| b.data.len() as u64).sum();

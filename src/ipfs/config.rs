@@ -51,7 +51,9 @@ fn mask(secret: &str) -> &'static str {
 
 impl IpfsConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
-        for (key, url) in [("ipfs.kubo_rpc_url", &self.kubo_rpc_url), ("ipfs.pinning_service_url", &self.pinning_service_url)] {
+        for (key, url) in
+            [("ipfs.kubo_rpc_url", &self.kubo_rpc_url), ("ipfs.pinning_service_url", &self.pinning_service_url)]
+        {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("key `{key}`: invalid value {url:?}, expected an http:// or https:// URL or nothing");
             }
@@ -65,7 +67,10 @@ impl IpfsConfig {
             bail!("key `ipfs.pinning_service_token`: required when ipfs.pinning_service_url is set");
         }
         if self.pin_timeout_secs == 0 || self.pin_timeout_secs > 3600 {
-            bail!("key `ipfs.pin_timeout_secs`: invalid value {}, expected a number from 1 to 3600", self.pin_timeout_secs);
+            bail!(
+                "key `ipfs.pin_timeout_secs`: invalid value {}, expected a number from 1 to 3600",
+                self.pin_timeout_secs
+            );
         }
         Ok(())
     }

@@ -59,7 +59,16 @@ impl BackgroundJob for PinBundle {
             Err(err) => ("retrying", Some(format!("{err:#}"))),
         };
         let mut conn = ctx.db.pool.acquire().await.map_err(DbError::classify)?;
-        queries::set_pin_state(&mut conn, self.article_id, &self.target, &self.root_cid, state, error.as_deref(), store::now()).await?;
+        queries::set_pin_state(
+            &mut conn,
+            self.article_id,
+            &self.target,
+            &self.root_cid,
+            state,
+            error.as_deref(),
+            store::now(),
+        )
+        .await?;
         outcome.map(|_| ())
     }
 }

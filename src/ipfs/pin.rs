@@ -23,8 +23,11 @@ pub async fn pin(db: &Db, publishing: &Publishing, target: &str, root: &Cid, nam
         KUBO => {
             let car = export_car(db, root).await?;
             let url = format!("{}/api/v0/dag/import?pin-roots=true", config.kubo_rpc_url.trim_end_matches('/'));
-            let part = reqwest::multipart::Part::bytes(car).file_name(format!("{name}.car")).mime_str("application/vnd.ipld.car")?;
-            let response = publishing.http.post(&url).multipart(reqwest::multipart::Form::new().part("file", part)).send().await?;
+            let part = reqwest::multipart::Part::bytes(car)
+                .file_name(format!("{name}.car"))
+                .mime_str("application/vnd.ipld.car")?;
+            let response =
+                publishing.http.post(&url).multipart(reqwest::multipart::Form::new().part("file", part)).send().await?;
             let body = read_capped(response).await?;
             // One JSON object per line; the root line says whether pinning it worked.
             for line in body.lines().filter(|l| !l.trim().is_empty()) {

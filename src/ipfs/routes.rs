@@ -76,11 +76,21 @@ async fn site_snapshot(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn root_only(State(state): State<AppState>, Path(cid): Path<String>, headers: HeaderMap, params: GatewayParams) -> Response {
+async fn root_only(
+    State(state): State<AppState>,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+    params: GatewayParams,
+) -> Response {
     gateway(state, cid, String::new(), headers, params).await
 }
 
-async fn with_path(State(state): State<AppState>, Path((cid, path)): Path<(String, String)>, headers: HeaderMap, params: GatewayParams) -> Response {
+async fn with_path(
+    State(state): State<AppState>,
+    Path((cid, path)): Path<(String, String)>,
+    headers: HeaderMap,
+    params: GatewayParams,
+) -> Response {
     gateway(state, cid, path, headers, params).await
 }
 
@@ -95,7 +105,13 @@ fn gateway_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.into()).into_response()
 }
 
-async fn gateway(state: AppState, cid_text: String, path: String, headers: HeaderMap, params: GatewayParams) -> Response {
+async fn gateway(
+    state: AppState,
+    cid_text: String,
+    path: String,
+    headers: HeaderMap,
+    params: GatewayParams,
+) -> Response {
     let query = match params {
         Ok(Query(query)) => query,
         Err(err) => return gateway_error(StatusCode::BAD_REQUEST, err.body_text()),
@@ -109,7 +125,10 @@ async fn gateway(state: AppState, cid_text: String, path: String, headers: Heade
         Some("car") => Wanted::Car(Scope::All),
         Some("raw") => Wanted::Raw,
         Some(other) => {
-            return gateway_error(StatusCode::BAD_REQUEST, format!("unsupported format {other:?}: use car or raw, or none for the content"))
+            return gateway_error(
+                StatusCode::BAD_REQUEST,
+                format!("unsupported format {other:?}: use car or raw, or none for the content"),
+            )
         }
         None if accept.contains("application/vnd.ipld.car") => Wanted::Car(Scope::All),
         None if accept.contains("application/vnd.ipld.raw") => Wanted::Raw,
@@ -120,7 +139,10 @@ async fn gateway(state: AppState, cid_text: String, path: String, headers: Heade
         (Wanted::Car(_), Some("entity")) => Wanted::Car(Scope::Entity),
         (Wanted::Car(_), Some("block")) => Wanted::Car(Scope::Block),
         (Wanted::Car(_), Some(other)) => {
-            return gateway_error(StatusCode::BAD_REQUEST, format!("unsupported dag-scope {other:?}: use all, entity or block"))
+            return gateway_error(
+                StatusCode::BAD_REQUEST,
+                format!("unsupported dag-scope {other:?}: use all, entity or block"),
+            )
         }
         (wanted, _) => wanted,
     };
@@ -170,15 +192,29 @@ fn walk_error_response(state: &AppState, err: WalkError) -> Response {
 }
 
 /// Runs a blocking walk on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, WalkError> + Send + 'static) -> Result<T, WalkError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, WalkError> + Send + 'static,
+) -> Result<T, WalkError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|join| Err(WalkError::Io(io::Error::other(join.to_string()))))
 }
 
-async fn car_response(blocks: DbBlocks, root: Cid, path: String, scope: Scope, filename: Option<&str>) -> Result<(String, Response), WalkError> {
+async fn car_response(
+    blocks: DbBlocks,
+    root: Cid,
+    path: String,
+    scope: Scope,
+    filename: Option<&str>,
+) -> Result<(String, Response), WalkError> {
     let filename = match filename {
         Some(name) if is_safe_filename(name) => name.to_string(),
         Some(name) => {
-            return Ok((String::new(), gateway_error(StatusCode::BAD_REQUEST, format!("filename {name:?}: use letters, digits, '.', '-' and '_' only"))))
+            return Ok((
+                String::new(),
+                gateway_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("filename {name:?}: use letters, digits, '.', '-' and '_' only"),
+                ),
+            ))
         }
         None => format!("{root}.car"),
     };
@@ -204,7 +240,8 @@ async fn car_response(blocks: DbBlocks, root: Cid, path: String, scope: Scope, f
         }
         let _ = car.finish();
     });
-    let target = resolved_rx.await.unwrap_or_else(|_| Err(WalkError::Io(io::Error::other("gateway walk ended early"))))?;
+    let target =
+        resolved_rx.await.unwrap_or_else(|_| Err(WalkError::Io(io::Error::other("gateway walk ended early"))))?;
     let scope_name = match scope {
         Scope::All => "all",
         Scope::Entity => "entity",
@@ -246,7 +283,12 @@ async fn raw_response(blocks: DbBlocks, root: Cid, path: String) -> Result<(Stri
     Ok((format!("\"{cid}.raw\""), response))
 }
 
-async fn content_response(blocks: DbBlocks, root: Cid, path: String, headers: &HeaderMap) -> Result<(String, Response), WalkError> {
+async fn content_response(
+    blocks: DbBlocks,
+    root: Cid,
+    path: String,
+    headers: &HeaderMap,
+) -> Result<(String, Response), WalkError> {
     // Resolve the path; a directory serves its index.html.
     let lookup = blocks.clone();
     let (file, name) = blocking(move || {
@@ -306,7 +348,8 @@ async fn content_response(blocks: DbBlocks, root: Cid, path: String, headers: &H
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(wanted.end - wanted.start));
     if range.is_some() {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{size}", wanted.start, wanted.end.saturating_sub(1))) {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{size}", wanted.start, wanted.end.saturating_sub(1)))
+        {
             h.insert(header::CONTENT_RANGE, v);
         }
     }
@@ -332,7 +375,10 @@ fn parse_range(spec: &str, size: u64) -> Option<std::ops::Range<u64>> {
 }
 
 fn is_safe_filename(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 200 && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) && !name.starts_with('.')
+    !name.is_empty()
+        && name.len() <= 200
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && !name.starts_with('.')
 }
 
 /// The content type from the name's extension, else sniffed from the first bytes.
@@ -372,7 +418,9 @@ const CHUNK: usize = 64 * 1024;
 
 fn channel_body() -> (ChannelWriter, Body) {
     let (sender, receiver) = mpsc::channel(8);
-    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
     (ChannelWriter { buffer: Vec::with_capacity(CHUNK), sender }, Body::from_stream(stream))
 }
 
@@ -390,7 +438,9 @@ impl Write for ChannelWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
-        self.sender.blocking_send(Ok(chunk)).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
     }
 }
 

@@ -98,10 +98,16 @@ pub async fn bundle_article(db: &Db, publishing: &Publishing, article_id: i64) -
 pub async fn build_snapshot(db: &Db, config: &Config, templates: &Templates) -> anyhow::Result<Cid> {
     let mut entries = Vec::new();
     for (slug, title, root, dag_size) in queries::published_bundles(db).await? {
-        entries.push(SnapshotEntry { slug, title, root: openvoice_ipfs::parse_cid(&root)?, dag_size: dag_size.max(0) as u64 });
+        entries.push(SnapshotEntry {
+            slug,
+            title,
+            root: openvoice_ipfs::parse_cid(&root)?,
+            dag_size: dag_size.max(0) as u64,
+        });
     }
     let latest = content_queries::latest_with_bodies(db, None, 20).await?;
-    let feed = render_feed(config, templates, &latest, None, "/feed", Format::Rss).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let feed =
+        render_feed(config, templates, &latest, None, "/feed", Format::Rss).map_err(|e| anyhow::anyhow!("{e}"))?;
     let feed_xml = String::from_utf8_lossy(&feed.body).into_owned();
     let built = bundle::build_site_snapshot(&entries, templates, &config.site.title, &feed_xml)?;
     let now = store::now();

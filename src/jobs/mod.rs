@@ -18,8 +18,10 @@ use tracing::{error, info, warn};
 
 use crate::content::jobs::PublishScheduled;
 use crate::ipfs::jobs::{BuildBundle, BuildSnapshot, PinBundle};
+use crate::mail::jobs::DeliverMail;
 use crate::market::jobs::PollPrices;
 use crate::store::{self, Db, DbResult};
+use crate::subscriptions::jobs::{NotifySubscribers, QueueDigests};
 
 pub mod queries;
 
@@ -33,17 +35,28 @@ pub struct JobContext {
     /// Site settings, theme and HTTP client for the IPFS bundle, snapshot and pin jobs; `None` in
     /// workers that publish nothing (those jobs then fail and are retried by a worker that does).
     pub publishing: Option<Arc<crate::ipfs::service::Publishing>>,
+    /// Transport and composer for `mail.deliver`; `None` in workers that send no mail (the job
+    /// then skips its run and keeps its schedule).
+    pub mail: Option<Arc<crate::mail::Mailer>>,
+    /// Settings, theme and link keys for the subscription jobs; `None` in workers without them
+    /// (those jobs then fail and are retried by a worker that has them).
+    pub subscriptions: Option<Arc<crate::subscriptions::Subscriptions>>,
 }
 
 impl JobContext {
     /// A context with the database only.
     pub fn new(db: Db) -> JobContext {
-        JobContext { db, market: None, publishing: None }
+        JobContext { db, market: None, publishing: None, mail: None, subscriptions: None }
     }
 
     /// The publishing context, or an error for a worker without one.
     pub fn publishing(&self) -> anyhow::Result<&crate::ipfs::service::Publishing> {
         self.publishing.as_deref().ok_or_else(|| anyhow::anyhow!("this worker has no publishing context"))
+    }
+
+    /// The subscriptions context, or an error for a worker without one.
+    pub fn subscriptions(&self) -> anyhow::Result<&crate::subscriptions::Subscriptions> {
+        self.subscriptions.as_deref().ok_or_else(|| anyhow::anyhow!("this worker has no subscriptions context"))
     }
 }
 
@@ -93,6 +106,9 @@ async fn dispatch(ctx: &JobContext, kind: &str, payload: &str) -> anyhow::Result
         BuildSnapshot::NAME => run_typed::<BuildSnapshot>(ctx, payload).await,
         PinBundle::NAME => run_typed::<PinBundle>(ctx, payload).await,
         PollPrices::NAME => run_typed::<PollPrices>(ctx, payload).await,
+        DeliverMail::NAME => run_typed::<DeliverMail>(ctx, payload).await,
+        NotifySubscribers::NAME => run_typed::<NotifySubscribers>(ctx, payload).await,
+        QueueDigests::NAME => run_typed::<QueueDigests>(ctx, payload).await,
         other => anyhow::bail!("unknown job kind {other:?}"),
     }
 }

@@ -139,7 +139,8 @@ mod tests {
                 {"id": "neo", "priceUsd": "5.12", "changePercent24Hr": null},
             ]
         });
-        let coins: Vec<CoinId> = ["bitcoin", "ethereum", "neo", "waves"].iter().map(|c| CoinId::parse(c).unwrap()).collect();
+        let coins: Vec<CoinId> =
+            ["bitcoin", "ethereum", "neo", "waves"].iter().map(|c| CoinId::parse(c).unwrap()).collect();
         let prices = parse_assets(&body, &coins).unwrap();
         assert_eq!(prices.observations.len(), 2);
         assert_eq!(prices.observations[0].usd, 91234.12);

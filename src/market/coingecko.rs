@@ -165,7 +165,10 @@ mod tests {
 
     #[test]
     fn a_response_that_is_not_an_object_is_malformed() {
-        assert!(matches!(parse_simple_price(&serde_json::json!([1, 2]), &ids(&["bitcoin"])), Err(ProviderError::Malformed(_))));
+        assert!(matches!(
+            parse_simple_price(&serde_json::json!([1, 2]), &ids(&["bitcoin"])),
+            Err(ProviderError::Malformed(_))
+        ));
         assert!(matches!(parse_market_chart(&serde_json::json!({"error": "x"})), Err(ProviderError::Malformed(_))));
     }
 

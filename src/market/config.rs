@@ -128,7 +128,11 @@ impl MarketConfig {
             );
         }
         if provider_name(&self.provider).is_none() {
-            bail!("key `market.provider`: unknown provider {:?}, expected one of {}", self.provider, PROVIDERS.join(", "));
+            bail!(
+                "key `market.provider`: unknown provider {:?}, expected one of {}",
+                self.provider,
+                PROVIDERS.join(", ")
+            );
         }
         if !self.fallback_provider.is_empty() {
             if provider_name(&self.fallback_provider).is_none() {
@@ -150,7 +154,9 @@ impl MarketConfig {
                 self.coingecko_api_key_header
             );
         }
-        for (key, secret) in [("market.coingecko_api_key", &self.coingecko_api_key), ("market.coincap_api_key", &self.coincap_api_key)] {
+        for (key, secret) in
+            [("market.coingecko_api_key", &self.coingecko_api_key), ("market.coincap_api_key", &self.coincap_api_key)]
+        {
             if reqwest::header::HeaderValue::from_str(secret).is_err() {
                 bail!("key `{key}`: the value is not a valid HTTP header value (control characters?)");
             }
@@ -164,7 +170,10 @@ impl MarketConfig {
             );
         }
         if !(self.token_fixed_price.is_finite() && (0.0..=1e9).contains(&self.token_fixed_price)) {
-            bail!("key `market.token_fixed_price`: invalid value {}, expected a number from 0 to 1e9", self.token_fixed_price);
+            bail!(
+                "key `market.token_fixed_price`: invalid value {}, expected a number from 0 to 1e9",
+                self.token_fixed_price
+            );
         }
         match self.token_price_source.as_str() {
             "fixed" => {}
@@ -179,7 +188,10 @@ impl MarketConfig {
                     bail!("key `market.token_price_source`: provider {source:?} is neither market.provider nor market.fallback_provider");
                 }
                 if let Err(why) = CoinId::parse(&self.token_coin_id) {
-                    bail!("key `market.token_coin_id`: invalid coin id {:?} for token_price_source {source:?}: {why}", self.token_coin_id);
+                    bail!(
+                        "key `market.token_coin_id`: invalid coin id {:?} for token_price_source {source:?}: {why}",
+                        self.token_coin_id
+                    );
                 }
             }
         }

@@ -120,7 +120,10 @@ impl HttpFetch {
             return Err(ProviderError::RateLimited { retry_after: retry_after(response.headers()) });
         }
         if status.is_server_error() {
-            return Err(ProviderError::Server { status: status.as_u16(), retry_after: retry_after(response.headers()) });
+            return Err(ProviderError::Server {
+                status: status.as_u16(),
+                retry_after: retry_after(response.headers()),
+            });
         }
         if !status.is_success() {
             return Err(ProviderError::Status(status.as_u16()));

@@ -71,7 +71,12 @@ pub async fn poll(db: &Db, polling: &Polling, now: i64) -> anyhow::Result<PollRe
     let token = config.token_source();
     let states: HashMap<String, queries::ProviderState> =
         queries::provider_states(db).await?.into_iter().map(|s| (s.name.clone(), s)).collect();
-    let is_blocked = |name: &str| states.get(name).is_some_and(|s| s.blocked_until > now);
+    let blocked: Vec<&'static str> = polling
+        .providers
+        .in_order()
+        .map(|p| p.name())
+        .filter(|name| states.get(*name).is_some_and(|s| s.blocked_until > now))
+        .collect();
 
     let mut report = PollReport::default();
     let mut got: BTreeMap<CoinId, (Observation, &'static str)> = BTreeMap::new();
@@ -89,7 +94,7 @@ pub async fn poll(db: &Db, polling: &Polling, now: i64) -> anyhow::Result<PollRe
         if ask.is_empty() {
             continue;
         }
-        if is_blocked(name) {
+        if blocked.contains(&name) {
             info!(provider = name, "Price provider is backing off; not asked this time");
             report.skipped.push(name);
             continue;
@@ -113,7 +118,7 @@ pub async fn poll(db: &Db, polling: &Polling, now: i64) -> anyhow::Result<PollRe
         }
     }
 
-    let histories = fetch_due_histories(db, polling, &coins, now, &is_blocked, &mut outcomes, &mut report).await?;
+    let histories = fetch_due_histories(db, polling, &coins, now, &blocked, &mut outcomes, &mut report).await?;
 
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
     for (coin, points, source) in &histories {
@@ -152,7 +157,7 @@ async fn fetch_due_histories(
     polling: &Polling,
     coins: &[CoinId],
     now: i64,
-    is_blocked: &dyn Fn(&str) -> bool,
+    blocked: &[&'static str],
     outcomes: &mut BTreeMap<&'static str, Option<ProviderError>>,
     report: &mut PollReport,
 ) -> anyhow::Result<Vec<(CoinId, Vec<PricePoint>, &'static str)>> {
@@ -163,7 +168,7 @@ async fn fetch_due_histories(
         .take(HISTORY_REQUESTS_PER_POLL)
         .collect();
     let usable = |p: &&std::sync::Arc<dyn PriceProvider>| {
-        !is_blocked(p.name()) && !matches!(outcomes.get(p.name()), Some(Some(_)))
+        !blocked.contains(&p.name()) && !matches!(outcomes.get(p.name()), Some(Some(_)))
     };
     let Some(provider) = polling.providers.in_order().find(usable).cloned() else { return Ok(Vec::new()) };
     let mut histories = Vec::new();
@@ -172,6 +177,11 @@ async fn fetch_due_histories(
             Ok(points) => {
                 report.history.push(coin.clone());
                 histories.push((coin.clone(), points, provider.name()));
+            }
+            // The provider does not know this coin: nothing to chart, and nothing wrong with the provider.
+            Err(ProviderError::Status(404)) => {
+                warn!(provider = provider.name(), coin = %coin, "The provider has no history for this coin");
+                histories.push((coin.clone(), Vec::new(), provider.name()));
             }
             Err(err) => {
                 warn!(provider = provider.name(), coin = %coin, error = %err, "Price history request failed");
@@ -239,7 +249,8 @@ pub struct TokenSnapshot {
 /// Reads the stored prices (and `history_days` of history; 0 for none). The history window ends
 /// at the newest observation, not at the clock, so the same database gives the same page.
 pub async fn snapshot(db: &Db, config: &MarketConfig, history_days: u32) -> DbResult<Snapshot> {
-    let mut quotes: HashMap<String, Quote> = queries::quotes(db).await?.into_iter().map(|q| (q.coin_id.clone(), q)).collect();
+    let mut quotes: HashMap<String, Quote> =
+        queries::quotes(db).await?.into_iter().map(|q| (q.coin_id.clone(), q)).collect();
     let coin_ids = config.coin_ids();
     let as_of = coin_ids.iter().filter_map(|c| quotes.get(c.as_str())).map(|q| q.observed_at).max();
     let mut history: HashMap<String, Vec<PricePoint>> = HashMap::new();
@@ -302,11 +313,8 @@ mod tests {
 
     #[test]
     fn history_keeps_the_last_point_of_each_hour() {
-        let points = [
-            PricePoint { at: 3600, usd: 1.0 },
-            PricePoint { at: 3700, usd: 2.0 },
-            PricePoint { at: 7300, usd: 3.0 },
-        ];
+        let points =
+            [PricePoint { at: 3600, usd: 1.0 }, PricePoint { at: 3700, usd: 2.0 }, PricePoint { at: 7300, usd: 3.0 }];
         assert_eq!(hourly(&points), vec![PricePoint { at: 3600, usd: 2.0 }, PricePoint { at: 7200, usd: 3.0 }]);
     }
 }

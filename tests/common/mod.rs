@@ -131,12 +131,17 @@ impl TestSite {
         cli_at(self.dir.path(), &self.database_url, args, None)
     }
 
-    /// A job context like `serve` builds (publishing included; no price providers).
+    /// A job context like `serve` builds (publishing, mail and subscriptions included; no price
+    /// providers).
     pub fn job_context(&self) -> openvoice::jobs::JobContext {
         let templates = std::sync::Arc::new(openvoice::theme::Templates::new(self.dir.path()));
         let publishing = openvoice::ipfs::service::Publishing::new(self.config.clone(), templates).expect("publishing");
+        let (mail, subscriptions) =
+            openvoice::subscriptions::contexts(self.config.clone(), self.dir.path()).expect("mail settings");
         openvoice::jobs::JobContext {
             publishing: Some(std::sync::Arc::new(publishing)),
+            mail: Some(mail),
+            subscriptions: Some(subscriptions),
             ..openvoice::jobs::JobContext::new(self.db.clone())
         }
     }

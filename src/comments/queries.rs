@@ -1,0 +1,379 @@
+//! SQL for comments, their per-article settings and the site secret. One text serves both
+//! backends (`$n` placeholders, `ON CONFLICT`, BIGINT times and flags).
+
+use sqlx::{AnyConnection, FromRow};
+
+use crate::comments::model::{ArticleSettings, CommentStatus, ModeratedComment, PublicComment};
+use crate::store::{Db, DbError, DbResult};
+
+const PUBLIC_COLUMNS: &str =
+    "c.id, c.article_id, c.parent_id, c.status, c.author_name, c.author_url, c.avatar, c.content_html, c.created_at, c.updated_at";
+
+#[derive(FromRow)]
+struct PublicRow {
+    id: i64,
+    article_id: i64,
+    parent_id: Option<i64>,
+    status: String,
+    author_name: String,
+    author_url: String,
+    avatar: String,
+    content_html: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<PublicRow> for PublicComment {
+    fn from(r: PublicRow) -> Self {
+        PublicComment {
+            id: r.id,
+            article_id: r.article_id,
+            parent_id: r.parent_id,
+            status: CommentStatus::parse(&r.status).unwrap_or(CommentStatus::Pending),
+            author_name: r.author_name,
+            author_url: r.author_url,
+            avatar: r.avatar,
+            content_html: r.content_html,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The site secret called `name`, created with `fresh` by whichever node asks first.
+pub async fn site_secret(db: &Db, name: &str, fresh: &str) -> DbResult<String> {
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    sqlx::query("INSERT INTO site_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(fresh)
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::classify)?;
+    let value = sqlx::query_scalar("SELECT value FROM site_secrets WHERE name = $1")
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(DbError::classify)?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(value)
+}
+
+/// A published post that may receive comments, with its settings.
+#[derive(Debug, Clone, FromRow)]
+pub struct TargetRow {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub published_at: Option<i64>,
+    pub open: Option<i64>,
+    pub close_after_days: Option<i64>,
+}
+
+impl TargetRow {
+    pub fn settings(&self) -> ArticleSettings {
+        ArticleSettings { open: self.open.unwrap_or(1) != 0, close_after_days: self.close_after_days }
+    }
+}
+
+/// The published post with this slug (`NotFound` for anything else).
+pub async fn target(db: &Db, slug: &str) -> DbResult<TargetRow> {
+    sqlx::query_as::<_, TargetRow>(
+        "SELECT a.id, a.slug, a.title, a.published_at, s.open, s.close_after_days \
+         FROM articles a LEFT JOIN comment_settings s ON s.article_id = a.id \
+         WHERE a.slug = $1 AND a.kind = 'post' AND a.status = 'published'",
+    )
+    .bind(slug)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(DbError::classify)
+}
+
+/// The settings of any article (for the CLI), by slug: its id and settings.
+pub async fn settings_by_slug(db: &Db, slug: &str) -> DbResult<(i64, ArticleSettings)> {
+    let (id, open, days): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT a.id, s.open, s.close_after_days FROM articles a \
+         LEFT JOIN comment_settings s ON s.article_id = a.id WHERE a.slug = $1",
+    )
+    .bind(slug)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    Ok((id, ArticleSettings { open: open.unwrap_or(1) != 0, close_after_days: days }))
+}
+
+pub async fn save_settings(conn: &mut AnyConnection, article_id: i64, settings: ArticleSettings) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO comment_settings (article_id, open, close_after_days) VALUES ($1, $2, $3) \
+         ON CONFLICT (article_id) DO UPDATE SET open = excluded.open, close_after_days = excluded.close_after_days",
+    )
+    .bind(article_id)
+    .bind(settings.open as i64)
+    .bind(settings.close_after_days)
+    .execute(conn)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// What the moderation rules need to know about a submission, in one round trip.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct Facts {
+    /// When this address last commented.
+    pub last_by_ip: Option<i64>,
+    /// When this email last commented.
+    pub last_by_email: Option<i64>,
+    /// Approved comments with this name and email.
+    pub approved_before: i64,
+    /// Comments on this article with the same text from the same name or email.
+    pub duplicates: i64,
+}
+
+pub async fn facts(
+    db: &Db,
+    ip_hash: &str,
+    email: &str,
+    name: &str,
+    article_id: i64,
+    content_hash: &str,
+) -> DbResult<Facts> {
+    sqlx::query_as::<_, Facts>(
+        "SELECT \
+           (SELECT MAX(created_at) FROM comments WHERE ip_hash = $1) AS last_by_ip, \
+           (SELECT MAX(created_at) FROM comments WHERE author_email = $2) AS last_by_email, \
+           (SELECT COUNT(*) FROM (SELECT 1 FROM comments WHERE author_email = $2 AND author_name = $3 \
+              AND status = 'approved' LIMIT 1) AS a) AS approved_before, \
+           (SELECT COUNT(*) FROM (SELECT 1 FROM comments WHERE article_id = $4 AND content_hash = $5 \
+              AND (author_email = $2 OR author_name = $3) LIMIT 1) AS d) AS duplicates",
+    )
+    .bind(ip_hash)
+    .bind(email)
+    .bind(name)
+    .bind(article_id)
+    .bind(content_hash)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(DbError::classify)
+}
+
+/// The comment a reply answers.
+#[derive(Debug, Clone, FromRow)]
+pub struct ParentRow {
+    pub id: i64,
+    pub article_id: i64,
+    pub status: String,
+    pub depth: i64,
+    pub thread_id: Option<i64>,
+}
+
+pub async fn parent(db: &Db, id: i64) -> DbResult<ParentRow> {
+    sqlx::query_as::<_, ParentRow>("SELECT id, article_id, status, depth, thread_id FROM comments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::classify)
+}
+
+/// A comment as stored.
+pub struct NewRow<'a> {
+    pub article_id: i64,
+    pub parent_id: Option<i64>,
+    /// The top-level comment of the thread; `None` for a top-level comment.
+    pub thread_id: Option<i64>,
+    pub depth: i64,
+    pub status: CommentStatus,
+    pub author_name: &'a str,
+    pub author_email: &'a str,
+    pub author_url: &'a str,
+    pub avatar: &'a str,
+    pub ip_hash: &'a str,
+    pub user_agent: &'a str,
+    pub content: &'a str,
+    pub content_html: &'a str,
+    pub content_hash: &'a str,
+}
+
+pub async fn insert(conn: &mut AnyConnection, row: &NewRow<'_>, now: i64) -> DbResult<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO comments (article_id, parent_id, thread_id, depth, status, author_name, author_email, \
+           author_url, avatar, ip_hash, user_agent, content, content_html, content_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
+    )
+    .bind(row.article_id)
+    .bind(row.parent_id)
+    .bind(row.thread_id)
+    .bind(row.depth)
+    .bind(row.status.as_str())
+    .bind(row.author_name)
+    .bind(row.author_email)
+    .bind(row.author_url)
+    .bind(row.avatar)
+    .bind(row.ip_hash)
+    .bind(row.user_agent)
+    .bind(row.content)
+    .bind(row.content_html)
+    .bind(row.content_hash)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(DbError::classify)
+}
+
+/// `$first, $first+1, …` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// An article's approved comments, plus the pending ones among `own` (the reader's), oldest first.
+pub async fn visible(db: &Db, article_id: i64, own: &[i64]) -> DbResult<Vec<PublicComment>> {
+    let own_clause = if own.is_empty() {
+        String::new()
+    } else {
+        format!(" OR (c.status = 'pending' AND c.id IN ({}))", placeholders(2, own.len()))
+    };
+    let sql = format!(
+        "SELECT {PUBLIC_COLUMNS} FROM comments c WHERE c.article_id = $1 AND (c.status = 'approved'{own_clause}) ORDER BY c.id"
+    );
+    let mut query = sqlx::query_as::<_, PublicRow>(&sql).bind(article_id);
+    for id in own {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Approved comments per article, for the listed ones (one query per listing page).
+pub async fn approved_counts(db: &Db, article_ids: &[i64]) -> DbResult<Vec<(i64, i64)>> {
+    if article_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT article_id, COUNT(*) FROM comments WHERE status = 'approved' AND article_id IN ({}) GROUP BY article_id",
+        placeholders(1, article_ids.len())
+    );
+    let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
+    for id in article_ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(&db.pool).await.map_err(DbError::classify)
+}
+
+/// A comment for a feed: the comment and its article's slug and title.
+#[derive(FromRow)]
+struct FeedRow {
+    #[sqlx(flatten)]
+    comment: PublicRow,
+    slug: String,
+    title: String,
+}
+
+/// The newest approved comments on published posts, site-wide or on one article.
+pub async fn latest_approved(
+    db: &Db,
+    article_id: Option<i64>,
+    limit: i64,
+) -> DbResult<Vec<(PublicComment, String, String)>> {
+    let filter = if article_id.is_some() { " AND c.article_id = $2" } else { "" };
+    let sql = format!(
+        "SELECT {PUBLIC_COLUMNS}, a.slug, a.title FROM comments c JOIN articles a ON a.id = c.article_id \
+         WHERE c.status = 'approved' AND a.status = 'published' AND a.kind = 'post'{filter} \
+         ORDER BY c.id DESC LIMIT $1"
+    );
+    let mut query = sqlx::query_as::<_, FeedRow>(&sql).bind(limit);
+    if let Some(id) = article_id {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(|r| (r.comment.into(), r.slug, r.title)).collect())
+}
+
+#[derive(FromRow)]
+struct ModerationRow {
+    #[sqlx(flatten)]
+    comment: PublicRow,
+    slug: String,
+    author_email: String,
+    content: String,
+}
+
+/// The moderation queue: comments with `status` (any if `None`), newest first.
+pub async fn for_moderation(
+    db: &Db,
+    status: Option<CommentStatus>,
+    article_id: Option<i64>,
+    limit: i64,
+) -> DbResult<Vec<ModeratedComment>> {
+    let mut sql = format!(
+        "SELECT {PUBLIC_COLUMNS}, a.slug, c.author_email, c.content FROM comments c \
+         JOIN articles a ON a.id = c.article_id WHERE 1 = 1"
+    );
+    let mut n = 2;
+    if status.is_some() {
+        sql.push_str(&format!(" AND c.status = ${n}"));
+        n += 1;
+    }
+    if article_id.is_some() {
+        sql.push_str(&format!(" AND c.article_id = ${n}"));
+    }
+    sql.push_str(" ORDER BY c.id DESC LIMIT $1");
+    let mut query = sqlx::query_as::<_, ModerationRow>(&sql).bind(limit);
+    if let Some(status) = status {
+        query = query.bind(status.as_str());
+    }
+    if let Some(id) = article_id {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ModeratedComment {
+            comment: r.comment.into(),
+            article_slug: r.slug,
+            author_email: r.author_email,
+            content: r.content,
+        })
+        .collect())
+}
+
+/// Sets the status of the comments among `ids` whose status differs; returns the ids changed.
+/// The statement writes first, so on SQLite the transaction takes the write lock at once.
+pub async fn set_status(conn: &mut AnyConnection, ids: &[i64], status: CommentStatus, now: i64) -> DbResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "UPDATE comments SET status = $1, updated_at = $2 WHERE status <> $1 AND id IN ({}) RETURNING id",
+        placeholders(3, ids.len())
+    );
+    let mut update = sqlx::query_scalar::<_, i64>(&sql).bind(status.as_str()).bind(now);
+    for id in ids {
+        update = update.bind(*id);
+    }
+    let mut changed = update.fetch_all(&mut *conn).await.map_err(DbError::classify)?;
+    changed.sort_unstable();
+    Ok(changed)
+}
+
+/// Which of `ids` exist.
+pub async fn existing(db: &Db, ids: &[i64]) -> DbResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT id FROM comments WHERE id IN ({}) ORDER BY id", placeholders(1, ids.len()));
+    let mut query = sqlx::query_scalar::<_, i64>(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(&db.pool).await.map_err(DbError::classify)
+}
+
+/// Approved top-level comments on the article older than `root_id`: where a thread sits.
+pub async fn threads_before(db: &Db, article_id: i64, root_id: i64) -> DbResult<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM comments WHERE article_id = $1 AND parent_id IS NULL AND status = 'approved' AND id < $2",
+    )
+    .bind(article_id)
+    .bind(root_id)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(DbError::classify)
+}

@@ -1,0 +1,75 @@
+//! Subscriptions' background jobs: the per-article notification and the digest queue.
+
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::jobs::{self, BackgroundJob, JobContext};
+use crate::store::{self, Db, DbResult};
+use crate::subscriptions::service::{self, FanOut};
+
+/// Queues the mail about a newly published article for its subscribers. Queued by
+/// `content::service` in the transaction that publishes the article, with the unique key
+/// `notify:<id>` and `jobs::ensure`, so later edits (or publishing it again) queue nothing;
+/// the fan-out itself records one decision per article, so a second run does nothing either.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NotifySubscribers {
+    pub article_id: i64,
+    /// When the article went live here: an article dated long before (an import) mails nobody.
+    pub queued_at: i64,
+}
+
+impl BackgroundJob for NotifySubscribers {
+    const NAME: &'static str = "subscriptions.notify";
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let subscriptions = ctx.subscriptions()?;
+        let config = &subscriptions.config.subscriptions;
+        let outcome = service::fan_out(&ctx.db, config, self.article_id, self.queued_at, false, store::now()).await?;
+        match outcome {
+            FanOut::Queued(n) => info!(article.id = self.article_id, queued = n, "Article mail queued"),
+            FanOut::AlreadyDone => info!(article.id = self.article_id, "Article mail was queued before"),
+            FanOut::Skipped(reason) => info!(article.id = self.article_id, "No article mail: {reason}"),
+        }
+        Ok(())
+    }
+}
+
+/// Queues the notification of `article_id` in the caller's transaction, unless one was ever
+/// queued for it: called wherever an article becomes published.
+pub async fn enqueue_notification(conn: &mut sqlx::AnyConnection, article_id: i64, now: i64) -> DbResult<()> {
+    let job = NotifySubscribers { article_id, queued_at: now };
+    jobs::ensure(conn, &job, now, &format!("notify:{article_id}")).await
+}
+
+/// Unique key of the one digest row every node shares.
+pub const DIGEST_KEY: &str = "subscriptions.digest";
+
+/// Queues the daily and weekly digests of the periods that ended last; runs every hour
+/// (idempotent: each subscriber gets one digest per period).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct QueueDigests {}
+
+impl BackgroundJob for QueueDigests {
+    const NAME: &'static str = "subscriptions.digest";
+    const MAX_ATTEMPTS: i64 = i64::MAX;
+    const REPEAT_AFTER_SECS: Option<i64> = Some(3600);
+
+    fn repeat_after(&self, _ctx: &JobContext) -> Option<i64> {
+        // Just after the next full hour, so a digest hour is never missed by much.
+        let now = store::now();
+        Some(3600 - now.rem_euclid(3600) + 30)
+    }
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let subscriptions = ctx.subscriptions()?;
+        service::queue_digests(&ctx.db, &subscriptions.config.subscriptions, store::now()).await?;
+        Ok(())
+    }
+}
+
+/// Makes sure the digest job exists; called by `serve` on every node.
+pub async fn register(db: &Db) -> anyhow::Result<()> {
+    let mut conn = db.pool.acquire().await?;
+    jobs::ensure(&mut conn, &QueueDigests {}, store::now(), DIGEST_KEY).await?;
+    Ok(())
+}
