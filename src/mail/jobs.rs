@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::jobs::{self, BackgroundJob, JobContext};
-use crate::mail::service;
+use crate::mail::{queries, service};
 use crate::store::{self, Db};
 
 /// Unique key of the one delivery row every node shares.
@@ -41,9 +41,43 @@ impl BackgroundJob for DeliverMail {
     }
 }
 
-/// Makes sure the delivery job exists (due now if it is new); called by `serve` on every node.
+/// Unique key of the daily clean-up.
+pub const PRUNE_KEY: &str = "mail.prune";
+
+/// Deletes finished outbox rows older than `mail.keep_days`, in chunks so no transaction holds
+/// the database long; runs daily.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PruneOutbox {}
+
+impl BackgroundJob for PruneOutbox {
+    const NAME: &'static str = "mail.prune";
+    const MAX_ATTEMPTS: i64 = i64::MAX;
+    const REPEAT_AFTER_SECS: Option<i64> = Some(86_400);
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let Some(mailer) = &ctx.mail else { return Ok(()) };
+        if mailer.config.keep_days == 0 {
+            return Ok(());
+        }
+        let before = store::now() - mailer.config.keep_days * 86_400;
+        let mut deleted = 0;
+        loop {
+            let n = queries::prune(&ctx.db, before, 10_000).await?;
+            deleted += n;
+            if n < 10_000 {
+                break;
+            }
+        }
+        tracing::info!(deleted, "Pruned {deleted} finished outbox row(s)");
+        Ok(())
+    }
+}
+
+/// Makes sure the delivery job (due now if it is new) and the daily clean-up exist; called by
+/// `serve` on every node.
 pub async fn register(db: &Db) -> anyhow::Result<()> {
     let mut conn = db.pool.acquire().await?;
     jobs::ensure(&mut conn, &DeliverMail {}, store::now(), DELIVER_KEY).await?;
+    jobs::ensure(&mut conn, &PruneOutbox {}, store::now() + 3600, PRUNE_KEY).await?;
     Ok(())
 }

@@ -276,3 +276,18 @@ pub async fn recent_failures(db: &Db, limit: i64) -> DbResult<Vec<(i64, String, 
     .await
     .map_err(DbError::classify)
 }
+
+/// Deletes up to `limit` finished rows (sent, failed, cancelled) created before `before`;
+/// returns how many. Each subscriber's article mail stays unique through `article_mailings`
+/// (an article is fanned out once), and digests are queued only for the latest period.
+pub async fn prune(db: &Db, before: i64, limit: i64) -> DbResult<u64> {
+    let done = sqlx::query(
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state <> 'queued' AND created_at < $1 LIMIT $2)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(done.rows_affected())
+}

@@ -110,6 +110,9 @@ enum Outcome {
 }
 
 async fn deliver_batch(db: &Db, mailer: &Mailer, rows: Vec<OutboxRow>) -> anyhow::Result<Report> {
+    // Nothing is started after half the lease: a slow server must not let the lease expire on
+    // rows still being sent (another worker would send them too).
+    let deadline = Instant::now() + Duration::from_secs(mailer.config.lease_secs.max(2) as u64 / 2);
     let composed = match compose(db, mailer, &rows).await {
         Ok(composed) => composed,
         Err(err) => {
@@ -136,7 +139,7 @@ async fn deliver_batch(db: &Db, mailer: &Mailer, rows: Vec<OutboxRow>) -> anyhow
         }
     }
 
-    for (index, result) in send_all(mailer, ready).await {
+    for (index, result) in send_all(mailer, ready, deadline).await {
         outcomes[index] = match result {
             Ok(_) => Outcome::Sent,
             Err(SendError::Permanent(error)) => Outcome::Fail { error, bounce: true },
@@ -147,9 +150,13 @@ async fn deliver_batch(db: &Db, mailer: &Mailer, rows: Vec<OutboxRow>) -> anyhow
     record(db, mailer, &rows, outcomes).await
 }
 
-/// Sends `ready` over up to `pool_size` connections at once. A connection failure stops the
-/// lanes from taking more; what was not attempted is missing from the result.
-async fn send_all(mailer: &Mailer, ready: VecDeque<Ready>) -> Vec<(usize, Result<String, SendError>)> {
+/// Sends `ready` over up to `pool_size` connections at once. A connection failure, or the
+/// `deadline`, stops the lanes from taking more; what was not attempted is missing from the result.
+async fn send_all(
+    mailer: &Mailer,
+    ready: VecDeque<Ready>,
+    deadline: Instant,
+) -> Vec<(usize, Result<String, SendError>)> {
     let lanes = (mailer.config.pool_size as usize).min(ready.len());
     let queue = Arc::new(Mutex::new(ready));
     let stop = Arc::new(AtomicBool::new(false));
@@ -158,7 +165,7 @@ async fn send_all(mailer: &Mailer, ready: VecDeque<Ready>) -> Vec<(usize, Result
         let (queue, stop, transport) = (queue.clone(), stop.clone(), mailer.transport.clone());
         tasks.spawn(async move {
             let mut results = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                 let Some(item) = next else { break };
                 let result = transport.send(&item.envelope, &item.bytes, &item.name).await;

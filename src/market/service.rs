@@ -162,11 +162,14 @@ async fn fetch_due_histories(
     report: &mut PollReport,
 ) -> anyhow::Result<Vec<(CoinId, Vec<PricePoint>, &'static str)>> {
     let synced: HashMap<String, i64> = queries::history_synced(db).await?.into_iter().collect();
-    let due: Vec<&CoinId> = coins
+    // Never-fetched coins first (a coin just added to the list), then the longest unsynced.
+    let mut due: Vec<(Option<i64>, &CoinId)> = coins
         .iter()
-        .filter(|c| synced.get(c.as_str()).is_none_or(|at| *at <= now - HISTORY_REFRESH_SECS))
-        .take(HISTORY_REQUESTS_PER_POLL)
+        .map(|c| (synced.get(c.as_str()).copied(), c))
+        .filter(|(at, _)| at.is_none_or(|at| at <= now - HISTORY_REFRESH_SECS))
         .collect();
+    due.sort_by_key(|(at, _)| *at);
+    let due: Vec<&CoinId> = due.into_iter().map(|(_, c)| c).take(HISTORY_REQUESTS_PER_POLL).collect();
     let usable = |p: &&std::sync::Arc<dyn PriceProvider>| {
         !blocked.contains(&p.name()) && !matches!(outcomes.get(p.name()), Some(Some(_)))
     };

@@ -5,6 +5,7 @@
 //! row whose subscriber is gone, unsubscribed, unconfirmed or suppressed, or whose article is no
 //! longer published, is cancelled rather than sent.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use minijinja::context;
@@ -115,11 +116,11 @@ async fn compose_batch(subs: &Subscriptions, db: &Db, rows: &[OutboxRow]) -> any
                     out.push(Composed::Cancel(format!("unreadable topic {:?}", row.topic)));
                     continue;
                 };
-                if !articles.contains_key(&article_id) {
-                    let prototype = article_prototype(subs, db, article_id).await?;
-                    articles.insert(article_id, prototype);
-                }
-                match &articles[&article_id] {
+                let prototype = match articles.entry(article_id) {
+                    Entry::Occupied(entry) => entry.into_mut(),
+                    Entry::Vacant(entry) => entry.insert(article_prototype(subs, db, article_id).await?),
+                };
+                match prototype {
                     Some(prototype) => Composed::Send(personal.fill(prototype)),
                     None => Composed::Cancel("the article is no longer published".into()),
                 }
@@ -129,9 +130,9 @@ async fn compose_batch(subs: &Subscriptions, db: &Db, rows: &[OutboxRow]) -> any
                     out.push(Composed::Cancel("unreadable digest period".into()));
                     continue;
                 };
-                if !digests.contains_key(&row.topic) {
+                if let Entry::Vacant(entry) = digests.entry(row.topic.clone()) {
                     let limit = subs.config.subscriptions.max_digest_articles as i64 * 20;
-                    digests.insert(row.topic.clone(), queries::digest_articles(db, since, until, limit).await?);
+                    entry.insert(queries::digest_articles(db, since, until, limit).await?);
                 }
                 if chosen.is_none() {
                     let mut map: HashMap<i64, Vec<i64>> = HashMap::new();

@@ -85,18 +85,21 @@ pub async fn all_category_slugs(db: &Db) -> DbResult<Vec<(i64, String)>> {
     .map_err(DbError::classify)
 }
 
-pub async fn insert(
+/// Adds a subscriber unless the address is known; `false` if it was. Also the first statement of
+/// transactions that go on to read: on SQLite a transaction must write first, or a concurrent
+/// writer makes its later write fail ("database is locked") instead of waiting.
+pub async fn insert_if_absent(
     conn: &mut AnyConnection,
     email: &str,
     status: &str,
     frequency: &str,
     source: &str,
     now: i64,
-) -> DbResult<i64> {
+) -> DbResult<bool> {
     let confirmed_at = (status == "confirmed").then_some(now);
-    sqlx::query_scalar(
-        "INSERT INTO subscribers (email, status, frequency, all_categories, source, created_at, updated_at, confirmed_at, confirm_sent_at) \
-         VALUES ($1, $2, $3, 1, $4, $5, $5, $6, NULL) RETURNING id",
+    let done = sqlx::query(
+        "INSERT INTO subscribers (email, status, frequency, all_categories, source, created_at, updated_at, confirmed_at) \
+         VALUES ($1, $2, $3, 1, $4, $5, $5, $6) ON CONFLICT (email) DO NOTHING",
     )
     .bind(email)
     .bind(status)
@@ -104,9 +107,19 @@ pub async fn insert(
     .bind(source)
     .bind(now)
     .bind(confirmed_at)
-    .fetch_one(conn)
+    .execute(conn)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::classify)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Deletes a subscriber; returns their id, if there was one.
+pub async fn delete_by_email(conn: &mut AnyConnection, email: &str) -> DbResult<Option<i64>> {
+    sqlx::query_scalar("DELETE FROM subscribers WHERE email = $1 RETURNING id")
+        .bind(email)
+        .fetch_optional(conn)
+        .await
+        .map_err(DbError::classify)
 }
 
 /// One subscriber of a CSV import.
@@ -230,11 +243,6 @@ pub async fn unsubscribe(conn: &mut AnyConnection, id: i64, now: i64) -> DbResul
     Ok(done.rows_affected() > 0)
 }
 
-pub async fn delete(conn: &mut AnyConnection, id: i64) -> DbResult<()> {
-    sqlx::query("DELETE FROM subscribers WHERE id = $1").bind(id).execute(conn).await.map_err(DbError::classify)?;
-    Ok(())
-}
-
 pub async fn list(db: &Db, status: Option<&str>, limit: i64, offset: i64) -> DbResult<Vec<SubscriberRow>> {
     let sql = format!("{SUBSCRIBER} WHERE ($1 = '' OR s.status = $1) ORDER BY s.id LIMIT $2 OFFSET $3");
     sqlx::query_as(&sql)
@@ -290,15 +298,6 @@ pub async fn article(db: &Db, id: i64) -> DbResult<Option<MailArticle>> {
     .map_err(DbError::classify)
 }
 
-/// The notification decision recorded for an article, if any.
-pub async fn mailing_state(conn: &mut AnyConnection, article_id: i64) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT state FROM article_mailings WHERE article_id = $1")
-        .bind(article_id)
-        .fetch_optional(conn)
-        .await
-        .map_err(DbError::classify)
-}
-
 /// Records the decision; `false` if one was recorded before (by another run of the job).
 pub async fn record_mailing(
     conn: &mut AnyConnection,
@@ -321,9 +320,13 @@ pub async fn record_mailing(
     Ok(done.rows_affected() > 0)
 }
 
-/// Turns a `skipped` decision into `sent` (a forced notification).
+/// Turns a `skipped` decision into `sent` (a forced notification), dated now so the next
+/// digests list it; a `sent` one keeps its date, so no digest lists it twice.
 pub async fn force_mailing(conn: &mut AnyConnection, article_id: i64, now: i64) -> DbResult<()> {
-    sqlx::query("UPDATE article_mailings SET state = 'sent', created_at = $1 WHERE article_id = $2")
+    sqlx::query(
+        "UPDATE article_mailings SET state = 'sent', created_at = CASE WHEN state = 'skipped' THEN $1 ELSE created_at END \
+         WHERE article_id = $2",
+    )
         .bind(now)
         .bind(article_id)
         .execute(conn)

@@ -22,7 +22,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use minijinja::{context, Value};
 use serde::Deserialize;
@@ -39,7 +39,7 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/subscribe", post(subscribe))
+        .route("/subscribe", get(subscribe_form).post(subscribe))
         .route("/subscriptions/confirm", get(confirm_page).post(confirm))
         .route("/subscriptions/manage", get(manage_page).post(manage_save))
         .route("/subscriptions/unsubscribe", get(unsubscribe_page).post(unsubscribe))
@@ -121,6 +121,14 @@ fn refused(state: &AppState, err: SubscriptionError) -> Response {
         SubscriptionError::Db(err) => return error_page(state, err.into()),
     };
     private(status_page(state, status, &message))
+}
+
+/// `GET /subscribe`: the form on a page of its own (for themes without the sidebar, and links).
+async fn subscribe_form(State(state): State<AppState>) -> Response {
+    if !state.config.subscriptions.enabled {
+        return error_page(&state, AppError::NotFound);
+    }
+    page(&state, StatusCode::OK, "/subscribe", context! { view => "form", email => "" }).await
 }
 
 /// `POST /subscribe`: the widget.

@@ -76,17 +76,12 @@ pub async fn request(
     now: i64,
 ) -> Result<Requested, DbError> {
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
-    let id = match queries::by_email(&mut tx, address.as_str()).await? {
-        Some(existing) => {
-            let recent = existing.confirm_sent_at.is_some_and(|at| now - at < config.confirm_resend_secs);
-            if recent {
-                tx.commit().await.map_err(DbError::classify)?;
-                return Ok(Requested::Throttled);
-            }
-            existing.id
-        }
-        None => queries::insert(&mut tx, address.as_str(), "pending", "instant", source, now).await?,
-    };
+    queries::insert_if_absent(&mut tx, address.as_str(), "pending", "instant", source, now).await?;
+    let existing = queries::by_email(&mut tx, address.as_str()).await?.ok_or(DbError::NotFound)?;
+    if existing.confirm_sent_at.is_some_and(|at| now - at < config.confirm_resend_secs) {
+        return Ok(Requested::Throttled);
+    }
+    let id = existing.id;
     queries::mark_confirmation_sent(&mut tx, id, now).await?;
     let topic = format!("confirm:{now}");
     let row = NewMail {
@@ -111,34 +106,35 @@ pub async fn add_confirmed(
     now: i64,
 ) -> Result<Subscriber, SubscriptionError> {
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    queries::insert_if_absent(&mut tx, address.as_str(), "confirmed", frequency.as_str(), "cli", now).await?;
     if let Some(reason) = mail_queries::suppression(&mut tx, address.as_str()).await? {
+        // Dropping the transaction rolls the insert back.
         return Err(invalid(
             "email",
             format!("{address} is suppressed ({reason}); it can only come back by confirming (subscribe without --confirmed)"),
         ));
     }
-    let id = match queries::by_email(&mut tx, address.as_str()).await? {
-        Some(existing) => {
-            queries::confirm(&mut tx, existing.id, now).await?;
-            existing.id
-        }
-        None => queries::insert(&mut tx, address.as_str(), "confirmed", frequency.as_str(), "cli", now).await?,
-    };
+    let id = queries::by_email(&mut tx, address.as_str()).await?.ok_or(DbError::NotFound)?.id;
+    queries::confirm(&mut tx, id, now).await?;
     queries::set_frequency(&mut tx, id, frequency.as_str(), now).await?;
     let row = queries::by_id(&mut tx, id).await?.ok_or(DbError::NotFound)?;
     tx.commit().await.map_err(DbError::classify)?;
     Ok(row.into_subscriber(None))
 }
 
-/// Loads the subscriber a token names and checks the token against their address.
+/// Loads the subscriber a token names and checks the token against their address. Read on its
+/// own connection: the transactions that follow start with a write (see
+/// `queries::insert_if_absent`).
 async fn verified(
-    conn: &mut sqlx::AnyConnection,
+    db: &Db,
     keys: &Keys,
     token: &str,
     check: impl FnOnce(&Keys, &tokens::Claims, &str) -> Result<(), TokenError>,
 ) -> Result<SubscriberRow, SubscriptionError> {
     let claims = tokens::parse(token).ok_or(SubscriptionError::Token(TokenError::Forged))?;
-    let row = queries::by_id(conn, claims.subscriber_id).await?.ok_or(SubscriptionError::Token(TokenError::Forged))?;
+    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+    let row =
+        queries::by_id(&mut conn, claims.subscriber_id).await?.ok_or(SubscriptionError::Token(TokenError::Forged))?;
     check(keys, &claims, &row.email).map_err(SubscriptionError::Token)?;
     Ok(row)
 }
@@ -152,8 +148,7 @@ pub async fn check_confirmation(
     now: i64,
 ) -> Result<Subscriber, SubscriptionError> {
     let max_age = config.confirm_max_age_hours * 3600;
-    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
-    let row = verified(&mut conn, keys, token, |k, c, e| k.check_confirm(c, e, now, max_age)).await?;
+    let row = verified(db, keys, token, |k, c, e| k.check_confirm(c, e, now, max_age)).await?;
     Ok(row.into_subscriber(None))
 }
 
@@ -168,8 +163,8 @@ pub async fn confirm(
     now: i64,
 ) -> Result<(Subscriber, bool), SubscriptionError> {
     let max_age = config.confirm_max_age_hours * 3600;
+    let row = verified(db, keys, token, |k, c, e| k.check_confirm(c, e, now, max_age)).await?;
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
-    let row = verified(&mut tx, keys, token, |k, c, e| k.check_confirm(c, e, now, max_age)).await?;
     let changed = queries::confirm(&mut tx, row.id, now).await?;
     mail_queries::unsuppress(&mut tx, &row.email).await?;
     let row = queries::by_id(&mut tx, row.id).await?.ok_or(DbError::NotFound)?;
@@ -184,9 +179,7 @@ pub async fn confirm(
 
 /// The subscriber of a manage/unsubscribe token, with their categories.
 pub async fn manage(db: &Db, keys: &Keys, token: &str) -> Result<Subscriber, SubscriptionError> {
-    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
-    let row = verified(&mut conn, keys, token, |k, c, e| k.check_manage(c, e)).await?;
-    drop(conn);
+    let row = verified(db, keys, token, |k, c, e| k.check_manage(c, e)).await?;
     with_categories(db, row).await
 }
 
@@ -218,8 +211,8 @@ pub async fn update(
             return Err(invalid("categories", format!("no category {unknown}")));
         }
     }
+    let row = verified(db, keys, token, |k, c, e| k.check_manage(c, e)).await?;
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
-    let row = verified(&mut tx, keys, token, |k, c, e| k.check_manage(c, e)).await?;
     queries::set_frequency(&mut tx, row.id, frequency.as_str(), now).await?;
     queries::set_categories(&mut tx, row.id, categories.as_deref(), now).await?;
     let row = queries::by_id(&mut tx, row.id).await?.ok_or(DbError::NotFound)?;
@@ -231,8 +224,8 @@ pub async fn update(
 /// one-click POST from a mail client): the address is suppressed and its queued mail
 /// cancelled. Idempotent; returns whether they were subscribed until now.
 pub async fn unsubscribe(db: &Db, keys: &Keys, token: &str, now: i64) -> Result<(Subscriber, bool), SubscriptionError> {
+    let row = verified(db, keys, token, |k, c, e| k.check_manage(c, e)).await?;
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
-    let row = verified(&mut tx, keys, token, |k, c, e| k.check_manage(c, e)).await?;
     let changed = unsubscribe_row(&mut tx, &row, "link", now).await?;
     let row = queries::by_id(&mut tx, row.id).await?.ok_or(DbError::NotFound)?;
     tx.commit().await.map_err(DbError::classify)?;
@@ -257,15 +250,13 @@ async fn unsubscribe_row(
 /// Unsubscribes an address by hand (a `mailto:` unsubscribe request). `false` if unknown.
 pub async fn unsubscribe_address(db: &Db, address: &Address, now: i64) -> Result<bool, DbError> {
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    mail_queries::suppress(&mut tx, address.as_str(), "unsubscribed", "operator", now).await?;
     let found = match queries::by_email(&mut tx, address.as_str()).await? {
         Some(row) => {
             unsubscribe_row(&mut tx, &row, "operator", now).await?;
             true
         }
-        None => {
-            mail_queries::suppress(&mut tx, address.as_str(), "unsubscribed", "operator", now).await?;
-            false
-        }
+        None => false,
     };
     tx.commit().await.map_err(DbError::classify)?;
     Ok(found)
@@ -275,11 +266,10 @@ pub async fn unsubscribe_address(db: &Db, address: &Address, now: i64) -> Result
 /// address if it is on it. `false` if unknown.
 pub async fn remove(db: &Db, address: &Address) -> Result<bool, DbError> {
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
-    let Some(row) = queries::by_email(&mut tx, address.as_str()).await? else {
+    let Some(id) = queries::delete_by_email(&mut tx, address.as_str()).await? else {
         return Ok(false);
     };
-    mail_queries::cancel_for_subscriber(&mut tx, row.id, "subscriber removed").await?;
-    queries::delete(&mut tx, row.id).await?;
+    mail_queries::cancel_for_subscriber(&mut tx, id, "subscriber removed").await?;
     tx.commit().await.map_err(DbError::classify)?;
     Ok(true)
 }
@@ -320,23 +310,22 @@ pub async fn fan_out(
     }
     let published_at = article.published_at.unwrap_or(queued_at);
     let fresh = published_at >= queued_at - config.notify_window_hours * 3600;
+    let state = if fresh || force { "sent" } else { "skipped" };
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
-    match queries::mailing_state(&mut tx, article_id).await?.as_deref() {
-        None => {
-            let state = if fresh || force { "sent" } else { "skipped" };
-            if !queries::record_mailing(&mut tx, article_id, article.category_id, state, now).await? {
-                return Ok(FanOut::AlreadyDone);
-            }
-            if state == "skipped" {
-                tx.commit().await.map_err(DbError::classify)?;
-                return Ok(FanOut::Skipped(format!(
-                    "first published more than {} hours before it went live here (an import)",
-                    config.notify_window_hours
-                )));
-            }
+    // The decision first: a write, so concurrent runs serialise on it (and SQLite does not
+    // refuse a read-then-write transaction).
+    let first = queries::record_mailing(&mut tx, article_id, article.category_id, state, now).await?;
+    match (first, force) {
+        (false, false) => return Ok(FanOut::AlreadyDone),
+        (false, true) => queries::force_mailing(&mut tx, article_id, now).await?,
+        (true, _) if state == "skipped" => {
+            tx.commit().await.map_err(DbError::classify)?;
+            return Ok(FanOut::Skipped(format!(
+                "first published more than {} hours before it went live here (an import)",
+                config.notify_window_hours
+            )));
         }
-        Some(_) if !force => return Ok(FanOut::AlreadyDone),
-        Some(_) => queries::force_mailing(&mut tx, article_id, now).await?,
+        (true, _) => {}
     }
     let topic = format!("article:{article_id}");
     let queued = queries::fan_out(&mut tx, ARTICLE_KIND, &topic, article.category_id, now).await?;
@@ -509,10 +498,14 @@ pub async fn import(db: &Db, text: &str, pending: bool, now: i64) -> Result<Impo
     }
 
     let mut report = Imported::default();
-    let mut tx = db.pool.begin().await.map_err(|e| db_error(DbError::classify(e)))?;
+    // Read before the transaction, which must start with a write on SQLite (see
+    // `queries::insert_if_absent`); an address suppressed in between is the only race.
     let emails: Vec<String> = rows.iter().map(|(r, _)| r.email.clone()).collect();
+    let mut conn = db.pool.acquire().await.map_err(|e| db_error(DbError::classify(e)))?;
     let suppressed: HashSet<String> =
-        mail_queries::suppressed_among(&mut tx, &emails).await.map_err(db_error)?.into_iter().collect();
+        mail_queries::suppressed_among(&mut conn, &emails).await.map_err(db_error)?.into_iter().collect();
+    drop(conn);
+    let mut tx = db.pool.begin().await.map_err(|e| db_error(DbError::classify(e)))?;
     let (blocked, rows): (Vec<_>, Vec<_>) =
         rows.into_iter().partition(|(r, _)| suppressed.contains(&r.email) && r.status != "unsubscribed");
     report.suppressed = blocked.len();
