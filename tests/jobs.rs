@@ -124,8 +124,7 @@ async fn concurrent_workers_never_take_the_same_job() {
         .fetch_one(&site.db.pool)
         .await
         .unwrap();
-        let rows: Vec<(String, String, i64, Option<String>)> = sqlx::query_as("SELECT kind, state, attempts, last_error FROM jobs WHERE (state <> 'done' OR attempts <> 1)").fetch_all(&site.db.pool).await.unwrap();
-        assert_eq!(claimed_twice, 0, "{backend:?}: each job claimed once {rows:?}");
+        assert_eq!(claimed_twice, 0, "{backend:?}: each job claimed once");
         assert_eq!(job_states(&site.db, "content.publish_scheduled").await, vec![("done".to_string(), 30)]);
         let mut seen = HashSet::new();
         for slug in &ids {

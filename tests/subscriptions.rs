@@ -271,19 +271,21 @@ async fn double_opt_in_article_mail_and_one_click_unsubscribe_end_to_end() {
         assert!(page.contains("You are subscribed"));
 
         // Publishing mails the article once; later edits mail nothing.
-        let (article_id, slug) = publish(&site, "Harbour Cranes Return", "Economy").await;
+        let (article_id, slug) = publish(&site, "Harbour Cranes Return to Ålesund", "Economy").await;
         assert_eq!(outbox_states(&site, &format!("article:{article_id}")).await, vec![("queued".to_string(), 1)]);
         deliver(&site).await;
         let mails = peer.to(&reader);
         assert_eq!(mails.len(), 2);
         let mail = mails[1].parsed();
-        assert_eq!(mail.subject(), Some("[OpenVoice] Harbour Cranes Return"));
+        assert_eq!(mail.subject(), Some("[OpenVoice] Harbour Cranes Return to Ålesund"));
+        let raw_subject = mail.header_raw("Subject").unwrap();
+        assert!(raw_subject.is_ascii() && raw_subject.contains("=?utf-8?"), "RFC 2047: {raw_subject}");
         let text = mail.body_text(0).unwrap().to_string();
         let html = mail.body_html(0).unwrap().to_string();
         let article_url = format!("{}/article/{slug}", site.base);
         for part in [&text, &html] {
-            assert!(part.contains("Harbour Cranes Return") && part.contains(&article_url), "{part}");
-            assert!(part.contains("What happened with Harbour Cranes Return, in brief."));
+            assert!(part.contains("Harbour Cranes Return to Ålesund") && part.contains(&article_url), "{part}");
+            assert!(part.contains("What happened with Harbour Cranes Return to Ålesund, in brief."));
             assert!(
                 part.contains("/subscriptions/unsubscribe?token=") && part.contains("/subscriptions/manage?token=")
             );
@@ -293,7 +295,7 @@ async fn double_opt_in_article_mail_and_one_click_unsubscribe_end_to_end() {
         assert!(unsubscribe.contains(&format!("<{unsubscribe_url}>")) && unsubscribe.contains("<mailto:"));
         assert_eq!(mail.header_raw("List-Unsubscribe-Post").map(str::trim), Some("List-Unsubscribe=One-Click"));
         let saved = service::find(&site.db, &slug).await.unwrap();
-        let mut edit = draft("Harbour Cranes Return", "Economy", Publish::At(saved.summary.published_at.unwrap()));
+        let mut edit = draft("Harbour Cranes Return to Ålesund", "Economy", Publish::At(saved.summary.published_at.unwrap()));
         edit.slug = Some(slug.clone());
         edit.body_md = "Updated.".into();
         service::upsert(&site.db, LIMITS, edit, Terms::MustExist).await.unwrap();

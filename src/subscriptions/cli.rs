@@ -68,7 +68,8 @@ pub enum SubscribersCommand {
     Notify {
         slug: String,
         /// Mail it even if it was skipped as back-catalogue, or to subscribers who joined
-        /// since it was mailed (nobody gets it twice).
+        /// since it was mailed (nobody gets it twice while its outbox rows are kept,
+        /// `mail.keep_days`).
         #[arg(long)]
         force: bool,
     },
