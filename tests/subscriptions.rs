@@ -295,7 +295,8 @@ async fn double_opt_in_article_mail_and_one_click_unsubscribe_end_to_end() {
         assert!(unsubscribe.contains(&format!("<{unsubscribe_url}>")) && unsubscribe.contains("<mailto:"));
         assert_eq!(mail.header_raw("List-Unsubscribe-Post").map(str::trim), Some("List-Unsubscribe=One-Click"));
         let saved = service::find(&site.db, &slug).await.unwrap();
-        let mut edit = draft("Harbour Cranes Return to Ålesund", "Economy", Publish::At(saved.summary.published_at.unwrap()));
+        let mut edit =
+            draft("Harbour Cranes Return to Ålesund", "Economy", Publish::At(saved.summary.published_at.unwrap()));
         edit.slug = Some(slug.clone());
         edit.body_md = "Updated.".into();
         service::upsert(&site.db, LIMITS, edit, Terms::MustExist).await.unwrap();
