@@ -124,27 +124,64 @@ pub async fn import_dir(
     Ok(report)
 }
 
-/// Splits `---\nYAML\n---\nbody`; returns the front matter, the body and the body's first line.
+/// Splits `---\nYAML\n---\nbody` (Jekyll, Hugo) or `+++\nTOML\n+++\nbody` (Hugo, Zola); returns
+/// the front matter, the body and the body's first line.
 fn split_front_matter(text: &str) -> Result<(FrontMatter, &str, usize), DocumentError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(rest) = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) else {
-        return Err(DocumentError { line: 1, message: "expected front matter starting with `---`".into() });
+    let fence = match text.get(..3) {
+        Some("---") => "---",
+        Some("+++") => "+++",
+        _ => {
+            return Err(DocumentError { line: 1, message: "expected front matter starting with `---` or `+++`".into() })
+        }
     };
+    let Some(rest) = text[3..].strip_prefix('\n').or_else(|| text[3..].strip_prefix("\r\n")) else {
+        return Err(DocumentError { line: 1, message: format!("expected a line break after the opening `{fence}`") });
+    };
+    let closing = format!("\n{fence}");
     let end = rest
-        .match_indices("\n---")
+        .match_indices(closing.as_str())
         .find(|(i, _)| rest[i + 4..].starts_with('\n') || rest[i + 4..].starts_with("\r\n") || rest[i + 4..].is_empty())
         .map(|(i, _)| i)
-        .ok_or(DocumentError { line: 1, message: "front matter is not closed by a `---` line".into() })?;
-    let yaml = &rest[..end];
+        .ok_or_else(|| DocumentError { line: 1, message: format!("front matter is not closed by a `{fence}` line") })?;
+    let head = &rest[..end];
     let after = &rest[end + 4..];
     let body = after.strip_prefix("\r\n").or_else(|| after.strip_prefix('\n')).unwrap_or(after);
-    let body_line = 3 + yaml.lines().count();
-    let front: FrontMatter = serde_yaml_ng::from_str(yaml).map_err(|e| DocumentError {
-        // YAML lines count from the line after the opening `---`.
+    let body_line = 3 + head.lines().count();
+    let front = if fence == "---" { parse_yaml(head)? } else { parse_toml(head)? };
+    Ok((front, body, body_line))
+}
+
+fn parse_yaml(head: &str) -> Result<FrontMatter, DocumentError> {
+    serde_yaml_ng::from_str(head).map_err(|e| DocumentError {
+        // Front-matter lines count from the line after the opening fence.
         line: e.location().map_or(1, |l| l.line() + 1),
         message: format!("front matter: {e}"),
-    })?;
-    Ok((front, body, body_line))
+    })
+}
+
+/// TOML front matter: a TOML date-time `date` becomes text, and Zola's
+/// `[taxonomies] categories/tags` count as top-level `categories`/`tags`.
+fn parse_toml(head: &str) -> Result<FrontMatter, DocumentError> {
+    let at = |span: Option<std::ops::Range<usize>>| {
+        span.map_or(1, |r| head[..r.start.min(head.len())].lines().count().max(1) + 1)
+    };
+    let mut table: toml::Table = toml::from_str(head)
+        .map_err(|e| DocumentError { line: at(e.span()), message: format!("front matter: {}", e.message()) })?;
+    if let Some(toml::Value::Datetime(date)) = table.get("date") {
+        let date = date.to_string();
+        table.insert("date".into(), toml::Value::String(date));
+    }
+    if let Some(toml::Value::Table(taxonomies)) = table.remove("taxonomies") {
+        for key in ["categories", "tags"] {
+            if let (Some(value), false) = (taxonomies.get(key), table.contains_key(key)) {
+                table.insert(key.into(), value.clone());
+            }
+        }
+    }
+    table
+        .try_into()
+        .map_err(|e: toml::de::Error| DocumentError { line: 1, message: format!("front matter: {}", e.message()) })
 }
 
 fn parse_date(text: &str) -> Option<i64> {
@@ -188,7 +225,26 @@ mod tests {
         let err = split_front_matter("---\ntitle: ok\ntags: [unclosed\n---\nBody").unwrap_err();
         assert!(err.line >= 3, "{err}");
         assert!(split_front_matter("no front matter").is_err());
+        let err = split_front_matter("+++\ntitle = \"x\"\ntags = [\n+++\nBody").unwrap_err();
+        assert!(err.message.contains("front matter"), "{err}");
         assert!(split_front_matter("---\ntitle: x\n").unwrap_err().message.contains("not closed"));
+    }
+
+    #[test]
+    fn reads_hugo_and_zola_toml_front_matter() {
+        let hugo = "+++\ntitle = \"Hugo Post\"\ndate = 2021-03-04T05:06:07Z\ncategories = [\"World\"]\ntags = [\"a\"]\ndraft = true\n+++\nBody\n";
+        let (front, body, line) = split_front_matter(hugo).unwrap();
+        assert_eq!(front.title.as_deref(), Some("Hugo Post"));
+        assert_eq!(front.date.as_deref().and_then(parse_date), Some(1614834367));
+        assert_eq!(front.categories, vec!["World"]);
+        assert!(front.draft);
+        assert_eq!((body, line), ("Body\n", 8));
+
+        let zola = "+++\ntitle = \"Zola Post\"\ndate = 2021-03-04\n[taxonomies]\ncategories = [\"Science\"]\ntags = [\"x\", \"y\"]\n+++\nBody";
+        let (front, _, _) = split_front_matter(zola).unwrap();
+        assert_eq!(front.categories, vec!["Science"]);
+        assert_eq!(front.tags, vec!["x", "y"]);
+        assert_eq!(front.date.as_deref().and_then(parse_date), Some(1614816000));
     }
 
     #[test]
