@@ -81,6 +81,17 @@ async fn keys(state: &AppState) -> Result<&Keys, Response> {
 }
 
 /// Reads a form body: at most [`MAX_FORM_BYTES`], URL-encoded, UTF-8.
+/// Reads a form posted from this site's own pages (same origin); `refusal` is shown otherwise.
+/// Every answer is private: these pages carry personal tokens.
+async fn read_own_form(state: &AppState, request: Request, refusal: &str) -> Result<Vec<(String, String)>, Response> {
+    let (parts, body) = request.into_parts();
+    let fields = read_form(state, &parts.headers, body).await.map_err(private)?;
+    if !forms::same_origin(&state.config.base_url(), &parts.headers) {
+        return Err(private(status_page(state, StatusCode::FORBIDDEN, refusal)));
+    }
+    Ok(fields)
+}
+
 async fn read_form(
     state: &AppState,
     headers: &HeaderMap,
@@ -215,14 +226,10 @@ async fn confirm_page(
 
 /// `POST /subscriptions/confirm`: the button.
 async fn confirm(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let fields = match read_form(&state, &parts.headers, body).await {
+    let fields = match read_own_form(&state, request, "Please confirm from this site's own page.").await {
         Ok(fields) => fields,
-        Err(response) => return private(response),
+        Err(response) => return response,
     };
-    if !forms::same_origin(&state.config.base_url(), &parts.headers) {
-        return private(status_page(&state, StatusCode::FORBIDDEN, "Please confirm from this site's own page."));
-    }
     let keys = match keys(&state).await {
         Ok(keys) => keys,
         Err(response) => return response,
@@ -285,18 +292,11 @@ async fn manage_page(
 
 /// `POST /subscriptions/manage`: frequency, `scope` (all or some) and `category` ids.
 async fn manage_save(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let fields = match read_form(&state, &parts.headers, body).await {
-        Ok(fields) => fields,
-        Err(response) => return private(response),
-    };
-    if !forms::same_origin(&state.config.base_url(), &parts.headers) {
-        return private(status_page(
-            &state,
-            StatusCode::FORBIDDEN,
-            "Please change your subscription from this site's own page.",
-        ));
-    }
+    let fields =
+        match read_own_form(&state, request, "Please change your subscription from this site's own page.").await {
+            Ok(fields) => fields,
+            Err(response) => return response,
+        };
     let token = field(&fields, "token");
     let Some(frequency) = Frequency::parse(&field(&fields, "frequency")) else {
         return private(status_page(
