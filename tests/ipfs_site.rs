@@ -232,8 +232,9 @@ async fn the_site_snapshot_and_export_car() {
         assert_eq!(status, 200);
         assert!(feed_rs::parser::parse(feed.as_bytes()).is_ok());
         let article_cid = page_cid(&site, SLUG).await;
-        let (headers, _) = download(&site, &format!("/ipfs/{root}/articles/{SLUG}/index.html")).await;
-        assert_eq!(headers["etag"].to_str().unwrap().trim_matches('"').len(), article_cid.len());
+        // The snapshot links the article's current bundle itself, not a copy.
+        let (headers, _) = download(&site, &format!("/ipfs/{root}/articles/{SLUG}?format=raw")).await;
+        assert_eq!(headers["etag"].to_str().unwrap(), format!("\"{article_cid}.raw\""));
 
         // `openvoice export car`: a whole-site CAR the reference implementation verifies.
         let car_path = site.dir.path().join("site.car");
