@@ -23,7 +23,48 @@ pub enum Role {
     Admin,
 }
 
+/// What a role may do. Every admin route and API endpoint asks `Role::can` for one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Create articles and edit one's own drafts (contributor and up).
+    WriteDrafts,
+    /// Publish, schedule, unpublish and trash one's own articles (author and up).
+    PublishOwn,
+    /// Upload media (author and up).
+    UploadMedia,
+    /// Edit, publish and trash anyone's articles (editor and up).
+    EditOthers,
+    /// Create, rename and delete categories and tags (editor and up).
+    ManageTerms,
+    /// Approve, spam and trash comments (editor and up).
+    ModerateComments,
+    /// See and manage email subscribers (editor and up).
+    ManageSubscribers,
+    /// Create, change and remove accounts (admin).
+    ManageUsers,
+    /// Change site settings, mail and pinning configuration (admin).
+    ManageSettings,
+}
+
 impl Role {
+    /// Roles are cumulative, as in WordPress: each can do what the ones below it can.
+    pub fn can(self, capability: Capability) -> bool {
+        let needed = match capability {
+            Capability::WriteDrafts => Role::Contributor,
+            Capability::PublishOwn | Capability::UploadMedia => Role::Author,
+            Capability::EditOthers
+            | Capability::ManageTerms
+            | Capability::ModerateComments
+            | Capability::ManageSubscribers => Role::Editor,
+            Capability::ManageUsers | Capability::ManageSettings => Role::Admin,
+        };
+        self >= needed
+    }
+
+    pub fn parse(name: &str) -> Option<Role> {
+        [Role::Contributor, Role::Author, Role::Editor, Role::Admin].into_iter().find(|role| role.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Contributor => "contributor",
@@ -145,4 +186,20 @@ pub async fn find_by_username(db: &Db, username: &str) -> Result<User, DbError> 
 
 pub async fn count_users(db: &Db) -> Result<i64, DbError> {
     queries::count(db).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_cumulative() {
+        assert!(Role::Contributor.can(Capability::WriteDrafts));
+        assert!(!Role::Contributor.can(Capability::PublishOwn));
+        assert!(Role::Author.can(Capability::PublishOwn) && !Role::Author.can(Capability::EditOthers));
+        assert!(Role::Editor.can(Capability::ModerateComments) && !Role::Editor.can(Capability::ManageUsers));
+        assert!(Role::Admin.can(Capability::ManageSettings));
+        assert_eq!(Role::parse("editor"), Some(Role::Editor));
+        assert_eq!(Role::parse("root"), None);
+    }
 }
