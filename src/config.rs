@@ -34,6 +34,8 @@ pub struct Config {
     pub mail: crate::mail::config::MailConfig,
     /// "Subscribe to Blog via Email": article mail, digests, confirmation links (`subscriptions::config`).
     pub subscriptions: crate::subscriptions::config::SubscriptionsConfig,
+    /// Admin sessions, login throttling and password resets (`accounts::config`).
+    pub accounts: crate::accounts::config::AccountsConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -58,6 +60,9 @@ pub struct HttpConfig {
     pub max_concurrency: usize,
     /// Rendered pages kept in memory per node (keyed by the content epoch).
     pub page_cache_entries: usize,
+    /// The site is served over HTTPS by a TLS-terminating proxy in front of it: session
+    /// cookies get `Secure` and every response `Strict-Transport-Security`.
+    pub behind_tls: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -92,6 +97,7 @@ impl Default for Config {
             ipfs: Default::default(),
             mail: Default::default(),
             subscriptions: Default::default(),
+            accounts: Default::default(),
         }
     }
 }
@@ -114,6 +120,7 @@ impl Default for HttpConfig {
             max_body_bytes: 2 * 1024 * 1024,
             max_concurrency: 1024,
             page_cache_entries: 2048,
+            behind_tls: false,
         }
     }
 }
@@ -211,6 +218,7 @@ impl Config {
         self.ipfs.validate()?;
         self.mail.validate()?;
         self.subscriptions.validate()?;
+        self.accounts.validate()?;
         Ok(())
     }
 
@@ -253,6 +261,7 @@ impl std::fmt::Debug for Config {
             .field("ipfs", &self.ipfs)
             .field("mail", &self.mail)
             .field("subscriptions", &self.subscriptions)
+            .field("accounts", &self.accounts)
             .finish()
     }
 }

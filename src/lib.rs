@@ -17,6 +17,7 @@
 //! See ARCHITECTURE.md for the invariants.
 
 pub mod accounts;
+pub mod admin;
 pub mod cli;
 pub mod comments;
 pub mod config;

@@ -7,7 +7,11 @@ use serde::Serialize;
 
 use crate::store::{self, Db, DbError};
 
+pub mod auth;
+pub mod config;
 pub mod queries;
+pub mod routes;
+pub mod session;
 
 /// WordPress-like roles, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
@@ -46,6 +50,23 @@ pub enum Capability {
     ManageSettings,
 }
 
+impl Capability {
+    /// What the capability allows, to finish "You are not allowed to …".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Capability::WriteDrafts => "write articles",
+            Capability::PublishOwn => "publish articles",
+            Capability::UploadMedia => "upload media",
+            Capability::EditOthers => "edit other people's articles",
+            Capability::ManageTerms => "manage categories and tags",
+            Capability::ModerateComments => "moderate comments",
+            Capability::ManageSubscribers => "manage subscribers",
+            Capability::ManageUsers => "manage users",
+            Capability::ManageSettings => "change the site's settings",
+        }
+    }
+}
+
 impl Role {
     /// Roles are cumulative, as in WordPress: each can do what the ones below it can.
     pub fn can(self, capability: Capability) -> bool {
@@ -61,8 +82,11 @@ impl Role {
         self >= needed
     }
 
+    /// Every role, weakest first.
+    pub const ALL: [Role; 4] = [Role::Contributor, Role::Author, Role::Editor, Role::Admin];
+
     pub fn parse(name: &str) -> Option<Role> {
-        [Role::Contributor, Role::Author, Role::Editor, Role::Admin].into_iter().find(|role| role.as_str() == name)
+        Role::ALL.into_iter().find(|role| role.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -243,8 +243,8 @@ pub fn plain_text(html: &str) -> String {
 
 /// Reads this browser's comment cookies; anything unsigned or malformed is ignored.
 async fn view_from_cookies(state: &AppState, headers: &HeaderMap) -> View {
-    let own_cookie = cookie(headers, OWN_COOKIE);
-    let saved_cookie = cookie(headers, SAVED_COOKIE);
+    let own_cookie = forms::cookie(headers, OWN_COOKIE);
+    let saved_cookie = forms::cookie(headers, SAVED_COOKIE);
     if own_cookie.is_none() && saved_cookie.is_none() {
         return View::default();
     }
@@ -263,17 +263,6 @@ async fn view_from_cookies(state: &AppState, headers: &HeaderMap) -> View {
         .and_then(|c| keys.open_cookie(SAVED_COOKIE, c))
         .and_then(|json| serde_json::from_str::<Saved>(&json).ok());
     View { own, saved, ..View::default() }
-}
-
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
 }
 
 /// A page rendered for one reader: never stored by shared caches.
@@ -501,7 +490,7 @@ async fn submit(State(state): State<AppState>, Path(slug): Path<String>, request
             "{SAVED_COOKIE}={}; Path=/; Max-Age={SAVED_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax{secure}",
             keys.sign_cookie(SAVED_COOKIE, &json)
         ))
-    } else if cookie(headers, SAVED_COOKIE).is_some() {
+    } else if forms::cookie(headers, SAVED_COOKIE).is_some() {
         // Unticked: forget what was saved, as WordPress does.
         Some(format!("{SAVED_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"))
     } else {

@@ -45,6 +45,18 @@ pub fn client_ip(header: &str, headers: &HeaderMap, peer: Option<&ConnectInfo<So
     peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip())
 }
 
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
 /// CSRF defence: a browser names the page a form was posted from (`Origin`, `Sec-Fetch-Site`);
 /// it must be this site (`base_url`, or the `Host` the request came to). Clients that send
 /// neither are not browsers, which CSRF needs; each form has its own further checks.

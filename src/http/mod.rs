@@ -30,6 +30,7 @@ use crate::store::Db;
 pub mod error;
 pub mod forms;
 pub mod page_cache;
+pub mod security;
 
 use crate::theme::Templates;
 pub use error::AppError;
@@ -89,6 +90,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::market::routes::router())
         .merge(crate::comments::routes::router())
         .merge(crate::subscriptions::routes::router())
+        .merge(crate::accounts::routes::admin_router())
+        .merge(crate::admin::router())
         .route("/healthz", get(healthz))
         .route("/static/{*path}", get(static_file))
         .fallback(not_found)
@@ -112,6 +115,7 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
         .with_state(state)
 }
 

@@ -1,0 +1,442 @@
+//! The admin desk's accounts over real HTTP, on SQLite and PostgreSQL: login and its throttling,
+//! sessions (CSRF, logout, expiry), password change and reset by mail, security headers, and
+//! the role matrix over every admin route.
+
+mod common;
+
+use common::{backends, TestSite};
+use openvoice::accounts::{self, NewUser, Role};
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use scraper::{Html, Selector};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A browser: keeps cookies, does not follow redirects (the tests look at them).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client")
+}
+
+/// Creates an account with `role` and the password [`PASSWORD`]; returns its username.
+async fn add_user(site: &TestSite, role: Role) -> String {
+    let username = format!("{}-{:04x}", role.as_str(), rand::random::<u16>());
+    let email = format!("{username}@example.org");
+    let new = NewUser { username: &username, email: &email, display_name: &username, role, password: Some(PASSWORD) };
+    accounts::create_user(&site.db, &new).await.expect("creating user");
+    username
+}
+
+async fn post_login(site: &TestSite, client: &reqwest::Client, username: &str, password: &str) -> reqwest::Response {
+    client
+        .post(format!("{}/admin/login", site.base))
+        .form(&[("username", username), ("password", password), ("next", "/admin")])
+        .send()
+        .await
+        .expect("login request")
+}
+
+/// The text of the first element matching `css`.
+fn text_of(html: &str, css: &str) -> String {
+    let doc = Html::parse_document(html);
+    let selector = Selector::parse(css).expect("selector");
+    doc.select(&selector).next().map(|e| e.text().collect::<String>().trim().to_string()).unwrap_or_default()
+}
+
+/// The value of the first `<input name="…">`.
+fn input_value(html: &str, name: &str) -> String {
+    let doc = Html::parse_document(html);
+    let selector = Selector::parse(&format!("input[name=\"{name}\"]")).expect("selector");
+    doc.select(&selector).next().and_then(|e| e.value().attr("value")).unwrap_or_default().to_string()
+}
+
+/// A signed-in browser and its session's CSRF secret.
+struct Desk {
+    client: reqwest::Client,
+    csrf: String,
+}
+
+impl Desk {
+    async fn login(site: &TestSite, username: &str) -> Desk {
+        Desk::login_with(site, username, PASSWORD).await
+    }
+
+    async fn login_with(site: &TestSite, username: &str, password: &str) -> Desk {
+        let client = browser();
+        let response = post_login(site, &client, username, password).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{username} logs in");
+        let csrf = Desk::csrf_from(site, &client).await;
+        Desk { client, csrf }
+    }
+
+    async fn csrf_from(site: &TestSite, client: &reqwest::Client) -> String {
+        let html = client.get(format!("{}/admin", site.base)).send().await.expect("dashboard").text().await.unwrap();
+        let csrf = input_value(&html, "csrf");
+        assert_eq!(csrf.len(), 64, "the admin frame carries the CSRF secret: {html}");
+        csrf
+    }
+
+    async fn get(&self, site: &TestSite, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", site.base)).send().await.expect("GET")
+    }
+
+    /// POSTs `fields` as a form, with the session's `csrf` unless `csrf` is given.
+    async fn post(&self, site: &TestSite, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        form.extend_from_slice(fields);
+        self.client.post(format!("{}{path}", site.base)).form(&form).send().await.expect("POST")
+    }
+
+    async fn post_raw(&self, site: &TestSite, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(format!("{}{path}", site.base)).form(fields).send().await.expect("POST")
+    }
+
+    async fn signed_in(&self, site: &TestSite) -> bool {
+        match self.get(site, "/admin").await.status() {
+            StatusCode::OK => true,
+            StatusCode::SEE_OTHER => false,
+            other => panic!("unexpected {other} for /admin"),
+        }
+    }
+}
+
+async fn exec(site: &TestSite, sql: &str, binds: &[i64]) {
+    let mut query = sqlx::query(sql);
+    for value in binds {
+        query = query.bind(*value);
+    }
+    query.execute(&site.db.pool).await.expect(sql);
+}
+
+fn now() -> i64 {
+    openvoice::store::now()
+}
+
+#[tokio::test]
+async fn login_sessions_csrf_and_logout() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let editor = add_user(&site, Role::Editor).await;
+
+        // Not signed in: pages send you to the login page, forms are refused.
+        let client = browser();
+        let response = client.get(format!("{}/admin/password?x=1", site.base)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[LOCATION], "/admin/login?next=%2Fadmin%2Fpassword%3Fx%3D1");
+        let response = client.post(format!("{}/admin/logout", site.base)).form(&[("csrf", "x")]).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+        let page = client.get(format!("{}/admin/login?next=/admin/users", site.base)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert_eq!(input_value(&html, "next"), "/admin/users");
+        assert!(html.contains(r#"<meta name="robots" content="noindex">"#), "{html}");
+        assert!(!html.contains("style=") && !html.contains("<script"), "no inline style or script");
+
+        // Wrong password and unknown user: the same answer.
+        let wrong = post_login(&site, &client, &editor, "not the password").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let wrong_html = wrong.text().await.unwrap();
+        let unknown = post_login(&site, &client, "nobody-here", "not the password").await;
+        assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+        let unknown_html = unknown.text().await.unwrap();
+        let message = text_of(&wrong_html, ".notice-error");
+        assert_eq!(message, "Unknown username or wrong password.");
+        assert_eq!(message, text_of(&unknown_html, ".notice-error"));
+        assert_eq!(input_value(&wrong_html, "username"), editor, "the name typed is kept");
+
+        // An offsite `next` is ignored.
+        let response = client
+            .post(format!("{}/admin/login", site.base))
+            .form(&[("username", editor.as_str()), ("password", PASSWORD), ("next", "//evil.example/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[LOCATION], "/admin");
+        let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
+        assert!(cookie.starts_with("ov_session="), "{cookie}");
+        for part in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(part), "{cookie} has {part}");
+        }
+        assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag ({cookie})");
+        let token = cookie.trim_start_matches("ov_session=").split(';').next().unwrap().to_string();
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(&site.db.pool).await.unwrap();
+        assert!(!stored.contains(&token), "only a hash of the session id is stored");
+
+        let desk = Desk { csrf: Desk::csrf_from(&site, &client).await, client };
+        let dashboard = desk.get(&site, "/admin").await.text().await.unwrap();
+        assert!(dashboard.contains(&editor), "the dashboard greets the user");
+
+        // A form from elsewhere (no or wrong CSRF) is refused and changes nothing.
+        let response = desk.post_raw(&site, "/admin/logout", &[]).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let response = desk.post_raw(&site, "/admin/logout", &[("csrf", &"0".repeat(64))]).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(desk.signed_in(&site).await, "still signed in after refused logouts");
+
+        // A login form posted from another site is refused.
+        let response = browser()
+            .post(format!("{}/admin/login", site.base))
+            .header("origin", "https://evil.example")
+            .form(&[("username", editor.as_str()), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+        // Logout ends the session on the server: the old cookie no longer works anywhere.
+        let response = desk.post(&site, "/admin/logout", &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[LOCATION], "/admin/login?done=logged_out");
+        assert!(!desk.signed_in(&site).await);
+        let replay = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+        let response = replay
+            .get(format!("{}/admin", site.base))
+            .header("cookie", format!("ov_session={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "a logged-out session id is dead");
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_slide_and_expire() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let author = add_user(&site, Role::Author).await;
+        let desk = Desk::login(&site, &author).await;
+        let idle = site.config.accounts.session_idle_secs;
+
+        // Used a while ago: the expiry moves forward on the next request.
+        exec(&site, "UPDATE sessions SET last_seen_at = $1, expires_at = $2", &[now() - 600, now() + 30]).await;
+        assert!(desk.signed_in(&site).await);
+        let expires: i64 =
+            sqlx::query_scalar("SELECT expires_at FROM sessions").fetch_one(&site.db.pool).await.unwrap();
+        assert!(expires >= now() + idle - 5, "sliding expiry: {expires}");
+
+        // Idle too long: gone.
+        exec(&site, "UPDATE sessions SET expires_at = $1", &[now() - 1]).await;
+        assert!(!desk.signed_in(&site).await, "an expired session is refused");
+
+        // However active, a session ends `session_max_secs` after sign-in.
+        let desk = Desk::login(&site, &author).await;
+        let max = site.config.accounts.session_max_secs;
+        exec(&site, "UPDATE sessions SET created_at = $1, expires_at = $2", &[now() - max - 1, now() + 3600]).await;
+        assert!(!desk.signed_in(&site).await, "the absolute cap holds");
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_account_and_the_address() {
+    for backend in backends() {
+        let site =
+            TestSite::start_with(backend, "[accounts]\nmax_failures_per_account = 3\nmax_failures_per_ip = 5\n").await;
+        let author = add_user(&site, Role::Author).await;
+        let client = browser();
+        for _ in 0..3 {
+            assert_eq!(post_login(&site, &client, &author, "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
+        }
+        // Locked: even the right password is refused, with the same lock message as for
+        // a name that does not exist.
+        let locked = post_login(&site, &client, &author, PASSWORD).await;
+        assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(locked.headers().contains_key("retry-after"));
+        let locked_message = text_of(&locked.text().await.unwrap(), ".notice-error");
+        for _ in 0..3 {
+            post_login(&site, &client, "ghost", "wrong password!").await;
+        }
+        let ghost = post_login(&site, &client, "ghost", "wrong password!").await;
+        assert_eq!(ghost.status(), StatusCode::TOO_MANY_REQUESTS, "unknown names lock the same way");
+        assert_eq!(text_of(&ghost.text().await.unwrap(), ".notice-error"), locked_message);
+
+        // The address has now failed 6 times (limit 5): another account is refused from it.
+        let editor = add_user(&site, Role::Editor).await;
+        assert_eq!(post_login(&site, &client, &editor, PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+
+        // Once the lock is over, the right password works again.
+        exec(&site, "UPDATE login_throttle SET locked_until = $1", &[now() - 1]).await;
+        assert_eq!(post_login(&site, &client, &author, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_other_sessions() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let author = add_user(&site, Role::Author).await;
+        let here = Desk::login(&site, &author).await;
+        let elsewhere = Desk::login(&site, &author).await;
+        let new_password = "a much longer new password";
+
+        let response = here
+            .post(
+                &site,
+                "/admin/password",
+                &[("current_password", "wrong"), ("new_password", new_password), ("confirm_password", new_password)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = response.text().await.unwrap();
+        assert_eq!(text_of(&html, "#current_password-error"), "is not your current password");
+        let response = here
+            .post(
+                &site,
+                "/admin/password",
+                &[("current_password", PASSWORD), ("new_password", "short"), ("confirm_password", "short")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(text_of(&response.text().await.unwrap(), "#new_password-error").contains("at least 12"));
+        assert!(elsewhere.signed_in(&site).await, "failed changes end nothing");
+
+        let response = here
+            .post(
+                &site,
+                "/admin/password",
+                &[("current_password", PASSWORD), ("new_password", new_password), ("confirm_password", new_password)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(here.signed_in(&site).await, "the session that changed it stays");
+        assert!(!elsewhere.signed_in(&site).await, "other sessions end");
+        assert_eq!(post_login(&site, &browser(), &author, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+        Desk::login_with(&site, &author, new_password).await;
+        site.finish().await;
+    }
+}
+
+/// The reset link in the newest password-reset mail to `email`, read from the outbox.
+async fn reset_link(site: &TestSite, email: &str) -> String {
+    let payload: String = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE recipient = $1 AND topic LIKE 'password-reset:%' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(email)
+    .fetch_one(&site.db.pool)
+    .await
+    .expect("a reset mail in the outbox");
+    let mail: openvoice::mail::Outgoing = serde_json::from_str(&payload).unwrap();
+    let start = mail.text.find("/admin/password/reset?token=").expect("link in the mail");
+    mail.text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn password_reset_by_mail_is_single_use_and_expires() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let author = add_user(&site, Role::Author).await;
+        let email = format!("{author}@example.org");
+        let other = Desk::login(&site, &author).await;
+        let client = browser();
+
+        let forgot = |name: String| {
+            let client = client.clone();
+            let url = format!("{}/admin/password/forgot", site.base);
+            async move { client.post(url).form(&[("username", name)]).send().await.unwrap() }
+        };
+        let known = forgot(email.clone()).await;
+        assert_eq!(known.status(), StatusCode::OK);
+        let known_text = text_of(&known.text().await.unwrap(), ".notice");
+        let unknown = forgot("nobody@example.org".into()).await;
+        assert_eq!(text_of(&unknown.text().await.unwrap(), ".notice"), known_text, "the same answer for everyone");
+        let unsent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient = 'nobody@example.org'")
+            .fetch_one(&site.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(unsent, 0);
+
+        let link = reset_link(&site, &email).await;
+        let token = link.split("token=").nth(1).unwrap().to_string();
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM password_resets WHERE token_hash = $1")
+            .bind(&token)
+            .fetch_one(&site.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 0, "the token itself is not stored");
+        let page = client.get(format!("{}{link}", site.base)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        let reset = |fields: Vec<(&'static str, String)>| {
+            let client = client.clone();
+            let url = format!("{}/admin/password/reset", site.base);
+            async move { client.post(url).form(&fields).send().await.unwrap() }
+        };
+        let new_password = "reset to something long";
+        let mismatch = reset(vec![
+            ("token", token.clone()),
+            ("new_password", new_password.into()),
+            ("confirm_password", "something else entirely".into()),
+        ])
+        .await;
+        assert_eq!(mismatch.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            text_of(&mismatch.text().await.unwrap(), "#confirm_password-error"),
+            "does not match the new password"
+        );
+
+        let fields = vec![
+            ("token", token.clone()),
+            ("new_password", new_password.into()),
+            ("confirm_password", new_password.into()),
+        ];
+        let done = reset(fields.clone()).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        assert!(!other.signed_in(&site).await, "a reset ends every session");
+        Desk::login_with(&site, &author, new_password).await;
+        assert_eq!(reset(fields).await.status(), StatusCode::NOT_FOUND, "single use");
+
+        // An expired link is refused.
+        exec(&site, "DELETE FROM password_resets", &[]).await;
+        forgot(author.clone()).await;
+        let link = reset_link(&site, &email).await;
+        assert_ne!(link.split("token=").nth(1).unwrap(), token);
+        exec(&site, "UPDATE password_resets SET expires_at = $1", &[now() - 1]).await;
+        assert_eq!(client.get(format!("{}{link}", site.base)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn security_headers_on_public_and_admin_pages() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let public = site.get("/").await;
+        let headers = public.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "strict-origin-when-cross-origin");
+        assert!(!headers.contains_key(CONTENT_SECURITY_POLICY) && !headers.contains_key("strict-transport-security"));
+        let token_page = site.get("/subscriptions/manage?token=x").await;
+        assert_eq!(token_page.headers()["referrer-policy"], "no-referrer", "a stricter page policy is kept");
+
+        let author = add_user(&site, Role::Author).await;
+        let desk = Desk::login(&site, &author).await;
+        for response in
+            [site.get("/admin/login").await, desk.get(&site, "/admin").await, desk.get(&site, "/admin/nope").await]
+        {
+            let headers = response.headers();
+            let csp = headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+            assert!(!csp.contains("unsafe-inline"), "{csp}");
+            assert_eq!(headers["x-frame-options"], "DENY");
+            assert_eq!(headers["cache-control"], "no-store");
+            assert_eq!(headers["x-robots-tag"], "noindex");
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+        }
+        let css = site.get("/static/admin/admin.css").await;
+        assert_eq!(css.status(), StatusCode::OK);
+        site.finish().await;
+
+        // Behind a TLS proxy: HSTS everywhere and Secure cookies.
+        let site = TestSite::start_with(backend, "[http]\nbehind_tls = true\n").await;
+        assert!(site.get("/").await.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+        let author = add_user(&site, Role::Author).await;
+        let response = post_login(&site, &browser(), &author, PASSWORD).await;
+        assert!(response.headers()[SET_COOKIE].to_str().unwrap().contains("; Secure"));
+        site.finish().await;
+    }
+}
