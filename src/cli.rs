@@ -203,6 +203,19 @@ enum ExportCommand {
     },
     /// A WordPress export (WXR 1.2) of every article, page, category, tag and comment.
     Wordpress { out: PathBuf },
+    /// The public site as static files (pages, archives, feeds, sitemap, assets, media) that
+    /// any static server can serve, rendered by the same code as the server's pages.
+    Static {
+        /// A new or empty folder.
+        out: PathBuf,
+        /// The URL the copy will be served at, for canonical links and feeds (default: the
+        /// configured `site.base_url`).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Pages rendered at once.
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -339,6 +352,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::migrate::cli::export_wordpress(&db, &config, &out).await
         }
         Command::Export(ExportCommand::Car { out }) => export_car(&db, &config, &data_dir, &out).await,
+        Command::Export(ExportCommand::Static { out, base_url, jobs }) => {
+            crate::migrate::cli::export_static(db, config, data_dir, &out, base_url, jobs).await
+        }
         Command::Ipfs(IpfsCommand::Status) => {
             for (slug, target, cid, state, error) in ipfs::queries::pin_states(&db).await? {
                 println!("{slug:<40} {target:<16} {state:<10} {cid} {}", error.unwrap_or_default());

@@ -54,6 +54,46 @@ impl Templates {
         self.env.get_template(name)?.render(context)
     }
 
+    /// Adds a value every template sees, e.g. `static_export` (set by `export static`).
+    pub fn add_global(&mut self, name: &'static str, value: impl Into<Value>) {
+        self.env.add_global(name, value.into());
+    }
+
+    /// The path of every static asset (`/static/<path>`): embedded files and overrides.
+    pub fn static_paths(&self) -> Vec<String> {
+        fn embedded(dir: &Dir<'static>, out: &mut Vec<String>) {
+            out.extend(dir.files().filter_map(|f| f.path().strip_prefix("static").ok()?.to_str().map(str::to_string)));
+            dir.dirs().for_each(|d| embedded(d, out));
+        }
+        fn overrides(root: &Path, dir: &Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if entry.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                match entry.file_type() {
+                    Ok(t) if t.is_dir() => overrides(root, &path, out),
+                    Ok(t) if t.is_file() => {
+                        if let Some(rel) = path.strip_prefix(root).ok().and_then(|p| p.to_str()) {
+                            out.push(rel.replace(std::path::MAIN_SEPARATOR, "/"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut paths = Vec::new();
+        if let Some(dir) = THEME.get_dir("static") {
+            embedded(dir, &mut paths);
+        }
+        let root = self.override_dir.join("static");
+        overrides(&root, &root, &mut paths);
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
     /// A static asset's bytes: the override if present, else the embedded file.
     pub fn static_file(&self, path: &str) -> Option<Vec<u8>> {
         if path.split('/').any(|part| part.is_empty() || part == ".." || part.starts_with('.')) {

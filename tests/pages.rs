@@ -103,11 +103,28 @@ async fn listings_archives_and_pagination() {
         assert_eq!(titles.len(), 3);
         // Newest first: the demo's latest article is dated 24 November.
         assert!(titles[0].contains("Cooperative"), "{titles:?}");
-        assert_eq!(select(&doc, ".pagination a[rel=next]")[0].value().attr("href"), Some("/?page=2"));
-        let (status, page3) = site.fetch("/?page=3").await;
+        assert_eq!(select(&doc, ".pagination a[rel=next]")[0].value().attr("href"), Some("/page/2"));
+        let (status, page3) = site.fetch("/page/3").await;
         assert_eq!(status, 200);
-        assert_eq!(select(&Html::parse_document(&page3), ".card").len(), 1, "7 demo articles over pages of 3");
-        assert_eq!(site.fetch("/?page=4").await.0, 404);
+        let page3 = Html::parse_document(&page3);
+        assert_eq!(select(&page3, ".card").len(), 1, "7 demo articles over pages of 3");
+        assert_eq!(select(&page3, ".pagination a[rel=prev]")[0].value().attr("href"), Some("/page/2"));
+        let (_, page2) = site.fetch("/page/2").await;
+        assert_eq!(select(&Html::parse_document(&page2), ".pagination a[rel=prev]")[0].value().attr("href"), Some("/"));
+        assert_eq!(site.fetch("/page/4").await.0, 404);
+        // The older `?page=n` form, and `/page/1`, move permanently to the one URL of the page.
+        let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        for (from, to) in [
+            ("/?page=3", "/page/3"),
+            ("/?page=1", "/"),
+            ("/page/1", "/"),
+            ("/category/defence-security?page=2", "/category/defence-security/page/2"),
+            ("/tag/drones/page/1", "/tag/drones"),
+        ] {
+            let response = no_redirects.get(format!("{}{from}", site.base)).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 301, "{from}");
+            assert_eq!(response.headers()["location"], to, "{from}");
+        }
 
         let (status, html) = site.fetch("/category/defence-security").await;
         assert_eq!(status, 200);
@@ -130,7 +147,7 @@ async fn listings_archives_and_pagination() {
         // Pages are not articles and not listed.
         assert_eq!(site.fetch("/article/about").await.0, 404);
         for page in 1..=3 {
-            assert!(!site.fetch(&format!("/?page={page}")).await.1.contains("/article/about"));
+            assert!(!site.fetch(&format!("/page/{page}")).await.1.contains("/article/about"));
         }
         site.finish().await;
     }
@@ -166,6 +183,8 @@ async fn bad_requests_get_precise_answers() {
         ("/?page=0", 400, "page"),
         ("/?page=99999999999", 400, "page"),
         ("/category/defence-security?page=x", 400, "page"),
+        ("/page/x", 400, "page"),
+        ("/tag/drones/page/0", 400, "page"),
         ("/no/such/route", 404, "does not exist"),
         ("/article/no-such-article", 404, "does not exist"),
         ("/category/no-such-category", 404, "does not exist"),

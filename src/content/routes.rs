@@ -2,8 +2,8 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use minijinja::{context, Value};
@@ -18,10 +18,14 @@ use crate::theme;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
+        .route("/page/{page}", get(home))
         .route("/article/{slug}", get(article))
         .route("/category/{slug}", get(category))
+        .route("/category/{slug}/page/{page}", get(category))
         .route("/tag/{slug}", get(tag))
-        .route("/author/{username}", get(author))
+        .route("/tag/{slug}/page/{page}", get(tag))
+        .route("/author/{slug}", get(author))
+        .route("/author/{slug}/page/{page}", get(author))
         .route("/search", get(search))
         .route("/{slug}", get(standing_page))
 }
@@ -37,6 +41,45 @@ type ListParams = Result<Query<ListQuery>, QueryRejection>;
 fn list_query(params: ListParams) -> Result<(u32, Option<String>), AppError> {
     let Query(query) = params.map_err(|e| AppError::BadRequest { field: "query", message: e.body_text() })?;
     Ok((parse_page(query.page.as_deref())?, query.q))
+}
+
+/// The captures of a listing's URL: `/page/{page}`, `/category/{slug}/page/{page}`, …
+#[derive(Debug, Deserialize)]
+pub struct ListPath {
+    slug: Option<String>,
+    page: Option<String>,
+}
+
+/// The page a listing shows. Pages live in the path (`/category/x/page/2`), so every archive
+/// page is a file of a static copy; `?page=2`, the older form, and `/page/1` answer with a 301
+/// to the one URL of that page.
+fn listing_page(
+    state: &AppState,
+    uri: &OriginalUri,
+    in_path: Option<&str>,
+    params: ListParams,
+) -> Result<u32, Response> {
+    let fail = |err: AppError| error_page(state, err);
+    let Query(query) = params.map_err(|e| fail(AppError::BadRequest { field: "query", message: e.body_text() }))?;
+    let path = uri.path();
+    let listing = match in_path {
+        Some(_) => path.rsplit_once("/page/").map_or(path, |(listing, _)| listing),
+        None => path,
+    };
+    let listing = if listing.is_empty() { "/" } else { listing };
+    if let Some(raw) = query.page.as_deref() {
+        let page = parse_page(Some(raw)).map_err(fail)?;
+        return Err(moved(page_path(listing, page)));
+    }
+    match parse_page(in_path).map_err(fail)? {
+        1 if in_path.is_some() => Err(moved(listing.to_string())),
+        page => Ok(page),
+    }
+}
+
+/// 301, the redirect every client and crawler knows (axum's `Redirect::permanent` is a 308).
+fn moved(to: String) -> Response {
+    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, to)]).into_response()
 }
 
 fn cache_key(uri: &OriginalUri) -> String {
@@ -61,10 +104,19 @@ pub(crate) async fn base_context(state: &AppState, path: &str) -> Result<Value, 
     })
 }
 
-async fn home(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
+async fn home(
+    State(state): State<AppState>,
+    list_path: Option<Path<ListPath>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: ListParams,
+) -> Response {
+    let page = match listing_page(&state, &uri, list_path.as_ref().and_then(|p| p.page.as_deref()), params) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
-        let (page, _) = list_query(params)?;
         let listing = service::list_page(&state.db, ListFilter::All, page, state.config.content.per_page).await?;
         let last_modified = listing.items.iter().map(|a| a.updated_at).max();
         let base = base_context(&state, &page_path("/", page)).await?;
@@ -179,6 +231,7 @@ struct Archive {
 /// Serves an archive from the cache, resolving what it lists (`resolve`) only on a miss.
 async fn serve_archive<F, Fut>(
     state: AppState,
+    list_path: &ListPath,
     uri: OriginalUri,
     headers: HeaderMap,
     params: ListParams,
@@ -188,9 +241,12 @@ where
     F: FnOnce(AppState) -> Fut,
     Fut: std::future::Future<Output = Result<Archive, AppError>>,
 {
+    let page = match listing_page(&state, &uri, list_path.page.as_deref(), params) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
-        let (page, _) = list_query(params)?;
         let archive = resolve(state.clone()).await?;
         let listing = service::list_page(&state.db, archive.filter, page, state.config.content.per_page).await?;
         let last_modified = listing.items.iter().map(|a| a.updated_at).max();
@@ -204,12 +260,13 @@ where
 
 async fn category(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    Path(list_path): Path<ListPath>,
     uri: OriginalUri,
     headers: HeaderMap,
     params: ListParams,
 ) -> Response {
-    serve_archive(state, uri, headers, params, |state| async move {
+    let slug = list_path.slug.clone().unwrap_or_default();
+    serve_archive(state, &list_path, uri, headers, params, |state| async move {
         let category = queries::category_by_slug(&state.db, &slug).await?;
         let path = format!("/category/{}", category.slug);
         let heading = context! { kind => "Category", name => category.name, description => category.description, feed => format!("{path}/feed") };
@@ -220,12 +277,13 @@ async fn category(
 
 async fn tag(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    Path(list_path): Path<ListPath>,
     uri: OriginalUri,
     headers: HeaderMap,
     params: ListParams,
 ) -> Response {
-    serve_archive(state, uri, headers, params, |state| async move {
+    let slug = list_path.slug.clone().unwrap_or_default();
+    serve_archive(state, &list_path, uri, headers, params, |state| async move {
         let (id, tag) = queries::tag_by_slug(&state.db, &slug).await?;
         let path = format!("/tag/{}", tag.slug);
         Ok(Archive { filter: ListFilter::Tag(id), heading: context! { kind => "Tag", name => tag.name }, path })
@@ -235,12 +293,13 @@ async fn tag(
 
 async fn author(
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    Path(list_path): Path<ListPath>,
     uri: OriginalUri,
     headers: HeaderMap,
     params: ListParams,
 ) -> Response {
-    serve_archive(state, uri, headers, params, |state| async move {
+    let username = list_path.slug.clone().unwrap_or_default();
+    serve_archive(state, &list_path, uri, headers, params, |state| async move {
         let user = crate::accounts::find_by_username(&state.db, &username).await?;
         let path = format!("/author/{}", user.username);
         Ok(Archive {
@@ -285,6 +344,6 @@ fn page_path(path: &str, page: u32) -> String {
     if page <= 1 {
         path.to_string()
     } else {
-        format!("{path}?page={page}")
+        format!("{}/page/{page}", path.trim_end_matches('/'))
     }
 }

@@ -88,3 +88,47 @@ pub async fn export_wordpress(db: &Db, config: &crate::config::Config, out: &Pat
     );
     Ok(())
 }
+
+/// `export static`: renders with its own state (no page cache, the template global
+/// `static_export` set), so a running server's cache and pages are untouched.
+pub async fn export_static(
+    db: Db,
+    mut config: crate::config::Config,
+    data_dir: std::path::PathBuf,
+    out: &Path,
+    base_url: Option<String>,
+    jobs: usize,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    if let Some(url) = base_url {
+        config.site.base_url = url;
+    }
+    // Each page is rendered once: caching them would only hold memory.
+    config.http.page_cache_entries = 0;
+    let mut state = crate::http::AppState::new(config, db, data_dir);
+    let Some(app) = std::sync::Arc::get_mut(&mut state.0) else { bail!("the site state is shared") };
+    app.templates.add_global("static_export", true);
+    let bar = progress_bar(0, "pos");
+    let report = crate::migrate::static_site::export(state, out, jobs, |done, known| {
+        bar.set_length(known);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish_and_clear();
+    if !report.broken.is_empty() {
+        eprintln!("{} link(s) lead nowhere:", report.broken.len());
+        for (link, status, from) in &report.broken {
+            eprintln!("  {link} ({status}), linked from {from}");
+        }
+    }
+    println!(
+        "Wrote {}: {} pages, {} other files, {} redirects, {:.1} MiB in {:.1}s",
+        out.display(),
+        report.pages,
+        report.files,
+        report.redirects,
+        report.bytes as f64 / (1024.0 * 1024.0),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

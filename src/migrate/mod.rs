@@ -1,4 +1,5 @@
-//! Moving in and out: `import wordpress` (WXR), `export wordpress` and the redirects from old URLs.
+//! Moving in and out: `import wordpress` (WXR), `export wordpress`, `export static` and the
+//! redirects from old URLs.
 //!
 //! `wxr` reads a WordPress export as a stream, `wordpress` turns it into content through the
 //! content and comments services, `queries` holds the SQL (import keys, redirects, the category
@@ -7,6 +8,7 @@
 pub mod cli;
 pub mod export;
 pub mod queries;
+pub mod static_site;
 pub mod wordpress;
 pub mod wxr;
 
