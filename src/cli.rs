@@ -406,7 +406,7 @@ async fn post(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow::R
             let body_md = read_body(&file, limits)?;
             let s = current.summary;
             let publish = match s.status {
-                crate::content::model::Status::Draft => Publish::Draft,
+                crate::content::model::Status::Draft | crate::content::model::Status::Trashed => Publish::Draft,
                 crate::content::model::Status::Scheduled => Publish::At(s.scheduled_at.unwrap_or_else(store::now)),
                 crate::content::model::Status::Published => Publish::At(s.published_at.unwrap_or_else(store::now)),
             };

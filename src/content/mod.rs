@@ -6,9 +6,11 @@
 //! - `queries`: the SQL.
 //! - `markdown`: Markdown → sanitised HTML.
 //! - `routes`, `feeds`: the public pages and machine-readable views.
+//! - `admin`: the admin desk's article editor, revisions, categories and tags screens.
 //! - `import`: Markdown files with front matter → articles (used for the demo site too).
 //! - `jobs`: publishing scheduled articles.
 
+pub mod admin;
 pub mod feeds;
 pub mod import;
 pub mod jobs;

@@ -17,6 +17,9 @@ pub enum Status {
     Draft,
     Scheduled,
     Published,
+    /// In the trash: public nowhere (every public query asks for `published`); restoring makes
+    /// it a draft again, as in WordPress.
+    Trashed,
 }
 
 impl ArticleKind {
@@ -41,6 +44,7 @@ impl Status {
             Status::Draft => "draft",
             Status::Scheduled => "scheduled",
             Status::Published => "published",
+            Status::Trashed => "trashed",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -48,6 +52,7 @@ impl Status {
             "draft" => Some(Status::Draft),
             "scheduled" => Some(Status::Scheduled),
             "published" => Some(Status::Published),
+            "trashed" => Some(Status::Trashed),
             _ => None,
         }
     }
@@ -137,4 +142,63 @@ pub enum ListFilter {
     Category(i64),
     Tag(i64),
     Author(i64),
+}
+
+/// What the admin's article list is restricted to. `status: None` lists everything but the trash.
+#[derive(Debug, Clone, Default)]
+pub struct AdminFilter {
+    pub status: Option<Status>,
+    pub category_id: Option<i64>,
+    pub author_id: Option<i64>,
+    /// Words the title must contain (case-insensitive).
+    pub search: Option<String>,
+    pub tag_id: Option<i64>,
+}
+
+/// An earlier version of an article's text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revision {
+    pub id: i64,
+    pub article_id: i64,
+    pub title: String,
+    pub excerpt: String,
+    pub body_md: String,
+    pub saved_at: i64,
+}
+
+/// A writer's newest autosave of an article, kept apart from the article itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct Autosave {
+    pub article_id: i64,
+    pub title: String,
+    pub excerpt: String,
+    pub body_md: String,
+    pub saved_at: i64,
+}
+
+/// One line of a diff between two versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffLine {
+    /// `equal`, `insert` or `delete`.
+    pub op: &'static str,
+    pub text: String,
+}
+
+/// A category as the admin manages it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryEntry {
+    #[serde(flatten)]
+    pub category: Category,
+    pub parent_id: Option<i64>,
+    /// Articles of any status filed under it.
+    pub articles: i64,
+}
+
+/// A tag as the admin manages it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagEntry {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub articles: i64,
 }

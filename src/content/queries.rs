@@ -118,6 +118,17 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> DbResult<Article> {
     let sql = format!("SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.slug = $1");
     let summary: ArticleSummary =
         sqlx::query_as::<_, SummaryRow>(&sql).bind(slug).fetch_one(&db.pool).await.map_err(DbError::classify)?.into();
+    with_body(db, summary).await
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> DbResult<Article> {
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.id = $1");
+    let summary: ArticleSummary =
+        sqlx::query_as::<_, SummaryRow>(&sql).bind(id).fetch_one(&db.pool).await.map_err(DbError::classify)?.into();
+    with_body(db, summary).await
+}
+
+async fn with_body(db: &Db, summary: ArticleSummary) -> DbResult<Article> {
     let body = sqlx::query_as::<_, BodyRow>("SELECT body_md, body_html, featured_image FROM articles WHERE id = $1")
         .bind(summary.id)
         .fetch_one(&db.pool)
@@ -531,4 +542,296 @@ pub async fn newest_update(db: &Db) -> DbResult<Option<i64>> {
         .fetch_one(&db.pool)
         .await
         .map_err(DbError::classify)
+}
+
+/// The author and status of an article, read inside the transaction that changes it.
+pub async fn owner_and_status(conn: &mut AnyConnection, id: i64) -> DbResult<Option<(i64, Status)>> {
+    let row: Option<(i64, String)> = sqlx::query_as("SELECT author_id, status FROM articles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(row.map(|(author, status)| (author, Status::parse(&status).unwrap_or(Status::Draft))))
+}
+
+/// The WHERE fragment (after `WHERE 1 = 1`) and its arguments for the admin's article list.
+fn admin_clause(filter: &AdminFilter, first: usize) -> (String, Vec<AdminArg>) {
+    let mut sql = String::from(if filter.status.is_none() { " AND a.status <> 'trashed'" } else { "" });
+    let mut args = Vec::new();
+    let mut push = |fragment: &str, arg: AdminArg| {
+        sql.push_str(&fragment.replace('?', &format!("${}", first + args.len())));
+        args.push(arg);
+    };
+    if let Some(status) = filter.status {
+        push(" AND a.status = ?", AdminArg::Text(status.as_str().to_string()));
+    }
+    if let Some(id) = filter.category_id {
+        push(" AND a.category_id = ?", AdminArg::Int(id));
+    }
+    if let Some(id) = filter.author_id {
+        push(" AND a.author_id = ?", AdminArg::Int(id));
+    }
+    if let Some(id) = filter.tag_id {
+        push(" AND a.id IN (SELECT article_id FROM article_tags WHERE tag_id = ?)", AdminArg::Int(id));
+    }
+    if let Some(words) = &filter.search {
+        for word in words.split_whitespace().take(8) {
+            // LIKE's wildcards in the word are taken literally.
+            let escaped = word.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            push(" AND LOWER(a.title) LIKE ? ESCAPE '\\'", AdminArg::Text(format!("%{escaped}%")));
+        }
+    }
+    (sql, args)
+}
+
+enum AdminArg {
+    Int(i64),
+    Text(String),
+}
+
+/// Articles and pages of any status for the admin, most recently changed first, and how many match.
+pub async fn admin_list(
+    db: &Db,
+    filter: &AdminFilter,
+    limit: i64,
+    offset: i64,
+) -> DbResult<(Vec<ArticleSummary>, i64)> {
+    let (clause, args) = admin_clause(filter, 1);
+    let count_sql = format!("SELECT COUNT(*) FROM articles a WHERE 1 = 1{clause}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    for arg in &args {
+        count = match arg {
+            AdminArg::Int(n) => count.bind(*n),
+            AdminArg::Text(t) => count.bind(t.as_str()),
+        };
+    }
+    let total = count.fetch_one(&db.pool).await.map_err(DbError::classify)?;
+    let (clause, args) = admin_clause(filter, 3);
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE 1 = 1{clause} ORDER BY a.updated_at DESC, a.id DESC LIMIT $1 OFFSET $2"
+    );
+    let mut query = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).bind(offset);
+    for arg in &args {
+        query = match arg {
+            AdminArg::Int(n) => query.bind(*n),
+            AdminArg::Text(t) => query.bind(t.as_str()),
+        };
+    }
+    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    Ok((rows.into_iter().map(Into::into).collect(), total))
+}
+
+/// Replaces an article's text (a restored revision), keeping everything else.
+pub async fn set_text(conn: &mut AnyConnection, id: i64, text: &TextRow<'_>, now: i64) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE articles SET title = $1, excerpt = $2, body_md = $3, body_html = $4, body_text = $5, \
+         reading_minutes = $6, updated_at = $7 WHERE id = $8",
+    )
+    .bind(text.title)
+    .bind(text.excerpt)
+    .bind(text.body_md)
+    .bind(text.body_html)
+    .bind(text.body_text)
+    .bind(text.reading_minutes)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// The text columns `set_text` writes.
+pub struct TextRow<'a> {
+    pub title: &'a str,
+    pub excerpt: &'a str,
+    pub body_md: &'a str,
+    pub body_html: &'a str,
+    pub body_text: &'a str,
+    pub reading_minutes: i64,
+}
+
+const REVISION_COLUMNS: &str = "id, article_id, title, excerpt, body_md, saved_at";
+
+type RevisionTuple = (i64, i64, String, String, String, i64);
+
+fn revision_of((id, article_id, title, excerpt, body_md, saved_at): RevisionTuple) -> Revision {
+    Revision { id, article_id, title, excerpt, body_md, saved_at }
+}
+
+/// An article's revisions, newest first.
+pub async fn revisions(db: &Db, article_id: i64) -> DbResult<Vec<Revision>> {
+    let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE article_id = $1 ORDER BY id DESC");
+    let rows: Vec<RevisionTuple> =
+        sqlx::query_as(&sql).bind(article_id).fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(revision_of).collect())
+}
+
+pub async fn revision(db: &Db, article_id: i64, id: i64) -> DbResult<Revision> {
+    let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE article_id = $1 AND id = $2");
+    let row: RevisionTuple =
+        sqlx::query_as(&sql).bind(article_id).bind(id).fetch_one(&db.pool).await.map_err(DbError::classify)?;
+    Ok(revision_of(row))
+}
+
+pub async fn save_autosave(conn: &mut AnyConnection, user_id: i64, autosave: &Autosave) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO autosaves (article_id, user_id, title, excerpt, body_md, saved_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (article_id, user_id) DO UPDATE SET title = excluded.title, excerpt = excluded.excerpt, \
+         body_md = excluded.body_md, saved_at = excluded.saved_at",
+    )
+    .bind(autosave.article_id)
+    .bind(user_id)
+    .bind(&autosave.title)
+    .bind(&autosave.excerpt)
+    .bind(&autosave.body_md)
+    .bind(autosave.saved_at)
+    .execute(conn)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn autosave(db: &Db, article_id: i64, user_id: i64) -> DbResult<Option<Autosave>> {
+    let row: Option<(i64, String, String, String, i64)> = sqlx::query_as(
+        "SELECT article_id, title, excerpt, body_md, saved_at FROM autosaves WHERE article_id = $1 AND user_id = $2",
+    )
+    .bind(article_id)
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(row.map(|(article_id, title, excerpt, body_md, saved_at)| Autosave {
+        article_id,
+        title,
+        excerpt,
+        body_md,
+        saved_at,
+    }))
+}
+
+/// Drops a writer's autosave once their text is saved for real.
+pub async fn delete_autosave(conn: &mut AnyConnection, article_id: i64, user_id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM autosaves WHERE article_id = $1 AND user_id = $2")
+        .bind(article_id)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// Every category with its parent and its number of articles of any status, by name.
+pub async fn category_entries(db: &Db) -> DbResult<Vec<CategoryEntry>> {
+    let rows: Vec<(i64, String, String, String, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT c.id, c.slug, c.name, c.description, c.parent_id, \
+         (SELECT COUNT(*) FROM articles a WHERE a.category_id = c.id AND a.status <> 'trashed') \
+         FROM categories c ORDER BY c.name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, slug, name, description, parent_id, articles)| CategoryEntry {
+            category: Category { id, slug, name, description },
+            parent_id,
+            articles,
+        })
+        .collect())
+}
+
+/// Each category's parent: what a cycle check walks.
+pub async fn category_parents(conn: &mut AnyConnection) -> DbResult<Vec<(i64, Option<i64>)>> {
+    sqlx::query_as("SELECT id, parent_id FROM categories").fetch_all(conn).await.map_err(DbError::classify)
+}
+
+pub async fn update_category(conn: &mut AnyConnection, id: i64, entry: &CategoryEntry) -> DbResult<bool> {
+    let result =
+        sqlx::query("UPDATE categories SET slug = $1, name = $2, description = $3, parent_id = $4 WHERE id = $5")
+            .bind(&entry.category.slug)
+            .bind(&entry.category.name)
+            .bind(&entry.category.description)
+            .bind(entry.parent_id)
+            .bind(id)
+            .execute(conn)
+            .await
+            .map_err(DbError::classify)?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Deletes a category: its articles become uncategorised and its children move up to its parent.
+pub async fn delete_category(conn: &mut AnyConnection, id: i64) -> DbResult<bool> {
+    sqlx::query("UPDATE articles SET category_id = NULL WHERE category_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    sqlx::query(
+        "UPDATE categories SET parent_id = (SELECT parent_id FROM categories WHERE id = $1) WHERE parent_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .map_err(DbError::classify)?;
+    let result =
+        sqlx::query("DELETE FROM categories WHERE id = $1").bind(id).execute(conn).await.map_err(DbError::classify)?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Every tag with its number of articles, by name.
+pub async fn tag_entries(db: &Db) -> DbResult<Vec<TagEntry>> {
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT t.id, t.slug, t.name, (SELECT COUNT(*) FROM article_tags at WHERE at.tag_id = t.id) \
+         FROM tags t ORDER BY t.name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(|(id, slug, name, articles)| TagEntry { id, slug, name, articles }).collect())
+}
+
+pub async fn rename_tag(conn: &mut AnyConnection, id: i64, slug: &str, name: &str) -> DbResult<bool> {
+    let result = sqlx::query("UPDATE tags SET slug = $1, name = $2 WHERE id = $3")
+        .bind(slug)
+        .bind(name)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Moves every article of tag `from` to tag `into` (unless already there), then deletes `from`.
+pub async fn merge_tag(conn: &mut AnyConnection, from: i64, into: i64) -> DbResult<bool> {
+    sqlx::query(
+        "INSERT INTO article_tags (article_id, tag_id) SELECT article_id, $2 FROM article_tags WHERE tag_id = $1 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(from)
+    .bind(into)
+    .execute(&mut *conn)
+    .await
+    .map_err(DbError::classify)?;
+    delete_tag(conn, from).await
+}
+
+pub async fn delete_tag(conn: &mut AnyConnection, id: i64) -> DbResult<bool> {
+    sqlx::query("DELETE FROM article_tags WHERE tag_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    let result =
+        sqlx::query("DELETE FROM tags WHERE id = $1").bind(id).execute(conn).await.map_err(DbError::classify)?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn category_exists(conn: &mut AnyConnection, id: i64) -> DbResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM categories WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(found.is_some())
 }

@@ -5,12 +5,12 @@
 //! An article that becomes published also gets its IPFS bundle job and, the first time only,
 //! the job that mails its subscribers (`subscriptions::jobs::NotifySubscribers`).
 
-use crate::accounts::{self, NewUser, Role};
+use crate::accounts::{self, Capability, NewUser, Role};
 use crate::content::jobs::PublishScheduled;
 use crate::content::markdown;
 use crate::content::model::*;
 use crate::content::queries::{self, ArticleRow};
-use crate::ipfs::jobs::BuildBundle;
+use crate::ipfs::jobs::{BuildBundle, BuildSnapshot};
 use crate::jobs;
 use crate::store::{self, Db, DbError};
 use crate::subscriptions;
@@ -35,12 +35,102 @@ pub enum ContentError {
     TooLarge { field: &'static str, size: usize, limit: usize },
     #[error("no article with slug {0:?}")]
     NotFound(String),
+    /// The acting user's role does not allow this; the message says what was refused.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ContentError {
     ContentError::Invalid { field, message: message.into() }
+}
+
+impl ContentError {
+    /// The field an `Invalid` or `TooLarge` error is about, for forms that show it there.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ContentError::Invalid { field, .. } | ContentError::TooLarge { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+fn first_error(mut errors: Vec<ContentError>) -> ContentError {
+    errors.swap_remove(0)
+}
+
+/// The writer's text as typed, before checks.
+struct TextInput<'a> {
+    title: &'a str,
+    slug: Option<&'a str>,
+    excerpt: Option<&'a str>,
+    body_md: &'a str,
+    tags: &'a [String],
+}
+
+/// Text that passed the checks, rendered.
+struct Checked {
+    title: String,
+    tag_slugs: Vec<(String, String)>,
+    rendered: markdown::Rendered,
+    excerpt: String,
+}
+
+/// Checks every field of an article's text and reports each faulty one, so a form can show all
+/// its messages at once.
+fn check_text(limits: ContentLimits, input: &TextInput<'_>) -> Result<Checked, Vec<ContentError>> {
+    let mut errors = Vec::new();
+    let title = input.title.trim();
+    if title.is_empty() {
+        errors.push(invalid("title", "must not be empty"));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        errors.push(invalid("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
+    }
+    if input.body_md.len() > limits.max_article_bytes {
+        errors.push(ContentError::TooLarge {
+            field: "body",
+            size: input.body_md.len(),
+            limit: limits.max_article_bytes,
+        });
+    }
+    if input.excerpt.is_some_and(|e| e.chars().count() > MAX_EXCERPT_CHARS) {
+        errors.push(invalid("excerpt", format!("must be at most {MAX_EXCERPT_CHARS} characters")));
+    }
+    let mut tag_slugs = Vec::with_capacity(input.tags.len());
+    if input.tags.len() > MAX_TAGS {
+        errors.push(invalid("tags", format!("at most {MAX_TAGS} tags")));
+    } else {
+        for tag in input.tags {
+            let name = tag.trim();
+            let slug = slugify(name);
+            if slug.is_empty() || name.chars().count() > MAX_TERM_CHARS {
+                errors.push(invalid(
+                    "tags",
+                    format!("{name:?} is not a usable tag (1–{MAX_TERM_CHARS} characters with a letter or digit)"),
+                ));
+                break;
+            }
+            if !tag_slugs.iter().any(|(s, _)| *s == slug) {
+                tag_slugs.push((slug, name.to_string()));
+            }
+        }
+    }
+    if let Some(slug) = input.slug {
+        if let Err(err) = validate_slug(slug) {
+            errors.push(err);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let rendered = markdown::render(input.body_md);
+    let excerpt = match input.excerpt.map(str::trim) {
+        Some(e) if !e.is_empty() => e.to_string(),
+        _ => markdown::excerpt_of(&rendered.text, 40),
+    };
+    Ok(Checked { title: title.to_string(), tag_slugs, rendered, excerpt })
 }
 
 /// When an article goes (or went) live.
@@ -129,6 +219,24 @@ pub async fn upsert(db: &Db, limits: ContentLimits, draft: Draft, terms: Terms) 
     save(db, limits, draft, terms, true).await
 }
 
+/// Imports: `upsert` of many drafts in one transaction, much faster than one each. On a
+/// failure nothing is written, and the index of the draft at fault (if one is) comes back.
+pub async fn upsert_many(
+    db: &Db,
+    limits: ContentLimits,
+    drafts: Vec<Draft>,
+    terms: Terms,
+) -> Result<Vec<Saved>, (Option<usize>, ContentError)> {
+    let db_error = |e| (None, ContentError::from(DbError::classify(e)));
+    let mut tx = db.pool.begin().await.map_err(db_error)?;
+    let mut saved = Vec::with_capacity(drafts.len());
+    for (i, draft) in drafts.into_iter().enumerate() {
+        saved.push(save_in(&mut tx, db, limits, draft, terms, true).await.map_err(|e| (Some(i), e))?);
+    }
+    tx.commit().await.map_err(db_error)?;
+    Ok(saved)
+}
+
 async fn save(
     db: &Db,
     limits: ContentLimits,
@@ -136,72 +244,59 @@ async fn save(
     terms: Terms,
     update_existing: bool,
 ) -> Result<Saved, ContentError> {
-    let title = draft.title.trim();
-    if title.is_empty() {
-        return Err(invalid("title", "must not be empty"));
-    }
-    if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(invalid("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
-    }
-    if draft.body_md.len() > limits.max_article_bytes {
-        return Err(ContentError::TooLarge {
-            field: "body",
-            size: draft.body_md.len(),
-            limit: limits.max_article_bytes,
-        });
-    }
-    if draft.excerpt.as_ref().is_some_and(|e| e.chars().count() > MAX_EXCERPT_CHARS) {
-        return Err(invalid("excerpt", format!("must be at most {MAX_EXCERPT_CHARS} characters")));
-    }
-    if draft.tags.len() > MAX_TAGS {
-        return Err(invalid("tags", format!("at most {MAX_TAGS} tags")));
-    }
-    let mut tag_slugs = Vec::with_capacity(draft.tags.len());
-    for tag in &draft.tags {
-        let name = tag.trim();
-        let slug = slugify(name);
-        if slug.is_empty() || name.chars().count() > MAX_TERM_CHARS {
-            return Err(invalid(
-                "tags",
-                format!("{name:?} is not a usable tag (1–{MAX_TERM_CHARS} characters with a letter or digit)"),
-            ));
-        }
-        tag_slugs.push((slug, name.to_string()));
-    }
-    if let Some(slug) = &draft.slug {
-        validate_slug(slug)?;
-    }
-    let rendered = markdown::render(&draft.body_md);
-    let excerpt = match draft.excerpt.as_deref().map(str::trim) {
-        Some(e) if !e.is_empty() => e.to_string(),
-        _ => markdown::excerpt_of(&rendered.text, 40),
-    };
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let saved = save_in(&mut tx, db, limits, draft, terms, update_existing).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(saved)
+}
+
+/// `create` or `upsert` inside the caller's transaction.
+async fn save_in(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    limits: ContentLimits,
+    draft: Draft,
+    terms: Terms,
+    update_existing: bool,
+) -> Result<Saved, ContentError> {
+    let checked = check_text(
+        limits,
+        &TextInput {
+            title: &draft.title,
+            slug: draft.slug.as_deref(),
+            excerpt: draft.excerpt.as_deref(),
+            body_md: &draft.body_md,
+            tags: &draft.tags,
+        },
+    )
+    .map_err(first_error)?;
+    let Checked { title, tag_slugs, rendered, excerpt } = checked;
+    let title = title.as_str();
     let now = store::now();
 
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
-    let author_id = resolve_author(&mut tx, &draft.author, terms).await?;
+    let author_id = resolve_author(tx, &draft.author, terms).await?;
     let category_id = match &draft.category {
         None => None,
-        Some(name) => Some(resolve_category(&mut tx, db, name, terms).await?),
+        Some(name) => Some(resolve_category(tx, db, name, terms).await?),
     };
     let mut tag_ids = Vec::with_capacity(tag_slugs.len());
     for (slug, name) in &tag_slugs {
-        tag_ids.push(queries::ensure_tag(&mut tx, slug, name).await?);
+        tag_ids.push(queries::ensure_tag(tx, slug, name).await?);
     }
 
     let existing = match &draft.slug {
-        Some(slug) if update_existing => queries::article_id_by_slug(&mut tx, slug).await?,
+        Some(slug) if update_existing => queries::article_id_by_slug(tx, slug).await?,
         _ => None,
     };
     let slug = match (&draft.slug, existing) {
         (Some(slug), Some(_)) => slug.clone(),
         (Some(slug), None) => {
-            if queries::slug_taken(&mut tx, slug, None).await? {
+            if queries::slug_taken(tx, slug, None).await? {
                 return Err(invalid("slug", format!("{slug:?} is already used by another article")));
             }
             slug.clone()
         }
-        (None, _) => unique_slug(&mut tx, title).await?,
+        (None, _) => unique_slug(tx, title).await?,
     };
 
     let (status, published_at, scheduled_at) = match draft.publish {
@@ -228,42 +323,48 @@ async fn save(
     };
     let saved = match existing {
         Some(id) => {
-            queries::save_revision(&mut tx, id, now).await?;
-            queries::update_article(&mut tx, id, &row, now).await?;
+            queries::save_revision(tx, id, now).await?;
+            queries::update_article(tx, id, &row, now).await?;
             Saved::Updated { id, slug: slug.clone(), status }
         }
         None => {
-            let id = queries::insert_article(&mut tx, &row, now).await?;
+            let id = queries::insert_article(tx, &row, now).await?;
             Saved::Created { id, slug: slug.clone(), status }
         }
     };
     let id = match &saved {
         Saved::Created { id, .. } | Saved::Updated { id, .. } => *id,
     };
-    queries::set_tags(&mut tx, id, &tag_ids).await?;
-    if let Some(at) = scheduled_at {
-        jobs::enqueue(&mut tx, &PublishScheduled { article_id: id }, at, Some(&format!("publish:{id}"))).await?;
-    }
-    if status == Status::Published {
-        enqueue_bundle(&mut tx, id, now).await?;
-        subscriptions::jobs::enqueue_notification(&mut tx, id, now).await?;
-    }
+    queries::set_tags(tx, id, &tag_ids).await?;
+    enqueue_for_status(tx, id, status, scheduled_at, now).await?;
     store::record_activity(
-        &mut tx,
+        &mut *tx,
         if matches!(saved, Saved::Created { .. }) { "article.created" } else { "article.updated" },
         Some(id),
         &slug,
     )
     .await?;
-    store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    store::bump_content_epoch(tx).await?;
     Ok(saved)
 }
 
-/// Every published version becomes an IPFS bundle, built in the background (one job per article,
-/// so a burst of edits is bundled once).
-async fn enqueue_bundle(conn: &mut sqlx::AnyConnection, article_id: i64, now: i64) -> Result<(), ContentError> {
-    jobs::enqueue(conn, &BuildBundle { article_id }, now, Some(&format!("bundle:{article_id}"))).await?;
+/// What a write that leaves an article in `status` queues, in its transaction: a scheduled
+/// article its publishing job; a published one its IPFS bundle (one job per article, so a burst
+/// of edits is bundled once) and, the first time only, its subscribers' notification.
+async fn enqueue_for_status(
+    conn: &mut sqlx::AnyConnection,
+    article_id: i64,
+    status: Status,
+    scheduled_at: Option<i64>,
+    now: i64,
+) -> Result<(), ContentError> {
+    if let (Status::Scheduled, Some(at)) = (status, scheduled_at) {
+        jobs::enqueue(&mut *conn, &PublishScheduled { article_id }, at, Some(&format!("publish:{article_id}"))).await?;
+    }
+    if status == Status::Published {
+        jobs::enqueue(&mut *conn, &BuildBundle { article_id }, now, Some(&format!("bundle:{article_id}"))).await?;
+        subscriptions::jobs::enqueue_notification(conn, article_id, now).await?;
+    }
     Ok(())
 }
 
@@ -276,8 +377,7 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
     let now = store::now();
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
     queries::set_status(&mut tx, article.summary.id, Status::Published, Some(now), None, now).await?;
-    enqueue_bundle(&mut tx, article.summary.id, now).await?;
-    subscriptions::jobs::enqueue_notification(&mut tx, article.summary.id, now).await?;
+    enqueue_for_status(&mut tx, article.summary.id, Status::Published, None, now).await?;
     store::record_activity(&mut tx, "article.published", Some(article.summary.id), slug).await?;
     store::bump_content_epoch(&mut tx).await?;
     tx.commit().await.map_err(DbError::classify)?;
@@ -291,8 +391,7 @@ pub async fn publish_scheduled(db: &Db, article_id: i64) -> Result<bool, Content
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
     let changed = queries::publish_if_scheduled(&mut tx, article_id, now).await?;
     if changed {
-        enqueue_bundle(&mut tx, article_id, now).await?;
-        subscriptions::jobs::enqueue_notification(&mut tx, article_id, now).await?;
+        enqueue_for_status(&mut tx, article_id, Status::Published, None, now).await?;
         store::record_activity(&mut tx, "article.published", Some(article_id), "scheduled").await?;
         store::bump_content_epoch(&mut tx).await?;
     }
@@ -431,4 +530,706 @@ pub async fn add_category(db: &Db, name: &str, description: &str) -> Result<Cate
     store::bump_content_epoch(&mut tx).await?;
     tx.commit().await.map_err(DbError::classify)?;
     Ok(Category { id, slug, name: name.to_string(), description: description.to_string() })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The admin desk and the API: writes on behalf of a signed-in user, checked against their role.
+
+/// Who is acting. Every admin and API write takes one, so both get the same rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub user_id: i64,
+    pub role: Role,
+}
+
+/// An article as the editor form (or an API body) gives it. Empty strings mean "none": an empty
+/// slug is derived from the title (or kept, when editing), an empty excerpt is derived from the body.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleEdit {
+    pub title: String,
+    pub slug: String,
+    pub excerpt: String,
+    pub body_md: String,
+    pub category_id: Option<i64>,
+    pub tags: Vec<String>,
+    pub featured_image: String,
+}
+
+/// Where a save leaves the article's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// As it is (a new article is a draft): "Save draft" on a draft, "Update" on a published one.
+    Keep,
+    /// Back to draft (unpublish).
+    Draft,
+    Publish,
+    /// Published by the job at that time, which must be in the future.
+    Schedule(i64),
+}
+
+/// A status change without an edit (the list's row actions, the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    Publish,
+    Schedule(i64),
+    Unpublish,
+    Trash,
+    /// Out of the trash, as a draft.
+    Restore,
+}
+
+pub const MAX_IMAGE_URL_CHARS: usize = 2000;
+
+fn forbidden(message: impl Into<String>) -> ContentError {
+    ContentError::Forbidden(message.into())
+}
+
+fn article_not_found(id: i64) -> ContentError {
+    ContentError::NotFound(format!("#{id}"))
+}
+
+fn require(actor: &Actor, capability: Capability, what: &str) -> Result<(), ContentError> {
+    if actor.role.can(capability) {
+        Ok(())
+    } else {
+        Err(forbidden(format!("You are not allowed to {what}.")))
+    }
+}
+
+/// May `actor` change the text of an article by `author_id` that is `status`? Contributors edit
+/// their own drafts only; authors their own articles; editors and admins everyone's.
+fn may_edit(actor: &Actor, author_id: i64, status: Status) -> Result<(), ContentError> {
+    if author_id != actor.user_id {
+        return require(actor, Capability::EditOthers, "edit other people's articles");
+    }
+    require(actor, Capability::WriteDrafts, "write articles")?;
+    if status != Status::Draft && !actor.role.can(Capability::PublishOwn) {
+        return Err(forbidden("You are not allowed to edit an article once it is scheduled, published or trashed."));
+    }
+    Ok(())
+}
+
+/// May `actor` publish, schedule, unpublish, trash or restore an article by `author_id`?
+fn may_change_status(actor: &Actor, author_id: i64) -> Result<(), ContentError> {
+    if author_id == actor.user_id {
+        require(actor, Capability::PublishOwn, "publish, schedule, unpublish or trash articles")
+    } else {
+        require(actor, Capability::EditOthers, "publish, schedule, unpublish or trash other people's articles")
+    }
+}
+
+/// Every faulty field of an edit, each with its message (empty when it may be saved; the
+/// database checks — a taken slug, an unknown category — come on save).
+pub fn check_edit(limits: ContentLimits, edit: &ArticleEdit) -> Vec<ContentError> {
+    let mut errors = check_text(limits, &text_input(edit)).err().unwrap_or_default();
+    if let Err(err) = check_image_url(&edit.featured_image) {
+        errors.push(err);
+    }
+    errors
+}
+
+fn text_input(edit: &ArticleEdit) -> TextInput<'_> {
+    TextInput {
+        title: &edit.title,
+        slug: Some(edit.slug.trim()).filter(|s| !s.is_empty()),
+        excerpt: Some(edit.excerpt.as_str()),
+        body_md: &edit.body_md,
+        tags: &edit.tags,
+    }
+}
+
+/// A featured image is a site path (`/media/…`) or an http(s) URL, without spaces or quotes.
+fn check_image_url(url: &str) -> Result<(), ContentError> {
+    let url = url.trim();
+    let ok = url.is_empty()
+        || (url.chars().count() <= MAX_IMAGE_URL_CHARS
+            && (url.starts_with('/') && !url.starts_with("//")
+                || url.starts_with("https://")
+                || url.starts_with("http://"))
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>`".contains(c)));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "featured_image",
+            format!("must be a path on this site (/…) or an http(s) URL, at most {MAX_IMAGE_URL_CHARS} characters"),
+        ))
+    }
+}
+
+/// Markdown rendered exactly as the site renders it (sanitised), for the editor's live preview.
+pub fn preview(limits: ContentLimits, body_md: &str) -> Result<String, ContentError> {
+    if body_md.len() > limits.max_article_bytes {
+        return Err(ContentError::TooLarge { field: "body", size: body_md.len(), limit: limits.max_article_bytes });
+    }
+    Ok(markdown::render(body_md).html)
+}
+
+/// The status, dates and jobs a transition leads to from `current`.
+fn transition_to(
+    transition: Transition,
+    current: Option<(Status, Option<i64>, Option<i64>)>,
+    now: i64,
+) -> Result<(Status, Option<i64>, Option<i64>), ContentError> {
+    Ok(match transition {
+        Transition::Keep => match current {
+            Some((Status::Trashed, _, _)) | None => (Status::Draft, None, None),
+            Some(kept) => kept,
+        },
+        Transition::Draft => (Status::Draft, None, None),
+        Transition::Publish => match current {
+            Some((Status::Published, published_at, _)) => (Status::Published, published_at, None),
+            _ => (Status::Published, Some(now), None),
+        },
+        Transition::Schedule(at) if at <= now => return Err(invalid("publish_at", "must be in the future")),
+        Transition::Schedule(at) => (Status::Scheduled, None, Some(at)),
+    })
+}
+
+/// Creates an article by `actor`.
+pub async fn create_article(
+    db: &Db,
+    limits: ContentLimits,
+    actor: &Actor,
+    kind: ArticleKind,
+    edit: &ArticleEdit,
+    transition: Transition,
+) -> Result<Saved, ContentError> {
+    require(actor, Capability::WriteDrafts, "write articles")?;
+    write_article(db, limits, actor, None, kind, edit, transition).await
+}
+
+/// Saves an edit of article `id`, keeping the previous text as a revision.
+pub async fn update_article(
+    db: &Db,
+    limits: ContentLimits,
+    actor: &Actor,
+    id: i64,
+    edit: &ArticleEdit,
+    transition: Transition,
+) -> Result<Saved, ContentError> {
+    write_article(db, limits, actor, Some(id), ArticleKind::Post, edit, transition).await
+}
+
+async fn write_article(
+    db: &Db,
+    limits: ContentLimits,
+    actor: &Actor,
+    id: Option<i64>,
+    kind: ArticleKind,
+    edit: &ArticleEdit,
+    transition: Transition,
+) -> Result<Saved, ContentError> {
+    if transition != Transition::Keep && transition != Transition::Draft {
+        // Checked before the text so a contributor is told the rule, not a field message.
+        require(actor, Capability::PublishOwn, "publish or schedule articles")?;
+    }
+    let Checked { title, tag_slugs, rendered, excerpt } = check_text(limits, &text_input(edit)).map_err(first_error)?;
+    check_image_url(&edit.featured_image)?;
+    let featured_image = Some(edit.featured_image.trim()).filter(|u| !u.is_empty());
+    let wanted_slug = Some(edit.slug.trim()).filter(|s| !s.is_empty());
+    let now = store::now();
+    let before = match id {
+        Some(id) => Some(queries::find_by_id(db, id).await.map_err(|e| not_found_as(e, id))?),
+        None => None,
+    };
+
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let current = match (id, before) {
+        (Some(id), Some(article)) => {
+            // Read again inside the transaction: the rules apply to the row being changed.
+            let (author_id, status) =
+                queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
+            may_edit(actor, author_id, status)?;
+            let stays_draft = status == Status::Draft && matches!(transition, Transition::Keep | Transition::Draft);
+            if !stays_draft {
+                may_change_status(actor, author_id)?;
+            }
+            Some((article, author_id))
+        }
+        _ => None,
+    };
+    if let Some(category_id) = edit.category_id {
+        if !queries::category_exists(&mut tx, category_id).await? {
+            return Err(invalid("category", format!("no category with id {category_id}")));
+        }
+    }
+    let slug = match (wanted_slug, &current) {
+        (Some(slug), _) => {
+            if queries::slug_taken(&mut tx, slug, id).await? {
+                return Err(invalid("slug", format!("{slug:?} is already used by another article")));
+            }
+            slug.to_string()
+        }
+        (None, Some((article, _))) => article.summary.slug.clone(),
+        (None, None) => unique_slug(&mut tx, &title).await?,
+    };
+    let was = current.as_ref().map(|(a, _)| (a.summary.status, a.summary.published_at, a.summary.scheduled_at));
+    let (status, published_at, scheduled_at) = transition_to(transition, was, now)?;
+    let mut tag_ids = Vec::with_capacity(tag_slugs.len());
+    for (tag_slug, name) in &tag_slugs {
+        tag_ids.push(queries::ensure_tag(&mut tx, tag_slug, name).await?);
+    }
+    let row = ArticleRow {
+        kind: current.as_ref().map_or(kind, |(a, _)| a.summary.kind),
+        slug: &slug,
+        title: &title,
+        excerpt: &excerpt,
+        body_md: &edit.body_md,
+        body_html: &rendered.html,
+        body_text: &rendered.text,
+        reading_minutes: rendered.reading_minutes,
+        status,
+        author_id: current.as_ref().map_or(actor.user_id, |(_, author)| *author),
+        category_id: edit.category_id,
+        featured_image,
+        published_at,
+        scheduled_at,
+    };
+    let saved = match id {
+        Some(id) => {
+            queries::save_revision(&mut tx, id, now).await?;
+            queries::update_article(&mut tx, id, &row, now).await?;
+            Saved::Updated { id, slug: slug.clone(), status }
+        }
+        None => {
+            let id = match queries::insert_article(&mut tx, &row, now).await {
+                Err(DbError::Conflict(_)) => return Err(invalid("slug", format!("{slug:?} is already used"))),
+                other => other?,
+            };
+            Saved::Created { id, slug: slug.clone(), status }
+        }
+    };
+    let article_id = match &saved {
+        Saved::Created { id, .. } | Saved::Updated { id, .. } => *id,
+    };
+    queries::set_tags(&mut tx, article_id, &tag_ids).await?;
+    queries::delete_autosave(&mut tx, article_id, actor.user_id).await?;
+    enqueue_for_status(&mut tx, article_id, status, scheduled_at, now).await?;
+    if was.is_some_and(|(s, _, _)| s == Status::Published) && status != Status::Published {
+        enqueue_snapshot(&mut tx, now).await?;
+    }
+    let activity = match (&saved, status) {
+        (Saved::Created { .. }, _) => "article.created",
+        (_, Status::Published) if was.is_some_and(|(s, _, _)| s != Status::Published) => "article.published",
+        _ => "article.updated",
+    };
+    store::record_activity(&mut tx, activity, Some(article_id), &slug).await?;
+    store::bump_content_epoch(&mut tx).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(saved)
+}
+
+/// The site's IPFS snapshot lists published articles: one that stops being published is
+/// dropped from it at the next rebuild (coalesced with the snapshot job bundles queue).
+async fn enqueue_snapshot(conn: &mut sqlx::AnyConnection, now: i64) -> Result<(), ContentError> {
+    jobs::enqueue(conn, &BuildSnapshot, now + 2, Some("ipfs.snapshot")).await?;
+    Ok(())
+}
+
+fn not_found_as(err: DbError, id: i64) -> ContentError {
+    match err {
+        DbError::NotFound => article_not_found(id),
+        other => other.into(),
+    }
+}
+
+/// Publishes, schedules, unpublishes, trashes or restores article `id`.
+pub async fn change_status(db: &Db, actor: &Actor, id: i64, change: StatusChange) -> Result<Status, ContentError> {
+    let now = store::now();
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let (author_id, was) = queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
+    may_change_status(actor, author_id)?;
+    let (status, published_at, scheduled_at, activity) = match (change, was) {
+        (StatusChange::Restore, Status::Trashed) => (Status::Draft, None, None, "article.restored"),
+        (StatusChange::Restore, _) => return Err(invalid("status", "only an article in the trash can be restored")),
+        (_, Status::Trashed) => return Err(invalid("status", "restore the article from the trash first")),
+        (StatusChange::Publish, Status::Published) => return Ok(Status::Published),
+        (StatusChange::Publish, _) => (Status::Published, Some(now), None, "article.published"),
+        (StatusChange::Schedule(at), _) if at <= now => return Err(invalid("publish_at", "must be in the future")),
+        (StatusChange::Schedule(at), _) => (Status::Scheduled, None, Some(at), "article.scheduled"),
+        (StatusChange::Unpublish, Status::Draft) => return Ok(Status::Draft),
+        (StatusChange::Unpublish, _) => (Status::Draft, None, None, "article.unpublished"),
+        (StatusChange::Trash, _) => (Status::Trashed, None, None, "article.trashed"),
+    };
+    queries::set_status(&mut tx, id, status, published_at, scheduled_at, now).await?;
+    enqueue_for_status(&mut tx, id, status, scheduled_at, now).await?;
+    if was == Status::Published && status != Status::Published {
+        enqueue_snapshot(&mut tx, now).await?;
+    }
+    store::record_activity(&mut tx, activity, Some(id), status.as_str()).await?;
+    store::bump_content_epoch(&mut tx).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(status)
+}
+
+/// An article for the editor, if `actor` may see it there (their own, or anyone's for editors).
+pub async fn article_for_edit(db: &Db, actor: &Actor, id: i64) -> Result<Article, ContentError> {
+    let article = queries::find_by_id(db, id).await.map_err(|e| not_found_as(e, id))?;
+    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+    let (author_id, _) = queries::owner_and_status(&mut conn, id).await?.ok_or_else(|| article_not_found(id))?;
+    if author_id != actor.user_id {
+        require(actor, Capability::EditOthers, "see other people's articles")?;
+    }
+    Ok(article)
+}
+
+/// One page of the admin's article list; contributors and authors see their own articles only.
+pub async fn admin_list(
+    db: &Db,
+    actor: &Actor,
+    mut filter: AdminFilter,
+    page: u32,
+    per_page: u32,
+) -> Result<Page<ArticleSummary>, ContentError> {
+    require(actor, Capability::WriteDrafts, "see articles")?;
+    if !actor.role.can(Capability::EditOthers) {
+        filter.author_id = Some(actor.user_id);
+    }
+    let offset = (page.max(1) as i64 - 1) * per_page as i64;
+    let (items, total) = queries::admin_list(db, &filter, per_page as i64, offset).await?;
+    let total_pages = (total as u64).div_ceil(per_page as u64).max(1) as u32;
+    Ok(Page { items, page, total_pages, total_items: total })
+}
+
+/// Stores `actor`'s autosave of article `id`, apart from the article: it publishes nothing and
+/// leaves the live text alone. Pages do not change, so the content epoch is not bumped (that
+/// would empty every node's page cache every few seconds while someone types).
+pub async fn autosave(
+    db: &Db,
+    limits: ContentLimits,
+    actor: &Actor,
+    id: i64,
+    title: &str,
+    excerpt: &str,
+    body_md: &str,
+) -> Result<Autosave, ContentError> {
+    if body_md.len() > limits.max_article_bytes {
+        return Err(ContentError::TooLarge { field: "body", size: body_md.len(), limit: limits.max_article_bytes });
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(invalid("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
+    }
+    if excerpt.chars().count() > MAX_EXCERPT_CHARS {
+        return Err(invalid("excerpt", format!("must be at most {MAX_EXCERPT_CHARS} characters")));
+    }
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let (author_id, status) = queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
+    may_edit(actor, author_id, status)?;
+    let saved = Autosave {
+        article_id: id,
+        title: title.to_string(),
+        excerpt: excerpt.to_string(),
+        body_md: body_md.to_string(),
+        saved_at: store::now(),
+    };
+    queries::save_autosave(&mut tx, actor.user_id, &saved).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(saved)
+}
+
+/// `actor`'s autosave of article `id`, if newer than the article's last save.
+pub async fn pending_autosave(db: &Db, actor: &Actor, article: &Article) -> Result<Option<Autosave>, ContentError> {
+    let autosave = queries::autosave(db, article.summary.id, actor.user_id).await?;
+    Ok(autosave.filter(|a| a.saved_at >= article.summary.updated_at))
+}
+
+/// An article's earlier versions, newest first.
+pub async fn revisions(db: &Db, actor: &Actor, id: i64) -> Result<(Article, Vec<Revision>), ContentError> {
+    let article = article_for_edit(db, actor, id).await?;
+    let revisions = queries::revisions(db, id).await?;
+    Ok((article, revisions))
+}
+
+/// One side of a comparison: an earlier version or the article as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Revision(i64),
+    Current,
+}
+
+/// The text a diff compares: title and excerpt as header lines, then the body.
+fn diff_text(title: &str, excerpt: &str, body_md: &str) -> String {
+    let mut text = format!("Title: {title}\nExcerpt: {excerpt}\n\n{body_md}");
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+async fn version_text(db: &Db, article: &Article, version: Version) -> Result<String, ContentError> {
+    Ok(match version {
+        Version::Current => diff_text(&article.summary.title, &article.summary.excerpt, &article.body_md),
+        Version::Revision(rev) => {
+            let r = queries::revision(db, article.summary.id, rev).await.map_err(|e| match e {
+                DbError::NotFound => ContentError::NotFound(format!("revision {rev}")),
+                other => other.into(),
+            })?;
+            diff_text(&r.title, &r.excerpt, &r.body_md)
+        }
+    })
+}
+
+/// A line diff from one version of article `id` to another.
+pub async fn diff(db: &Db, actor: &Actor, id: i64, from: Version, to: Version) -> Result<Vec<DiffLine>, ContentError> {
+    let article = article_for_edit(db, actor, id).await?;
+    let old = version_text(db, &article, from).await?;
+    let new = version_text(db, &article, to).await?;
+    Ok(line_diff(&old, &new))
+}
+
+fn line_diff(old: &str, new: &str) -> Vec<DiffLine> {
+    use similar::{ChangeTag, TextDiff};
+    TextDiff::from_lines(old, new)
+        .iter_all_changes()
+        .map(|change| DiffLine {
+            op: match change.tag() {
+                ChangeTag::Equal => "equal",
+                ChangeTag::Insert => "insert",
+                ChangeTag::Delete => "delete",
+            },
+            text: change.value().trim_end_matches('\n').to_string(),
+        })
+        .collect()
+}
+
+/// Makes revision `revision_id` the article's text again; the text it replaces becomes a
+/// revision in turn, so nothing is lost. Status, slug and terms stay as they are.
+pub async fn restore_revision(db: &Db, actor: &Actor, id: i64, revision_id: i64) -> Result<(), ContentError> {
+    let revision = queries::revision(db, id, revision_id).await.map_err(|e| match e {
+        DbError::NotFound => ContentError::NotFound(format!("revision {revision_id}")),
+        other => other.into(),
+    })?;
+    let rendered = markdown::render(&revision.body_md);
+    let now = store::now();
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let (author_id, status) = queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
+    may_edit(actor, author_id, status)?;
+    queries::save_revision(&mut tx, id, now).await?;
+    let text = queries::TextRow {
+        title: &revision.title,
+        excerpt: &revision.excerpt,
+        body_md: &revision.body_md,
+        body_html: &rendered.html,
+        body_text: &rendered.text,
+        reading_minutes: rendered.reading_minutes,
+    };
+    queries::set_text(&mut tx, id, &text, now).await?;
+    enqueue_for_status(&mut tx, id, status, None, now).await?;
+    store::record_activity(&mut tx, "article.revision_restored", Some(id), &revision_id.to_string()).await?;
+    store::bump_content_epoch(&mut tx).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// A category as the categories form gives it.
+#[derive(Debug, Clone, Default)]
+pub struct CategoryEdit {
+    pub name: String,
+    /// Empty: derived from the name.
+    pub slug: String,
+    pub description: String,
+    pub parent_id: Option<i64>,
+}
+
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+fn check_category(edit: &CategoryEdit) -> Result<(String, String), Vec<ContentError>> {
+    let mut errors = Vec::new();
+    let name = edit.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_TERM_CHARS || slugify(name).is_empty() {
+        errors.push(invalid("name", format!("must be 1–{MAX_TERM_CHARS} characters with a letter or digit")));
+    }
+    let slug = match edit.slug.trim() {
+        "" => slugify(name),
+        given => given.to_string(),
+    };
+    if !slug.is_empty() {
+        if let Err(err) = validate_slug(&slug) {
+            errors.push(err);
+        }
+    }
+    if edit.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        errors.push(invalid("description", format!("must be at most {MAX_DESCRIPTION_CHARS} characters")));
+    }
+    if errors.is_empty() {
+        Ok((name.to_string(), slug))
+    } else {
+        Err(errors)
+    }
+}
+
+/// Every faulty field of a category form.
+pub fn check_category_edit(edit: &CategoryEdit) -> Vec<ContentError> {
+    check_category(edit).err().unwrap_or_default()
+}
+
+pub async fn category_entries(db: &Db) -> Result<Vec<CategoryEntry>, ContentError> {
+    Ok(queries::category_entries(db).await?)
+}
+
+/// Creates (`id: None`) or changes a category.
+pub async fn save_category(
+    db: &Db,
+    actor: &Actor,
+    id: Option<i64>,
+    edit: &CategoryEdit,
+) -> Result<CategoryEntry, ContentError> {
+    require(actor, Capability::ManageTerms, "manage categories")?;
+    let (name, slug) = check_category(edit).map_err(first_error)?;
+    let description = edit.description.trim().to_string();
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    if let Some(parent) = edit.parent_id {
+        let parents = queries::category_parents(&mut tx).await?;
+        if !parents.iter().any(|(c, _)| *c == parent) {
+            return Err(invalid("parent", format!("no category with id {parent}")));
+        }
+        // Walking up from the new parent must not reach the category itself.
+        let mut at = Some(parent);
+        let mut steps = 0;
+        while let Some(current) = at {
+            if Some(current) == id || steps > parents.len() {
+                return Err(invalid("parent", "a category cannot be filed under itself or one of its subcategories"));
+            }
+            at = parents.iter().find(|(c, _)| *c == current).and_then(|(_, p)| *p);
+            steps += 1;
+        }
+    }
+    let conflict = |e: DbError| match e {
+        DbError::Conflict(what) if what.contains("slug") => invalid("slug", format!("{slug:?} is already used")),
+        DbError::Conflict(_) => invalid("name", format!("a category named {name:?} already exists")),
+        other => other.into(),
+    };
+    let mut entry = CategoryEntry {
+        category: Category { id: 0, slug: slug.clone(), name: name.clone(), description: description.clone() },
+        parent_id: edit.parent_id,
+        articles: 0,
+    };
+    match id {
+        Some(id) => {
+            if !queries::update_category(&mut tx, id, &entry).await.map_err(conflict)? {
+                return Err(ContentError::NotFound(format!("category {id}")));
+            }
+            entry.category.id = id;
+        }
+        None => {
+            let new_id =
+                queries::insert_category(&mut tx, &slug, &name, &description, store::now()).await.map_err(conflict)?;
+            crate::migrate::queries::set_category_parent(&mut tx, new_id, edit.parent_id).await?;
+            entry.category.id = new_id;
+        }
+    }
+    store::record_activity(&mut tx, "category.saved", Some(entry.category.id), &slug).await?;
+    store::bump_content_epoch(&mut tx).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(entry)
+}
+
+/// Deletes a category; its articles become uncategorised, its subcategories move up a level.
+pub async fn delete_category(db: &Db, actor: &Actor, id: i64) -> Result<(), ContentError> {
+    require(actor, Capability::ManageTerms, "manage categories")?;
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    if !queries::delete_category(&mut tx, id).await? {
+        return Err(ContentError::NotFound(format!("category {id}")));
+    }
+    store::record_activity(&mut tx, "category.deleted", Some(id), "").await?;
+    store::bump_content_epoch(&mut tx).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn tag_entries(db: &Db) -> Result<Vec<TagEntry>, ContentError> {
+    Ok(queries::tag_entries(db).await?)
+}
+
+/// Renames a tag; an empty `slug` is derived from the name.
+pub async fn rename_tag(db: &Db, actor: &Actor, id: i64, name: &str, slug: &str) -> Result<(), ContentError> {
+    require(actor, Capability::ManageTerms, "manage tags")?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_TERM_CHARS || slugify(name).is_empty() {
+        return Err(invalid("name", format!("must be 1–{MAX_TERM_CHARS} characters with a letter or digit")));
+    }
+    let slug = match slug.trim() {
+        "" => slugify(name),
+        given => given.to_string(),
+    };
+    validate_slug(&slug)?;
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    match queries::rename_tag(&mut tx, id, &slug, name).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ContentError::NotFound(format!("tag {id}"))),
+        Err(DbError::Conflict(_)) => {
+            return Err(invalid("slug", format!("{slug:?} is another tag's; merge the two instead")))
+        }
+        Err(err) => return Err(err.into()),
+    }
+    store::record_activity(&mut tx, "tag.renamed", Some(id), &slug).await?;
+    store::bump_content_epoch(&mut tx).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// Deletes tag `id` (`into: None`), or merges it into tag `into`: its articles get that tag.
+pub async fn delete_tag(db: &Db, actor: &Actor, id: i64, into: Option<i64>) -> Result<(), ContentError> {
+    require(actor, Capability::ManageTerms, "manage tags")?;
+    if into == Some(id) {
+        return Err(invalid("into", "a tag cannot be merged into itself"));
+    }
+    if let Some(into) = into {
+        if !queries::tag_entries(db).await?.iter().any(|t| t.id == into) {
+            return Err(invalid("into", format!("no tag with id {into}")));
+        }
+    }
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let done = match into {
+        Some(into) => queries::merge_tag(&mut tx, id, into).await?,
+        None => queries::delete_tag(&mut tx, id).await?,
+    };
+    if !done {
+        return Err(ContentError::NotFound(format!("tag {id}")));
+    }
+    store::record_activity(&mut tx, if into.is_some() { "tag.merged" } else { "tag.deleted" }, Some(id), "").await?;
+    store::bump_content_epoch(&mut tx).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads for the JSON API (`content::api`).
+
+/// Any article by id, whatever its status; callers decide who may see it.
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Article, ContentError> {
+    queries::find_by_id(db, id).await.map_err(|e| not_found_as(e, id))
+}
+
+/// The admin list's filters over published articles and pages only: what anonymous API callers see.
+pub async fn public_list(
+    db: &Db,
+    mut filter: AdminFilter,
+    page: u32,
+    per_page: u32,
+) -> Result<Page<ArticleSummary>, ContentError> {
+    filter.status = Some(Status::Published);
+    let offset = (page.max(1) as i64 - 1) * per_page as i64;
+    let (items, total) = queries::admin_list(db, &filter, per_page as i64, offset).await?;
+    let total_pages = (total as u64).div_ceil(per_page.max(1) as u64).max(1) as u32;
+    Ok(Page { items, page, total_pages, total_items: total })
+}
+
+/// The id of the tag with this slug, if any.
+pub async fn tag_id_by_slug(db: &Db, slug: &str) -> Result<Option<i64>, ContentError> {
+    match queries::tag_by_slug(db, slug).await {
+        Ok((id, _)) => Ok(Some(id)),
+        Err(DbError::NotFound) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The id of the category with this slug, if any.
+pub async fn category_id_by_slug(db: &Db, slug: &str) -> Result<Option<i64>, ContentError> {
+    match queries::category_by_slug(db, slug).await {
+        Ok(category) => Ok(Some(category.id)),
+        Err(DbError::NotFound) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
 }

@@ -14,6 +14,9 @@ pub enum AppError {
     /// A request parameter is malformed; `field` names it.
     #[error("{field}: {message}")]
     BadRequest { field: &'static str, message: String },
+    /// The signed-in user's role does not allow it; the message says what.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -24,6 +27,7 @@ impl From<ContentError> for AppError {
             ContentError::NotFound(_) => AppError::NotFound,
             ContentError::Invalid { field, message } => AppError::BadRequest { field, message },
             ContentError::TooLarge { field, .. } => AppError::BadRequest { field, message: err.to_string() },
+            ContentError::Forbidden(message) => AppError::Forbidden(message),
             ContentError::Db(db) => db.into(),
         }
     }
@@ -43,6 +47,7 @@ impl AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -52,6 +57,7 @@ impl AppError {
         match self {
             AppError::NotFound => "The page you were looking for does not exist.".into(),
             AppError::BadRequest { field, message } => format!("Invalid parameter `{field}`: {message}"),
+            AppError::Forbidden(message) => message.clone(),
             AppError::Internal(_) => "Something went wrong on our side. Please try again later.".into(),
         }
     }

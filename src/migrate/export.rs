@@ -103,6 +103,7 @@ pub async fn export(db: &Db, site_title: &str, base_url: &str, out: &mut impl Wr
             Status::Published => ("publish", summary.published_at),
             Status::Scheduled => ("future", summary.scheduled_at),
             Status::Draft => ("draft", None),
+            Status::Trashed => ("trash", None),
         };
         let date = date.map_or_else(|| "0000-00-00 00:00:00".to_string(), wp_date);
         let path = match summary.kind {

@@ -1,0 +1,842 @@
+//! The admin desk's content screens: the article list, the editor (live preview, autosave,
+//! status buttons), revisions with their diff, categories and tags. Every decision is the
+//! service's (`content::service`, which checks the role); these handlers turn forms into calls
+//! and answers into pages.
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use minijinja::{context, Value};
+use serde::Deserialize;
+
+use crate::accounts::session::{AdminForm, SignedIn};
+use crate::accounts::Capability;
+use crate::content::import;
+use crate::content::model::{AdminFilter, Article, ArticleKind, Status};
+use crate::content::service::{
+    self, Actor, ArticleEdit, CategoryEdit, ContentError, ContentLimits, StatusChange, Transition, Version,
+};
+use crate::http::{error_page, AppError, AppState};
+
+/// Articles per page of the admin list.
+const PER_PAGE: u32 = 20;
+
+pub fn admin_router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/articles", get(list))
+        .route("/admin/articles/new", get(new_article).post(create))
+        .route("/admin/articles/{id}", get(edit).post(update))
+        .route("/admin/articles/{id}/status", post(change_status))
+        .route("/admin/articles/{id}/autosave", post(autosave))
+        .route("/admin/articles/{id}/revisions", get(revisions))
+        .route("/admin/articles/{id}/revisions/{rev}/restore", post(restore))
+        .route("/admin/preview", post(preview))
+        .route("/admin/categories", get(categories).post(create_category))
+        .route("/admin/categories/{id}", get(edit_category).post(update_category))
+        .route("/admin/categories/{id}/delete", post(delete_category))
+        .route("/admin/tags", get(tags))
+        .route("/admin/tags/{id}", post(rename_tag))
+        .route("/admin/tags/{id}/delete", post(delete_tag))
+}
+
+fn actor(signed_in: &SignedIn) -> Actor {
+    Actor { user_id: signed_in.user.id, role: signed_in.role }
+}
+
+fn limits(state: &AppState) -> ContentLimits {
+    ContentLimits { max_article_bytes: state.config.content.max_article_bytes }
+}
+
+/// The answer to a refused or failed action that has no form to re-render.
+fn failure(state: &AppState, signed_in: &SignedIn, err: ContentError) -> Response {
+    match err {
+        ContentError::NotFound(_) => signed_in.refuse(StatusCode::NOT_FOUND, "There is no such item."),
+        ContentError::Forbidden(message) => signed_in.refuse(StatusCode::FORBIDDEN, &message),
+        ContentError::Invalid { .. } | ContentError::TooLarge { .. } => {
+            signed_in.refuse(StatusCode::BAD_REQUEST, &err.to_string())
+        }
+        ContentError::Db(db) => error_page(state, AppError::from(db)),
+    }
+}
+
+/// Field → message, as the templates show them next to each field.
+fn field_errors(errors: &[ContentError]) -> BTreeMap<&'static str, String> {
+    let mut map = BTreeMap::new();
+    for err in errors {
+        let message = match err {
+            ContentError::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        map.entry(err.field().unwrap_or("form")).or_insert(message);
+    }
+    map
+}
+
+/// The confirmation a redirect's `?done=` asks the next page to show (base.html's `notice`).
+fn done_message(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "saved" => "Saved.",
+        "published" => "Published.",
+        "scheduled" => "Scheduled.",
+        "unpublished" | "draft" => "Unpublished: it is a draft again.",
+        "trashed" => "Moved to the trash.",
+        "restored" => "Restored.",
+        "deleted" => "Deleted.",
+        "renamed" => "Renamed.",
+        "merged" => "Merged.",
+        _ => return None,
+    })
+}
+
+/// A rendered page with `status`, unless rendering itself failed (that answer keeps its 500).
+fn with_status(mut page: Response, status: StatusCode) -> Response {
+    if page.status() == StatusCode::OK {
+        *page.status_mut() = status;
+    }
+    page
+}
+
+fn see_other(location: &str) -> Response {
+    Redirect::to(location).into_response()
+}
+
+// --- the article list -----------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+struct ListParams {
+    status: Option<String>,
+    category: Option<String>,
+    author: Option<String>,
+    q: Option<String>,
+    page: Option<String>,
+    done: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Response {
+    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
+        return refused;
+    }
+    let Ok(Query(params)) = params else {
+        return signed_in.refuse(StatusCode::BAD_REQUEST, "The list's filters are malformed.");
+    };
+    let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let status = match nonempty(&params.status) {
+        None => None,
+        Some(s) => match Status::parse(&s) {
+            Some(status) => Some(status),
+            None => return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("status: unknown status {s:?}")),
+        },
+    };
+    let category_id = match nonempty(&params.category).map(|c| c.parse::<i64>()) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => return signed_in.refuse(StatusCode::BAD_REQUEST, "category: expected a category id"),
+    };
+    let author = nonempty(&params.author);
+    let author_id = match &author {
+        None => None,
+        Some(name) => match crate::accounts::find_by_username(&state.db, name).await {
+            Ok(user) => Some(user.id),
+            // No such author: an empty list, like any filter that matches nothing.
+            Err(crate::store::DbError::NotFound) => Some(-1),
+            Err(err) => return error_page(&state, AppError::from(err)),
+        },
+    };
+    let page = match crate::http::parse_page(params.page.as_deref()) {
+        Ok(page) => page,
+        Err(err) => return signed_in.refuse(StatusCode::BAD_REQUEST, &err.public_message()),
+    };
+    let search = nonempty(&params.q);
+    let filter = AdminFilter { status, category_id, author_id, search: search.clone(), tag_id: None };
+    let listing = match service::admin_list(&state.db, &actor(&signed_in), filter, page, PER_PAGE).await {
+        Ok(listing) => listing,
+        Err(err) => return failure(&state, &signed_in, err),
+    };
+    let categories = match service::category_entries(&state.db).await {
+        Ok(c) => c,
+        Err(err) => return failure(&state, &signed_in, err),
+    };
+    let ctx = context! {
+        listing => listing,
+        categories => categories,
+        statuses => ["draft", "scheduled", "published", "trashed"],
+        filter => context! {
+            status => status.map(Status::as_str),
+            category => category_id,
+            author => author,
+            q => search,
+        },
+        notice => done_message(params.done.as_deref()),
+        can_edit_others => signed_in.role.can(Capability::EditOthers),
+        can_publish => signed_in.role.can(Capability::PublishOwn),
+    };
+    crate::admin::render(&state, &signed_in, "admin/articles/list.html", ctx)
+}
+
+// --- the editor -----------------------------------------------------------------------------
+
+/// The editor form as posted. Every field defaults to empty, so a missing one is a message at
+/// that field rather than a rejected request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ArticleForm {
+    title: String,
+    slug: String,
+    excerpt: String,
+    body: String,
+    category: String,
+    tags: String,
+    featured_image: String,
+    publish_at: String,
+    kind: String,
+    /// Which button: `save`, `publish`, `schedule`, `unpublish` or `trash`.
+    action: String,
+}
+
+impl ArticleForm {
+    fn of(article: &Article) -> ArticleForm {
+        ArticleForm {
+            title: article.summary.title.clone(),
+            slug: article.summary.slug.clone(),
+            excerpt: article.summary.excerpt.clone(),
+            body: article.body_md.clone(),
+            category: article.summary.category.as_ref().map(|c| c.id.to_string()).unwrap_or_default(),
+            tags: article.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+            featured_image: article.featured_image.clone().unwrap_or_default(),
+            publish_at: article.summary.scheduled_at.map(datetime_local).unwrap_or_default(),
+            kind: article.summary.kind.as_str().to_string(),
+            action: String::new(),
+        }
+    }
+
+    fn values(&self) -> Value {
+        context! {
+            title => self.title, slug => self.slug, excerpt => self.excerpt, body => self.body,
+            category => self.category, tags => self.tags, featured_image => self.featured_image,
+            publish_at => self.publish_at, kind => self.kind,
+        }
+    }
+
+    /// The edit and the transition the form asks for, or the messages of its faulty fields.
+    fn parse(&self, limits: ContentLimits) -> Result<(ArticleEdit, Transition), Vec<ContentError>> {
+        let mut errors = Vec::new();
+        let category_id = match self.category.trim() {
+            "" => None,
+            id => match id.parse::<i64>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    errors.push(invalid("category", "choose a category from the list"));
+                    None
+                }
+            },
+        };
+        let edit = ArticleEdit {
+            title: self.title.clone(),
+            slug: self.slug.clone(),
+            excerpt: self.excerpt.clone(),
+            body_md: self.body.replace("\r\n", "\n"),
+            category_id,
+            tags: self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+            featured_image: self.featured_image.clone(),
+        };
+        errors.extend(service::check_edit(limits, &edit));
+        let transition = match self.action.as_str() {
+            "" | "save" => Transition::Keep,
+            "publish" => Transition::Publish,
+            "unpublish" => Transition::Draft,
+            "schedule" => match parse_local_time(&self.publish_at) {
+                Some(at) if at > crate::store::now() => Transition::Schedule(at),
+                Some(_) => {
+                    errors.push(invalid("publish_at", "must be in the future"));
+                    Transition::Keep
+                }
+                None => {
+                    errors.push(invalid("publish_at", "give the date and time to publish at (UTC)"));
+                    Transition::Keep
+                }
+            },
+            other => {
+                errors.push(invalid("action", format!("unknown action {other:?}")));
+                Transition::Keep
+            }
+        };
+        if errors.is_empty() {
+            Ok((edit, transition))
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ContentError {
+    ContentError::Invalid { field, message: message.into() }
+}
+
+/// `<input type="datetime-local">` sends `2026-12-01T09:00`; RFC 3339 is accepted too. UTC.
+fn parse_local_time(text: &str) -> Option<i64> {
+    let text = text.trim();
+    import::parse_time(text).or_else(|| import::parse_time(&text.replacen('T', " ", 1)))
+}
+
+fn datetime_local(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map(|t| t.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
+}
+
+/// What one rendering of the editor shows.
+#[derive(Default)]
+struct EditorView<'a> {
+    article: Option<&'a Article>,
+    errors: &'a [ContentError],
+    notice: Option<&'static str>,
+    /// The form holds the writer's autosave rather than the saved text.
+    autosave_loaded: bool,
+}
+
+async fn render_editor(
+    state: &AppState,
+    signed_in: &SignedIn,
+    form: &ArticleForm,
+    view: EditorView<'_>,
+    status: StatusCode,
+) -> Response {
+    let EditorView { article, errors, notice, autosave_loaded } = view;
+    let categories = match service::category_entries(&state.db).await {
+        Ok(c) => c,
+        Err(err) => return failure(state, signed_in, err),
+    };
+    let me = actor(signed_in);
+    let own = article.is_none_or(|a| a.summary.author.username == signed_in.user.username);
+    let can_publish = signed_in.role.can(if own { Capability::PublishOwn } else { Capability::EditOthers });
+    let autosave = match article {
+        Some(a) => match service::pending_autosave(&state.db, &me, a).await {
+            Ok(found) => found,
+            Err(err) => return failure(state, signed_in, err),
+        },
+        None => None,
+    };
+    let ctx = context! {
+        article => article,
+        form => form.values(),
+        errors => field_errors(errors),
+        categories => categories,
+        can_publish => can_publish,
+        can_upload => signed_in.role.can(Capability::UploadMedia),
+        autosave => autosave,
+        autosave_loaded => autosave_loaded,
+        notice => notice,
+    };
+    with_status(crate::admin::render(state, signed_in, "admin/articles/edit.html", ctx), status)
+}
+
+async fn new_article(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
+        return refused;
+    }
+    let form = ArticleForm { kind: "post".into(), ..ArticleForm::default() };
+    render_editor(&state, &signed_in, &form, EditorView::default(), StatusCode::OK).await
+}
+
+async fn create(State(state): State<AppState>, AdminForm(signed_in, form): AdminForm<ArticleForm>) -> Response {
+    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
+        return refused;
+    }
+    let limits = limits(&state);
+    let kind = ArticleKind::parse(&form.kind).unwrap_or(ArticleKind::Post);
+    let saved = match form.parse(limits) {
+        Ok((edit, transition)) => {
+            service::create_article(&state.db, limits, &actor(&signed_in), kind, &edit, transition)
+                .await
+                .map_err(|e| vec![e])
+        }
+        Err(errors) => Err(errors),
+    };
+    match saved {
+        Ok(saved) => see_other(&format!("/admin/articles/{}?done=saved", saved_id(&saved))),
+        Err(errors) => rejected(&state, &signed_in, None, &form, errors).await,
+    }
+}
+
+fn saved_id(saved: &service::Saved) -> i64 {
+    match saved {
+        service::Saved::Created { id, .. } | service::Saved::Updated { id, .. } => *id,
+    }
+}
+
+/// A form the service or its checks refused: re-rendered with the input and the messages
+/// (400), or the plain refusal page when the role does not allow it (403).
+async fn rejected(
+    state: &AppState,
+    signed_in: &SignedIn,
+    article: Option<&Article>,
+    form: &ArticleForm,
+    errors: Vec<ContentError>,
+) -> Response {
+    let mut errors = errors;
+    if let Some(pos) = errors.iter().position(|e| e.field().is_none()) {
+        return failure(state, signed_in, errors.swap_remove(pos));
+    }
+    render_editor(
+        state,
+        signed_in,
+        form,
+        EditorView { article, errors: &errors, ..Default::default() },
+        StatusCode::BAD_REQUEST,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EditParams {
+    done: Option<String>,
+    autosave: Option<String>,
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<i64>,
+    params: Result<Query<EditParams>, QueryRejection>,
+) -> Response {
+    let Query(params) = params.unwrap_or_default();
+    let me = actor(&signed_in);
+    let article = match service::article_for_edit(&state.db, &me, id).await {
+        Ok(article) => article,
+        Err(err) => return failure(&state, &signed_in, err),
+    };
+    let mut form = ArticleForm::of(&article);
+    let mut autosave_loaded = false;
+    if params.autosave.is_some() {
+        match service::pending_autosave(&state.db, &me, &article).await {
+            Ok(Some(saved)) => {
+                form.title = saved.title;
+                form.excerpt = saved.excerpt;
+                form.body = saved.body_md;
+                autosave_loaded = true;
+            }
+            Ok(None) => {}
+            Err(err) => return failure(&state, &signed_in, err),
+        }
+    }
+    let notice = done_message(params.done.as_deref());
+    let view = EditorView { article: Some(&article), errors: &[], notice, autosave_loaded };
+    render_editor(&state, &signed_in, &form, view, StatusCode::OK).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, form): AdminForm<ArticleForm>,
+) -> Response {
+    let me = actor(&signed_in);
+    let article = match service::article_for_edit(&state.db, &me, id).await {
+        Ok(article) => article,
+        Err(err) => return failure(&state, &signed_in, err),
+    };
+    if form.action == "trash" {
+        return match service::change_status(&state.db, &me, id, StatusChange::Trash).await {
+            Ok(_) => see_other("/admin/articles?done=trashed"),
+            Err(err) => failure(&state, &signed_in, err),
+        };
+    }
+    let limits = limits(&state);
+    let saved = match form.parse(limits) {
+        Ok((edit, transition)) => {
+            service::update_article(&state.db, limits, &me, id, &edit, transition).await.map_err(|e| vec![e])
+        }
+        Err(errors) => Err(errors),
+    };
+    match saved {
+        Ok(_) => {
+            let done = match form.action.as_str() {
+                "publish" => "published",
+                "schedule" => "scheduled",
+                "unpublish" => "unpublished",
+                _ => "saved",
+            };
+            see_other(&format!("/admin/articles/{id}?done={done}"))
+        }
+        Err(errors) => rejected(&state, &signed_in, Some(&article), &form, errors).await,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StatusForm {
+    /// `publish`, `unpublish`, `trash` or `restore`.
+    action: String,
+    /// Where to go afterwards: the list's URL with its filters.
+    back: String,
+}
+
+async fn change_status(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, form): AdminForm<StatusForm>,
+) -> Response {
+    let change = match form.action.as_str() {
+        "publish" => StatusChange::Publish,
+        "unpublish" => StatusChange::Unpublish,
+        "trash" => StatusChange::Trash,
+        "restore" => StatusChange::Restore,
+        other => return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("action: unknown action {other:?}")),
+    };
+    match service::change_status(&state.db, &actor(&signed_in), id, change).await {
+        Ok(status) => {
+            // Only a path of the admin list: never an open redirect.
+            let back = if form.back.starts_with("/admin/articles") && !form.back.contains("//") {
+                form.back.as_str()
+            } else {
+                "/admin/articles"
+            };
+            let sep = if back.contains('?') { '&' } else { '?' };
+            see_other(&format!("{back}{sep}done={}", status.as_str()))
+        }
+        Err(err) => failure(&state, &signed_in, err),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AutosaveForm {
+    title: String,
+    excerpt: String,
+    body: String,
+}
+
+/// The editor's script calls this every ~15 s while someone types; it answers JSON.
+async fn autosave(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, form): AdminForm<AutosaveForm>,
+) -> Response {
+    let body = form.body.replace("\r\n", "\n");
+    match service::autosave(&state.db, limits(&state), &actor(&signed_in), id, &form.title, &form.excerpt, &body).await
+    {
+        Ok(saved) => Json(serde_json::json!({ "saved_at": saved.saved_at })).into_response(),
+        Err(ContentError::Db(err)) => error_page(&state, AppError::from(err)),
+        Err(err) => {
+            let status = match &err {
+                ContentError::NotFound(_) => StatusCode::NOT_FOUND,
+                ContentError::Forbidden(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let body = serde_json::json!({ "error": { "field": err.field(), "message": err.to_string() } });
+            (status, Json(body)).into_response()
+        }
+    }
+}
+
+/// The live preview: Markdown in (the request body), the sanitised HTML the site would show
+/// out. The script sends the session's CSRF secret in `X-CSRF-Token`.
+async fn preview(State(state): State<AppState>, signed_in: SignedIn, headers: HeaderMap, body: String) -> Response {
+    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Err(refused) = signed_in.check_csrf(token) {
+        return refused;
+    }
+    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
+        return refused;
+    }
+    match service::preview(limits(&state), &body.replace("\r\n", "\n")) {
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(err) => (StatusCode::PAYLOAD_TOO_LARGE, err.to_string()).into_response(),
+    }
+}
+
+// --- revisions ------------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+struct DiffParams {
+    from: Option<String>,
+    to: Option<String>,
+    done: Option<String>,
+}
+
+fn parse_version(text: Option<&str>) -> Option<Version> {
+    match text? {
+        "current" => Some(Version::Current),
+        id => id.parse().ok().map(Version::Revision),
+    }
+}
+
+async fn revisions(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<i64>,
+    params: Result<Query<DiffParams>, QueryRejection>,
+) -> Response {
+    let Query(params) = params.unwrap_or_default();
+    let me = actor(&signed_in);
+    let (article, revisions) = match service::revisions(&state.db, &me, id).await {
+        Ok(found) => found,
+        Err(err) => return failure(&state, &signed_in, err),
+    };
+    // By default, the newest revision against the article as it is.
+    let from = parse_version(params.from.as_deref()).or(revisions.first().map(|r| Version::Revision(r.id)));
+    let to = parse_version(params.to.as_deref()).unwrap_or(Version::Current);
+    let diff = match from {
+        Some(from) => match service::diff(&state.db, &me, id, from, to).await {
+            Ok(lines) => Some(lines),
+            Err(err) => return failure(&state, &signed_in, err),
+        },
+        None => None,
+    };
+    let label = |v: Option<Version>| match v {
+        Some(Version::Revision(r)) => r.to_string(),
+        Some(Version::Current) => "current".to_string(),
+        None => String::new(),
+    };
+    let ctx = context! {
+        article => article,
+        revisions => revisions,
+        diff => diff,
+        from => label(from),
+        to => label(Some(to)),
+        notice => done_message(params.done.as_deref()),
+    };
+    crate::admin::render(&state, &signed_in, "admin/articles/revisions.html", ctx)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Empty {}
+
+async fn restore(
+    State(state): State<AppState>,
+    Path((id, rev)): Path<(i64, i64)>,
+    AdminForm(signed_in, _): AdminForm<Empty>,
+) -> Response {
+    match service::restore_revision(&state.db, &actor(&signed_in), id, rev).await {
+        Ok(()) => see_other(&format!("/admin/articles/{id}/revisions?done=restored")),
+        Err(err) => failure(&state, &signed_in, err),
+    }
+}
+
+// --- categories -----------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CategoryForm {
+    name: String,
+    slug: String,
+    description: String,
+    parent: String,
+}
+
+impl CategoryForm {
+    fn parse(&self) -> Result<CategoryEdit, Vec<ContentError>> {
+        let parent_id = match self.parent.trim() {
+            "" => None,
+            id => match id.parse::<i64>() {
+                Ok(id) => Some(id),
+                Err(_) => return Err(vec![invalid("parent", "choose a category from the list")]),
+            },
+        };
+        let edit = CategoryEdit {
+            name: self.name.clone(),
+            slug: self.slug.clone(),
+            description: self.description.clone(),
+            parent_id,
+        };
+        match service::check_category_edit(&edit) {
+            errors if errors.is_empty() => Ok(edit),
+            errors => Err(errors),
+        }
+    }
+
+    fn values(&self) -> Value {
+        context! { name => self.name, slug => self.slug, description => self.description, parent => self.parent }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DoneParams {
+    done: Option<String>,
+}
+
+async fn render_categories(
+    state: &AppState,
+    signed_in: &SignedIn,
+    editing: Option<i64>,
+    form: &CategoryForm,
+    errors: &[ContentError],
+    done: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let categories = match service::category_entries(&state.db).await {
+        Ok(c) => c,
+        Err(err) => return failure(state, signed_in, err),
+    };
+    let ctx = context! {
+        categories => categories,
+        editing => editing,
+        form => form.values(),
+        errors => field_errors(errors),
+        notice => done_message(done.as_deref()),
+    };
+    with_status(crate::admin::render(state, signed_in, "admin/categories.html", ctx), status)
+}
+
+async fn categories(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    params: Result<Query<DoneParams>, QueryRejection>,
+) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ManageTerms) {
+        return refused;
+    }
+    let Query(params) = params.unwrap_or_default();
+    render_categories(&state, &signed_in, None, &CategoryForm::default(), &[], params.done, StatusCode::OK).await
+}
+
+async fn edit_category(State(state): State<AppState>, signed_in: SignedIn, Path(id): Path<i64>) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ManageTerms) {
+        return refused;
+    }
+    let found = match service::category_entries(&state.db).await {
+        Ok(all) => all.into_iter().find(|c| c.category.id == id),
+        Err(err) => return failure(&state, &signed_in, err),
+    };
+    let Some(entry) = found else { return signed_in.refuse(StatusCode::NOT_FOUND, "There is no such category.") };
+    let form = CategoryForm {
+        name: entry.category.name,
+        slug: entry.category.slug,
+        description: entry.category.description,
+        parent: entry.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+    };
+    render_categories(&state, &signed_in, Some(id), &form, &[], None, StatusCode::OK).await
+}
+
+async fn save_category(state: &AppState, signed_in: &SignedIn, id: Option<i64>, form: &CategoryForm) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ManageTerms) {
+        return refused;
+    }
+    let saved = match form.parse() {
+        Ok(edit) => service::save_category(&state.db, &actor(signed_in), id, &edit).await.map_err(|e| vec![e]),
+        Err(errors) => Err(errors),
+    };
+    match saved {
+        Ok(_) => see_other("/admin/categories?done=saved"),
+        Err(mut errors) => {
+            if let Some(pos) = errors.iter().position(|e| e.field().is_none()) {
+                return failure(state, signed_in, errors.swap_remove(pos));
+            }
+            render_categories(state, signed_in, id, form, &errors, None, StatusCode::BAD_REQUEST).await
+        }
+    }
+}
+
+async fn create_category(
+    State(state): State<AppState>,
+    AdminForm(signed_in, form): AdminForm<CategoryForm>,
+) -> Response {
+    save_category(&state, &signed_in, None, &form).await
+}
+
+async fn update_category(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, form): AdminForm<CategoryForm>,
+) -> Response {
+    save_category(&state, &signed_in, Some(id), &form).await
+}
+
+async fn delete_category(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, _): AdminForm<Empty>,
+) -> Response {
+    match service::delete_category(&state.db, &actor(&signed_in), id).await {
+        Ok(()) => see_other("/admin/categories?done=deleted"),
+        Err(err) => failure(&state, &signed_in, err),
+    }
+}
+
+// --- tags -----------------------------------------------------------------------------------
+
+async fn tags(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    params: Result<Query<DoneParams>, QueryRejection>,
+) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ManageTerms) {
+        return refused;
+    }
+    let Query(params) = params.unwrap_or_default();
+    render_tags(&state, &signed_in, None, &[], params.done, StatusCode::OK).await
+}
+
+async fn render_tags(
+    state: &AppState,
+    signed_in: &SignedIn,
+    failed: Option<(i64, &TagForm)>,
+    errors: &[ContentError],
+    done: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let tags = match service::tag_entries(&state.db).await {
+        Ok(t) => t,
+        Err(err) => return failure(state, signed_in, err),
+    };
+    let ctx = context! {
+        tags => tags,
+        failed_id => failed.map(|(id, _)| id),
+        form => failed.map(|(_, f)| context! { name => f.name, slug => f.slug }),
+        errors => field_errors(errors),
+        notice => done_message(done.as_deref()),
+    };
+    with_status(crate::admin::render(state, signed_in, "admin/tags.html", ctx), status)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TagForm {
+    name: String,
+    slug: String,
+}
+
+async fn rename_tag(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, form): AdminForm<TagForm>,
+) -> Response {
+    match service::rename_tag(&state.db, &actor(&signed_in), id, &form.name, &form.slug).await {
+        Ok(()) => see_other("/admin/tags?done=renamed"),
+        Err(err @ ContentError::Invalid { .. }) => {
+            render_tags(&state, &signed_in, Some((id, &form)), &[err], None, StatusCode::BAD_REQUEST).await
+        }
+        Err(err) => failure(&state, &signed_in, err),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct DeleteTagForm {
+    /// Empty: delete; a tag id: merge into that tag.
+    into: String,
+}
+
+async fn delete_tag(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, form): AdminForm<DeleteTagForm>,
+) -> Response {
+    let into = match form.into.trim() {
+        "" => None,
+        text => match text.parse::<i64>() {
+            Ok(into) => Some(into),
+            Err(_) => return signed_in.refuse(StatusCode::BAD_REQUEST, "into: choose a tag from the list"),
+        },
+    };
+    match service::delete_tag(&state.db, &actor(&signed_in), id, into).await {
+        Ok(()) => see_other(if into.is_some() { "/admin/tags?done=merged" } else { "/admin/tags?done=deleted" }),
+        Err(err) => failure(&state, &signed_in, err),
+    }
+}
