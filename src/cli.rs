@@ -321,28 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Post(command) => post(&db, limits, command).await,
         Command::Import(ImportCommand::Markdown { dir, author }) => {
-            let started = std::time::Instant::now();
-            let report = import::import_dir(&db, limits, &dir, &author, |done, total| {
-                if done % 500 == 0 || done == total {
-                    eprintln!("imported {done}/{total}");
-                }
-            })
-            .await?;
-            for failure in &report.failed {
-                eprintln!("skipped {failure}");
-            }
-            println!(
-                "Imported {} new, {} updated, {} skipped in {:.1}s",
-                report.created,
-                report.updated,
-                report.failed.len(),
-                started.elapsed().as_secs_f64()
-            );
-            if report.failed.is_empty() {
-                Ok(())
-            } else {
-                bail!("{} file(s) could not be imported", report.failed.len())
-            }
+            crate::migrate::cli::import_markdown(&db, limits, &dir, &author).await
         }
         Command::Import(ImportCommand::Wordpress { file, uploads }) => {
             crate::migrate::cli::import_wordpress(&db, limits, &data_dir, &file, uploads.as_deref()).await

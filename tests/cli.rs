@@ -201,19 +201,28 @@ async fn markdown_import_reports_bad_files_by_line_and_imports_the_rest() {
         std::fs::write(dir.join("b.md"), "---\ntitle: \"Broken\"\ndate: \"not a date\"\n---\nBody\n").unwrap();
         std::fs::write(dir.join("c.md"), "---\ntitle: \"Bad YAML\"\ntags: [unclosed\n---\nBody\n").unwrap();
         std::fs::write(dir.join("d.md"), "no front matter").unwrap();
+        // Refused inside the batch's transaction: the batch is written without it.
+        std::fs::write(dir.join("e.md"), format!("---\ntitle: \"{}\"\n---\nBody\n", "Long ".repeat(70))).unwrap();
+        // Content folders nest (Hugo, Zola); a section's `_index.md` is not an article.
+        std::fs::create_dir(dir.join("posts")).unwrap();
+        std::fs::write(dir.join("posts/f.md"), "---\ntitle: \"Nested F\"\ndraft: true\n---\nBody F\n").unwrap();
+        std::fs::write(dir.join("posts/_index.md"), "---\ntitle: \"Posts\"\n---\n").unwrap();
         let out = site.run(&["import", "markdown", dir.to_str().unwrap()]);
         assert!(!out.status.success());
         let err = stderr(&out);
         assert!(err.contains("b.md:3:") && err.contains("not a date"), "{err}");
         assert!(err.contains("c.md:"), "{err}");
         assert!(err.contains("d.md:1:"), "{err}");
-        assert!(stdout(&out).contains("Imported 1 new, 0 updated, 3 skipped"), "{}", stdout(&out));
+        assert!(err.contains("e.md:2:") && err.contains("title"), "{err}");
+        assert!(err.contains("_index.md: a section's list page"), "{err}");
+        let summary = "Imported 2 new and 0 updated articles (1 drafts or scheduled); 4 failed, 1 skipped";
+        assert!(stdout(&out).contains(summary), "{}", stdout(&out));
         // Idempotent: a second run updates instead of duplicating.
-        std::fs::remove_file(dir.join("b.md")).unwrap();
-        std::fs::remove_file(dir.join("c.md")).unwrap();
-        std::fs::remove_file(dir.join("d.md")).unwrap();
+        for bad in ["b.md", "c.md", "d.md", "e.md"] {
+            std::fs::remove_file(dir.join(bad)).unwrap();
+        }
         let out = site.ok(&["import", "markdown", dir.to_str().unwrap()]);
-        assert!(out.contains("Imported 0 new, 1 updated"), "{out}");
+        assert!(out.contains("Imported 0 new and 2 updated"), "{out}");
         let list = site.ok(&["post", "list", "--limit", "100"]);
         assert!(
             list.contains("imported-a") && list.contains("Local News") && list.contains("2021-03-04T05:06:07Z"),

@@ -1,12 +1,13 @@
 //! Markdown files with YAML front matter (Hugo, Jekyll, Zola, our demo and benchmark corpora)
-//! → articles. Re-importing a file updates the article with the same slug.
+//! → articles. Re-importing a file updates the article with the same slug; a folder is imported
+//! a batch of files per transaction.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
-use crate::content::model::ArticleKind;
+use crate::content::model::{ArticleKind, Status};
 use crate::content::service::{self, ContentError, ContentLimits, Draft, Publish, Saved, Terms};
 use crate::store::Db;
 
@@ -34,7 +35,7 @@ pub struct DocumentError {
     pub message: String,
 }
 
-/// Imports one document; `name` is used in messages.
+/// Imports one document.
 pub async fn import_document(
     db: &Db,
     limits: ContentLimits,
@@ -42,6 +43,12 @@ pub async fn import_document(
     kind: ArticleKind,
     default_author: &str,
 ) -> Result<Saved, DocumentError> {
+    let (draft, body_line) = parse_document(text, kind, default_author)?;
+    service::upsert(db, limits, draft, Terms::CreateMissing).await.map_err(|err| locate(&err, text, body_line))
+}
+
+/// A document as a draft, and the line its body starts on.
+fn parse_document(text: &str, kind: ArticleKind, default_author: &str) -> Result<(Draft, usize), DocumentError> {
     let (front, body, body_line) = split_front_matter(text)?;
     let title = front
         .title
@@ -69,17 +76,20 @@ pub async fn import_document(
         featured_image: front.image,
         publish,
     };
-    service::upsert(db, limits, draft, Terms::CreateMissing).await.map_err(|err| {
-        let line = match &err {
-            ContentError::Invalid { field, .. } | ContentError::TooLarge { field, .. } => match *field {
-                "body" => body_line,
-                "category" => find_key_line(text, "categories"),
-                field => find_key_line(text, field),
-            },
-            _ => 1,
-        };
-        DocumentError { line, message: err.to_string() }
-    })
+    Ok((draft, body_line))
+}
+
+/// The line of `text` a content error is about.
+fn locate(err: &ContentError, text: &str, body_line: usize) -> DocumentError {
+    let line = match err {
+        ContentError::Invalid { field, .. } | ContentError::TooLarge { field, .. } => match *field {
+            "body" => body_line,
+            "category" => find_key_line(text, "categories"),
+            field => find_key_line(text, field),
+        },
+        _ => 1,
+    };
+    DocumentError { line, message: err.to_string() }
 }
 
 /// What a folder import did.
@@ -87,11 +97,28 @@ pub async fn import_document(
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
-    /// `file:line: message` for each file that was skipped.
+    /// Of those, how many are drafts (`draft: true`) or scheduled (a future `date`).
+    pub unpublished: usize,
+    /// `file:line: message` for each file that could not be imported.
     pub failed: Vec<String>,
+    /// `file: why` for each Markdown file left alone on purpose.
+    pub skipped: Vec<String>,
 }
 
-/// Imports every `*.md` file of `dir` (sorted by name) as published posts.
+/// Files per transaction: one transaction per file costs more than the file's own work.
+const BATCH: usize = 500;
+
+/// One file read and parsed, waiting for its batch's transaction.
+struct Parsed {
+    path: PathBuf,
+    text: String,
+    draft: Draft,
+    body_line: usize,
+}
+
+/// Imports every `*.md` file under `dir` (sorted by path) as posts, `BATCH` files per
+/// transaction. A file that cannot be read or parsed is reported and never reaches the
+/// database; one the database refuses is reported and its batch is written without it.
 pub async fn import_dir(
     db: &Db,
     limits: ContentLimits,
@@ -99,29 +126,103 @@ pub async fn import_dir(
     default_author: &str,
     mut progress: impl FnMut(usize, usize),
 ) -> anyhow::Result<ImportReport> {
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|ext| ext == "md"))
-        .collect();
-    paths.sort();
     let mut report = ImportReport::default();
-    for (n, path) in paths.iter().enumerate() {
-        let outcome = match std::fs::read(path) {
-            Err(e) => Err(DocumentError { line: 1, message: e.to_string() }),
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Err(_) => Err(DocumentError { line: 1, message: "not UTF-8 text".into() }),
-                Ok(text) => import_document(db, limits, &text, ArticleKind::Post, default_author).await,
-            },
-        };
-        match outcome {
-            Ok(Saved::Created { .. }) => report.created += 1,
-            Ok(Saved::Updated { .. }) => report.updated += 1,
-            Err(err) => report.failed.push(format!("{}:{}: {}", path.display(), err.line, err.message)),
+    let paths = markdown_files(dir, &mut report.skipped)?;
+    let mut done = 0;
+    for chunk in paths.chunks(BATCH) {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for path in chunk {
+            let parsed = match std::fs::read(path) {
+                Err(e) => Err(DocumentError { line: 1, message: e.to_string() }),
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Err(_) => Err(DocumentError { line: 1, message: "not UTF-8 text".into() }),
+                    Ok(text) => {
+                        parse_document(&text, ArticleKind::Post, default_author).map(|(mut draft, body_line)| {
+                            draft.slug = draft.slug.or_else(|| slug_from_path(path));
+                            Parsed { path: path.clone(), text, draft, body_line }
+                        })
+                    }
+                },
+            };
+            match parsed {
+                Ok(parsed) => batch.push(parsed),
+                Err(err) => report.failed.push(format!("{}:{}: {}", path.display(), err.line, err.message)),
+            }
         }
-        progress(n + 1, paths.len());
+        while !batch.is_empty() {
+            let drafts = batch.iter().map(|p| p.draft.clone()).collect();
+            match service::upsert_many(db, limits, drafts, Terms::CreateMissing).await {
+                Ok(saved) => {
+                    for saved in saved {
+                        let (created, status) = match saved {
+                            Saved::Created { status, .. } => (true, status),
+                            Saved::Updated { status, .. } => (false, status),
+                        };
+                        *(if created { &mut report.created } else { &mut report.updated }) += 1;
+                        report.unpublished += usize::from(status != Status::Published);
+                    }
+                    break;
+                }
+                Err((Some(at), err)) => {
+                    let bad = batch.remove(at);
+                    let err = locate(&err, &bad.text, bad.body_line);
+                    report.failed.push(format!("{}:{}: {}", bad.path.display(), err.line, err.message));
+                }
+                Err((None, err)) => return Err(err.into()),
+            }
+        }
+        done += chunk.len();
+        progress(done, paths.len());
     }
     Ok(report)
+}
+
+/// The slug of a file without one in its front matter, as the generators derive it, so that a
+/// re-import finds the article again: the file name (`x.md`), less Jekyll's date prefix
+/// (`2020-01-31-x.md`), or the folder of a Hugo page bundle (`x/index.md`).
+fn slug_from_path(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?;
+    let stem = match stem {
+        "index" => path.parent()?.file_name()?.to_str()?,
+        stem => stem,
+    };
+    let undated = match stem.as_bytes() {
+        [y, y2, y3, y4, b'-', m, m2, b'-', d, d2, b'-', ..]
+            if [y, y2, y3, y4, m, m2, d, d2].iter().all(|b| b.is_ascii_digit()) =>
+        {
+            &stem[11..]
+        }
+        _ => stem,
+    };
+    Some(slug::slugify(undated)).filter(|s| !s.is_empty())
+}
+
+/// Every `*.md` file under `dir`, sorted, skipping hidden folders. `_index.md` (a section's
+/// list page in Hugo and Zola) is not an article: it goes to `skipped`.
+fn markdown_files(dir: &Path, skipped: &mut Vec<String>) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|e| anyhow::anyhow!("reading {}: {e}", folder.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                folders.push(path);
+            } else if name == "_index.md" {
+                skipped.push(format!("{}: a section's list page (Hugo, Zola), not an article", path.display()));
+            } else if path.extension().is_some_and(|ext| ext == "md") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    skipped.sort();
+    Ok(files)
 }
 
 /// Splits `---\nYAML\n---\nbody` (Jekyll, Hugo) or `+++\nTOML\n+++\nbody` (Hugo, Zola); returns
@@ -245,6 +346,15 @@ mod tests {
         assert_eq!(front.categories, vec!["Science"]);
         assert_eq!(front.tags, vec!["x", "y"]);
         assert_eq!(front.date.as_deref().and_then(parse_date), Some(1614816000));
+    }
+
+    #[test]
+    fn files_without_a_slug_get_the_one_their_generator_gives_them() {
+        let slug = |p: &str| slug_from_path(Path::new(p));
+        assert_eq!(slug("content/posts/My Post.md").as_deref(), Some("my-post"));
+        assert_eq!(slug("_posts/2020-01-31-harbour-news.md").as_deref(), Some("harbour-news"));
+        assert_eq!(slug("content/posts/bridge/index.md").as_deref(), Some("bridge"));
+        assert_eq!(slug("2020-01-31.md").as_deref(), Some("2020-01-31"));
     }
 
     #[test]

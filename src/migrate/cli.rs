@@ -132,3 +132,34 @@ pub async fn export_static(
     );
     Ok(())
 }
+
+pub async fn import_markdown(db: &Db, limits: ContentLimits, dir: &Path, author: &str) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let bar = progress_bar(0, "pos");
+    let report = crate::content::import::import_dir(db, limits, dir, author, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .await?;
+    bar.finish_and_clear();
+    for skipped in &report.skipped {
+        eprintln!("skipped {skipped}");
+    }
+    for failure in &report.failed {
+        eprintln!("failed: {failure}");
+    }
+    println!(
+        "Imported {} new and {} updated articles ({} drafts or scheduled); {} failed, {} skipped, in {:.1}s",
+        report.created,
+        report.updated,
+        report.unpublished,
+        report.failed.len(),
+        report.skipped.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        bail!("{} file(s) could not be imported", report.failed.len())
+    }
+}
