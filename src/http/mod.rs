@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::accounts::routes::admin_router())
         .merge(crate::admin::router())
         .merge(content::admin::admin_router())
+        .merge(crate::comments::admin::admin_router())
         .route("/healthz", get(healthz))
         .route("/static/{*path}", get(static_file))
         .fallback(not_found)
