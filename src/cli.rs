@@ -91,9 +91,6 @@ enum Command {
     /// Outgoing mail: test the settings, see the outbox, deliver now.
     #[command(subcommand)]
     Mail(crate::mail::cli::MailCommand),
-    /// API tokens for /api/v1: create (shown once), list, revoke.
-    #[command(subcommand)]
-    Token(crate::accounts::api_tokens::cli::TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -355,7 +352,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Comments(command) => crate::comments::cli::run(&db, command).await,
-        Command::Token(command) => crate::accounts::api_tokens::cli::run(&db, command).await,
         Command::Subscribers(command) => crate::subscriptions::cli::run(&db, &config, command).await,
         Command::Mail(command) => {
             let (mailer, _) = crate::subscriptions::contexts(Arc::new(config.clone()), &data_dir)?;
@@ -485,6 +481,9 @@ async fn serve(config: Config, db: Db, data_dir: PathBuf, run_jobs: bool) -> any
     let shutdown = CancellationToken::new();
     let state = AppState::new(config.clone(), db.clone(), data_dir);
     state.pages.set_epoch(db.content_epoch().await?);
+    // The file's configuration with the settings saved in the admin; pages follow later changes
+    // through `state.settings`, the job worker through `settings::run_worker`.
+    let config = crate::settings::service::effective(&db, &config).await.context("reading the saved settings")?;
 
     let mut background = tokio::task::JoinSet::new();
     background.spawn(http::follow_content_epoch(state.clone(), shutdown.clone()));
@@ -494,18 +493,33 @@ async fn serve(config: Config, db: Db, data_dir: PathBuf, run_jobs: bool) -> any
             poll_interval: Duration::from_millis(config.jobs.poll_interval_ms),
             lease_secs: config.jobs.lease_secs,
         };
-        let market = Some(Arc::new(market::service::Polling::from_config(&config.market)?));
-        let publishing = Some(Arc::new(publishing_for(&config, &state.data_dir)?));
-        let (mailer, subscriptions) = crate::subscriptions::contexts(Arc::new(config.clone()), &state.data_dir)?;
-        info!("Mail goes to {}", mailer.transport.describe());
-        let context = JobContext {
-            market,
-            publishing,
-            mail: Some(mailer),
-            subscriptions: Some(subscriptions),
-            ..JobContext::new(db.clone())
+        let (data_dir, job_db) = (state.data_dir.clone(), db.clone());
+        let build = move |config: &Config| -> anyhow::Result<JobContext> {
+            let (mailer, subscriptions) = crate::subscriptions::contexts(Arc::new(config.clone()), &data_dir)?;
+            Ok(JobContext {
+                market: Some(Arc::new(market::service::Polling::from_config(&config.market)?)),
+                publishing: Some(Arc::new(publishing_for(config, &data_dir)?)),
+                mail: Some(mailer),
+                subscriptions: Some(subscriptions),
+                ..JobContext::new(job_db.clone())
+            })
         };
-        background.spawn(jobs::run_worker(context, worker, shutdown.clone()));
+        // A configuration that cannot make the worker's context stops the start.
+        let first = build(&config)?;
+        if let Some(mailer) = &first.mail {
+            info!("Mail goes to {}", mailer.transport.describe());
+        }
+        // The worker is rebuilt when the settings saved in the admin change (mail, prices, pinning).
+        let settings_check = Duration::from_secs(5);
+        let base = state.config.clone();
+        background.spawn(crate::settings::run_worker(
+            db.clone(),
+            base,
+            build,
+            worker,
+            settings_check,
+            shutdown.clone(),
+        ));
     }
     market::jobs::register(&db, &config.market).await.context("registering the price poll")?;
     crate::mail::jobs::register(&db).await.context("registering mail delivery")?;

@@ -36,6 +36,8 @@ pub struct Config {
     pub subscriptions: crate::subscriptions::config::SubscriptionsConfig,
     /// Admin sessions, login throttling and password resets (`accounts::config`).
     pub accounts: crate::accounts::config::AccountsConfig,
+    /// The media library's upload and decoding limits (`media::config`).
+    pub media: crate::media::config::MediaConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -47,7 +49,14 @@ pub struct SiteConfig {
     pub base_url: String,
     /// BCP 47 language tag for `<html lang>` and feeds.
     pub language: String,
+    /// IANA time zone (`Europe/Berlin`) in which pages show dates and times; feeds use UTC.
+    pub time_zone: String,
+    /// Sidebar widgets shown, by slot name: `site-token`, `market-prices`, `subscribe`.
+    pub widgets: Vec<String>,
 }
+
+/// The sidebar slots the built-in theme fills (`site.widgets`).
+pub const WIDGETS: [&str; 3] = ["site-token", "market-prices", "subscribe"];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -98,6 +107,7 @@ impl Default for Config {
             mail: Default::default(),
             subscriptions: Default::default(),
             accounts: Default::default(),
+            media: Default::default(),
         }
     }
 }
@@ -109,6 +119,8 @@ impl Default for SiteConfig {
             tagline: "Independent news, published everywhere".into(),
             base_url: String::new(),
             language: "en".into(),
+            time_zone: "UTC".into(),
+            widgets: WIDGETS.map(String::from).to_vec(),
         }
     }
 }
@@ -190,7 +202,8 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    /// Checks every key, naming the first bad one.
+    pub fn validate(&self) -> anyhow::Result<()> {
         if self.listen.parse::<SocketAddr>().is_err() {
             bail!("key `listen`: invalid value {:?}, expected an address like 127.0.0.1:8080", self.listen);
         }
@@ -206,6 +219,7 @@ impl Config {
         if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
             bail!("key `site.base_url`: invalid value {base:?}, expected an http:// or https:// URL");
         }
+        self.site.validate()?;
         check_range("content.per_page", self.content.per_page as u64, 1, 100)?;
         check_range("content.max_article_bytes", self.content.max_article_bytes as u64, 1024, 64 << 20)?;
         check_range("http.max_body_bytes", self.http.max_body_bytes as u64, 1024, 1 << 30)?;
@@ -219,6 +233,7 @@ impl Config {
         self.mail.validate()?;
         self.subscriptions.validate()?;
         self.accounts.validate()?;
+        self.media.validate()?;
         Ok(())
     }
 
@@ -262,6 +277,7 @@ impl std::fmt::Debug for Config {
             .field("mail", &self.mail)
             .field("subscriptions", &self.subscriptions)
             .field("accounts", &self.accounts)
+            .field("media", &self.media)
             .finish()
     }
 }
@@ -280,6 +296,57 @@ pub fn mask_url(url: &str) -> String {
 pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating data folder {}", dir.display()))?;
     Ok(dir.to_path_buf())
+}
+
+impl SiteConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        for (key, value, max) in [("site.title", &self.title, 200), ("site.tagline", &self.tagline, 300)] {
+            if value.chars().count() > max || value.chars().any(char::is_control) {
+                bail!("key `{key}`: invalid value {value:?}, expected at most {max} characters on one line");
+            }
+        }
+        if self.title.trim().is_empty() {
+            bail!("key `site.title`: empty, expected the site's name");
+        }
+        // BCP 47, loosely: a 2–3 letter language, then 1–8 character subtags (`en`, `pt-BR`, `zh-Hant-TW`).
+        let mut parts = self.language.split('-');
+        let primary_ok =
+            parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+        if !primary_ok || !parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric())) {
+            bail!(
+                "key `site.language`: invalid value {:?}, expected a language tag such as en, de or pt-BR",
+                self.language
+            );
+        }
+        if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            bail!(
+                "key `site.time_zone`: unknown time zone {:?}, expected an IANA name such as UTC, Europe/Berlin or America/New_York",
+                self.time_zone
+            );
+        }
+        for widget in &self.widgets {
+            if !WIDGETS.contains(&widget.as_str()) {
+                bail!("key `site.widgets`: unknown widget {widget:?}, expected some of {}", WIDGETS.join(", "));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `base` with `overrides` (dotted keys, as in `site.title`) set, validated: how the settings
+/// saved in the admin are laid over the configuration file.
+pub fn with_overrides<'a>(
+    base: &Config,
+    overrides: impl IntoIterator<Item = (&'a str, &'a toml::Value)>,
+) -> anyhow::Result<Config> {
+    let mut merged = toml::Value::try_from(base).context("serialising the configuration")?;
+    for (key, value) in overrides {
+        set_leaf(&mut merged, key, value.clone());
+    }
+    let config: Config = serde_path_to_error::deserialize(merged)
+        .map_err(|err| anyhow::anyhow!("key `{}`: {}", err.path(), err.inner()))?;
+    config.validate()?;
+    Ok(config)
 }
 
 fn check_range(key: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {

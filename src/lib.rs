@@ -5,12 +5,13 @@
 //! - `config`: typed configuration (file ← env ← flags).
 //! - `http`: router, middleware, page cache, theme.
 //! - `content`, `accounts`: capabilities, each with its routes, service and queries.
-//! - `api`: the JSON API under `/api/v1` (shared errors, token auth, paging, the OpenAPI document).
 //! - `comments`: reader comments below articles: form, threads, moderation, spam defences.
 //! - `market`: crypto price widgets fed by a background poll of price APIs.
 //! - `mail`: the durable outbox and its transports (`.eml` files, SMTP).
 //! - `subscriptions`: "Subscribe to Blog via Email": double opt-in, article mail, digests.
 //! - `migrate`: WordPress import and export, redirects from old URLs.
+//! - `media`: the media library: uploaded images, checked, re-encoded, stored by CID.
+//! - `settings`: site settings changed in the admin, laid over the configuration on every node.
 //! - `jobs`: the durable job table and its worker.
 //! - `store`: the database handle (SQLite or PostgreSQL) and migrations.
 //! - `demo`: the first-run demo site.
@@ -19,7 +20,6 @@
 
 pub mod accounts;
 pub mod admin;
-pub mod api;
 pub mod cli;
 pub mod comments;
 pub mod config;
@@ -32,5 +32,7 @@ pub mod mail;
 pub mod market;
 pub mod migrate;
 pub mod store;
+pub mod media;
 pub mod subscriptions;
+pub mod settings;
 pub mod theme;

@@ -5,6 +5,7 @@
 //! sanitised HTML are marked safe.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use include_dir::{include_dir, Dir};
@@ -15,6 +16,9 @@ static THEME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/theme");
 pub struct Templates {
     env: Environment<'static>,
     override_dir: PathBuf,
+    /// The zone the `date` and `datetime` filters show times in (`site.time_zone`); shared with
+    /// the filters, so a change in the admin's settings applies without rebuilding the theme.
+    zone: Arc<RwLock<chrono_tz::Tz>>,
 }
 
 impl Templates {
@@ -41,13 +45,21 @@ impl Templates {
             Ok(THEME.get_file(format!("templates/{name}")).and_then(|f| f.contents_utf8()).map(str::to_string))
         });
         env.set_formatter(escape_markup);
-        env.add_filter("date", |ts: i64| format_ts(ts, "%-d %B %Y"));
-        env.add_filter("datetime", |ts: i64| format_ts(ts, "%-d %B %Y, %H:%M UTC"));
+        let zone = Arc::new(RwLock::new(chrono_tz::UTC));
+        let date_zone = zone.clone();
+        env.add_filter("date", move |ts: i64| local_ts(&date_zone, ts, "%-d %B %Y"));
+        let datetime_zone = zone.clone();
+        env.add_filter("datetime", move |ts: i64| local_ts(&datetime_zone, ts, "%-d %B %Y, %H:%M %Z"));
         env.add_filter("isodate", |ts: i64| rfc3339(ts));
         env.add_filter("rfc2822", |ts: i64| {
             DateTime::<Utc>::from_timestamp(ts, 0).map(|d| d.to_rfc2822()).unwrap_or_default()
         });
-        Templates { env, override_dir }
+        Templates { env, override_dir, zone }
+    }
+
+    /// Shows dates and times in `zone` from now on.
+    pub fn set_time_zone(&self, zone: chrono_tz::Tz) {
+        *self.zone.write().unwrap_or_else(|e| e.into_inner()) = zone;
     }
 
     pub fn render(&self, name: &str, context: Value) -> Result<String, minijinja::Error> {
@@ -138,6 +150,8 @@ pub fn site_values(config: &crate::config::Config) -> Value {
         title => site.title,
         tagline => site.tagline,
         language => site.language,
+        time_zone => site.time_zone,
+        widgets => site.widgets,
         base_url => config.base_url(),
         subscriptions => config.subscriptions.enabled,
     }
@@ -149,6 +163,10 @@ pub fn rfc3339(ts: i64) -> String {
         .unwrap_or_default()
 }
 
-fn format_ts(ts: i64, format: &str) -> String {
-    DateTime::<Utc>::from_timestamp(ts, 0).map(|d| d.format(format).to_string()).unwrap_or_default()
+/// Formats `ts` in the site's time zone.
+fn local_ts(zone: &RwLock<chrono_tz::Tz>, ts: i64, format: &str) -> String {
+    let zone = *zone.read().unwrap_or_else(|e| e.into_inner());
+    DateTime::<Utc>::from_timestamp(ts, 0)
+        .map(|d| d.with_timezone(&zone).format(format).to_string())
+        .unwrap_or_default()
 }

@@ -440,3 +440,322 @@ async fn security_headers_on_public_and_admin_pages() {
         site.finish().await;
     }
 }
+
+async fn scalar(site: &TestSite, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&site.db.pool).await.expect(sql)
+}
+
+async fn user_id(site: &TestSite, username: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_one(&site.db.pool)
+        .await
+        .expect("user id")
+}
+
+#[tokio::test]
+async fn admins_add_change_disable_and_remove_users() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let admin = add_user(&site, Role::Admin).await;
+        let desk = Desk::login(&site, &admin).await;
+        let list = desk.get(&site, "/admin/users").await.text().await.unwrap();
+        assert!(list.contains(&admin) && list.contains(">admin<"), "the list shows the accounts");
+
+        // Bad input: the form comes back with what was typed and a message at the field.
+        let taken = desk
+            .post(
+                &site,
+                "/admin/users",
+                &[("username", "Bad Name!"), ("email", "ed@example.org"), ("display_name", "Ed"), ("role", "editor")],
+            )
+            .await;
+        assert_eq!(taken.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = taken.text().await.unwrap();
+        assert!(text_of(&html, "#username-error").contains("a–z"), "{html}");
+        assert_eq!(input_value(&html, "email"), "ed@example.org");
+        let response = desk
+            .post(
+                &site,
+                "/admin/users",
+                &[("username", "ed"), ("email", "ed@example.org"), ("display_name", "Ed"), ("role", "root")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(text_of(&response.text().await.unwrap(), "#role-error"), "choose one of the roles");
+        let short = desk
+            .post(
+                &site,
+                "/admin/users",
+                &[
+                    ("username", "ed"),
+                    ("email", "ed@example.org"),
+                    ("display_name", "Ed"),
+                    ("role", "editor"),
+                    ("password", "short"),
+                ],
+            )
+            .await;
+        assert!(text_of(&short.text().await.unwrap(), "#password-error").contains("at least 12"));
+        assert_eq!(scalar(&site, "SELECT COUNT(*) FROM users WHERE username = 'ed'").await, 0, "nothing half-saved");
+
+        // Added with a generated password, shown once; it works.
+        let added = desk
+            .post(
+                &site,
+                "/admin/users",
+                &[("username", "ed"), ("email", "ed@example.org"), ("display_name", "Ed"), ("role", "editor")],
+            )
+            .await;
+        assert_eq!(added.status(), StatusCode::OK);
+        let notice = text_of(&added.text().await.unwrap(), ".notice-success");
+        let password = notice.split("password is ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+        let ed = Desk::login_with(&site, "ed", &password).await;
+        let taken = desk
+            .post(
+                &site,
+                "/admin/users",
+                &[("username", "ed"), ("email", "other@example.org"), ("display_name", "Ed"), ("role", "editor")],
+            )
+            .await;
+        assert!(text_of(&taken.text().await.unwrap(), "#username-error").contains("already taken"));
+
+        // Role change takes effect on the next request of a signed-in user.
+        let id = user_id(&site, "ed").await;
+        let path = format!("/admin/users/{id}");
+        assert_eq!(ed.get(&site, "/admin/users").await.status(), StatusCode::FORBIDDEN);
+        let response = desk.post(&site, &path, &[("action", "role"), ("role", "admin")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(ed.get(&site, "/admin/users").await.status(), StatusCode::OK);
+
+        // Disabling ends their sessions and refuses their login; enabling lets them back.
+        desk.post(&site, &path, &[("action", "disable")]).await;
+        assert!(!ed.signed_in(&site).await);
+        assert_eq!(post_login(&site, &browser(), "ed", &password).await.status(), StatusCode::UNAUTHORIZED);
+        desk.post(&site, &path, &[("action", "enable")]).await;
+        Desk::login_with(&site, "ed", &password).await;
+
+        // Nobody can lock themselves out.
+        let me = user_id(&site, &admin).await;
+        for fields in [[("action", "role"), ("role", "author")], [("action", "disable"), ("role", "")]] {
+            let response = desk.post(&site, &format!("/admin/users/{me}"), &fields).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(text_of(&response.text().await.unwrap(), ".notice-error").contains("your own account"));
+        }
+        assert!(desk.signed_in(&site).await);
+        assert_eq!(scalar(&site, &format!("SELECT COUNT(*) FROM users WHERE id = {me} AND role = 'admin'")).await, 1);
+
+        // Removing: only accounts without articles.
+        let byline = scalar(&site, "SELECT MIN(author_id) FROM articles").await;
+        let response = desk.post(&site, &format!("/admin/users/{byline}"), &[("action", "remove")]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(text_of(&response.text().await.unwrap(), ".notice-error").contains("disable the account instead"));
+        let response = desk.post(&site, &path, &[("action", "remove")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(scalar(&site, "SELECT COUNT(*) FROM users WHERE username = 'ed'").await, 0);
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_and_charts_what_happened() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let author = add_user(&site, Role::Author).await;
+        let published =
+            scalar(&site, "SELECT COUNT(*) FROM articles WHERE kind = 'post' AND status = 'published'").await;
+        // Two subscribers confirmed today, a mail waiting in the outbox.
+        for (i, status) in ["confirmed", "confirmed", "pending"].iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO subscribers (email, status, frequency, source, created_at, updated_at, confirmed_at) \
+                 VALUES ($1, $2, 'instant', 'form', $3, $3, $4)",
+            )
+            .bind(format!("s{i}@example.org"))
+            .bind(status)
+            .bind(now())
+            .bind((*status == "confirmed").then(now))
+            .execute(&site.db.pool)
+            .await
+            .unwrap();
+        }
+        browser()
+            .post(format!("{}/admin/password/forgot", site.base))
+            .form(&[("username", author.as_str())])
+            .send()
+            .await
+            .unwrap();
+
+        let desk = Desk::login(&site, &author).await;
+        let html = desk.get(&site, "/admin").await.text().await.unwrap();
+        assert_eq!(text_of(&html, "#count-published"), published.to_string());
+        assert_eq!(text_of(&html, "#count-subscribers"), "2");
+        assert!(text_of(&html, "#mail-queued").starts_with('1'), "the reset mail waits: {html}");
+        assert!(text_of(&html, ".activity").contains(&author), "login and reset request are in the activity");
+        let doc = Html::parse_document(&html);
+        let charts = Selector::parse("svg.chart").unwrap();
+        assert_eq!(doc.select(&charts).count(), 3);
+        let bars = Selector::parse("svg.chart rect.chart-bar").unwrap();
+        assert_eq!(doc.select(&bars).count(), 90, "30 days × 3 charts");
+        let subscribers_chart = doc.select(&charts).nth(2).unwrap();
+        let today = subscribers_chart.select(&Selector::parse("rect").unwrap()).last().unwrap();
+        assert!(today.text().collect::<String>().ends_with(": 2"), "today's bar counts two confirmations");
+        assert!(!html.contains("style=") && !html.contains("<script"), "no inline style or script (CSP)");
+        site.finish().await;
+    }
+}
+
+/// One admin route in the role matrix: `method path` needs at least `min`. `form` is sent with
+/// POSTs (plus the session's `csrf`); choose fields that would change something if the request
+/// were allowed, so "nothing changed" means something. In paths, `{article}` is a demo post
+/// (someone else's for every test account), `{revision}` one of its revisions, `{category}`,
+/// `{tag}`, `{user}` existing rows; `{media}` and `{token}` are 1 (no such row yet).
+struct Route {
+    method: &'static str,
+    path: &'static str,
+    min: Role,
+    form: &'static [(&'static str, &'static str)],
+}
+
+const fn get(path: &'static str, min: Role) -> Route {
+    Route { method: "GET", path, min, form: &[] }
+}
+
+const fn post(path: &'static str, min: Role, form: &'static [(&'static str, &'static str)]) -> Route {
+    Route { method: "POST", path, min, form }
+}
+
+/// Every admin route. Add a row with each new one.
+const ROUTES: &[Route] = &[
+    // accounts
+    get("/admin", Role::Contributor),
+    get("/admin/password", Role::Contributor),
+    post("/admin/password", Role::Contributor, &[("current_password", "wrong"), ("new_password", "x")]),
+    get("/admin/users", Role::Admin),
+    get("/admin/users/new", Role::Admin),
+    post(
+        "/admin/users",
+        Role::Admin,
+        &[("username", "matrix"), ("email", "matrix@example.org"), ("display_name", "M"), ("role", "admin")],
+    ),
+    post("/admin/users/{user}", Role::Admin, &[("action", "role"), ("role", "admin")]),
+    post("/admin/users/{user}", Role::Admin, &[("action", "disable")]),
+    // content (editor)
+    get("/admin/articles", Role::Contributor),
+    get("/admin/articles/new", Role::Contributor),
+    get("/admin/articles/{article}", Role::Editor),
+    post("/admin/articles/{article}", Role::Editor, &[("title", "Taken over"), ("body", "x"), ("action", "save")]),
+    post("/admin/articles/{article}/status", Role::Editor, &[("action", "trash"), ("back", "/admin/articles")]),
+    post("/admin/articles/{article}/autosave", Role::Editor, &[("title", "Taken over"), ("body", "x")]),
+    get("/admin/articles/{article}/revisions", Role::Editor),
+    post("/admin/articles/{article}/revisions/{revision}/restore", Role::Editor, &[]),
+    get("/admin/categories", Role::Editor),
+    post("/admin/categories", Role::Editor, &[("name", "Matrix"), ("slug", "matrix")]),
+    get("/admin/categories/{category}", Role::Editor),
+    post("/admin/categories/{category}", Role::Editor, &[("name", "Renamed"), ("slug", "renamed")]),
+    post("/admin/categories/{category}/delete", Role::Editor, &[]),
+    get("/admin/tags", Role::Editor),
+    post("/admin/tags/{tag}", Role::Editor, &[("name", "Renamed"), ("slug", "renamed")]),
+    post("/admin/tags/{tag}/delete", Role::Editor, &[("into", "")]),
+    // media and settings
+    get("/admin/media", Role::Author),
+    get("/admin/media.json", Role::Author),
+    post("/admin/media/{media}/alt", Role::Author, &[("alt", "x")]),
+    post("/admin/media/{media}/delete", Role::Author, &[]),
+    get("/admin/settings", Role::Admin),
+    post("/admin/settings", Role::Admin, &[("site.title", "Taken over")]),
+    // API tokens
+    get("/admin/tokens", Role::Contributor),
+    post("/admin/tokens", Role::Contributor, &[("name", "matrix"), ("role", "contributor")]),
+];
+
+/// What a refused request must not change. One number per query.
+const FINGERPRINT: &[&str] = &[
+    "SELECT COUNT(*) FROM users",
+    "SELECT COUNT(*) FROM users WHERE role = 'admin'",
+    "SELECT COUNT(*) FROM users WHERE disabled_at IS NOT NULL",
+    "SELECT COUNT(*) FROM articles",
+    "SELECT COUNT(*) FROM articles WHERE status = 'published'",
+    "SELECT CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) FROM articles",
+    "SELECT COUNT(*) FROM revisions",
+    "SELECT COUNT(*) FROM categories",
+    "SELECT CAST(COALESCE(SUM(LENGTH(name) + LENGTH(slug)), 0) AS BIGINT) FROM categories",
+    "SELECT COUNT(*) FROM tags",
+    "SELECT CAST(COALESCE(SUM(LENGTH(name) + LENGTH(slug)), 0) AS BIGINT) FROM tags",
+    "SELECT COUNT(*) FROM site_settings",
+    "SELECT COUNT(*) FROM api_tokens",
+    "SELECT COUNT(*) FROM sessions",
+];
+
+async fn fingerprint(site: &TestSite) -> Vec<i64> {
+    let mut values = Vec::new();
+    for sql in FINGERPRINT {
+        values.push(scalar(site, sql).await);
+    }
+    values
+}
+
+async fn send(site: &TestSite, desk: &Desk, route: &Route, path: &str) -> reqwest::Response {
+    match route.method {
+        "GET" => desk.get(site, path).await,
+        _ => desk.post(site, path, route.form).await,
+    }
+}
+
+#[tokio::test]
+async fn role_matrix_every_admin_route_refuses_roles_below_its_minimum() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let mut desks = Vec::new();
+        for role in Role::ALL {
+            desks.push((role, Desk::login(&site, &add_user(&site, role).await).await));
+        }
+        let target = add_user(&site, Role::Contributor).await;
+        let article = scalar(&site, "SELECT MIN(id) FROM articles WHERE kind = 'post'").await;
+        exec(
+            &site,
+            "INSERT INTO revisions (article_id, title, excerpt, body_md, saved_at) \
+             SELECT id, title, excerpt, body_md, updated_at FROM articles WHERE id = $1",
+            &[article],
+        )
+        .await;
+        let ids = [
+            ("{article}", article),
+            ("{category}", scalar(&site, "SELECT MIN(id) FROM categories").await),
+            ("{tag}", scalar(&site, "SELECT COALESCE(MIN(id), 1) FROM tags").await),
+            ("{revision}", scalar(&site, &format!("SELECT MAX(id) FROM revisions WHERE article_id = {article}")).await),
+            ("{user}", user_id(&site, &target).await),
+            ("{media}", 1),
+            ("{token}", 1),
+        ];
+        let path_of = |route: &Route| {
+            ids.iter().fold(route.path.to_string(), |path, (name, id)| path.replace(name, &id.to_string()))
+        };
+
+        // Below the minimum: 403, and nothing changed.
+        for route in ROUTES {
+            for (role, desk) in desks.iter().filter(|(role, _)| *role < route.min) {
+                let before = fingerprint(&site).await;
+                let response = send(&site, desk, route, &path_of(route)).await;
+                let status = response.status();
+                assert_eq!(status, StatusCode::FORBIDDEN, "{} {} as {role:?}", route.method, path_of(route));
+                assert_eq!(
+                    fingerprint(&site).await,
+                    before,
+                    "{} {} as {role:?} changed something",
+                    route.method,
+                    route.path
+                );
+                let html = response.text().await.unwrap();
+                assert!(html.contains("You are not allowed to"), "{} {}: {html}", route.method, route.path);
+            }
+        }
+        // At the minimum: not refused (the request may still be invalid, or the row gone).
+        for route in ROUTES {
+            let (role, desk) = desks.iter().find(|(role, _)| *role == route.min).unwrap();
+            let status = send(&site, desk, route, &path_of(route)).await.status();
+            assert_ne!(status, StatusCode::FORBIDDEN, "{} {} as {role:?}", route.method, path_of(route));
+            assert!(status.as_u16() < 500, "{} {} as {role:?}: {status}", route.method, path_of(route));
+        }
+        site.finish().await;
+    }
+}

@@ -7,12 +7,12 @@ use serde::Serialize;
 
 use crate::store::{self, Db, DbError};
 
-pub mod api_tokens;
 pub mod auth;
 pub mod config;
 pub mod queries;
 pub mod routes;
 pub mod session;
+pub mod users;
 
 /// WordPress-like roles, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
@@ -188,15 +188,19 @@ pub async fn create_user(db: &Db, new: &NewUser<'_>) -> Result<User, AccountErro
         }
         None => None,
     };
-    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
-    match queries::insert(&mut conn, new, hash.as_deref(), store::now()).await {
-        Ok(id) => Ok(User {
-            id,
-            username: new.username.into(),
-            email: new.email.into(),
-            display_name: new.display_name.into(),
-            role: new.role.as_str().into(),
-        }),
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    match queries::insert(&mut tx, new, hash.as_deref(), store::now()).await {
+        Ok(id) => {
+            store::record_activity(&mut tx, "user.create", Some(id), new.username).await?;
+            tx.commit().await.map_err(DbError::classify)?;
+            Ok(User {
+                id,
+                username: new.username.into(),
+                email: new.email.into(),
+                display_name: new.display_name.into(),
+                role: new.role.as_str().into(),
+            })
+        }
         Err(DbError::Conflict(what)) if what.contains("email") => {
             Err(AccountError::Taken { field: "email", value: new.email.into() })
         }

@@ -326,3 +326,97 @@ pub async fn names_of(conn: &mut AnyConnection, user_id: i64) -> DbResult<(Strin
         .await
         .map_err(DbError::classify)
 }
+
+/// One row of the users screen.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserListing {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub disabled: bool,
+    pub can_log_in: bool,
+    pub articles: i64,
+    pub created_at: i64,
+}
+
+pub async fn listing(db: &Db) -> DbResult<Vec<UserListing>> {
+    sqlx::query_as::<_, (i64, String, String, String, String, Option<i64>, i64, i64, i64)>(
+        "SELECT u.id, u.username, u.email, u.display_name, u.role, u.disabled_at, \
+           CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END, \
+           (SELECT COUNT(*) FROM articles a WHERE a.author_id = u.id), u.created_at \
+         FROM users u ORDER BY u.username",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map(|rows| {
+        rows.into_iter()
+            .map(|(id, username, email, display_name, role, disabled_at, can_log_in, articles, created_at)| {
+                UserListing {
+                    id,
+                    username,
+                    email,
+                    display_name,
+                    role,
+                    disabled: disabled_at.is_some(),
+                    can_log_in: can_log_in == 1,
+                    articles,
+                    created_at,
+                }
+            })
+            .collect()
+    })
+    .map_err(DbError::classify)
+}
+
+/// Role and whether the account is disabled, read in the caller's transaction.
+pub async fn role_and_state(conn: &mut AnyConnection, user_id: i64) -> DbResult<(String, bool)> {
+    sqlx::query_as::<_, (String, Option<i64>)>("SELECT role, disabled_at FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await
+        .map(|(role, disabled_at)| (role, disabled_at.is_some()))
+        .map_err(DbError::classify)
+}
+
+/// Admins who can still sign in.
+pub async fn active_admins(conn: &mut AnyConnection) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL")
+        .fetch_one(conn)
+        .await
+        .map_err(DbError::classify)
+}
+
+pub async fn set_role(conn: &mut AnyConnection, user_id: i64, role: &str) -> DbResult<()> {
+    sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+        .bind(role)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn set_disabled(conn: &mut AnyConnection, user_id: i64, disabled_at: Option<i64>) -> DbResult<()> {
+    sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+        .bind(disabled_at)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn article_count(conn: &mut AnyConnection, user_id: i64) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM articles WHERE author_id = $1")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await
+        .map_err(DbError::classify)
+}
+
+pub async fn delete_user(conn: &mut AnyConnection, user_id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}

@@ -14,7 +14,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -24,7 +24,8 @@ use serde::Deserialize;
 
 use crate::accounts::auth::{self, LoginError, ResetError};
 use crate::accounts::session::{self, AdminForm, SignedIn};
-use crate::accounts::AccountError;
+use crate::accounts::users::{self, Change};
+use crate::accounts::{AccountError, Capability, NewUser, Role};
 use crate::admin::{render, render_bare};
 use crate::http::forms;
 use crate::http::{error_page, AppError, AppState};
@@ -37,6 +38,9 @@ pub fn admin_router() -> Router<AppState> {
         .route("/admin/password", get(password_page).post(change_password))
         .route("/admin/password/forgot", get(forgot_page).post(forgot))
         .route("/admin/password/reset", get(reset_page).post(reset))
+        .route("/admin/users", get(users_page).post(add_user))
+        .route("/admin/users/new", get(new_user_page))
+        .route("/admin/users/{id}", post(change_user))
 }
 
 /// Where to go after logging in: an admin path on this site, else the dashboard.
@@ -283,6 +287,133 @@ async fn reset(State(state): State<AppState>, Form(form): Form<ResetForm>) -> Re
                 let ctx = context! { token => form.token, error => error };
                 let page = render_bare(&state, "admin/reset.html", ctx);
                 no_referrer((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            }
+            Err(response) => response,
+        },
+    }
+}
+
+/// The users screen, with `extra` (a notice or an error) in its context.
+async fn users_list(state: &AppState, signed_in: &SignedIn, status: StatusCode, extra: minijinja::Value) -> Response {
+    match users::list(&state.db).await {
+        Ok(list) => {
+            let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            let ctx = context! { ..extra, ..context! { users => list, roles => roles } };
+            (status, render(state, signed_in, "admin/users.html", ctx)).into_response()
+        }
+        Err(err) => error_page(state, AppError::from(err)),
+    }
+}
+
+async fn users_page(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ManageUsers) {
+        return refused;
+    }
+    users_list(&state, &signed_in, StatusCode::OK, context! {}).await
+}
+
+async fn new_user_page(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ManageUsers) {
+        return refused;
+    }
+    let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+    let form = context! { role => Role::Author.as_str() };
+    render(&state, &signed_in, "admin/user_new.html", context! { roles => roles, form => form })
+}
+
+#[derive(Deserialize)]
+struct NewUserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    role: String,
+    /// Empty: a password is generated and shown once.
+    #[serde(default)]
+    password: String,
+}
+
+async fn add_user(State(state): State<AppState>, AdminForm(signed_in, form): AdminForm<NewUserForm>) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ManageUsers) {
+        return refused;
+    }
+    let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+    let again = |error: minijinja::Value| {
+        // The password typed is not sent back.
+        let form = context! { username => form.username, email => form.email, display_name => form.display_name, role => form.role };
+        let ctx = context! { roles => roles, form => form, error => error };
+        (StatusCode::UNPROCESSABLE_ENTITY, render(&state, &signed_in, "admin/user_new.html", ctx)).into_response()
+    };
+    let Some(role) = Role::parse(&form.role) else {
+        return again(context! { field => "role", message => "choose one of the roles" });
+    };
+    let generated = form.password.is_empty().then(crate::accounts::generate_password);
+    let password = generated.as_deref().unwrap_or(&form.password);
+    let username = form.username.trim().to_lowercase();
+    let new = NewUser {
+        username: &username,
+        email: form.email.trim(),
+        display_name: form.display_name.trim(),
+        role,
+        password: Some(password),
+    };
+    match crate::accounts::create_user(&state.db, &new).await {
+        Ok(user) => {
+            let notice = match &generated {
+                Some(password) => format!(
+                    "Added {} ({}). Their password is {password} — copy it now, it is not shown again.",
+                    user.username, user.role
+                ),
+                None => format!("Added {} ({}).", user.username, user.role),
+            };
+            users_list(&state, &signed_in, StatusCode::OK, context! { notice => notice }).await
+        }
+        Err(err) => match field_error(&state, err) {
+            Ok(error) => again(error),
+            Err(response) => response,
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct ChangeUserForm {
+    /// `role`, `disable`, `enable` or `remove`.
+    action: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn change_user(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, form): AdminForm<ChangeUserForm>,
+) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ManageUsers) {
+        return refused;
+    }
+    let change = match (form.action.as_str(), Role::parse(&form.role)) {
+        ("role", Some(role)) => Change::Role(role),
+        ("disable", _) => Change::Disable,
+        ("enable", _) => Change::Enable,
+        ("remove", _) => Change::Remove,
+        (action, _) => {
+            let message = match action {
+                "role" => "choose one of the roles".to_string(),
+                other => format!("unknown action {other:?}"),
+            };
+            let extra = context! { error => context! { field => "user", message => message } };
+            return users_list(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, extra).await;
+        }
+    };
+    match users::change(&state.db, signed_in.user.id, id, change).await {
+        Ok(()) => Redirect::to("/admin/users").into_response(),
+        Err(AccountError::Db(crate::store::DbError::NotFound)) => error_page(&state, AppError::NotFound),
+        Err(err) => match field_error(&state, err) {
+            Ok(error) => {
+                users_list(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, context! { error => error }).await
             }
             Err(response) => response,
         },

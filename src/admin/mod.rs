@@ -6,6 +6,7 @@
 //! security headers of `/admin` responses (strict CSP, no-store, noindex, DENY framing) are
 //! added by `http::security` for every response under `/admin`, rendered here or not.
 
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,7 +16,10 @@ use serde::Serialize;
 
 use crate::accounts::session::SignedIn;
 use crate::accounts::Capability;
-use crate::http::{site_context, AppState};
+use crate::http::{error_page, site_context, AppError, AppState};
+
+pub mod dashboard;
+pub mod queries;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/admin", get(dashboard))
@@ -123,6 +127,9 @@ fn html(state: &AppState, template: &str, ctx: Value) -> Response {
     }
 }
 
-async fn dashboard(signed_in: SignedIn, state: axum::extract::State<AppState>) -> Response {
-    render(&state, &signed_in, "admin/dashboard.html", context! {})
+async fn dashboard(signed_in: SignedIn, State(state): State<AppState>) -> Response {
+    match dashboard::load(&state.db).await {
+        Ok(dash) => render(&state, &signed_in, "admin/dashboard.html", context! { dash => dash }),
+        Err(err) => error_page(&state, AppError::from(err)),
+    }
 }

@@ -12,8 +12,9 @@
 //! - `routes`: the form's POST, reply and comment pages, the article-page hook, avatars.
 //! - `feeds`: comment RSS, per article and site-wide.
 //! - `cli`: `openvoice comments …`, the moderation queue.
+//! - `admin`: the admin desk's moderation screen (`/admin/comments`).
 
-pub mod api;
+pub mod admin;
 pub mod avatar;
 pub mod cli;
 pub mod config;

@@ -56,6 +56,9 @@ pub struct App {
     /// Subscription link keys (from the shared site secret) and the subscribe form's per-IP
     /// token buckets.
     pub subscriptions: crate::subscriptions::NodeState,
+    /// `config` with the settings saved in the admin laid over it, reloaded when the content
+    /// epoch moves: what pages show as the site's title, tagline, language, time zone, widgets.
+    pub settings: crate::settings::Live,
 }
 
 #[derive(Clone)]
@@ -75,7 +78,8 @@ impl AppState {
         let market = Default::default();
         let comments = crate::comments::NodeState::new(&config.comments);
         let subscriptions = crate::subscriptions::NodeState::new(&config.subscriptions);
-        AppState(Arc::new(App { config, db, templates, pages, data_dir, market, comments, subscriptions }))
+        let settings = crate::settings::Live::new(&config);
+        AppState(Arc::new(App { config, db, templates, pages, data_dir, market, comments, subscriptions, settings }))
     }
 }
 
@@ -93,12 +97,17 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::accounts::routes::admin_router())
         .merge(crate::admin::router())
         .merge(content::admin::admin_router())
-        .merge(crate::api::router())
-        .merge(crate::accounts::api_tokens::routes::admin_router())
+        .merge(crate::comments::admin::admin_router())
+        .merge(crate::media::routes::router())
+        .merge(crate::media::admin::admin_router())
+        .merge(crate::settings::routes::admin_router())
         .route("/healthz", get(healthz))
         .route("/static/{*path}", get(static_file))
         .fallback(not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(http.max_body_bytes))
+        // Image uploads have a limit of their own (`media.max_upload_bytes`), so they join the
+        // router after the site-wide one.
+        .merge(crate::media::admin::upload_router(&state.config.media))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -112,8 +121,6 @@ pub fn router(state: AppState) -> Router {
                 .concurrency_limit(http.max_concurrency),
         )
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        // Outside everything that may answer on its own, so /api/v1 errors all get the API's body.
-        .layer(axum::middleware::from_fn(crate::api::json_errors))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -141,7 +148,11 @@ pub async fn serve(
 pub async fn follow_content_epoch(state: AppState, shutdown: CancellationToken) {
     loop {
         match state.db.content_epoch().await {
-            Ok(epoch) => state.pages.set_epoch(epoch),
+            Ok(epoch) => {
+                // Settings first, so pages cached under the new epoch show the new settings.
+                state.settings.follow(&state.db, &state.config, &state.templates, epoch).await;
+                state.pages.set_epoch(epoch)
+            }
             Err(err) => tracing::warn!(error = %err, "Could not read the content epoch"),
         }
         tokio::select! {
@@ -221,7 +232,7 @@ pub fn error_page(state: &AppState, err: AppError) -> Response {
 
 /// Site-wide values every template sees as `site`.
 pub fn site_context(state: &AppState) -> Value {
-    crate::theme::site_values(&state.config)
+    crate::theme::site_values(&state.settings.config())
 }
 
 /// Renders a template into a cacheable HTML page.

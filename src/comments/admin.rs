@@ -1,0 +1,150 @@
+//! The admin desk's comment moderation screen (editors and admins): the queue by status,
+//! approve, spam, trash, back to pending, and a moderator's reply.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use minijinja::context;
+use serde::Deserialize;
+
+use crate::accounts::session::{AdminForm, SignedIn};
+use crate::accounts::Capability;
+use crate::comments::model::CommentStatus;
+use crate::comments::queries::ModerationFilter;
+use crate::comments::service::{self, CommentError};
+use crate::http::{error_page, parse_page, AppError, AppState};
+
+const PER_PAGE: i64 = 30;
+
+pub fn admin_router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/comments", get(queue))
+        .route("/admin/comments/{id}/status", post(set_status))
+        .route("/admin/comments/{id}/reply", post(reply))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct QueueParams {
+    status: Option<String>,
+    page: Option<String>,
+    done: Option<String>,
+}
+
+/// The answer to a refused moderation action.
+fn failure(state: &AppState, signed_in: &SignedIn, err: CommentError) -> Response {
+    match err {
+        CommentError::Db(err) => error_page(state, AppError::from(err)),
+        CommentError::Invalid(fields) => {
+            let message = fields.iter().map(|(field, m)| format!("{field}: {m}")).collect::<Vec<_>>().join(" ");
+            signed_in.refuse(StatusCode::BAD_REQUEST, &message)
+        }
+        CommentError::ParentNotFound => signed_in.refuse(StatusCode::NOT_FOUND, "There is no such comment."),
+        other => signed_in.refuse(StatusCode::BAD_REQUEST, &other.to_string()),
+    }
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    params: Result<Query<QueueParams>, QueryRejection>,
+) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ModerateComments) {
+        return refused;
+    }
+    let Ok(Query(params)) = params else {
+        return signed_in.refuse(StatusCode::BAD_REQUEST, "The queue's filters are malformed.");
+    };
+    // Pending first, as WordPress's queue; `all` lists every status.
+    let status = match params.status.as_deref().unwrap_or("pending") {
+        "all" => None,
+        name => match CommentStatus::parse(name) {
+            Some(status) => Some(status),
+            None => return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("status: unknown status {name:?}")),
+        },
+    };
+    let page = match parse_page(params.page.as_deref()) {
+        Ok(page) => page,
+        Err(err) => return signed_in.refuse(StatusCode::BAD_REQUEST, &err.public_message()),
+    };
+    let filter = ModerationFilter { status, article_id: None, published_articles_only: false };
+    let (comments, total) = match service::list(&state.db, filter, PER_PAGE, (page as i64 - 1) * PER_PAGE).await {
+        Ok(found) => found,
+        Err(err) => return error_page(&state, AppError::from(err)),
+    };
+    let notice = match params.done.as_deref() {
+        Some("approved") => Some("Approved."),
+        Some("spam") => Some("Marked as spam."),
+        Some("trash") => Some("Moved to the trash."),
+        Some("pending") => Some("Back in the queue."),
+        Some("replied") => Some("Your reply is published."),
+        _ => None,
+    };
+    let ctx = context! {
+        comments => comments,
+        total => total,
+        page => page,
+        total_pages => (total as u64).div_ceil(PER_PAGE as u64).max(1),
+        status => status.map_or("all", CommentStatus::as_str),
+        statuses => ["pending", "approved", "spam", "trash", "all"],
+        notice => notice,
+    };
+    crate::admin::render(&state, &signed_in, "admin/comments.html", ctx)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StatusForm {
+    /// `approved`, `spam`, `trash` or `pending`.
+    status: String,
+    /// The queue to go back to.
+    back: String,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, form): AdminForm<StatusForm>,
+) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ModerateComments) {
+        return refused;
+    }
+    let Some(status) = CommentStatus::parse(&form.status) else {
+        return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("status: unknown status {:?}", form.status));
+    };
+    if let Err(err) = service::set_status(&state.db, &[id], status).await {
+        return failure(&state, &signed_in, err);
+    }
+    let back = match form.back.as_str() {
+        queue @ ("pending" | "approved" | "spam" | "trash" | "all") => queue,
+        _ => "pending",
+    };
+    Redirect::to(&format!("/admin/comments?status={back}&done={}", status.as_str())).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ReplyForm {
+    comment: String,
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, form): AdminForm<ReplyForm>,
+) -> Response {
+    if let Err(refused) = signed_in.require(Capability::ModerateComments) {
+        return refused;
+    }
+    let keys = match state.comments.keys(&state.db).await {
+        Ok(keys) => keys,
+        Err(err) => return error_page(&state, AppError::from(err)),
+    };
+    let user = &signed_in.user;
+    match service::reply_as_moderator(&state.db, keys, id, &user.display_name, &user.email, &form.comment).await {
+        Ok(_) => Redirect::to("/admin/comments?status=approved&done=replied").into_response(),
+        Err(err) => failure(&state, &signed_in, err),
+    }
+}
