@@ -91,6 +91,9 @@ enum Command {
     /// Outgoing mail: test the settings, see the outbox, deliver now.
     #[command(subcommand)]
     Mail(crate::mail::cli::MailCommand),
+    /// API tokens for /api/v1: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(crate::accounts::api_tokens::cli::TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,6 +355,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Comments(command) => crate::comments::cli::run(&db, command).await,
+        Command::Token(command) => crate::accounts::api_tokens::cli::run(&db, command).await,
         Command::Subscribers(command) => crate::subscriptions::cli::run(&db, &config, command).await,
         Command::Mail(command) => {
             let (mailer, _) = crate::subscriptions::contexts(Arc::new(config.clone()), &data_dir)?;

@@ -5,6 +5,7 @@
 //! - `config`: typed configuration (file ← env ← flags).
 //! - `http`: router, middleware, page cache, theme.
 //! - `content`, `accounts`: capabilities, each with its routes, service and queries.
+//! - `api`: the JSON API under `/api/v1` (shared errors, token auth, paging, the OpenAPI document).
 //! - `comments`: reader comments below articles: form, threads, moderation, spam defences.
 //! - `market`: crypto price widgets fed by a background poll of price APIs.
 //! - `mail`: the durable outbox and its transports (`.eml` files, SMTP).
@@ -20,6 +21,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api;
 pub mod cli;
 pub mod comments;
 pub mod config;

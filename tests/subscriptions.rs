@@ -314,7 +314,7 @@ async fn double_opt_in_article_mail_and_one_click_unsubscribe_end_to_end() {
         let (status, page) = post_form(&site, "/subscriptions/manage", &body).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Your choices are saved"));
-        let subscriber = subscriptions::list(&site.db, None, 10).await.unwrap();
+        let subscriber = subscriptions::list(&site.db, None, 10, 0).await.unwrap();
         let me = subscriber.iter().find(|s| s.email == reader).unwrap();
         assert_eq!((me.frequency, me.categories.clone()), (Frequency::Daily, Some(vec![economy])));
         let body = format!("token={token}&frequency=instant&scope=all");

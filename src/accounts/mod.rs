@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::store::{self, Db, DbError};
 
+pub mod api_tokens;
 pub mod auth;
 pub mod config;
 pub mod queries;

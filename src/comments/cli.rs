@@ -64,7 +64,13 @@ pub async fn run(db: &Db, command: CommentsCommand) -> anyhow::Result<()> {
                 },
                 None => None,
             };
-            let comments = queries::for_moderation(db, status, article_id, limit.clamp(1, 10_000)).await?;
+            let comments = queries::for_moderation(
+                db,
+                queries::ModerationFilter { status, article_id, published_articles_only: false },
+                limit.clamp(1, 10_000),
+                0,
+            )
+            .await?;
             if comments.is_empty() {
                 println!("No comments.");
             }

@@ -15,6 +15,7 @@
 //! - `admin`: the admin desk's moderation screen (`/admin/comments`).
 
 pub mod admin;
+pub mod api;
 pub mod avatar;
 pub mod cli;
 pub mod config;

@@ -295,34 +295,39 @@ struct ModerationRow {
     content: String,
 }
 
-/// The moderation queue: comments with `status` (any if `None`), newest first.
+/// Which comments a moderation list (the CLI queue, the API) shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModerationFilter {
+    /// Any status if `None`.
+    pub status: Option<CommentStatus>,
+    pub article_id: Option<i64>,
+    /// Only comments on published articles (what anonymous API callers may see).
+    pub published_articles_only: bool,
+}
+
+const MODERATION_FROM: &str = "comments c JOIN articles a ON a.id = c.article_id \
+     WHERE ($1 = '' OR c.status = $1) AND ($2 = 0 OR c.article_id = $2) AND ($3 = 0 OR a.status = 'published')";
+
+/// The moderation queue: comments matching `filter`, newest first.
 pub async fn for_moderation(
     db: &Db,
-    status: Option<CommentStatus>,
-    article_id: Option<i64>,
+    filter: ModerationFilter,
     limit: i64,
+    offset: i64,
 ) -> DbResult<Vec<ModeratedComment>> {
-    let mut sql = format!(
-        "SELECT {PUBLIC_COLUMNS}, a.slug, c.author_email, c.content FROM comments c \
-         JOIN articles a ON a.id = c.article_id WHERE 1 = 1"
+    let sql = format!(
+        "SELECT {PUBLIC_COLUMNS}, a.slug, c.author_email, c.content FROM {MODERATION_FROM} \
+         ORDER BY c.id DESC LIMIT $4 OFFSET $5"
     );
-    let mut n = 2;
-    if status.is_some() {
-        sql.push_str(&format!(" AND c.status = ${n}"));
-        n += 1;
-    }
-    if article_id.is_some() {
-        sql.push_str(&format!(" AND c.article_id = ${n}"));
-    }
-    sql.push_str(" ORDER BY c.id DESC LIMIT $1");
-    let mut query = sqlx::query_as::<_, ModerationRow>(&sql).bind(limit);
-    if let Some(status) = status {
-        query = query.bind(status.as_str());
-    }
-    if let Some(id) = article_id {
-        query = query.bind(id);
-    }
-    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows = sqlx::query_as::<_, ModerationRow>(&sql)
+        .bind(filter.status.map(CommentStatus::as_str).unwrap_or(""))
+        .bind(filter.article_id.unwrap_or(0))
+        .bind(i64::from(filter.published_articles_only))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(DbError::classify)?;
     Ok(rows
         .into_iter()
         .map(|r| ModeratedComment {
@@ -332,6 +337,16 @@ pub async fn for_moderation(
             content: r.content,
         })
         .collect())
+}
+
+pub async fn count_for_moderation(db: &Db, filter: ModerationFilter) -> DbResult<i64> {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {MODERATION_FROM}"))
+        .bind(filter.status.map(CommentStatus::as_str).unwrap_or(""))
+        .bind(filter.article_id.unwrap_or(0))
+        .bind(i64::from(filter.published_articles_only))
+        .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::classify)
 }
 
 /// Sets the status of the comments among `ids` whose status differs; returns the ids changed.

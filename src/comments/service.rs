@@ -372,6 +372,17 @@ pub async fn with_counts(db: &Db, listing: Page<ArticleSummary>) -> Result<Page<
     Ok(Page { items, page: listing.page, total_pages: listing.total_pages, total_items: listing.total_items })
 }
 
+/// One page of comments matching `filter`, newest first, and how many match in all.
+pub async fn list(
+    db: &Db,
+    filter: queries::ModerationFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<ModeratedComment>, i64), DbError> {
+    let items = queries::for_moderation(db, filter, limit, offset).await?;
+    Ok((items, queries::count_for_moderation(db, filter).await?))
+}
+
 /// Moves comments to `status` in one transaction; returns the ids that changed. Ids that do not
 /// exist are an error before anything changes.
 pub async fn set_status(db: &Db, ids: &[i64], status: CommentStatus) -> Result<Vec<i64>, CommentError> {

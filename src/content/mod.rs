@@ -7,10 +7,12 @@
 //! - `markdown`: Markdown → sanitised HTML.
 //! - `routes`, `feeds`: the public pages and machine-readable views.
 //! - `admin`: the admin desk's article editor, revisions, categories and tags screens.
+//! - `api`: `/api/v1/articles`, `/categories`, `/tags` (see `crate::api`).
 //! - `import`: Markdown files with front matter → articles (used for the demo site too).
 //! - `jobs`: publishing scheduled articles.
 
 pub mod admin;
+pub mod api;
 pub mod feeds;
 pub mod import;
 pub mod jobs;

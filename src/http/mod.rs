@@ -97,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::accounts::routes::admin_router())
         .merge(crate::admin::router())
         .merge(content::admin::admin_router())
+        .merge(crate::api::router())
+        .merge(crate::accounts::api_tokens::routes::admin_router())
         .merge(crate::comments::admin::admin_router())
         .merge(crate::media::routes::router())
         .merge(crate::media::admin::admin_router())
@@ -121,6 +123,8 @@ pub fn router(state: AppState) -> Router {
                 .concurrency_limit(http.max_concurrency),
         )
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        // Outside everything that may answer on its own, so /api/v1 errors all get the API's body.
+        .layer(axum::middleware::from_fn(crate::api::json_errors))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

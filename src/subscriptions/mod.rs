@@ -24,6 +24,7 @@
 //! - `jobs`: `NotifySubscribers`, `QueueDigests`.
 //! - `cli`: `openvoice subscribers …`.
 
+pub mod api;
 pub mod cli;
 pub mod compose;
 pub mod config;

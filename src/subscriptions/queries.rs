@@ -254,6 +254,14 @@ pub async fn list(db: &Db, status: Option<&str>, limit: i64, offset: i64) -> DbR
         .map_err(DbError::classify)
 }
 
+pub async fn count(db: &Db, status: Option<&str>) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM subscribers s WHERE ($1 = '' OR s.status = $1)")
+        .bind(status.unwrap_or(""))
+        .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::classify)
+}
+
 /// (status, frequency, suppressed, count).
 pub async fn counts(db: &Db) -> DbResult<Vec<(String, String, i64, i64)>> {
     sqlx::query_as(

@@ -580,9 +580,14 @@ pub async fn export(db: &Db) -> Result<String, DbError> {
     Ok(out)
 }
 
-/// Subscribers page by page, for `openvoice subscribers list`.
-pub async fn list(db: &Db, status: Option<Status>, limit: i64) -> Result<Vec<Subscriber>, DbError> {
-    let rows = queries::list(db, status.map(Status::as_str), limit, 0).await?;
+/// How many subscribers have `status` (any if `None`).
+pub async fn count(db: &Db, status: Option<Status>) -> Result<i64, DbError> {
+    queries::count(db, status.map(Status::as_str)).await
+}
+
+/// Subscribers with `status` (any if `None`) in id order, page by page (the CLI, the API).
+pub async fn list(db: &Db, status: Option<Status>, limit: i64, offset: i64) -> Result<Vec<Subscriber>, DbError> {
+    let rows = queries::list(db, status.map(Status::as_str), limit, offset).await?;
     let some: Vec<i64> = rows.iter().filter(|r| r.all_categories == 0).map(|r| r.id).collect();
     let mut chosen: HashMap<i64, Vec<i64>> = HashMap::new();
     for (subscriber, category) in queries::categories_of(db, &some).await? {

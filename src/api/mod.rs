@@ -1,0 +1,121 @@
+//! The JSON API under `/api/v1`, and its OpenAPI 3.1 document at `/api/v1/openapi.json`.
+//!
+//! Each capability module keeps its endpoints in its own `api` module (`content::api`,
+//! `comments::api`, `subscriptions::api`), calling its service; this module holds what they share:
+//! - [`ApiError`]: the one error body `{"error": {"code", "message", "field"}}`, also put on the
+//!   answers other layers give under `/api/v1` (unknown path, wrong method, oversize body,
+//!   timeouts) by [`json_errors`];
+//! - [`Caller`]: the bearer-token extractor (`Authorization: Bearer ov_…`, see
+//!   `accounts::api_tokens`); rights are `Role::can` on the token's role;
+//! - [`ApiJson`], [`ApiQuery`]: extractors that name the faulty field;
+//! - [`Paging`], [`Paged`]: `?page=&per_page=` (at most 100) in, an envelope
+//!   `{items, page, per_page, total_items, total_pages}` out.
+//!
+//! The document is assembled by utoipa from the handlers' `#[utoipa::path]` annotations and the
+//! types they take and return, so it cannot drift from the routes.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::http::AppState;
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+
+pub use auth::Caller;
+pub use error::{ApiError, ErrorBody};
+pub use extract::{ApiJson, ApiQuery, Paged, Paging};
+
+pub const PREFIX: &str = "/api/v1";
+/// Larger JSON bodies are refused with 413 before they are parsed.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The security scheme's name in the document.
+pub const BEARER: &str = "bearer";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OpenVoice API",
+        version = "1",
+        description = "Articles, categories, tags, comments and subscribers. Send `Authorization: Bearer ov_…` \
+            (tokens are created with `openvoice token create` or at /admin/tokens); anonymous callers may read \
+            published articles, categories, tags and approved comments. Lists take `page` and `per_page` (≤ 100) \
+            and answer `{items, page, per_page, total_items, total_pages}`. Every error is \
+            `{\"error\": {\"code\", \"message\", \"field\"}}`."
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(BEARER, SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The API's routes and their document, as one router to merge into the site's.
+pub fn router() -> Router<AppState> {
+    let (routes, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(
+            PREFIX,
+            OpenApiRouter::new()
+                .merge(crate::content::api::router())
+                .merge(crate::comments::api::router())
+                .merge(crate::subscriptions::api::router()),
+        )
+        .split_for_parts();
+    let document = match doc.to_json() {
+        Ok(json) => Bytes::from(json),
+        Err(err) => {
+            tracing::error!(error = %err, "Serialising the OpenAPI document failed");
+            Bytes::from_static(b"{}")
+        }
+    };
+    routes
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// Gives every 4xx/5xx under `/api/v1` the API's error body, whichever layer answered: the site's
+/// fallback (unknown path: 404), the router (wrong method: 405), the body limit (413), the
+/// timeout and load-shedding layers (503), the panic catcher (500). Our handlers' own errors are
+/// already JSON and pass through.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path != PREFIX && !path.starts_with("/api/v1/") {
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let mut fresh = ApiError::for_status(status).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = response.headers().get(&name) {
+            fresh.headers_mut().insert(name, value.clone());
+        }
+    }
+    fresh
+}

@@ -1,0 +1,565 @@
+//! The JSON API (`/api/v1`) over real HTTP, on every backend: token authentication and roles,
+//! CRUD round trips, pagination and filters, the one error body, and what anonymous callers may
+//! not see.
+
+mod common;
+
+use common::{backends, TestSite};
+use openvoice::accounts::{self, api_tokens, NewUser, Role};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const ARTICLE: &str = "parliament-approves-coastal-drone-patrols";
+const RELAXED: &str =
+    "[comments]\nmin_seconds = 0\nflood_seconds = 0\nrate_limit_burst = 100000\nrate_limit_per_minute = 100000\n";
+
+/// A user with `role` and a token of that role.
+async fn user_with_token(site: &TestSite, username: &str, role: Role) -> String {
+    let email = format!("{username}@example.org");
+    let new = NewUser { username, email: &email, display_name: username, role, password: None };
+    accounts::create_user(&site.db, &new).await.expect("user");
+    api_tokens::create(&site.db, username, "tests", None).await.expect("token").1
+}
+
+async fn admin_token(site: &TestSite) -> String {
+    api_tokens::create(&site.db, "admin", "tests", None).await.expect("token").1
+}
+
+/// Sends a request to `/api/v1{path}` with an optional token and JSON body.
+async fn call(
+    site: &TestSite,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = site.client.request(method, format!("{}/api/v1{path}", site.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"))
+    };
+    (status, value)
+}
+
+async fn get(site: &TestSite, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+    call(site, Method::GET, path, token, None).await
+}
+
+/// Asserts the API's error body and returns its `field`.
+fn error_field(status: StatusCode, body: &Value, expected: StatusCode, code: &str) -> Option<String> {
+    assert_eq!(status, expected, "{body}");
+    let error = &body["error"];
+    assert_eq!(error["code"], code, "{body}");
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(error.get("field").is_some(), "field is always present: {body}");
+    error["field"].as_str().map(str::to_string)
+}
+
+fn slugs(listing: &Value) -> Vec<String> {
+    listing["items"].as_array().expect("items").iter().map(|a| a["slug"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn tokens_authenticate_and_roles_limit_what_they_may_do() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let contributor = user_with_token(&site, "cora", Role::Contributor).await;
+        let editor = user_with_token(&site, "edda", Role::Editor).await;
+
+        // The CLI prints a token once; list never shows it; revoke ends it.
+        let out = site.cli(&["token", "create", "--user", "admin", "--name", "script"]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let stdout = common::stdout(&out);
+        let admin =
+            stdout.lines().find_map(|l| l.strip_prefix("Token (shown once): ")).expect("token line").to_string();
+        assert!(admin.starts_with("ov_") && admin.len() == 46, "{admin}");
+        let (status, _) = get(&site, "/subscribers", Some(&admin)).await;
+        assert_eq!(status, 200);
+        let listed = common::stdout(&site.cli(&["token", "list"]));
+        assert!(listed.contains("script") && !listed.contains(&admin), "{listed}");
+
+        // No token, a malformed header, an unknown token: 401 with a Bearer challenge.
+        for header in [None, Some("Basic YWRtaW46YWRtaW4="), Some("Bearer ov_not-a-token"), Some("Bearer")] {
+            let mut request = site.client.get(format!("{}/api/v1/subscribers", site.base));
+            if let Some(header) = header {
+                request = request.header("authorization", header);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401, "{header:?}");
+            assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unauthorized");
+        }
+        // An invalid token is refused even where anonymous readers are welcome.
+        let (status, _) = get(&site, "/articles", Some("ov_0000000000000000000000000000000000000000000")).await;
+        assert_eq!(status, 401);
+
+        let id: i64 = stdout.split_whitespace().find_map(|w| w.strip_prefix('#')?.parse().ok()).expect("token id");
+        let out = site.cli(&["token", "revoke", &id.to_string()]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let (status, _) = get(&site, "/subscribers", Some(&admin)).await;
+        assert_eq!(status, 401, "a revoked token is refused");
+        assert!(!site.cli(&["token", "revoke", &id.to_string()]).status.success(), "revoking twice fails");
+
+        // A token cannot have more rights than its user.
+        let err = api_tokens::create(&site.db, "cora", "too much", Some(Role::Editor)).await.unwrap_err();
+        assert!(err.to_string().contains("role"), "{err}");
+        // A token may have fewer: an editor's contributor token cannot moderate.
+        let weak = api_tokens::create(&site.db, "edda", "weak", Some(Role::Contributor)).await.unwrap().1;
+        let (status, _) = get(&site, "/subscribers", Some(&weak)).await;
+        assert_eq!(status, 403);
+
+        // Contributors may write drafts, not publish, manage terms, moderate or see subscribers;
+        // a refusal changes nothing.
+        let (status, body) = call(
+            &site,
+            Method::POST,
+            "/articles",
+            Some(&contributor),
+            Some(json!({"title": "Contributor scoop", "body": "Text.", "status": "published"})),
+        )
+        .await;
+        assert_eq!(error_field(status, &body, StatusCode::FORBIDDEN, "forbidden"), None);
+        let (_, found) = get(&site, "/articles?search=scoop&status=draft", Some(&editor)).await;
+        assert_eq!(found["total_items"], 0, "nothing was written: {found}");
+        let (_, found) = get(&site, "/articles?search=scoop", Some(&editor)).await;
+        assert_eq!(found["total_items"], 0, "nothing was written: {found}");
+
+        let (_, categories) = get(&site, "/categories", None).await;
+        let category_id = categories["items"][0]["id"].as_i64().unwrap();
+        let (status, _) =
+            call(&site, Method::DELETE, &format!("/categories/{category_id}"), Some(&contributor), None).await;
+        assert_eq!(status, 403);
+        let (status, _) =
+            call(&site, Method::POST, "/categories", Some(&contributor), Some(json!({"name": "Gossip"}))).await;
+        assert_eq!(status, 403);
+        let (_, after) = get(&site, "/categories?per_page=100", None).await;
+        assert_eq!(after["total_items"], categories["total_items"], "no category was added or removed");
+        let (status, _) = get(&site, "/subscribers", Some(&contributor)).await;
+        assert_eq!(status, 403);
+        let (status, _) = get(&site, "/comments?status=pending", Some(&contributor)).await;
+        assert_eq!(status, 403);
+
+        // A contributor's draft: theirs to edit, not to publish; not an editor's business to hide.
+        let (status, draft) = call(
+            &site,
+            Method::POST,
+            "/articles",
+            Some(&contributor),
+            Some(json!({"title": "Harbour notes", "body": "Draft text."})),
+        )
+        .await;
+        assert_eq!(status, 201, "{draft}");
+        assert_eq!(draft["status"], "draft");
+        assert_eq!(draft["author"]["username"], "cora");
+        let id = draft["id"].as_i64().unwrap();
+        let (status, _) = call(&site, Method::POST, &format!("/articles/{id}/publish"), Some(&contributor), None).await;
+        assert_eq!(status, 403);
+        let (_, still) = get(&site, &format!("/articles/{id}"), Some(&editor)).await;
+        assert_eq!(still["status"], "draft");
+        // Someone else's draft is not theirs to read; an editor's published article is.
+        let (status, _) = get(&site, &format!("/articles/{id}"), Some(&weak)).await;
+        assert_eq!(status, 403);
+        let (status, _) = call(&site, Method::POST, &format!("/articles/{id}/publish"), Some(&editor), None).await;
+        assert_eq!(status, 200);
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn articles_categories_and_tags_round_trip() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let token = admin_token(&site).await;
+        let token = Some(token.as_str());
+
+        let (status, category) = call(
+            &site,
+            Method::POST,
+            "/categories",
+            token,
+            Some(json!({"name": "Science Desk", "description": "Labs and fieldwork"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{category}");
+        assert_eq!(category["slug"], "science-desk");
+        let category_id = category["id"].as_i64().unwrap();
+        let (status, category) = call(
+            &site,
+            Method::PATCH,
+            &format!("/categories/{category_id}"),
+            token,
+            Some(json!({"description": "Labs"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{category}");
+        assert_eq!((category["name"].as_str(), category["description"].as_str()), (Some("Science Desk"), Some("Labs")));
+
+        let (status, created) = call(
+            &site,
+            Method::POST,
+            "/articles",
+            token,
+            Some(json!({
+                "title": "Glacier Survey Finds Faster Melt",
+                "body": "The **survey** measured forty glaciers.",
+                "category_id": category_id,
+                "tags": ["glaciers", "climate"],
+            })),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_i64().unwrap();
+        let slug = created["slug"].as_str().unwrap().to_string();
+        assert_eq!(slug, "glacier-survey-finds-faster-melt");
+        assert_eq!(created["status"], "draft");
+        assert!(created["body_html"].as_str().unwrap().contains("<strong>survey</strong>"), "{created}");
+        assert_eq!(created["category"]["id"], category_id);
+
+        // Readable by id and slug with the token; a draft does not exist for anonymous readers.
+        let (_, by_slug) = get(&site, &format!("/articles/{slug}"), token).await;
+        assert_eq!(by_slug["id"], id);
+        let (status, body) = get(&site, &format!("/articles/{id}"), None).await;
+        error_field(status, &body, StatusCode::NOT_FOUND, "not_found");
+        let (_, public) = get(&site, "/articles?per_page=100", None).await;
+        assert!(!slugs(&public).contains(&slug));
+
+        let (status, patched) = call(
+            &site,
+            Method::PATCH,
+            &format!("/articles/{id}"),
+            token,
+            Some(json!({"title": "Glacier Survey Finds Much Faster Melt", "tags": ["glaciers", "ice"]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{patched}");
+        assert_eq!(patched["title"], "Glacier Survey Finds Much Faster Melt");
+        assert_eq!(patched["body"], "The **survey** measured forty glaciers.", "untouched fields are kept");
+        let tags: Vec<&str> = patched["tags"].as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
+        assert_eq!(tags, ["glaciers", "ice"]);
+        let (_, tag_list) = get(&site, "/tags?per_page=100", None).await;
+        assert!(slugs(&tag_list).contains(&"ice".to_string()), "{tag_list}");
+
+        // Publish: anonymous readers and the site see it; unpublish and trash hide it again.
+        let (status, published) = call(&site, Method::POST, &format!("/articles/{id}/publish"), token, None).await;
+        assert_eq!((status, published["status"].as_str()), (StatusCode::OK, Some("published")));
+        let (status, _) = get(&site, &format!("/articles/{slug}"), None).await;
+        assert_eq!(status, 200);
+        site.settle().await;
+        assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 200);
+        let (_, unpublished) = call(&site, Method::POST, &format!("/articles/{id}/unpublish"), token, None).await;
+        assert_eq!(unpublished["status"], "draft");
+        assert_eq!(get(&site, &format!("/articles/{slug}"), None).await.0, 404);
+        let (status, trashed) = call(&site, Method::DELETE, &format!("/articles/{id}"), token, None).await;
+        assert_eq!((status, trashed["status"].as_str()), (StatusCode::OK, Some("trashed")));
+        let (_, trash) = get(&site, "/articles?status=trashed", token).await;
+        assert_eq!(slugs(&trash), [slug.as_str()]);
+
+        let (status, _) = call(&site, Method::DELETE, &format!("/categories/{category_id}"), token, None).await;
+        assert_eq!(status, 204);
+        let (_, categories) = get(&site, "/categories?per_page=100", None).await;
+        assert!(!slugs(&categories).contains(&"science-desk".to_string()));
+        let (status, body) = call(&site, Method::DELETE, "/articles/999999", token, None).await;
+        error_field(status, &body, StatusCode::NOT_FOUND, "not_found");
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn lists_paginate_and_filter() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let (_, all) = get(&site, "/articles?per_page=100", None).await;
+        let total = all["total_items"].as_i64().unwrap();
+        assert!(total >= 7, "{all}");
+        assert!(all["items"].as_array().unwrap().iter().all(|a| a["status"] == "published"));
+
+        let (_, first) = get(&site, "/articles?per_page=3", None).await;
+        let (_, second) = get(&site, "/articles?per_page=3&page=2", None).await;
+        assert_eq!((first["page"].as_i64(), first["per_page"].as_i64()), (Some(1), Some(3)));
+        assert_eq!(first["total_pages"].as_i64().unwrap(), (total + 2) / 3);
+        assert_eq!(slugs(&first).len(), 3);
+        let mut both = slugs(&first);
+        both.extend(slugs(&second));
+        assert_eq!(both, slugs(&all)[..both.len()], "pages follow each other");
+        let (status, past) = get(&site, "/articles?page=500", None).await;
+        assert_eq!((status, past["items"].as_array().unwrap().len()), (StatusCode::OK, 0));
+
+        let (_, category) = get(&site, "/articles?category=defence-security", None).await;
+        assert!(slugs(&category).contains(&ARTICLE.to_string()));
+        assert!(category["items"].as_array().unwrap().iter().all(|a| a["category"]["slug"] == "defence-security"));
+        let (_, by_author) = get(&site, "/articles?author=mara-lindqvist", None).await;
+        assert!(!slugs(&by_author).is_empty());
+        assert!(by_author["items"].as_array().unwrap().iter().all(|a| a["author"]["username"] == "mara-lindqvist"));
+        let (_, tagged) = get(&site, "/articles?tag=drones&category=defence-security", None).await;
+        assert_eq!(slugs(&tagged), [ARTICLE]);
+        let (_, found) = get(&site, "/articles?search=drone%20patrols", None).await;
+        assert_eq!(slugs(&found), [ARTICLE]);
+
+        for (query, field) in [
+            ("per_page=101", "per_page"),
+            ("per_page=0", "per_page"),
+            ("page=0", "page"),
+            ("per_page=abc", "per_page"),
+            ("status=secret", "status"),
+            ("category=no-such-section", "category"),
+            ("tag=no-such-tag", "tag"),
+            ("search=a%00b", "search"),
+        ] {
+            let (status, body) = get(&site, &format!("/articles?{query}"), None).await;
+            assert_eq!(
+                error_field(status, &body, StatusCode::BAD_REQUEST, "invalid_parameter").as_deref(),
+                Some(field),
+                "{query}"
+            );
+        }
+        let (_, tags) = get(&site, "/tags?per_page=2&page=2", None).await;
+        assert_eq!((tags["page"].as_i64(), tags["items"].as_array().unwrap().len()), (Some(2), 2));
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_get_one_error_shape_naming_the_field() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let token = admin_token(&site).await;
+        let post_raw = |body: Vec<u8>, content_type: Option<&'static str>| {
+            let mut request = site.client.post(format!("{}/api/v1/articles", site.base)).bearer_auth(&token).body(body);
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            async move {
+                let response = request.send().await.unwrap();
+                let status = response.status();
+                let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+                assert!(content_type.starts_with("application/json"), "{status}: {content_type}");
+                (status, response.json::<Value>().await.unwrap())
+            }
+        };
+        let json = Some("application/json");
+        for (body, field) in [
+            (r#"{"title": 5}"#, "title"),
+            (r#"{"body": "no title"}"#, "title"),
+            (r#"{"title": "T", "tags": ["ok", 7]}"#, "tags[1]"),
+            (r#"{"title": "T", "status": "live"}"#, "status"),
+            (r#"{"title": "T", "category_id": "news"}"#, "category_id"),
+            (r#"{"title": "T", "colour": "red"}"#, "colour"),
+            (r#"{"title": "T\u0000"}"#, "title"),
+            (r#"{"title": "   "}"#, "title"),
+            (r#"{"title": "T", "slug": "Not A Slug"}"#, "slug"),
+            (r#"{"title": "T", "status": "scheduled"}"#, "publish_at"),
+        ] {
+            let (status, error) = post_raw(body.into(), json).await;
+            assert_eq!(
+                error_field(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "invalid").as_deref(),
+                Some(field),
+                "{body}"
+            );
+        }
+        let (status, error) = post_raw(br#"{"title": "T""#.to_vec(), json).await;
+        error_field(status, &error, StatusCode::BAD_REQUEST, "malformed_json");
+        let (status, error) = post_raw(b"title=T".to_vec(), Some("application/x-www-form-urlencoded")).await;
+        error_field(status, &error, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        let (status, error) = post_raw(br#"{"title": "T"}"#.to_vec(), None).await;
+        error_field(status, &error, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        // Over the API's 1 MiB limit, and over the site-wide limit (answered before routing).
+        for size in [1024 * 1024 + 10, 3 * 1024 * 1024] {
+            let huge = format!(r#"{{"title": "T", "body": "{}"}}"#, "a".repeat(size));
+            let (status, error) = post_raw(huge.into_bytes(), json).await;
+            error_field(status, &error, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+        }
+        // Nothing above was saved.
+        let (_, drafts) = get(&site, "/articles?status=draft", Some(&token)).await;
+        assert_eq!(drafts["total_items"], 0, "{drafts}");
+
+        let (status, error) = get(&site, "/no-such-endpoint", None).await;
+        error_field(status, &error, StatusCode::NOT_FOUND, "not_found");
+        let (status, error) = call(&site, Method::PUT, "/articles", Some(&token), None).await;
+        error_field(status, &error, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        let (status, error) = get(&site, "/articles/not%20a%20slug", None).await;
+        error_field(status, &error, StatusCode::NOT_FOUND, "not_found");
+        let (status, error) =
+            call(&site, Method::PATCH, "/comments/abc", Some(&token), Some(json!({"status": "spam"}))).await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["code"], "bad_request");
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn anonymous_callers_see_no_drafts_pending_comments_or_emails() {
+    for backend in backends() {
+        let site = TestSite::start_with(backend, RELAXED).await;
+        let editor = user_with_token(&site, "edda", Role::Editor).await;
+        let author = user_with_token(&site, "otto", Role::Author).await;
+
+        // A reader comments through the site's form; it waits for moderation.
+        let response =
+            common::post_comment(&site, ARTICLE, "Wren", "wren.secret@example.net", "Good to see the patrols.").await;
+        assert_eq!(response.status(), 303);
+
+        let (_, pending) = get(&site, "/comments?status=pending", Some(&editor)).await;
+        assert_eq!(pending["total_items"], 1, "{pending}");
+        let comment = &pending["items"][0];
+        assert_eq!(comment["author_email"], "wren.secret@example.net");
+        let id = comment["id"].as_i64().unwrap();
+        let (status, error) = get(&site, "/comments?status=pending", None).await;
+        error_field(status, &error, StatusCode::UNAUTHORIZED, "unauthorized");
+        let (_, public) = get(&site, "/comments", None).await;
+        assert_eq!(public["total_items"], 0, "a pending comment is not public: {public}");
+
+        let (status, moderated) =
+            call(&site, Method::PATCH, &format!("/comments/{id}"), Some(&editor), Some(json!({"status": "approved"})))
+                .await;
+        assert_eq!((status, moderated["changed"].as_bool()), (StatusCode::OK, Some(true)), "{moderated}");
+        for token in [None, Some(author.as_str())] {
+            let mut request =
+                site.client.get(format!("{}/api/v1/comments?article_id={}", site.base, comment["article_id"]));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let text = response.text().await.unwrap();
+            assert!(text.contains("Good to see the patrols."), "{text}");
+            assert!(!text.contains("wren.secret"), "no email for {token:?}: {text}");
+        }
+        let (status, _) = call(&site, Method::DELETE, &format!("/comments/{id}"), Some(&author), None).await;
+        assert_eq!(status, 403);
+        let (status, _) = call(&site, Method::DELETE, &format!("/comments/{id}"), Some(&editor), None).await;
+        assert_eq!(status, 204);
+        let (_, public) = get(&site, "/comments", None).await;
+        assert_eq!(public["total_items"], 0, "{public}");
+        let (status, body) =
+            call(&site, Method::PATCH, "/comments/987654", Some(&editor), Some(json!({"status": "spam"}))).await;
+        error_field(status, &body, StatusCode::NOT_FOUND, "not_found");
+
+        // Subscribers: editors only.
+        let address = openvoice::subscriptions::model::Address::parse("reader@example.com").unwrap();
+        openvoice::subscriptions::service::add_confirmed(
+            &site.db,
+            &address,
+            openvoice::subscriptions::model::Frequency::Instant,
+            openvoice::store::now(),
+        )
+        .await
+        .unwrap();
+        let (status, _) = get(&site, "/subscribers", None).await;
+        assert_eq!(status, 401);
+        let (status, _) = get(&site, "/subscribers", Some(&author)).await;
+        assert_eq!(status, 403);
+        let (_, subscribers) = get(&site, "/subscribers?status=confirmed", Some(&editor)).await;
+        assert_eq!(subscribers["items"][0]["email"], "reader@example.com", "{subscribers}");
+        let (_, none) = get(&site, "/subscribers?status=pending", Some(&editor)).await;
+        assert_eq!(none["total_items"], 0);
+
+        // Drafts: not listed, not readable, not even by status, without a token.
+        let (status, draft) =
+            call(&site, Method::POST, "/articles", Some(&author), Some(json!({"title": "Embargoed story"}))).await;
+        assert_eq!(status, 201);
+        let (status, error) = get(&site, "/articles?status=draft", None).await;
+        error_field(status, &error, StatusCode::UNAUTHORIZED, "unauthorized");
+        let (_, listed) = get(&site, "/articles?per_page=100&search=embargoed", None).await;
+        assert_eq!(listed["total_items"], 0);
+        assert_eq!(get(&site, &format!("/articles/{}", draft["id"]), None).await.0, 404);
+        assert_eq!(get(&site, "/articles/embargoed-story", None).await.0, 404);
+        let (_, own) = get(&site, "/articles?status=draft", Some(&author)).await;
+        assert_eq!(slugs(&own), ["embargoed-story"]);
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_lists_every_endpoint() {
+    let site = TestSite::start(common::Backend::Sqlite).await;
+    let response = site.get("/api/v1/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let doc: Value = response.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    for path in [
+        "/api/v1/articles",
+        "/api/v1/articles/{id}",
+        "/api/v1/articles/{id}/publish",
+        "/api/v1/articles/{id}/unpublish",
+        "/api/v1/categories",
+        "/api/v1/categories/{id}",
+        "/api/v1/tags",
+        "/api/v1/comments",
+        "/api/v1/comments/{id}",
+        "/api/v1/subscribers",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing from {}", doc["paths"]);
+    }
+    site.finish().await;
+}
+
+#[tokio::test]
+async fn the_admin_tokens_screen_shows_a_token_once_and_revokes_it() {
+    use common::desk::{input_value, Desk};
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let author = Desk::sign_in(&site, Role::Author).await;
+        let page = author.get(&site, "/admin/tokens").await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("No tokens yet") && !html.contains(">editor<"), "roles above the user's are not offered");
+
+        // Bad input re-renders the form with the message at the field and nothing created.
+        for (fields, message) in
+            [([("name", "cron"), ("role", "editor")], "above"), ([("name", "  "), ("role", "author")], "characters")]
+        {
+            let response = author.post_form(&site, "/admin/tokens", &fields).await;
+            assert_eq!(response.status(), 422);
+            let html = response.text().await.unwrap();
+            assert!(html.contains("field-error") && html.contains(message), "{message}: {html}");
+        }
+        assert!(api_tokens::list(&site.db, Some(&author.username)).await.unwrap().is_empty());
+        let forged = author
+            .client
+            .post(format!("{}/admin/tokens", site.base))
+            .form(&[("csrf", "forged"), ("name", "x"), ("role", "author")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+
+        let response = author.post_form(&site, "/admin/tokens", &[("name", "cron job"), ("role", "contributor")]).await;
+        assert_eq!(response.status(), 200);
+        let secret = input_value(&response.text().await.unwrap(), "new_token");
+        assert!(secret.starts_with("ov_"), "the new token is shown: {secret:?}");
+        assert_eq!(get(&site, "/articles?status=draft", Some(&secret)).await.0, 200);
+        let (status, _) =
+            call(&site, Method::POST, "/articles", Some(&secret), Some(json!({"title": "T", "status": "published"})))
+                .await;
+        assert_eq!(status, 403, "a contributor token cannot publish, though its author could");
+        let html = author.get(&site, "/admin/tokens").await.text().await.unwrap();
+        assert!(html.contains("cron job") && !html.contains(&secret), "listed, never shown again");
+
+        // Only its owner (or an admin) may revoke it.
+        let id = api_tokens::list(&site.db, Some(&author.username)).await.unwrap()[0].id;
+        let editor = Desk::sign_in(&site, Role::Editor).await;
+        let response = editor.post_form(&site, &format!("/admin/tokens/{id}/revoke"), &[]).await;
+        assert_eq!(response.status(), 404);
+        assert_eq!(get(&site, "/articles?status=draft", Some(&secret)).await.0, 200);
+        let admin = Desk::sign_in(&site, Role::Admin).await;
+        let html = admin.get(&site, "/admin/tokens").await.text().await.unwrap();
+        assert!(html.contains(&author.username), "admins see everyone's tokens");
+        let response = author.post_form(&site, &format!("/admin/tokens/{id}/revoke"), &[]).await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(get(&site, "/articles?status=draft", Some(&secret)).await.0, 401);
+        site.finish().await;
+    }
+}
