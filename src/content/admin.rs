@@ -218,6 +218,16 @@ impl ArticleForm {
         }
     }
 
+    /// What the confirmation after a successful save says (`?done=`).
+    fn done(&self) -> &'static str {
+        match self.action.as_str() {
+            "publish" => "published",
+            "schedule" => "scheduled",
+            "unpublish" => "unpublished",
+            _ => "saved",
+        }
+    }
+
     fn values(&self) -> Value {
         context! {
             title => self.title, slug => self.slug, excerpt => self.excerpt, body => self.body,
@@ -360,7 +370,7 @@ async fn create(State(state): State<AppState>, AdminForm(signed_in, form): Admin
         Err(errors) => Err(errors),
     };
     match saved {
-        Ok(saved) => see_other(&format!("/admin/articles/{}?done=saved", saved_id(&saved))),
+        Ok(saved) => see_other(&format!("/admin/articles/{}?done={}", saved_id(&saved), form.done())),
         Err(errors) => rejected(&state, &signed_in, None, &form, errors).await,
     }
 }
@@ -455,15 +465,7 @@ async fn update(
         Err(errors) => Err(errors),
     };
     match saved {
-        Ok(_) => {
-            let done = match form.action.as_str() {
-                "publish" => "published",
-                "schedule" => "scheduled",
-                "unpublish" => "unpublished",
-                _ => "saved",
-            };
-            see_other(&format!("/admin/articles/{id}?done={done}"))
-        }
+        Ok(_) => see_other(&format!("/admin/articles/{id}?done={}", form.done())),
         Err(errors) => rejected(&state, &signed_in, Some(&article), &form, errors).await,
     }
 }
