@@ -199,6 +199,27 @@ async fn uploads_lose_gps_keep_orientation_get_sizes_and_are_stored_once() {
             assert!(!has_gps(&bytes));
         }
 
+        // As an article's featured image, the theme offers the sizes in a srcset.
+        let slug: String = sqlx::query_scalar(
+            "SELECT slug FROM articles WHERE status = 'published' AND kind = 'post' ORDER BY id LIMIT 1",
+        )
+        .fetch_one(&site.db.pool)
+        .await
+        .unwrap();
+        sqlx::query("UPDATE articles SET featured_image = $1 WHERE slug = $2")
+            .bind(&url)
+            .bind(&slug)
+            .execute(&site.db.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE site_state SET value = value + 1 WHERE key = 'content_epoch'")
+            .execute(&site.db.pool)
+            .await
+            .unwrap();
+        site.settle().await;
+        let (_, page) = site.fetch(&format!("/article/{slug}")).await;
+        assert!(page.contains(&format!("srcset=\"{srcset}\"")), "{page}");
+
         // The same image again: the same entry, nothing stored twice.
         let before = counts(&site).await;
         assert_eq!(before, [1, 3, 2]);

@@ -185,10 +185,12 @@ async fn render_article(
     let json_ld = json_ld(state, &article, &canonical);
     let (comments, comments_changed) = comments::routes::context(state, &article, comments_view).await?;
     let ipfs = crate::ipfs::routes::article_links(state, article.summary.id, &article.summary.slug).await?;
+    let featured_srcset = crate::media::service::srcset_for_url(&state.db, article.featured_image.as_deref()).await?;
     let last_modified = Some(article.summary.updated_at.max(comments_changed.unwrap_or(0)));
     let ctx = context! { ..base, ..context! {
         comments => comments,
         ipfs => ipfs,
+        featured_srcset => featured_srcset,
         article => article,
         body_html => Value::from_safe_string(article.body_html.clone()),
         neighbours => neighbours,

@@ -103,14 +103,31 @@ pub async fn upload(db: &Db, config: &MediaConfig, upload: Upload) -> Result<(Me
     Ok((item, true))
 }
 
+/// Page `page` (from 1) of the library, newest first, `PER_PAGE` to a page (the admin grid), and
+/// how many entries there are.
 pub async fn list(db: &Db, page: u32) -> Result<(Vec<MediaItem>, i64), MediaError> {
-    let offset = i64::from(page.saturating_sub(1)) * PER_PAGE;
-    Ok((queries::list(db, PER_PAGE, offset).await?, queries::count(db).await?))
+    list_range(db, PER_PAGE, i64::from(page.saturating_sub(1)) * PER_PAGE).await
+}
+
+/// `limit` entries from `offset`, newest first, and how many entries there are (the API's pages).
+pub async fn list_range(db: &Db, limit: i64, offset: i64) -> Result<(Vec<MediaItem>, i64), MediaError> {
+    Ok((queries::list(db, limit, offset).await?, queries::count(db).await?))
 }
 
 pub async fn find(db: &Db, id: i64) -> Result<MediaItem, MediaError> {
     let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
     queries::by_id(&mut conn, id).await?.ok_or(MediaError::NotFound)
+}
+
+/// The `srcset` of a library image given by its URL (`/media/{cid}/…`, as the editor inserts it),
+/// for the theme's featured images; `None` for any other URL.
+pub async fn srcset_for_url(db: &Db, url: Option<&str>) -> Result<Option<String>, DbError> {
+    let Some(cid) = url.and_then(|u| u.strip_prefix("/media/")).and_then(|rest| rest.split('/').next()) else {
+        return Ok(None);
+    };
+    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+    let Some(id) = queries::id_by_cid(&mut conn, cid).await? else { return Ok(None) };
+    Ok(queries::by_id(&mut conn, id).await?.filter(|item| !item.sizes.is_empty()).map(|item| item.srcset()))
 }
 
 /// A stored file by CID (`None` for an unknown or malformed one).
