@@ -552,3 +552,21 @@ async fn comments_are_moderated_from_the_desk() {
         site.finish().await;
     }
 }
+
+#[tokio::test]
+async fn publish_at_is_read_in_the_site_time_zone() {
+    for backend in backends() {
+        let site = TestSite::start_with(backend, "[site]\ntime_zone = \"Europe/Berlin\"\n").await;
+        let author = Desk::sign_in(&site, Role::Author).await;
+        // 09:00 in Berlin in January is 08:00 UTC.
+        let form =
+            article_form("Berlin morning", "Text.", &[("action", "schedule"), ("publish_at", "2099-01-01T09:00")]);
+        let id = saved_id(&author.post_form(&site, "/admin/articles/new", &form).await);
+        let article = queries::find_by_id(&site.db, id).await.unwrap();
+        assert_eq!((article.summary.status, article.summary.scheduled_at), (Status::Scheduled, Some(4070937600)));
+        let html = author.get(&site, &format!("/admin/articles/{id}")).await.text().await.unwrap();
+        assert_eq!(input_value(&html, "publish_at"), "2099-01-01T09:00", "shown back in the same zone");
+        assert!(html.contains("(Europe/Berlin)"), "{html}");
+        site.finish().await;
+    }
+}

@@ -11,12 +11,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::{DateTime, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
 use crate::accounts::session::{AdminForm, SignedIn};
 use crate::accounts::Capability;
-use crate::content::import;
 use crate::content::model::{AdminFilter, Article, ArticleKind, Status};
 use crate::content::service::{
     self, Actor, ArticleEdit, CategoryEdit, ContentError, ContentLimits, StatusChange, Transition, Version,
@@ -203,7 +204,7 @@ struct ArticleForm {
 }
 
 impl ArticleForm {
-    fn of(article: &Article) -> ArticleForm {
+    fn of(article: &Article, zone: Tz) -> ArticleForm {
         ArticleForm {
             title: article.summary.title.clone(),
             slug: article.summary.slug.clone(),
@@ -212,7 +213,7 @@ impl ArticleForm {
             category: article.summary.category.as_ref().map(|c| c.id.to_string()).unwrap_or_default(),
             tags: article.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
             featured_image: article.featured_image.clone().unwrap_or_default(),
-            publish_at: article.summary.scheduled_at.map(datetime_local).unwrap_or_default(),
+            publish_at: article.summary.scheduled_at.map(|at| datetime_local(at, zone)).unwrap_or_default(),
             kind: article.summary.kind.as_str().to_string(),
             action: String::new(),
         }
@@ -237,7 +238,7 @@ impl ArticleForm {
     }
 
     /// The edit and the transition the form asks for, or the messages of its faulty fields.
-    fn parse(&self, limits: ContentLimits) -> Result<(ArticleEdit, Transition), Vec<ContentError>> {
+    fn parse(&self, limits: ContentLimits, zone: Tz) -> Result<(ArticleEdit, Transition), Vec<ContentError>> {
         let mut errors = Vec::new();
         let category_id = match self.category.trim() {
             "" => None,
@@ -263,14 +264,14 @@ impl ArticleForm {
             "" | "save" => Transition::Keep,
             "publish" => Transition::Publish,
             "unpublish" => Transition::Draft,
-            "schedule" => match parse_local_time(&self.publish_at) {
+            "schedule" => match parse_local_time(&self.publish_at, zone) {
                 Some(at) if at > crate::store::now() => Transition::Schedule(at),
                 Some(_) => {
                     errors.push(invalid("publish_at", "must be in the future"));
                     Transition::Keep
                 }
                 None => {
-                    errors.push(invalid("publish_at", "give the date and time to publish at (UTC)"));
+                    errors.push(invalid("publish_at", format!("give the date and time to publish at ({zone})")));
                     Transition::Keep
                 }
             },
@@ -291,14 +292,29 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ContentError {
     ContentError::Invalid { field, message: message.into() }
 }
 
-/// `<input type="datetime-local">` sends `2026-12-01T09:00`; RFC 3339 is accepted too. UTC.
-fn parse_local_time(text: &str) -> Option<i64> {
-    let text = text.trim();
-    import::parse_time(text).or_else(|| import::parse_time(&text.replacen('T', " ", 1)))
+/// The site's time zone (`site.time_zone`, changeable in the settings): "Publish at" is in it.
+fn site_zone(state: &AppState) -> Tz {
+    state.settings.config().site.time_zone.parse().unwrap_or(Tz::UTC)
 }
 
-fn datetime_local(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0).map(|t| t.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
+/// `<input type="datetime-local">` sends `2026-12-01T09:00`, a wall-clock time in `zone`; an
+/// RFC 3339 time carries its own offset.
+fn parse_local_time(text: &str, zone: Tz) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.timestamp());
+    }
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .ok()?;
+    // A time a clock change skips is no instant; one it repeats is taken the first time.
+    zone.from_local_datetime(&naive).earliest().map(|at| at.timestamp())
+}
+
+fn datetime_local(ts: i64, zone: Tz) -> String {
+    DateTime::from_timestamp(ts, 0)
+        .map(|t| t.with_timezone(&zone).format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
 }
 
 /// What one rendering of the editor shows.
@@ -342,6 +358,7 @@ async fn render_editor(
         can_upload => signed_in.role.can(Capability::UploadMedia),
         autosave => autosave,
         autosave_loaded => autosave_loaded,
+        time_zone => site_zone(state).name(),
         notice => notice,
     };
     with_status(crate::admin::render(state, signed_in, "admin/articles/edit.html", ctx), status)
@@ -361,7 +378,7 @@ async fn create(State(state): State<AppState>, AdminForm(signed_in, form): Admin
     }
     let limits = limits(&state);
     let kind = ArticleKind::parse(&form.kind).unwrap_or(ArticleKind::Post);
-    let saved = match form.parse(limits) {
+    let saved = match form.parse(limits, site_zone(&state)) {
         Ok((edit, transition)) => {
             service::create_article(&state.db, limits, &actor(&signed_in), kind, &edit, transition)
                 .await
@@ -422,7 +439,7 @@ async fn edit(
         Ok(article) => article,
         Err(err) => return failure(&state, &signed_in, err),
     };
-    let mut form = ArticleForm::of(&article);
+    let mut form = ArticleForm::of(&article, site_zone(&state));
     let mut autosave_loaded = false;
     if params.autosave.is_some() {
         match service::pending_autosave(&state.db, &me, &article).await {
@@ -458,7 +475,7 @@ async fn update(
         };
     }
     let limits = limits(&state);
-    let saved = match form.parse(limits) {
+    let saved = match form.parse(limits, site_zone(&state)) {
         Ok((edit, transition)) => {
             service::update_article(&state.db, limits, &me, id, &edit, transition).await.map_err(|e| vec![e])
         }
