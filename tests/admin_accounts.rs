@@ -607,8 +607,9 @@ async fn the_dashboard_counts_and_charts_what_happened() {
 /// One admin route in the role matrix: `method path` needs at least `min`. `form` is sent with
 /// POSTs (plus the session's `csrf`); choose fields that would change something if the request
 /// were allowed, so "nothing changed" means something. In paths, `{article}` is a demo post
-/// (someone else's for every test account), `{revision}` one of its revisions, `{category}`,
-/// `{tag}`, `{user}` existing rows; `{media}` and `{token}` are 1 (no such row yet).
+/// (someone else's for every test account), `{revision}` one of its revisions, `{comment}` a
+/// pending comment on it, `{category}`, `{tag}`, `{user}` existing rows; `{media}` and
+/// `{token}` are 1 (no such row yet).
 struct Route {
     method: &'static str,
     path: &'static str,
@@ -642,6 +643,8 @@ const ROUTES: &[Route] = &[
     // content (editor)
     get("/admin/articles", Role::Contributor),
     get("/admin/articles/new", Role::Contributor),
+    post("/admin/articles/new", Role::Contributor, &[("title", "A draft"), ("body", "x"), ("action", "save")]),
+    post("/admin/articles/new/autosave", Role::Contributor, &[("title", "A draft"), ("body", "x")]),
     get("/admin/articles/{article}", Role::Editor),
     post("/admin/articles/{article}", Role::Editor, &[("title", "Taken over"), ("body", "x"), ("action", "save")]),
     post("/admin/articles/{article}/status", Role::Editor, &[("action", "trash"), ("back", "/admin/articles")]),
@@ -653,12 +656,19 @@ const ROUTES: &[Route] = &[
     get("/admin/categories/{category}", Role::Editor),
     post("/admin/categories/{category}", Role::Editor, &[("name", "Renamed"), ("slug", "renamed")]),
     post("/admin/categories/{category}/delete", Role::Editor, &[]),
+    post("/admin/preview", Role::Contributor, &[("body", "*x*")]),
     get("/admin/tags", Role::Editor),
     post("/admin/tags/{tag}", Role::Editor, &[("name", "Renamed"), ("slug", "renamed")]),
     post("/admin/tags/{tag}/delete", Role::Editor, &[("into", "")]),
+    // comment moderation
+    get("/admin/comments", Role::Editor),
+    post("/admin/comments/{comment}/status", Role::Editor, &[("status", "approved"), ("back", "/admin/comments")]),
+    post("/admin/comments/{comment}/reply", Role::Editor, &[("comment", "A moderator's reply")]),
     // media and settings
     get("/admin/media", Role::Author),
     get("/admin/media.json", Role::Author),
+    post("/admin/media", Role::Author, &[("file", "not an upload")]),
+    post("/admin/media.json", Role::Author, &[("file", "not an upload")]),
     post("/admin/media/{media}/alt", Role::Author, &[("alt", "x")]),
     post("/admin/media/{media}/delete", Role::Author, &[]),
     get("/admin/settings", Role::Admin),
@@ -666,7 +676,79 @@ const ROUTES: &[Route] = &[
     // API tokens
     get("/admin/tokens", Role::Contributor),
     post("/admin/tokens", Role::Contributor, &[("name", "matrix"), ("role", "contributor")]),
+    post("/admin/tokens/{token}/revoke", Role::Contributor, &[]),
 ];
+
+/// Admin routes outside the matrix: they serve people who are not signed in (login, lost
+/// password), or every signed-in role alike (logout); `login_sessions_csrf_and_logout` and the
+/// password tests cover them.
+const PUBLIC_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/admin/login"),
+    ("POST", "/admin/login"),
+    ("POST", "/admin/logout"),
+    ("GET", "/admin/password/forgot"),
+    ("POST", "/admin/password/forgot"),
+    ("GET", "/admin/password/reset"),
+    ("POST", "/admin/password/reset"),
+];
+
+/// Every `.route("/admin…", get(…).post(…))` in the source, as (method, path with `{}` for
+/// each parameter).
+fn routes_in_source() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for line in text.lines().filter_map(|l| l.trim().strip_prefix(".route(\"/admin")) {
+                    let (rest, handlers) = line.split_once('"').unwrap();
+                    for method in ["get", "post", "put", "patch", "delete"] {
+                        if handlers.contains(&format!(" {method}(")) || handlers.contains(&format!(".{method}(")) {
+                            out.push((method.to_uppercase(), normalise(&format!("/admin{rest}"))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut out);
+    out
+}
+
+/// `/admin/articles/{id}` → `/admin/articles/{}`.
+fn normalise(path: &str) -> String {
+    let mut out = String::new();
+    let mut in_param = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push_str("{}");
+            }
+            '}' => in_param = false,
+            c if !in_param => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_role_matrix_lists_every_admin_route() {
+    let listed: Vec<(String, String)> = ROUTES.iter().map(|r| (r.method.to_string(), normalise(r.path))).collect();
+    let found = routes_in_source();
+    assert!(found.len() > 20, "the scan finds the admin routes: {found:?}");
+    for (method, path) in found {
+        let public = PUBLIC_ROUTES.iter().any(|(m, p)| *m == method && *p == path);
+        assert!(
+            public || listed.contains(&(method.clone(), path.clone())),
+            "{method} {path} has no row in ROUTES (tests/admin_accounts.rs): add one with its minimum role"
+        );
+    }
+}
 
 /// What a refused request must not change. One number per query.
 const FINGERPRINT: &[&str] = &[
@@ -684,6 +766,8 @@ const FINGERPRINT: &[&str] = &[
     "SELECT COUNT(*) FROM site_settings",
     "SELECT COUNT(*) FROM api_tokens",
     "SELECT COUNT(*) FROM sessions",
+    "SELECT COUNT(*) FROM comments",
+    "SELECT COUNT(*) FROM comments WHERE status = 'approved'",
 ];
 
 async fn fingerprint(site: &TestSite) -> Vec<i64> {
@@ -694,17 +778,24 @@ async fn fingerprint(site: &TestSite) -> Vec<i64> {
     values
 }
 
+/// Sends `route`; POSTs carry the CSRF secret as the form's `csrf` field and as the
+/// `X-CSRF-Token` header (what the editor's scripts send).
 async fn send(site: &TestSite, desk: &Desk, route: &Route, path: &str) -> reqwest::Response {
     match route.method {
         "GET" => desk.get(site, path).await,
-        _ => desk.post(site, path, route.form).await,
+        _ => {
+            let mut form: Vec<(&str, &str)> = vec![("csrf", &desk.csrf)];
+            form.extend_from_slice(route.form);
+            let request = desk.client.post(format!("{}{path}", site.base)).header("x-csrf-token", &desk.csrf);
+            request.form(&form).send().await.expect("POST")
+        }
     }
 }
 
 #[tokio::test]
 async fn role_matrix_every_admin_route_refuses_roles_below_its_minimum() {
     for backend in backends() {
-        let site = TestSite::start(backend).await;
+        let site = TestSite::start_with(backend, "[comments]\nmin_seconds = 0\n").await;
         let mut desks = Vec::new();
         for role in Role::ALL {
             desks.push((role, Desk::login(&site, &add_user(&site, role).await).await));
@@ -718,8 +809,16 @@ async fn role_matrix_every_admin_route_refuses_roles_below_its_minimum() {
             &[article],
         )
         .await;
+        let slug: String = sqlx::query_scalar("SELECT slug FROM articles WHERE id = $1")
+            .bind(article)
+            .fetch_one(&site.db.pool)
+            .await
+            .unwrap();
+        let posted = common::post_comment(&site, &slug, "Reader", "reader@example.org", "First!").await;
+        assert_eq!(posted.status(), StatusCode::SEE_OTHER);
         let ids = [
             ("{article}", article),
+            ("{comment}", scalar(&site, "SELECT MAX(id) FROM comments").await),
             ("{category}", scalar(&site, "SELECT MIN(id) FROM categories").await),
             ("{tag}", scalar(&site, "SELECT COALESCE(MIN(id), 1) FROM tags").await),
             ("{revision}", scalar(&site, &format!("SELECT MAX(id) FROM revisions WHERE article_id = {article}")).await),
@@ -757,5 +856,43 @@ async fn role_matrix_every_admin_route_refuses_roles_below_its_minimum() {
             assert!(status.as_u16() < 500, "{} {} as {role:?}: {status}", route.method, path_of(route));
         }
         site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn the_admin_password_printed_at_first_start_logs_in() {
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = common::fresh_database_url(backend, dir.path()).await;
+        let printed = common::stdout(&common::cli_at(dir.path(), &url, &["init"], None));
+        let password = printed
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("password: "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no password in {printed}"))
+            .to_string();
+
+        let db = openvoice::store::Db::connect(&url, 4).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let overrides = openvoice::config::Overrides { listen: None, database_url: Some(url.clone()) };
+        let config = openvoice::config::Config::load(dir.path(), &overrides).unwrap();
+        let state = openvoice::http::AppState::new(config, db.clone(), dir.path().to_path_buf());
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(openvoice::http::serve(listener, openvoice::http::router(state), shutdown.clone()));
+
+        let client = browser();
+        let response = client
+            .post(format!("{base}/admin/login"))
+            .form(&[("username", "admin"), ("password", password.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "the printed password works");
+        let page = client.get(format!("{base}/admin/users")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "and the demo admin manages users");
+        shutdown.cancel();
+        db.pool.close().await;
+        common::drop_database(&url).await;
     }
 }

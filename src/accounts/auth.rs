@@ -145,6 +145,7 @@ pub async fn login(
     }
     // Housekeeping on a rare event rather than a job of its own.
     queries::delete_expired_sessions(db, now).await?;
+    queries::prune_throttle(db, now - config.failure_window_secs, now).await?;
     Ok(NewSession { token, user, max_age_secs: max_age })
 }
 

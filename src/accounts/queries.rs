@@ -420,3 +420,14 @@ pub async fn delete_user(conn: &mut AnyConnection, user_id: i64) -> DbResult<()>
     sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(conn).await.map_err(DbError::classify)?;
     Ok(())
 }
+
+/// Forgets failure counts whose window ended before `window_start` and which are not locked.
+pub async fn prune_throttle(db: &Db, window_start: i64, now: i64) -> DbResult<u64> {
+    sqlx::query("DELETE FROM login_throttle WHERE window_start < $1 AND locked_until <= $2")
+        .bind(window_start)
+        .bind(now)
+        .execute(&db.pool)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(DbError::classify)
+}
