@@ -53,6 +53,24 @@ async fn saved_settings_reach_the_public_pages_without_a_restart() {
         let (_, home) = site.fetch("/").await;
         assert!(home.contains("<title>The Harbour Gazette — News from the quay</title>"), "{home}");
         assert!(home.contains("<html lang=\"de\">"));
+        let slug: String =
+            sqlx::query_scalar("SELECT slug FROM articles WHERE status = 'published' AND kind = 'post' LIMIT 1")
+                .fetch_one(&site.db.pool)
+                .await
+                .unwrap();
+        let (_, article) = site.fetch(&format!("/article/{slug}")).await;
+        assert!(article.contains("\"inLanguage\":\"de\""), "JSON-LD follows: {article}");
+        let (_, feed) = site.fetch("/feed").await;
+        assert!(feed.contains("<title>The Harbour Gazette</title>"), "{feed}");
+        let (_, comments_feed) = site.fetch("/comments/feed").await;
+        assert!(comments_feed.contains("Comments for The Harbour Gazette"), "{comments_feed}");
+
+        // The site token widget shows the saved name.
+        let response = admin.post_form(&site, "/admin/settings", &[("market.token_name", "HarbourCoin")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        site.settle().await;
+        let (_, home) = site.fetch("/").await;
+        assert!(home.contains("HarbourCoin"), "{home}");
 
         // Widgets: the subscribe form goes when its box is unticked (the form sends an empty value
         // alongside the boxes).
@@ -87,7 +105,7 @@ async fn saved_settings_reach_the_public_pages_without_a_restart() {
         let response = admin.post_form(&site, "/admin/settings", &[("site.language", "en")]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let keys: Vec<String> = saved_rows(&site).await.into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["site.tagline", "site.time_zone", "site.title", "site.widgets"]);
+        assert_eq!(keys, ["market.token_name", "site.tagline", "site.time_zone", "site.title", "site.widgets"]);
         site.finish().await;
     }
 }

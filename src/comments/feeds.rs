@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 
 async fn site_feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
     cached(&state, "/comments/feed", &headers, || async {
-        let title = format!("Comments for {}", state.config.site.title);
+        let title = format!("Comments for {}", state.settings.config().site.title);
         let home = format!("{}/", state.config.base_url());
         render(&state, None, title, home, "/comments/feed").await
     })

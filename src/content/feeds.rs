@@ -69,7 +69,8 @@ async fn feed(
             None => None,
         };
         let articles = queries::latest_with_bodies(&state.db, category.as_ref().map(|c| c.id), FEED_ITEMS).await?;
-        render_feed(&state.config, &state.templates, &articles, category.as_ref(), uri.path(), format)
+        // The saved settings' title, tagline and language.
+        render_feed(&state.settings.config(), &state.templates, &articles, category.as_ref(), uri.path(), format)
     })
     .await
 }

@@ -202,6 +202,8 @@ async fn render_article(
 /// JSON-LD `NewsArticle`, safe to embed in a `<script>` element.
 fn json_ld(state: &AppState, article: &Article, canonical: &str) -> String {
     let base = state.config.base_url();
+    // Title and language as the admin's settings have them.
+    let site = state.settings.config();
     let s = &article.summary;
     let published = s.published_at.map(theme::rfc3339);
     let value = serde_json::json!({
@@ -212,12 +214,12 @@ fn json_ld(state: &AppState, article: &Article, canonical: &str) -> String {
         "datePublished": published,
         "dateModified": theme::rfc3339(s.updated_at),
         "author": [{ "@type": "Person", "name": s.author.display_name, "url": format!("{base}/author/{}", s.author.username) }],
-        "publisher": { "@type": "Organization", "name": state.config.site.title, "url": base },
+        "publisher": { "@type": "Organization", "name": site.site.title, "url": base },
         "mainEntityOfPage": { "@type": "WebPage", "@id": canonical },
         "articleSection": s.category.as_ref().map(|c| c.name.clone()),
         "keywords": article.tags.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
         "image": article.featured_image,
-        "inLanguage": state.config.site.language,
+        "inLanguage": site.site.language,
     });
     // `<`, `>` and `&` escaped as \u00XX keep the JSON valid and the script element unbreakable.
     value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")

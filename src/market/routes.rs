@@ -56,7 +56,9 @@ impl WidgetCache {
 /// and the data they were rendered from, for themes that lay the widgets out themselves.
 /// Never fails: a database error shows "Prices unavailable".
 pub async fn sidebar(state: &AppState) -> Value {
-    let config = &state.config.market;
+    // The saved settings' coins and token (`settings::Live`), not only the file's.
+    let live = state.settings.config();
+    let config = &live.market;
     if !config.enabled {
         return Value::UNDEFINED;
     }
@@ -96,7 +98,9 @@ fn render_widgets(state: &AppState, data: Value) -> Value {
 }
 
 fn unknown_token(state: &AppState) -> TokenSnapshot {
-    let config = &state.config.market;
+    // The saved settings' coins and token (`settings::Live`), not only the file's.
+    let live = state.settings.config();
+    let config = &live.market;
     TokenSnapshot {
         name: config.token_name.clone(),
         symbol: config.token_symbol.clone(),
@@ -172,7 +176,9 @@ fn widgets_context(state: &AppState, snapshot: &Snapshot) -> Value {
 }
 
 fn token_view(state: &AppState, token: &TokenSnapshot) -> Value {
-    let config = &state.config.market;
+    // The saved settings' coins and token (`settings::Live`), not only the file's.
+    let live = state.settings.config();
+    let config = &live.market;
     let logo = match config.token_logo.as_str() {
         "" => None,
         path => state.templates.static_file(path).map(|_| format!("/static/{path}")),
@@ -252,7 +258,7 @@ async fn prices_page(
     headers: HeaderMap,
     params: Result<Query<ChartQuery>, QueryRejection>,
 ) -> Response {
-    if !state.config.market.enabled {
+    if !state.settings.config().market.enabled {
         return error_page(&state, AppError::NotFound);
     }
     let days = match params {
@@ -267,7 +273,7 @@ async fn prices_page(
     };
     let key = uri.path_and_query().map_or("/prices".to_string(), |pq| pq.as_str().to_string());
     cached(&state, &key, &headers, || async {
-        let snapshot = service::snapshot(&state.db, &state.config.market, days).await?;
+        let snapshot = service::snapshot(&state.db, &state.settings.config().market, days).await?;
         let coins: Vec<Value> = snapshot
             .coins
             .iter()
@@ -293,7 +299,7 @@ async fn prices_page(
             chart_coins => coins,
             as_of => snapshot.as_of.map(clock),
             as_of_iso => snapshot.as_of.map(theme::rfc3339),
-            stale_after_minutes => state.config.market.stale_after_secs / 60,
+            stale_after_minutes => state.settings.config().market.stale_after_secs / 60,
         }};
         html_page(&state, "prices.html", ctx, snapshot.as_of)
     })
@@ -320,12 +326,12 @@ struct ApiCoin {
 }
 
 async fn prices_api(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    if !state.config.market.enabled {
+    if !state.settings.config().market.enabled {
         return error_page(&state, AppError::NotFound);
     }
     let key = uri.path().to_string();
     cached(&state, &key, &headers, || async {
-        let snapshot = service::snapshot(&state.db, &state.config.market, 0).await?;
+        let snapshot = service::snapshot(&state.db, &state.settings.config().market, 0).await?;
         let rfc3339 = |ts: i64| theme::rfc3339(ts);
         let coins: Vec<ApiCoin> = snapshot
             .coins
@@ -348,7 +354,7 @@ async fn prices_api(State(state): State<AppState>, uri: OriginalUri, headers: He
         let token = &snapshot.token;
         let body = serde_json::json!({
             "as_of": snapshot.as_of.map(rfc3339),
-            "stale_after_secs": state.config.market.stale_after_secs,
+            "stale_after_secs": state.settings.config().market.stale_after_secs,
             "coins": coins,
             "token": {
                 "name": token.name,
