@@ -1,6 +1,6 @@
 //! The JSON API (`/api/v1`) over real HTTP, on every backend: token authentication and roles,
-//! CRUD round trips, pagination and filters, the one error body, and what anonymous callers may
-//! not see.
+//! CRUD round trips, pagination and filters, the one error body, what anonymous callers may not
+//! see, the media library, the tokens screen.
 
 mod common;
 
@@ -500,6 +500,8 @@ async fn the_openapi_document_is_served_and_lists_every_endpoint() {
         "/api/v1/comments",
         "/api/v1/comments/{id}",
         "/api/v1/subscribers",
+        "/api/v1/media",
+        "/api/v1/media/{id}",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing from {}", doc["paths"]);
     }
@@ -560,6 +562,40 @@ async fn the_admin_tokens_screen_shows_a_token_once_and_revokes_it() {
         let response = author.post_form(&site, &format!("/admin/tokens/{id}/revoke"), &[]).await;
         assert_eq!(response.status(), 303);
         assert_eq!(get(&site, "/articles?status=draft", Some(&secret)).await.0, 401);
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn the_media_library_is_listed_for_authors_and_up() {
+    use openvoice::media::service::{self, Upload};
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let author = user_with_token(&site, "otto", Role::Author).await;
+        let contributor = user_with_token(&site, "cora", Role::Contributor).await;
+        let mut png = Vec::new();
+        image::RgbImage::from_pixel(1200, 800, image::Rgb([200, 30, 30]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let uploader_id = accounts::find_by_username(&site.db, "otto").await.unwrap().id;
+        let new = Upload { name: "harbour.png".into(), alt_text: "The harbour".into(), bytes: png, uploader_id };
+        let (item, _) = service::upload(&site.db, &site.config.media, new).await.unwrap();
+
+        assert_eq!(get(&site, "/media", None).await.0, 401);
+        assert_eq!(get(&site, "/media", Some(&contributor)).await.0, 403);
+        let (status, listing) = get(&site, "/media?per_page=10", Some(&author)).await;
+        assert_eq!(status, 200, "{listing}");
+        assert_eq!(listing["total_items"], 1);
+        let entry = &listing["items"][0];
+        assert_eq!((entry["id"].as_i64(), entry["alt_text"].as_str()), (Some(item.id), Some("The harbour")));
+        assert_eq!((entry["width"].as_i64(), entry["height"].as_i64()), (Some(1200), Some(800)));
+        assert!(!entry["sizes"].as_array().unwrap().is_empty(), "responsive copies are listed: {entry}");
+        let url = entry["url"].as_str().unwrap();
+        assert_eq!(site.fetch(url).await.0, 200, "{url} is served");
+        let (_, one) = get(&site, &format!("/media/{}", item.id), Some(&author)).await;
+        assert_eq!(one["url"], entry["url"]);
+        let (status, body) = get(&site, "/media/987654", Some(&author)).await;
+        error_field(status, &body, StatusCode::NOT_FOUND, "not_found");
         site.finish().await;
     }
 }

@@ -1,7 +1,8 @@
 //! The JSON API under `/api/v1`, and its OpenAPI 3.1 document at `/api/v1/openapi.json`.
 //!
 //! Each capability module keeps its endpoints in its own `api` module (`content::api`,
-//! `comments::api`, `subscriptions::api`), calling its service; this module holds what they share:
+//! `comments::api`, `subscriptions::api`, `media::api`), calling its service; this module holds
+//! what they share:
 //! - [`ApiError`]: the one error body `{"error": {"code", "message", "field"}}`, also put on the
 //!   answers other layers give under `/api/v1` (unknown path, wrong method, oversize body,
 //!   timeouts) by [`json_errors`];
@@ -46,7 +47,7 @@ pub const BEARER: &str = "bearer";
     info(
         title = "OpenVoice API",
         version = "1",
-        description = "Articles, categories, tags, comments and subscribers. Send `Authorization: Bearer ov_…` \
+        description = "Articles, categories, tags, comments, subscribers and media. Send `Authorization: Bearer ov_…` \
             (tokens are created with `openvoice token create` or at /admin/tokens); anonymous callers may read \
             published articles, categories, tags and approved comments. Lists take `page` and `per_page` (≤ 100) \
             and answer `{items, page, per_page, total_items, total_pages}`. Every error is \
@@ -74,7 +75,8 @@ pub fn router() -> Router<AppState> {
             OpenApiRouter::new()
                 .merge(crate::content::api::router())
                 .merge(crate::comments::api::router())
-                .merge(crate::subscriptions::api::router()),
+                .merge(crate::subscriptions::api::router())
+                .merge(crate::media::api::router()),
         )
         .split_for_parts();
     let document = match doc.to_json() {

@@ -4,9 +4,10 @@
 //!
 //! `config` (`[media]`), `images` (decode, orient, re-encode, resize; synchronous, run on the
 //! blocking pool), `model`, `service` (one transaction per upload), `queries`, `routes`
-//! (`/media/{cid}`).
+//! (`/media/{cid}`), `admin` (the library screen), `api` (`/api/v1/media`, read-only).
 
 pub mod admin;
+pub mod api;
 pub mod config;
 pub mod images;
 pub mod model;
