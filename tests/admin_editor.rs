@@ -570,3 +570,31 @@ async fn publish_at_is_read_in_the_site_time_zone() {
         site.finish().await;
     }
 }
+
+#[tokio::test]
+async fn the_first_autosave_of_a_new_article_makes_a_draft() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let contributor = Desk::sign_in(&site, Role::Contributor).await;
+        let before = count_articles(&site).await;
+
+        // No title yet: nothing is made, and the answer names the field.
+        let response =
+            contributor.post_form(&site, "/admin/articles/new/autosave", &[("title", ""), ("body", "Notes.")]).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let json: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(json["error"]["field"], "title", "{json}");
+        assert_eq!(count_articles(&site).await, before);
+
+        // With a title: a draft, whatever button the form claims.
+        let fields = [("title", "Early notes"), ("body", "Notes."), ("slug", "early-notes"), ("action", "publish")];
+        let response = contributor.post_form(&site, "/admin/articles/new/autosave", &fields).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let json: serde_json::Value = response.json().await.unwrap();
+        let id = json["id"].as_i64().expect("the new draft's id");
+        assert_eq!(json["autosave_url"], format!("/admin/articles/{id}/autosave"));
+        assert_eq!(status_of(&site, id).await, Status::Draft);
+        assert_eq!(public_status(&site, "/article/early-notes").await.0, 404);
+        site.finish().await;
+    }
+}

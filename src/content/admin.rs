@@ -34,6 +34,7 @@ pub fn admin_router() -> Router<AppState> {
         .route("/admin/articles/{id}", get(edit).post(update))
         .route("/admin/articles/{id}/status", post(change_status))
         .route("/admin/articles/{id}/autosave", post(autosave))
+        .route("/admin/articles/new/autosave", post(autosave_new))
         .route("/admin/articles/{id}/revisions", get(revisions))
         .route("/admin/articles/{id}/revisions/{rev}/restore", post(restore))
         .route("/admin/preview", post(preview))
@@ -541,17 +542,51 @@ async fn autosave(
     match service::autosave(&state.db, limits(&state), &actor(&signed_in), id, &form.title, &form.excerpt, &body).await
     {
         Ok(saved) => Json(serde_json::json!({ "saved_at": saved.saved_at })).into_response(),
-        Err(ContentError::Db(err)) => error_page(&state, AppError::from(err)),
-        Err(err) => {
-            let status = match &err {
-                ContentError::NotFound(_) => StatusCode::NOT_FOUND,
-                ContentError::Forbidden(_) => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            let body = serde_json::json!({ "error": { "field": err.field(), "message": err.to_string() } });
-            (status, Json(body)).into_response()
-        }
+        Err(err) => json_failure(&state, err),
     }
+}
+
+/// The first autosave of an article never saved makes it a draft (WordPress's auto-draft); the
+/// script then goes on with that article's URLs. A draft without a title is not made yet.
+async fn autosave_new(State(state): State<AppState>, AdminForm(signed_in, form): AdminForm<ArticleForm>) -> Response {
+    let limits = limits(&state);
+    // Whatever button state the form is in, an autosave only ever writes a draft.
+    let form = ArticleForm { action: String::new(), ..form };
+    let kind = ArticleKind::parse(&form.kind).unwrap_or(ArticleKind::Post);
+    let saved = match form.parse(limits, site_zone(&state)) {
+        Ok((edit, _)) => {
+            service::create_article(&state.db, limits, &actor(&signed_in), kind, &edit, Transition::Keep).await
+        }
+        Err(errors) => Err(errors.into_iter().next().unwrap_or_else(|| invalid("form", "cannot be saved"))),
+    };
+    match saved {
+        Ok(saved) => {
+            let id = saved_id(&saved);
+            Json(serde_json::json!({
+                "id": id,
+                "url": format!("/admin/articles/{id}"),
+                "autosave_url": format!("/admin/articles/{id}/autosave"),
+                "saved_at": crate::store::now(),
+            }))
+            .into_response()
+        }
+        Err(err) => json_failure(&state, err),
+    }
+}
+
+/// The script's endpoints answer errors as JSON: `{"error": {"field", "message"}}`.
+fn json_failure(state: &AppState, err: ContentError) -> Response {
+    let status = match &err {
+        ContentError::Db(_) => return error_page(state, AppError::from(err)),
+        ContentError::NotFound(_) => StatusCode::NOT_FOUND,
+        ContentError::Forbidden(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let message = match &err {
+        ContentError::Invalid { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    (status, Json(serde_json::json!({ "error": { "field": err.field(), "message": message } }))).into_response()
 }
 
 /// The live preview: Markdown in (the request body), the sanitised HTML the site would show

@@ -63,16 +63,27 @@
   form.addEventListener("submit", function () {
     submitting = true;
   });
-  if (autosaveUrl) {
-    setInterval(function () {
-      if (!dirty || submitting) return;
-      dirty = false;
+  // A new article is saved as a draft at its first autosave (once it has a title); from then
+  // on the form and the autosaves go to that article.
+  var autosaveNewUrl = form.getAttribute("data-autosave-new-url");
+  function autosaveRequest() {
+    if (autosaveUrl) {
       var data = new URLSearchParams();
       data.set("csrf", csrf);
       data.set("title", title.value);
       data.set("excerpt", excerpt.value);
       data.set("body", body.value);
-      fetch(autosaveUrl, { method: "POST", credentials: "same-origin", body: data })
+      return fetch(autosaveUrl, { method: "POST", credentials: "same-origin", body: data });
+    }
+    var all = new URLSearchParams(new FormData(form));
+    all.delete("action");
+    return fetch(autosaveNewUrl, { method: "POST", credentials: "same-origin", body: all });
+  }
+  if (autosaveUrl || autosaveNewUrl) {
+    setInterval(function () {
+      if (!dirty || submitting || (!autosaveUrl && !title.value.trim())) return;
+      dirty = false;
+      autosaveRequest()
         .then(function (response) {
           return response.json().then(function (json) {
             if (!response.ok) throw new Error((json.error && json.error.message) || response.status);
@@ -80,8 +91,13 @@
           });
         })
         .then(function (json) {
+          if (json.autosave_url) {
+            autosaveUrl = json.autosave_url;
+            form.action = json.url;
+            history.replaceState(null, "", json.url);
+          }
           var at = new Date(json.saved_at * 1000);
-          status.textContent = "Autosaved at " + at.toLocaleTimeString();
+          status.textContent = (json.id ? "Draft saved at " : "Autosaved at ") + at.toLocaleTimeString();
         })
         .catch(function (err) {
           dirty = true;
