@@ -278,6 +278,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let db = connect(&config, &data_dir).await?;
+    // Other commands (`mail test`, `export car`…) run with the settings saved in the admin, as the
+    // server's jobs do; `serve` lays them over the file's itself, which its pages follow.
+    let config = match &cli.command {
+        Command::Serve { .. } => config,
+        _ => crate::settings::service::effective(&db, &config).await.context("reading the saved settings")?,
+    };
     let limits = ContentLimits { max_article_bytes: config.content.max_article_bytes };
     match cli.command {
         Command::Serve { no_jobs, .. } => serve(config, db, data_dir, !no_jobs).await,
@@ -335,6 +341,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Export(ExportCommand::Car { out }) => export_car(&db, &config, &data_dir, &out).await,
         Command::Export(ExportCommand::Static { out, base_url, jobs }) => {
+            // Each SQLite connection maps the database file (`store`), and resident memory counts
+            // every map: a pool no larger than the export's concurrency.
+            let db = connect_with(&config, &data_dir, jobs.clamp(1, 16) as u32).await?;
             crate::migrate::cli::export_static(db, config, data_dir, &out, base_url, jobs).await
         }
         Command::Ipfs(IpfsCommand::Status) => {
@@ -450,9 +459,13 @@ fn read_body(path: &Path, limits: ContentLimits) -> anyhow::Result<String> {
 }
 
 async fn connect(config: &Config, data_dir: &Path) -> anyhow::Result<Db> {
+    connect_with(config, data_dir, 16).await
+}
+
+async fn connect_with(config: &Config, data_dir: &Path, max_connections: u32) -> anyhow::Result<Db> {
     let url =
         if config.database_url.is_empty() { store::sqlite_url_for(data_dir) } else { config.database_url.clone() };
-    Db::connect(&url, 16).await
+    Db::connect(&url, max_connections).await
 }
 
 async fn seed(db: &Db, limits: ContentLimits) -> anyhow::Result<()> {
