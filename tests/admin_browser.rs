@@ -1,6 +1,7 @@
 //! The admin desk in a real browser: headless Chromium (Debian's, driven by playwright-core,
 //! `tests/browser/admin.mjs`) logs in, writes an article, uploads and inserts an image from
-//! the editor, publishes, and sees the article and its loaded image on the public site.
+//! the editor, picks it as the featured image, publishes, and sees the article and its loaded
+//! images on the public site.
 
 mod common;
 
@@ -64,5 +65,10 @@ async fn an_editor_in_chromium_publishes_an_article_with_an_image() {
     let article = openvoice::content::service::find_public(&site.db, slug).await.expect("published");
     assert!(article.body_md.contains("](/media/"), "{}", article.body_md);
     assert!(article.body_html.contains("<img"), "{}", article.body_html);
+    assert!(
+        article.featured_image.as_deref().is_some_and(|url| url.starts_with("/media/")),
+        "{:?}",
+        article.featured_image
+    );
     site.finish().await;
 }

@@ -1,7 +1,8 @@
 // An editor's session in headless Chromium: logs in to the admin desk, writes an article,
 // uploads an image with the editor's "Insert image" button (the Markdown lands in the text and
-// the live preview shows it), publishes, then opens the public article page as a reader and
-// checks the title and that the image loaded (naturalWidth > 0). Prints `PUBLISHED <slug>`.
+// the live preview shows it), picks it from the library as the featured image, publishes, then
+// opens the public article page as a reader and checks the title and that both images loaded
+// (naturalWidth > 0). Prints `PUBLISHED <slug> <width>`.
 //
 //     node tests/browser/admin.mjs http://127.0.0.1:PORT USERNAME PASSWORD IMAGE.png
 import { chromium } from "playwright-core";
@@ -61,6 +62,12 @@ try {
     return img && img.complete && img.naturalWidth > 0;
   });
 
+  // The featured image is picked from the library, where the upload now is.
+  await page.click("#pick-featured");
+  await page.click("#image-library .library-item");
+  const featured = await page.inputValue("#featured_image");
+  if (!featured.startsWith("/media/")) fail(`featured image: ${featured}`);
+
   await Promise.all([page.waitForURL(/\/admin\/articles\/\d+\?done=published$/), page.click("button[value=publish]")]);
   const slug = await page.inputValue("#slug");
   if (!slug) fail("no slug after publishing");
@@ -75,6 +82,10 @@ try {
   if ((await image.getAttribute("alt")) !== alt) fail(`image alt: ${await image.getAttribute("alt")}`);
   await reader.waitForFunction(() => {
     const img = document.querySelector(".body img");
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  await reader.waitForFunction(() => {
+    const img = document.querySelector("img.featured");
     return img && img.complete && img.naturalWidth > 0;
   });
   const width = await image.evaluate((img) => img.naturalWidth);
