@@ -12,6 +12,9 @@ pub const MAX_ALT_CHARS: usize = 500;
 /// Entries per library page.
 pub const PER_PAGE: i64 = 48;
 
+/// Images decoded at once by this node: each may use `media.max_decode_bytes` of memory.
+static IMAGE_WORK: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     /// The file is larger than `media.max_upload_bytes`.
@@ -61,6 +64,7 @@ pub async fn upload(db: &Db, config: &MediaConfig, upload: Upload) -> Result<(Me
     images::detect(&upload.bytes).map_err(image_error)?;
     let config = config.clone();
     let bytes = upload.bytes;
+    let permit = IMAGE_WORK.acquire().await.map_err(|e| DbError::Other(sqlx::Error::Protocol(e.to_string())))?;
     let processed = tokio::task::spawn_blocking(move || {
         let processed = images::process(&bytes, &config)?;
         let files: Vec<(String, Encoded)> = std::iter::once(processed.original)
@@ -72,6 +76,7 @@ pub async fn upload(db: &Db, config: &MediaConfig, upload: Upload) -> Result<(Me
     .await
     .map_err(|e| MediaError::Db(DbError::Other(sqlx::Error::Protocol(format!("image worker failed: {e}")))))?
     .map_err(image_error)?;
+    drop(permit);
 
     let now = store::now();
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
