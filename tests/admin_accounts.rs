@@ -349,6 +349,16 @@ async fn password_reset_by_mail_is_single_use_and_expires() {
             .await
             .unwrap();
         assert_eq!(unsent, 0);
+        let forged = client
+            .post(format!("{}/admin/password/forgot", site.base))
+            .header("origin", "https://evil.example")
+            .form(&[("username", email.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN, "a reset asked for from another site is refused");
+        let mails = scalar(&site, "SELECT COUNT(*) FROM outbox").await;
+        assert_eq!(mails, 1, "one reset mail, for the real request only");
 
         let link = reset_link(&site, &email).await;
         let token = link.split("token=").nth(1).unwrap().to_string();

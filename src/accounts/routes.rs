@@ -11,15 +11,16 @@
 //!
 //! Pages carrying a reset token send no referrer.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use minijinja::context;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::accounts::auth::{self, LoginError, ResetError};
@@ -93,27 +94,47 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(state): State<AppState>, request: Request) -> Response {
+/// What a form posted by someone not yet signed in carries besides its fields.
+struct Sender {
+    ip: IpAddr,
+    /// The session cookie the browser already had, if any.
+    previous_session: Option<String>,
+}
+
+/// Reads a form posted to a page for people who are not signed in (login, lost password,
+/// reset). There is no session to hold a CSRF secret, so it must come from this site's own
+/// pages (`Origin`/`Sec-Fetch-Site`). Refusals and malformed forms get an admin page naming
+/// the problem.
+async fn public_form<T: DeserializeOwned>(state: &AppState, request: Request) -> Result<(Sender, T), Response> {
     let (parts, body) = request.into_parts();
     if !forms::same_origin(&state.config.base_url(), &parts.headers) {
         let ctx = context! { message => "This form did not come from this site." };
-        return (StatusCode::FORBIDDEN, render_bare(&state, "admin/message.html", ctx)).into_response();
+        return Err((StatusCode::FORBIDDEN, render_bare(state, "admin/message.html", ctx)).into_response());
     }
-    let ip = forms::client_ip(
-        &state.config.accounts.client_ip_header,
-        &parts.headers,
-        parts.extensions.get::<ConnectInfo<SocketAddr>>(),
-    );
-    let previous = forms::cookie(&parts.headers, session::COOKIE).map(str::to_string);
-    let form = match Form::<LoginForm>::from_request(Request::from_parts(parts, body), &state).await {
-        Ok(Form(form)) => form,
+    let sender = Sender {
+        ip: forms::client_ip(
+            &state.config.accounts.client_ip_header,
+            &parts.headers,
+            parts.extensions.get::<ConnectInfo<SocketAddr>>(),
+        ),
+        previous_session: forms::cookie(&parts.headers, session::COOKIE).map(str::to_string),
+    };
+    match Form::<T>::from_request(Request::from_parts(parts, body), state).await {
+        Ok(Form(form)) => Ok((sender, form)),
         Err(rejection) => {
             let ctx = context! { message => rejection.body_text() };
-            return (rejection.status(), render_bare(&state, "admin/message.html", ctx)).into_response();
+            Err((rejection.status(), render_bare(state, "admin/message.html", ctx)).into_response())
         }
+    }
+}
+
+async fn login(State(state): State<AppState>, request: Request) -> Response {
+    let (sender, form) = match public_form::<LoginForm>(&state, request).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     let next = safe_next(form.next.as_deref());
-    let previous = previous.as_deref();
+    let (ip, previous) = (sender.ip, sender.previous_session.as_deref());
     match auth::login(&state.db, &state.config.accounts, &form.username, &form.password, ip, previous).await {
         Ok(opened) => {
             let cookie = session::session_cookie(&opened.token, opened.max_age_secs, secure(&state));
@@ -213,11 +234,11 @@ struct ForgotForm {
 }
 
 /// The same page whatever was typed: nobody learns which addresses have accounts.
-async fn forgot(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<ForgotForm>) -> Response {
-    if !forms::same_origin(&state.config.base_url(), &headers) {
-        let ctx = context! { message => "This form did not come from this site." };
-        return (StatusCode::FORBIDDEN, render_bare(&state, "admin/message.html", ctx)).into_response();
-    }
+async fn forgot(State(state): State<AppState>, request: Request) -> Response {
+    let form = match public_form::<ForgotForm>(&state, request).await {
+        Ok((_, form)) => form,
+        Err(refused) => return refused,
+    };
     let base = state.config.base_url();
     let title = state.config.site.title.clone();
     let compose = |user: &crate::accounts::User, token: &str| {
@@ -275,7 +296,11 @@ struct ResetForm {
     confirm_password: String,
 }
 
-async fn reset(State(state): State<AppState>, Form(form): Form<ResetForm>) -> Response {
+async fn reset(State(state): State<AppState>, request: Request) -> Response {
+    let form = match public_form::<ResetForm>(&state, request).await {
+        Ok((_, form)) => form,
+        Err(refused) => return no_referrer(refused),
+    };
     match auth::reset_password(&state.db, &form.token, &form.new_password, &form.confirm_password).await {
         Ok(()) => Redirect::to("/admin/login?done=reset").into_response(),
         Err(ResetError::BadToken) => {
