@@ -1,7 +1,8 @@
 //! The OpenAPI document against the server that publishes it: schemathesis (PyPI) generates
 //! requests from `/api/v1/openapi.json` — valid ones and invalid ones — sends them to a real
-//! site over TCP with an admin token, and checks that no answer is a 5xx and that every answer
-//! matches the document (status code, content type, body schema).
+//! site over TCP with an admin token, and checks that no answer is a 5xx, that every answer
+//! matches the document (status code, content type, body schema), and that requests the document
+//! calls invalid are refused with a 4xx.
 //!
 //! Bounded: a few examples per operation, one worker, a fixed seed (so a failure reproduces), a
 //! timeout per request and for the whole run. Skipped with a message when schemathesis is not
@@ -48,7 +49,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
             .args(["--header", &format!("Authorization: Bearer {token}")])
             .args([
                 "--checks",
-                "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+                "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,negative_data_rejection",
             ])
             .args(["--max-examples", "25", "--seed", "20261126", "--workers", "1"])
             .args(["--request-timeout", "10", "--max-failures", "20", "--output-truncate", "false"])

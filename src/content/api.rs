@@ -295,8 +295,8 @@ pub struct NewArticle {
     /// Markdown.
     #[serde(default)]
     body: String,
-    /// Derived from the title when absent.
-    #[schema(max_length = 200, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    /// Derived from the title when absent or empty.
+    #[schema(max_length = 200, pattern = r"^([a-z0-9]+(-[a-z0-9]+)*)?$")]
     slug: Option<String>,
     /// Derived from the body when absent.
     #[schema(max_length = 1000)]
@@ -368,7 +368,7 @@ pub struct ArticlePatch {
     #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     title: Option<String>,
     body: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    #[schema(max_length = 200, pattern = r"^([a-z0-9]+(-[a-z0-9]+)*)?$")]
     slug: Option<String>,
     #[schema(max_length = 1000)]
     excerpt: Option<String>,
@@ -509,8 +509,8 @@ pub struct CategoryIn {
     /// Must contain a letter or digit.
     #[schema(min_length = 1, max_length = 80, pattern = "[A-Za-z0-9]")]
     name: String,
-    /// Derived from the name when absent.
-    #[schema(max_length = 200, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    /// Derived from the name when absent or empty.
+    #[schema(max_length = 200, pattern = r"^([a-z0-9]+(-[a-z0-9]+)*)?$")]
     slug: Option<String>,
     #[schema(max_length = 2000)]
     description: Option<String>,
@@ -542,7 +542,7 @@ async fn create_category(
 pub struct CategoryPatch {
     #[schema(min_length = 1, max_length = 80, pattern = "[A-Za-z0-9]")]
     name: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    #[schema(max_length = 200, pattern = r"^([a-z0-9]+(-[a-z0-9]+)*)?$")]
     slug: Option<String>,
     #[schema(max_length = 2000)]
     description: Option<String>,
