@@ -10,9 +10,9 @@
 //! - `market`: crypto price widgets fed by a background poll of price APIs.
 //! - `mail`: the durable outbox and its transports (`.eml` files, SMTP).
 //! - `subscriptions`: "Subscribe to Blog via Email": double opt-in, article mail, digests.
-//! - `migrate`: WordPress import and export, redirects from old URLs.
 //! - `media`: the media library: uploaded images, checked, re-encoded, stored by CID.
 //! - `settings`: site settings changed in the admin, laid over the configuration on every node.
+//! - `migrate`: WordPress import and export, redirects from old URLs.
 //! - `jobs`: the durable job table and its worker.
 //! - `store`: the database handle (SQLite or PostgreSQL) and migrations.
 //! - `demo`: the first-run demo site.
@@ -32,9 +32,9 @@ pub mod ipfs;
 pub mod jobs;
 pub mod mail;
 pub mod market;
-pub mod migrate;
-pub mod store;
 pub mod media;
-pub mod subscriptions;
+pub mod migrate;
 pub mod settings;
+pub mod store;
+pub mod subscriptions;
 pub mod theme;
