@@ -598,3 +598,24 @@ async fn the_first_autosave_of_a_new_article_makes_a_draft() {
         site.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_standing_page_is_written_in_the_same_editor() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let editor = Desk::sign_in(&site, Role::Editor).await;
+        let form = article_form(
+            "Contact us",
+            "Write to the desk.",
+            &[("kind", "page"), ("slug", "contact"), ("action", "publish")],
+        );
+        let id = saved_id(&editor.post_form(&site, "/admin/articles/new", &form).await);
+        let page = queries::find_by_id(&site.db, id).await.unwrap();
+        assert_eq!(page.summary.kind, openvoice::content::model::ArticleKind::Page);
+        let (status, html) = public_status(&site, "/contact").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Write to the desk."));
+        assert!(!site.fetch("/feed").await.1.contains("Contact us"), "pages are not in feeds");
+        site.finish().await;
+    }
+}
