@@ -599,3 +599,48 @@ async fn the_media_library_is_listed_for_authors_and_up() {
         site.finish().await;
     }
 }
+
+/// Every endpoint that needs a capability, for every role: refused (403) below the role that
+/// has it, and not refused from it up.
+#[tokio::test]
+async fn each_role_is_refused_exactly_what_it_may_not_do() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let roles = [Role::Contributor, Role::Author, Role::Editor, Role::Admin];
+        let mut tokens = Vec::new();
+        for role in roles {
+            tokens.push((role, user_with_token(&site, &format!("matrix-{}", role.as_str()), role).await));
+        }
+        // Someone else's published article (a demo article by Mara Lindqvist).
+        let (_, theirs) = get(&site, &format!("/articles/{ARTICLE}"), None).await;
+        let theirs = theirs["id"].as_i64().unwrap();
+        let matrix: Vec<(Method, String, Option<Value>, Role)> = vec![
+            (Method::GET, "/articles?status=draft".into(), None, Role::Contributor),
+            (Method::POST, "/articles".into(), Some(json!({"title": "Matrix draft"})), Role::Contributor),
+            (Method::POST, "/articles".into(), Some(json!({"title": "Matrix", "status": "published"})), Role::Author),
+            (Method::GET, "/media".into(), None, Role::Author),
+            (Method::PATCH, format!("/articles/{theirs}"), Some(json!({"excerpt": "Edited."})), Role::Editor),
+            (Method::POST, format!("/articles/{theirs}/publish"), None, Role::Editor),
+            (Method::POST, "/categories".into(), Some(json!({"name": "Matrix"})), Role::Editor),
+            (Method::PATCH, "/categories/1".into(), Some(json!({"description": "Edited."})), Role::Editor),
+            (Method::DELETE, "/categories/987654".into(), None, Role::Editor),
+            (Method::GET, "/comments?status=pending".into(), None, Role::Editor),
+            (Method::PATCH, "/comments/987654".into(), Some(json!({"status": "spam"})), Role::Editor),
+            (Method::DELETE, "/comments/987654".into(), None, Role::Editor),
+            (Method::GET, "/subscribers".into(), None, Role::Editor),
+            // Last: it trashes the article.
+            (Method::DELETE, format!("/articles/{theirs}"), None, Role::Editor),
+        ];
+        for (method, path, body, least) in matrix {
+            for (role, token) in &tokens {
+                let (status, answer) = call(&site, method.clone(), &path, Some(token), body.clone()).await;
+                if *role < least {
+                    assert_eq!(status, 403, "{method} {path} as {role:?}: {answer}");
+                } else {
+                    assert!(status != 403 && status != 401, "{method} {path} as {role:?}: {status} {answer}");
+                }
+            }
+        }
+        site.finish().await;
+    }
+}
