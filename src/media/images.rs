@@ -75,6 +75,13 @@ pub fn process(bytes: &[u8], config: &MediaConfig) -> Result<Processed, ImagePro
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| problem(e, config))?;
     image.apply_orientation(orientation);
 
+    // The only WebP encoder is lossless: a lossy (photographic) WebP without transparency would
+    // grow several times over, so it is stored as a JPEG.
+    let format = if format == ImageFormat::WebP && !webp_is_lossless(bytes) && !image.color().has_alpha() {
+        ImageFormat::Jpeg
+    } else {
+        format
+    };
     let original = encode(&image, format, config)?;
     let mut sizes = Vec::new();
     let mut widths: Vec<u32> = config.widths.iter().copied().filter(|w| *w < image.width()).collect();
@@ -128,6 +135,22 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     false
 }
 
+/// Whether a WebP file's image data is lossless (`VP8L`) rather than lossy (`VP8 `), walking its
+/// RIFF chunks (an extended file starts with `VP8X`, metadata and animation chunks).
+fn webp_is_lossless(bytes: &[u8]) -> bool {
+    let mut at = 12; // after `RIFF`, the size and `WEBP`
+    while let Some(header) = bytes.get(at..at + 8) {
+        match &header[..4] {
+            b"VP8L" => return true,
+            b"VP8 " => return false,
+            _ => {}
+        }
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        at += 8 + size + (size & 1); // chunks are padded to an even length
+    }
+    false
+}
+
 fn too_big(width: u32, height: u32, config: &MediaConfig) -> ImageProblem {
     ImageProblem::TooBig(format!(
         "the image is {width}×{height} pixels; at most {max}×{max} pixels and {mib} MiB decoded are accepted",
@@ -165,6 +188,20 @@ mod tests {
         let sizes: Vec<_> = processed.sizes.iter().map(|s| (s.width, s.height)).collect();
         assert_eq!(sizes, [(960, 480), (480, 240)]);
         assert!(processed.sizes.iter().all(|s| s.content_type == "image/png"));
+    }
+
+    #[test]
+    fn lossless_webp_stays_webp_and_lossy_opaque_webp_becomes_jpeg() {
+        let mut lossless = Vec::new();
+        DynamicImage::new_rgb8(600, 300).write_with_encoder(WebPEncoder::new_lossless(&mut lossless)).unwrap();
+        let processed = process(&lossless, &MediaConfig::default()).unwrap();
+        assert_eq!(processed.original.content_type, "image/webp");
+        assert_eq!(processed.sizes[0].content_type, "image/webp");
+        // The smallest lossy WebP: a 1×1 VP8 key frame.
+        let lossy: &[u8] = b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00\x30\x01\x00\x9d\x01\x2a\x01\x00\x01\x00\x02\x00\x34\x25\xa4\x00\x03\x70\x00\xfe\xfb\x94\x00\x00";
+        assert!(!webp_is_lossless(lossy) && webp_is_lossless(&lossless));
+        let processed = process(lossy, &MediaConfig::default()).unwrap();
+        assert_eq!(processed.original.content_type, "image/jpeg");
     }
 
     #[test]
