@@ -216,7 +216,7 @@ enum ExportCommand {
         #[arg(long)]
         base_url: Option<String>,
         /// Pages rendered at once.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
 }
