@@ -117,6 +117,13 @@ async fn write_publish_unpublish_trash_restore_through_the_forms() {
         let trash = editor.get(&site, "/admin/articles?status=trashed").await.text().await.unwrap();
         assert!(texts_of(&trash, "a.article-title").contains(&"Harbour reopens".to_string()), "in the trash");
 
+        // In the trash it cannot be edited: restore first.
+        let form = article_form("Harbour reopens", "Edited in the trash.", &[]);
+        let response = editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(texts_of(&response.text().await.unwrap(), "#status-error")[0].contains("restore"));
+        assert_eq!(status_of(&site, id).await, Status::Trashed);
+
         // Restored: a draft again, still not public.
         let response = editor.post_form(&site, &format!("/admin/articles/{id}/status"), &list_action("restore")).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);

@@ -672,10 +672,7 @@ fn transition_to(
     now: i64,
 ) -> Result<(Status, Option<i64>, Option<i64>), ContentError> {
     Ok(match transition {
-        Transition::Keep => match current {
-            Some((Status::Trashed, _, _)) | None => (Status::Draft, None, None),
-            Some(kept) => kept,
-        },
+        Transition::Keep => current.unwrap_or((Status::Draft, None, None)),
         Transition::Draft => (Status::Draft, None, None),
         Transition::Publish => match current {
             Some((Status::Published, published_at, _)) => (Status::Published, published_at, None),
@@ -741,6 +738,9 @@ async fn write_article(
             let (author_id, status) =
                 queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
             may_edit(actor, author_id, status)?;
+            if status == Status::Trashed {
+                return Err(invalid("status", "restore the article from the trash before editing it"));
+            }
             let stays_draft = status == Status::Draft && matches!(transition, Transition::Keep | Transition::Draft);
             if !stays_draft {
                 may_change_status(actor, author_id)?;
