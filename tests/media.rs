@@ -308,6 +308,7 @@ async fn wrong_oversize_corrupt_and_bomb_uploads_are_refused_with_nothing_saved(
         let errors = common::desk::texts_of(&page, "#file-error");
         assert_eq!(errors.len(), 1, "{page}");
         assert!(errors[0].contains("not a JPEG, PNG, WebP or GIF"), "{errors:?}");
+        assert_eq!(common::desk::input_value(&page, "alt"), "Boats in the harbour", "the alt text is kept");
 
         assert_eq!(counts(&site).await, empty, "nothing half-saved");
         let activity: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM activity WHERE kind LIKE 'media.%'")
@@ -373,6 +374,10 @@ async fn roles_csrf_and_ownership_are_checked() {
         let too_long = "x".repeat(501);
         let response = author.post_form(&site, &format!("/admin/media/{id}/alt"), &[("alt", &too_long)]).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        let message = common::desk::texts_of(&page, &format!("#alt-{id}-error"));
+        assert!(message.len() == 1 && message[0].contains("500 characters"), "{message:?}");
+        assert!(page.contains(&format!("value=\"{too_long}\"")), "the typed text is kept");
 
         let editor = Desk::sign_in(&site, Role::Editor).await;
         let response = editor.post_form(&site, &format!("/admin/media/{id}/delete"), &[]).await;

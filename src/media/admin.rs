@@ -99,13 +99,23 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
     }
 }
 
-/// The library page; `error` (field and message) and `status` when an upload was refused.
+/// A refused upload or alt text edit, shown at its field with the text that was typed.
+#[derive(Serialize)]
+struct FormError {
+    field: &'static str,
+    message: String,
+    /// The entry whose alt text was being edited; `None` for the upload form.
+    item: Option<i64>,
+    alt: String,
+}
+
+/// The library page; `error` and `status` when an upload or edit was refused.
 async fn render_library(
     state: &AppState,
     signed_in: &SignedIn,
     page: u32,
     notice: Option<&str>,
-    error: Option<(&'static str, String)>,
+    error: Option<FormError>,
     status: StatusCode,
 ) -> Response {
     let (items, total) = match service::list(&state.db, page).await {
@@ -120,7 +130,7 @@ async fn render_library(
         pages => pages.max(1),
         total => total,
         notice => notice_text(notice),
-        error => error.map(|(field, message)| context! { field => field, message => message }),
+        error => error,
         max_upload_mib => state.config.media.max_upload_bytes as f64 / (1 << 20) as f64,
         max_alt => service::MAX_ALT_CHARS,
     };
@@ -235,12 +245,14 @@ async fn upload_form(State(state): State<AppState>, signed_in: SignedIn, request
     let received = match receive(&state, request).await {
         Ok(received) => received,
         Err(why) => {
-            return render_library(&state, &signed_in, 1, None, Some((why.field, why.message)), why.status).await
+            let error = FormError { field: why.field, message: why.message, item: None, alt: String::new() };
+            return render_library(&state, &signed_in, 1, None, Some(error), why.status).await;
         }
     };
     if let Err(refused) = signed_in.check_csrf(&received.csrf) {
         return refused;
     }
+    let alt = received.alt.clone();
     let upload =
         Upload { name: received.name, alt_text: received.alt, bytes: received.bytes, uploader_id: signed_in.user.id };
     match service::upload(&state.db, &state.config.media, upload).await {
@@ -251,7 +263,8 @@ async fn upload_form(State(state): State<AppState>, signed_in: SignedIn, request
         Err(MediaError::Db(err)) => signed_in.refuse(StatusCode::INTERNAL_SERVER_ERROR, &internal(err)),
         Err(err) => {
             let (status, field, message) = refusal(&err);
-            render_library(&state, &signed_in, 1, None, Some((field, message)), status).await
+            let error = FormError { field, message, item: None, alt };
+            render_library(&state, &signed_in, 1, None, Some(error), status).await
         }
     }
 }
@@ -296,7 +309,8 @@ async fn set_alt(
     match service::set_alt(&state.db, &actor(&signed_in), id, &form.alt).await {
         Ok(_) => Redirect::to("/admin/media?notice=alt").into_response(),
         Err(MediaError::Invalid { field, message }) => {
-            render_library(&state, &signed_in, 1, None, Some((field, message)), StatusCode::UNPROCESSABLE_ENTITY).await
+            let error = FormError { field, message, item: Some(id), alt: form.alt };
+            render_library(&state, &signed_in, 1, None, Some(error), StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(err) => refuse(&signed_in, err),
     }
