@@ -4,28 +4,13 @@
 
 mod common;
 
+use common::desk::{add_user, browser, csrf_of, input_value, texts_of, Desk, PASSWORD};
 use common::{backends, TestSite};
-use openvoice::accounts::{self, NewUser, Role};
+use openvoice::accounts::Role;
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
-
-const PASSWORD: &str = "correct horse battery";
-
-/// A browser: keeps cookies, does not follow redirects (the tests look at them).
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client")
-}
-
-/// Creates an account with `role` and the password [`PASSWORD`]; returns its username.
-async fn add_user(site: &TestSite, role: Role) -> String {
-    let username = format!("{}-{:04x}", role.as_str(), rand::random::<u16>());
-    let email = format!("{username}@example.org");
-    let new = NewUser { username: &username, email: &email, display_name: &username, role, password: Some(PASSWORD) };
-    accounts::create_user(&site.db, &new).await.expect("creating user");
-    username
-}
 
 async fn post_login(site: &TestSite, client: &reqwest::Client, username: &str, password: &str) -> reqwest::Response {
     client
@@ -38,66 +23,12 @@ async fn post_login(site: &TestSite, client: &reqwest::Client, username: &str, p
 
 /// The text of the first element matching `css`.
 fn text_of(html: &str, css: &str) -> String {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse(css).expect("selector");
-    doc.select(&selector).next().map(|e| e.text().collect::<String>().trim().to_string()).unwrap_or_default()
+    texts_of(html, css).into_iter().next().unwrap_or_default()
 }
 
-/// The value of the first `<input name="…">`.
-fn input_value(html: &str, name: &str) -> String {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse(&format!("input[name=\"{name}\"]")).expect("selector");
-    doc.select(&selector).next().and_then(|e| e.value().attr("value")).unwrap_or_default().to_string()
-}
-
-/// A signed-in browser and its session's CSRF secret.
-struct Desk {
-    client: reqwest::Client,
-    csrf: String,
-}
-
-impl Desk {
-    async fn login(site: &TestSite, username: &str) -> Desk {
-        Desk::login_with(site, username, PASSWORD).await
-    }
-
-    async fn login_with(site: &TestSite, username: &str, password: &str) -> Desk {
-        let client = browser();
-        let response = post_login(site, &client, username, password).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{username} logs in");
-        let csrf = Desk::csrf_from(site, &client).await;
-        Desk { client, csrf }
-    }
-
-    async fn csrf_from(site: &TestSite, client: &reqwest::Client) -> String {
-        let html = client.get(format!("{}/admin", site.base)).send().await.expect("dashboard").text().await.unwrap();
-        let csrf = input_value(&html, "csrf");
-        assert_eq!(csrf.len(), 64, "the admin frame carries the CSRF secret: {html}");
-        csrf
-    }
-
-    async fn get(&self, site: &TestSite, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", site.base)).send().await.expect("GET")
-    }
-
-    /// POSTs `fields` as a form, with the session's `csrf` unless `csrf` is given.
-    async fn post(&self, site: &TestSite, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
-        form.extend_from_slice(fields);
-        self.client.post(format!("{}{path}", site.base)).form(&form).send().await.expect("POST")
-    }
-
-    async fn post_raw(&self, site: &TestSite, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(format!("{}{path}", site.base)).form(fields).send().await.expect("POST")
-    }
-
-    async fn signed_in(&self, site: &TestSite) -> bool {
-        match self.get(site, "/admin").await.status() {
-            StatusCode::OK => true,
-            StatusCode::SEE_OTHER => false,
-            other => panic!("unexpected {other} for /admin"),
-        }
-    }
+/// POSTs `fields` as they are: no CSRF secret added.
+async fn post_raw(site: &TestSite, desk: &Desk, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    desk.client.post(format!("{}{path}", site.base)).form(fields).send().await.expect("POST")
 }
 
 async fn exec(site: &TestSite, sql: &str, binds: &[i64]) {
@@ -165,14 +96,14 @@ async fn login_sessions_csrf_and_logout() {
             sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(&site.db.pool).await.unwrap();
         assert!(!stored.contains(&token), "only a hash of the session id is stored");
 
-        let desk = Desk { csrf: Desk::csrf_from(&site, &client).await, client };
+        let desk = Desk { csrf: csrf_of(&site, &client).await, client, username: editor.clone() };
         let dashboard = desk.get(&site, "/admin").await.text().await.unwrap();
         assert!(dashboard.contains(&editor), "the dashboard greets the user");
 
         // A form from elsewhere (no or wrong CSRF) is refused and changes nothing.
-        let response = desk.post_raw(&site, "/admin/logout", &[]).await;
+        let response = post_raw(&site, &desk, "/admin/logout", &[]).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
-        let response = desk.post_raw(&site, "/admin/logout", &[("csrf", &"0".repeat(64))]).await;
+        let response = post_raw(&site, &desk, "/admin/logout", &[("csrf", &"0".repeat(64))]).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert!(desk.signed_in(&site).await, "still signed in after refused logouts");
 
@@ -187,7 +118,7 @@ async fn login_sessions_csrf_and_logout() {
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
         // Logout ends the session on the server: the old cookie no longer works anywhere.
-        let response = desk.post(&site, "/admin/logout", &[]).await;
+        let response = desk.post_form(&site, "/admin/logout", &[]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(response.headers()[LOCATION], "/admin/login?done=logged_out");
         assert!(!desk.signed_in(&site).await);
@@ -208,7 +139,7 @@ async fn sessions_slide_and_expire() {
     for backend in backends() {
         let site = TestSite::start(backend).await;
         let author = add_user(&site, Role::Author).await;
-        let desk = Desk::login(&site, &author).await;
+        let desk = Desk::log_in(&site, &author, PASSWORD).await;
         let idle = site.config.accounts.session_idle_secs;
 
         // Used a while ago: the expiry moves forward on the next request.
@@ -223,7 +154,7 @@ async fn sessions_slide_and_expire() {
         assert!(!desk.signed_in(&site).await, "an expired session is refused");
 
         // However active, a session ends `session_max_secs` after sign-in.
-        let desk = Desk::login(&site, &author).await;
+        let desk = Desk::log_in(&site, &author, PASSWORD).await;
         let max = site.config.accounts.session_max_secs;
         exec(&site, "UPDATE sessions SET created_at = $1, expires_at = $2", &[now() - max - 1, now() + 3600]).await;
         assert!(!desk.signed_in(&site).await, "the absolute cap holds");
@@ -270,12 +201,12 @@ async fn changing_the_password_ends_other_sessions() {
     for backend in backends() {
         let site = TestSite::start(backend).await;
         let author = add_user(&site, Role::Author).await;
-        let here = Desk::login(&site, &author).await;
-        let elsewhere = Desk::login(&site, &author).await;
+        let here = Desk::log_in(&site, &author, PASSWORD).await;
+        let elsewhere = Desk::log_in(&site, &author, PASSWORD).await;
         let new_password = "a much longer new password";
 
         let response = here
-            .post(
+            .post_form(
                 &site,
                 "/admin/password",
                 &[("current_password", "wrong"), ("new_password", new_password), ("confirm_password", new_password)],
@@ -285,7 +216,7 @@ async fn changing_the_password_ends_other_sessions() {
         let html = response.text().await.unwrap();
         assert_eq!(text_of(&html, "#current_password-error"), "is not your current password");
         let response = here
-            .post(
+            .post_form(
                 &site,
                 "/admin/password",
                 &[("current_password", PASSWORD), ("new_password", "short"), ("confirm_password", "short")],
@@ -296,7 +227,7 @@ async fn changing_the_password_ends_other_sessions() {
         assert!(elsewhere.signed_in(&site).await, "failed changes end nothing");
 
         let response = here
-            .post(
+            .post_form(
                 &site,
                 "/admin/password",
                 &[("current_password", PASSWORD), ("new_password", new_password), ("confirm_password", new_password)],
@@ -306,7 +237,7 @@ async fn changing_the_password_ends_other_sessions() {
         assert!(here.signed_in(&site).await, "the session that changed it stays");
         assert!(!elsewhere.signed_in(&site).await, "other sessions end");
         assert_eq!(post_login(&site, &browser(), &author, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
-        Desk::login_with(&site, &author, new_password).await;
+        Desk::log_in(&site, &author, new_password).await;
         site.finish().await;
     }
 }
@@ -331,7 +262,7 @@ async fn password_reset_by_mail_is_single_use_and_expires() {
         let site = TestSite::start(backend).await;
         let author = add_user(&site, Role::Author).await;
         let email = format!("{author}@example.org");
-        let other = Desk::login(&site, &author).await;
+        let other = Desk::log_in(&site, &author, PASSWORD).await;
         let client = browser();
 
         let forgot = |name: String| {
@@ -397,7 +328,7 @@ async fn password_reset_by_mail_is_single_use_and_expires() {
         let done = reset(fields.clone()).await;
         assert_eq!(done.status(), StatusCode::SEE_OTHER);
         assert!(!other.signed_in(&site).await, "a reset ends every session");
-        Desk::login_with(&site, &author, new_password).await;
+        Desk::log_in(&site, &author, new_password).await;
         assert_eq!(reset(fields).await.status(), StatusCode::NOT_FOUND, "single use");
 
         // An expired link is refused.
@@ -424,7 +355,7 @@ async fn security_headers_on_public_and_admin_pages() {
         assert_eq!(token_page.headers()["referrer-policy"], "no-referrer", "a stricter page policy is kept");
 
         let author = add_user(&site, Role::Author).await;
-        let desk = Desk::login(&site, &author).await;
+        let desk = Desk::log_in(&site, &author, PASSWORD).await;
         for response in
             [site.get("/admin/login").await, desk.get(&site, "/admin").await, desk.get(&site, "/admin/nope").await]
         {
@@ -468,13 +399,13 @@ async fn admins_add_change_disable_and_remove_users() {
     for backend in backends() {
         let site = TestSite::start(backend).await;
         let admin = add_user(&site, Role::Admin).await;
-        let desk = Desk::login(&site, &admin).await;
+        let desk = Desk::log_in(&site, &admin, PASSWORD).await;
         let list = desk.get(&site, "/admin/users").await.text().await.unwrap();
         assert!(list.contains(&admin) && list.contains(">admin<"), "the list shows the accounts");
 
         // Bad input: the form comes back with what was typed and a message at the field.
         let taken = desk
-            .post(
+            .post_form(
                 &site,
                 "/admin/users",
                 &[("username", "Bad Name!"), ("email", "ed@example.org"), ("display_name", "Ed"), ("role", "editor")],
@@ -485,7 +416,7 @@ async fn admins_add_change_disable_and_remove_users() {
         assert!(text_of(&html, "#username-error").contains("a–z"), "{html}");
         assert_eq!(input_value(&html, "email"), "ed@example.org");
         let response = desk
-            .post(
+            .post_form(
                 &site,
                 "/admin/users",
                 &[("username", "ed"), ("email", "ed@example.org"), ("display_name", "Ed"), ("role", "root")],
@@ -494,7 +425,7 @@ async fn admins_add_change_disable_and_remove_users() {
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(text_of(&response.text().await.unwrap(), "#role-error"), "choose one of the roles");
         let short = desk
-            .post(
+            .post_form(
                 &site,
                 "/admin/users",
                 &[
@@ -511,7 +442,7 @@ async fn admins_add_change_disable_and_remove_users() {
 
         // Added with a generated password, shown once; it works.
         let added = desk
-            .post(
+            .post_form(
                 &site,
                 "/admin/users",
                 &[("username", "ed"), ("email", "ed@example.org"), ("display_name", "Ed"), ("role", "editor")],
@@ -520,9 +451,9 @@ async fn admins_add_change_disable_and_remove_users() {
         assert_eq!(added.status(), StatusCode::OK);
         let notice = text_of(&added.text().await.unwrap(), ".notice-success");
         let password = notice.split("password is ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
-        let ed = Desk::login_with(&site, "ed", &password).await;
+        let ed = Desk::log_in(&site, "ed", &password).await;
         let taken = desk
-            .post(
+            .post_form(
                 &site,
                 "/admin/users",
                 &[("username", "ed"), ("email", "other@example.org"), ("display_name", "Ed"), ("role", "editor")],
@@ -534,21 +465,21 @@ async fn admins_add_change_disable_and_remove_users() {
         let id = user_id(&site, "ed").await;
         let path = format!("/admin/users/{id}");
         assert_eq!(ed.get(&site, "/admin/users").await.status(), StatusCode::FORBIDDEN);
-        let response = desk.post(&site, &path, &[("action", "role"), ("role", "admin")]).await;
+        let response = desk.post_form(&site, &path, &[("action", "role"), ("role", "admin")]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(ed.get(&site, "/admin/users").await.status(), StatusCode::OK);
 
         // Disabling ends their sessions and refuses their login; enabling lets them back.
-        desk.post(&site, &path, &[("action", "disable")]).await;
+        desk.post_form(&site, &path, &[("action", "disable")]).await;
         assert!(!ed.signed_in(&site).await);
         assert_eq!(post_login(&site, &browser(), "ed", &password).await.status(), StatusCode::UNAUTHORIZED);
-        desk.post(&site, &path, &[("action", "enable")]).await;
-        Desk::login_with(&site, "ed", &password).await;
+        desk.post_form(&site, &path, &[("action", "enable")]).await;
+        Desk::log_in(&site, "ed", &password).await;
 
         // Nobody can lock themselves out.
         let me = user_id(&site, &admin).await;
         for fields in [[("action", "role"), ("role", "author")], [("action", "disable"), ("role", "")]] {
-            let response = desk.post(&site, &format!("/admin/users/{me}"), &fields).await;
+            let response = desk.post_form(&site, &format!("/admin/users/{me}"), &fields).await;
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
             assert!(text_of(&response.text().await.unwrap(), ".notice-error").contains("your own account"));
         }
@@ -557,10 +488,10 @@ async fn admins_add_change_disable_and_remove_users() {
 
         // Removing: only accounts without articles.
         let byline = scalar(&site, "SELECT MIN(author_id) FROM articles").await;
-        let response = desk.post(&site, &format!("/admin/users/{byline}"), &[("action", "remove")]).await;
+        let response = desk.post_form(&site, &format!("/admin/users/{byline}"), &[("action", "remove")]).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(text_of(&response.text().await.unwrap(), ".notice-error").contains("disable the account instead"));
-        let response = desk.post(&site, &path, &[("action", "remove")]).await;
+        let response = desk.post_form(&site, &path, &[("action", "remove")]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(scalar(&site, "SELECT COUNT(*) FROM users WHERE username = 'ed'").await, 0);
         site.finish().await;
@@ -595,7 +526,7 @@ async fn the_dashboard_counts_and_charts_what_happened() {
             .await
             .unwrap();
 
-        let desk = Desk::login(&site, &author).await;
+        let desk = Desk::log_in(&site, &author, PASSWORD).await;
         let html = desk.get(&site, "/admin").await.text().await.unwrap();
         assert_eq!(text_of(&html, "#count-published"), published.to_string());
         assert_eq!(text_of(&html, "#count-subscribers"), "2");
@@ -808,7 +739,7 @@ async fn role_matrix_every_admin_route_refuses_roles_below_its_minimum() {
         let site = TestSite::start_with(backend, "[comments]\nmin_seconds = 0\n").await;
         let mut desks = Vec::new();
         for role in Role::ALL {
-            desks.push((role, Desk::login(&site, &add_user(&site, role).await).await));
+            desks.push((role, Desk::sign_in(&site, role).await));
         }
         let target = add_user(&site, Role::Contributor).await;
         let article = scalar(&site, "SELECT MIN(id) FROM articles WHERE kind = 'post'").await;

@@ -17,26 +17,55 @@ pub struct Desk {
     pub username: String,
 }
 
+/// A browser: keeps cookies, does not follow redirects (tests look at them).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client")
+}
+
+/// Creates an account with `role` and the password [`PASSWORD`]; returns its username.
+pub async fn add_user(site: &TestSite, role: Role) -> String {
+    let username = format!("{}-{:08x}", role.as_str(), rand::random::<u32>());
+    let email = format!("{username}@example.org");
+    let new = NewUser { username: &username, email: &email, display_name: &username, role, password: Some(PASSWORD) };
+    accounts::create_user(&site.db, &new).await.expect("creating user");
+    username
+}
+
+/// The CSRF secret of the session `client` holds, read from the admin frame.
+pub async fn csrf_of(site: &TestSite, client: &reqwest::Client) -> String {
+    let html = client.get(format!("{}/admin", site.base)).send().await.expect("dashboard").text().await.unwrap();
+    let csrf = input_value(&html, "csrf");
+    assert!(!csrf.is_empty(), "the admin frame carries the CSRF secret: {html}");
+    csrf
+}
+
 impl Desk {
     /// Creates an account with `role` and signs it in.
     pub async fn sign_in(site: &TestSite, role: Role) -> Desk {
-        let username = format!("{}-{:08x}", role.as_str(), rand::random::<u32>());
-        let email = format!("{username}@example.org");
-        let new =
-            NewUser { username: &username, email: &email, display_name: &username, role, password: Some(PASSWORD) };
-        accounts::create_user(&site.db, &new).await.expect("creating user");
-        let client = reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client");
+        Desk::log_in(site, &add_user(site, role).await, PASSWORD).await
+    }
+
+    /// Signs in an existing account.
+    pub async fn log_in(site: &TestSite, username: &str, password: &str) -> Desk {
+        let client = browser();
         let response = client
             .post(format!("{}/admin/login", site.base))
-            .form(&[("username", username.as_str()), ("password", PASSWORD), ("next", "/admin")])
+            .form(&[("username", username), ("password", password), ("next", "/admin")])
             .send()
             .await
             .expect("login request");
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{username} logs in");
-        let html = client.get(format!("{}/admin", site.base)).send().await.expect("dashboard").text().await.unwrap();
-        let csrf = input_value(&html, "csrf");
-        assert!(!csrf.is_empty(), "the admin frame carries the CSRF secret: {html}");
-        Desk { client, csrf, username }
+        let csrf = csrf_of(site, &client).await;
+        Desk { client, csrf, username: username.to_string() }
+    }
+
+    /// Whether the session still works: `/admin` answers 200, or 303 to the login page.
+    pub async fn signed_in(&self, site: &TestSite) -> bool {
+        match self.get(site, "/admin").await.status() {
+            StatusCode::OK => true,
+            StatusCode::SEE_OTHER => false,
+            other => panic!("unexpected {other} for /admin"),
+        }
     }
 
     pub async fn get(&self, site: &TestSite, path: &str) -> reqwest::Response {
