@@ -1233,3 +1233,54 @@ pub async fn category_id_by_slug(db: &Db, slug: &str) -> Result<Option<i64>, Con
         Err(err) => Err(err.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_decide_edits_and_status_changes() {
+        let contributor = Actor { user_id: 1, role: Role::Contributor };
+        let author = Actor { user_id: 2, role: Role::Author };
+        let editor = Actor { user_id: 3, role: Role::Editor };
+        assert!(may_edit(&contributor, 1, Status::Draft).is_ok());
+        assert!(matches!(may_edit(&contributor, 1, Status::Published), Err(ContentError::Forbidden(_))));
+        assert!(may_edit(&contributor, 2, Status::Draft).is_err());
+        assert!(may_change_status(&contributor, 1).is_err());
+        assert!(may_edit(&author, 2, Status::Published).is_ok() && may_change_status(&author, 2).is_ok());
+        assert!(may_edit(&author, 1, Status::Draft).is_err() && may_change_status(&author, 1).is_err());
+        assert!(may_edit(&editor, 1, Status::Published).is_ok() && may_change_status(&editor, 2).is_ok());
+    }
+
+    #[test]
+    fn transitions_keep_or_set_dates() {
+        let now = 1_000;
+        let published = Some((Status::Published, Some(500), None));
+        assert_eq!(transition_to(Transition::Keep, None, now).unwrap(), (Status::Draft, None, None));
+        assert_eq!(transition_to(Transition::Keep, published, now).unwrap(), (Status::Published, Some(500), None));
+        assert_eq!(transition_to(Transition::Publish, published, now).unwrap().1, Some(500), "date kept");
+        assert_eq!(transition_to(Transition::Publish, None, now).unwrap(), (Status::Published, Some(now), None));
+        assert_eq!(
+            transition_to(Transition::Schedule(2_000), None, now).unwrap(),
+            (Status::Scheduled, None, Some(2_000))
+        );
+        assert!(transition_to(Transition::Schedule(now), None, now).is_err(), "not in the future");
+    }
+
+    #[test]
+    fn featured_images_are_site_paths_or_web_urls() {
+        for ok in ["", "/media/bafy/x.png", "https://example.org/a.jpg", "http://example.org/a.jpg"] {
+            assert!(check_image_url(ok).is_ok(), "{ok}");
+        }
+        for bad in ["javascript:alert(1)", "//evil.example/x.png", "/a b.png", "/a\".png", "data:image/png;base64,AA"] {
+            assert_eq!(check_image_url(bad).unwrap_err().field(), Some("featured_image"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn diffs_are_by_line() {
+        let lines = line_diff("a\nb\nc\n", "a\nB\nc\n");
+        let ops: Vec<(&str, &str)> = lines.iter().map(|l| (l.op, l.text.as_str())).collect();
+        assert_eq!(ops, [("equal", "a"), ("delete", "b"), ("insert", "B"), ("equal", "c")]);
+    }
+}
