@@ -489,6 +489,8 @@ async fn the_openapi_document_is_served_and_lists_every_endpoint() {
     let doc: Value = response.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let link = &doc["paths"]["/api/v1/comments"]["get"]["responses"]["200"]["links"]["ModerateFirst"];
+    assert_eq!(link["operationId"], "moderate_comment", "links are spelt as OpenAPI says: {link}");
     for path in [
         "/api/v1/articles",
         "/api/v1/articles/{id}",

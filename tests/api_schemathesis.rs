@@ -67,7 +67,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "schemathesis on {backend:?} found problems:\n{report}");
         assert!(report.contains("passed"), "{report}");
-        eprintln!("{backend:?}: {}", report.lines().filter(|l| l.contains("generated")).collect::<Vec<_>>().join(" "));
+        eprintln!(
+            "{backend:?}: {}",
+            report.lines().filter(|l| l.contains("generated") || l.contains("API Links")).collect::<Vec<_>>().join(" ")
+        );
         site.finish().await;
     }
 }

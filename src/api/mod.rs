@@ -79,7 +79,10 @@ pub fn router() -> Router<AppState> {
                 .merge(crate::media::api::router()),
         )
         .split_for_parts();
-    let document = match doc.to_json() {
+    let document = match serde_json::to_value(&doc).and_then(|mut value| {
+        camel_case_links(&mut value);
+        serde_json::to_vec(&value)
+    }) {
         Ok(json) => Bytes::from(json),
         Err(err) => {
             tracing::error!(error = %err, "Serialising the OpenAPI document failed");
@@ -95,6 +98,30 @@ pub fn router() -> Router<AppState> {
             }),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// utoipa 5.5 writes the fields of response links in snake_case (`operation_id`); OpenAPI spells
+/// them in camelCase, and schemathesis follows links only when they are spelt right.
+fn camel_case_links(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut) else { return };
+    let links = paths
+        .values_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|operations| operations.values_mut())
+        .filter_map(|operation| operation.get_mut("responses").and_then(serde_json::Value::as_object_mut))
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|response| response.get_mut("links").and_then(serde_json::Value::as_object_mut))
+        .flat_map(|links| links.values_mut())
+        .filter_map(serde_json::Value::as_object_mut);
+    for link in links {
+        for (snake, camel) in
+            [("operation_id", "operationId"), ("operation_ref", "operationRef"), ("request_body", "requestBody")]
+        {
+            if let Some(value) = link.remove(snake) {
+                link.insert(camel.into(), value);
+            }
+        }
+    }
 }
 
 /// Gives every 4xx/5xx under `/api/v1` the API's error body, whichever layer answered: the site's

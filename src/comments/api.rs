@@ -132,7 +132,12 @@ pub struct CommentQuery {
 /// List comments, newest first.
 #[utoipa::path(get, path = "/comments", tag = "comments", params(CommentQuery),
     security((), ("bearer" = [])),
-    responses((status = 200, body = Paged<CommentOut>), (status = "4XX", body = ErrorBody)))]
+    responses(
+        (status = 200, body = Paged<CommentOut>, links(
+            ("ModerateFirst" = (operation_id = "moderate_comment", parameters(("id" = "$response.body#/items/0/id")))),
+            ("TrashFirst" = (operation_id = "delete_comment", parameters(("id" = "$response.body#/items/0/id")))),
+        )),
+        (status = "4XX", body = ErrorBody)))]
 async fn list_comments(
     State(state): State<AppState>,
     caller: Caller,

@@ -98,7 +98,11 @@ pub struct MediaQuery {
 /// List the media library, newest first (authors and up).
 #[utoipa::path(get, path = "/media", tag = "media", params(MediaQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = Paged<MediaOut>), (status = "4XX", body = ErrorBody)))]
+    responses(
+        (status = 200, body = Paged<MediaOut>, links(
+            ("GetFirst" = (operation_id = "get_media", parameters(("id" = "$response.body#/items/0/id")))),
+        )),
+        (status = "4XX", body = ErrorBody)))]
 async fn list_media(
     State(state): State<AppState>,
     caller: Caller,
