@@ -91,6 +91,11 @@ async fn login_sessions_csrf_and_logout() {
             assert!(cookie.contains(part), "{cookie} has {part}");
         }
         assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag ({cookie})");
+        let max_age = format!("Max-Age={}", site.config.accounts.session_max_secs);
+        assert!(
+            cookie.contains(&max_age),
+            "the cookie lives as long as the cap; idle expiry is the server's ({cookie})"
+        );
         let token = cookie.trim_start_matches("ov_session=").split(';').next().unwrap().to_string();
         let stored: Vec<String> =
             sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(&site.db.pool).await.unwrap();

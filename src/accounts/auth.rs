@@ -67,6 +67,8 @@ pub enum LoginError {
 pub struct NewSession {
     pub token: String,
     pub user: User,
+    /// The cookie's lifetime: the absolute cap. The idle expiry slides on the server, which a
+    /// cookie's `Max-Age` could not follow without being sent anew on every page.
     pub max_age_secs: i64,
 }
 
@@ -136,8 +138,8 @@ pub async fn login(
     };
     queries::clear_throttle(&mut tx, &account).await?;
     let token = random_token();
-    let max_age = config.session_idle_secs.min(config.session_max_secs);
-    queries::insert_session(&mut tx, &token_hash(&token), user.id, &random_token(), now, now + max_age).await?;
+    let expires = now + config.session_idle_secs.min(config.session_max_secs);
+    queries::insert_session(&mut tx, &token_hash(&token), user.id, &random_token(), now, expires).await?;
     store::record_activity(&mut tx, "login", Some(user.id), &user.username).await?;
     tx.commit().await.map_err(DbError::classify)?;
     if let Some(previous) = previous {
@@ -146,7 +148,7 @@ pub async fn login(
     // Housekeeping on a rare event rather than a job of its own.
     queries::delete_expired_sessions(db, now).await?;
     queries::prune_throttle(db, now - config.failure_window_secs, now).await?;
-    Ok(NewSession { token, user, max_age_secs: max_age })
+    Ok(NewSession { token, user, max_age_secs: config.session_max_secs })
 }
 
 /// The session behind cookie value `token`, if valid; slides its expiry forward (at most once a
@@ -190,7 +192,8 @@ fn check_new_password(new: &str, confirm: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-async fn hash(password: &str) -> Result<String, AccountError> {
+/// Hashes `password` on the blocking pool (argon2 takes tens of milliseconds of CPU).
+pub(crate) async fn hash(password: &str) -> Result<String, AccountError> {
     let password = password.to_string();
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await

@@ -184,9 +184,7 @@ pub async fn create_user(db: &Db, new: &NewUser<'_>) -> Result<User, AccountErro
         Some(password) if password.len() < 12 => {
             return Err(AccountError::Invalid { field: "password", message: "must be at least 12 characters".into() })
         }
-        Some(password) => {
-            Some(hash_password(password).map_err(|e| DbError::Other(sqlx::Error::Protocol(e.to_string())))?)
-        }
+        Some(password) => Some(auth::hash(password).await?),
         None => None,
     };
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
