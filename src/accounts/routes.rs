@@ -233,14 +233,21 @@ struct ForgotForm {
     username: String,
 }
 
-/// The same page whatever was typed: nobody learns which addresses have accounts.
+/// The lost-password answer takes at least this long, so that queueing a mail for a real
+/// account does not take measurably longer than answering for an unknown one.
+const FORGOT_ANSWER_MS: u64 = 400;
+
+/// The same page, after the same time, whatever was typed: nobody learns which addresses have
+/// accounts.
 async fn forgot(State(state): State<AppState>, request: Request) -> Response {
+    let answer_at = tokio::time::Instant::now() + std::time::Duration::from_millis(FORGOT_ANSWER_MS);
     let form = match public_form::<ForgotForm>(&state, request).await {
         Ok((_, form)) => form,
         Err(refused) => return refused,
     };
-    let base = state.config.base_url();
-    let title = state.config.site.title.clone();
+    let live = state.settings.config();
+    let base = live.base_url();
+    let title = live.site.title.clone();
     let compose = |user: &crate::accounts::User, token: &str| {
         let link = format!("{base}/admin/password/reset?token={token}");
         let minutes = state.config.accounts.reset_token_secs / 60;
@@ -260,6 +267,7 @@ async fn forgot(State(state): State<AppState>, request: Request) -> Response {
     if let Err(err) = auth::request_reset(&state.db, &state.config.accounts, &form.username, compose).await {
         return error_page(&state, AppError::from(err));
     }
+    tokio::time::sleep_until(answer_at).await;
     render_bare(&state, "admin/forgot.html", context! { sent => true })
 }
 
