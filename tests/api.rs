@@ -570,18 +570,11 @@ async fn the_admin_tokens_screen_shows_a_token_once_and_revokes_it() {
 
 #[tokio::test]
 async fn the_media_library_is_listed_for_authors_and_up() {
-    use openvoice::media::service::{self, Upload};
     for backend in backends() {
         let site = TestSite::start(backend).await;
         let author = user_with_token(&site, "otto", Role::Author).await;
         let contributor = user_with_token(&site, "cora", Role::Contributor).await;
-        let mut png = Vec::new();
-        image::RgbImage::from_pixel(1200, 800, image::Rgb([200, 30, 30]))
-            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .unwrap();
-        let uploader_id = accounts::find_by_username(&site.db, "otto").await.unwrap().id;
-        let new = Upload { name: "harbour.png".into(), alt_text: "The harbour".into(), bytes: png, uploader_id };
-        let (item, _) = service::upload(&site.db, &site.config.media, new).await.unwrap();
+        let item = common::upload_image(&site, "otto").await;
 
         assert_eq!(get(&site, "/media", None).await.0, 401);
         assert_eq!(get(&site, "/media", Some(&contributor)).await.0, 403);

@@ -31,7 +31,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
     }
     for backend in backends() {
         let site = TestSite::start_with(backend, RELAXED).await;
-        // Something for the comment and subscriber endpoints to find.
+        // Something for the comment and media endpoints to find.
         let response = common::post_comment(
             &site,
             "parliament-approves-coastal-drone-patrols",
@@ -41,6 +41,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         )
         .await;
         assert_eq!(response.status(), 303);
+        common::upload_image(&site, "admin").await;
         let (_, token) = api_tokens::create(&site.db, "admin", "schemathesis", None).await.expect("token");
 
         let run = tokio::process::Command::new("schemathesis")

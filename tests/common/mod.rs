@@ -232,3 +232,15 @@ pub async fn post_comment(site: &TestSite, slug: &str, author: &str, email: &str
     let form = [("author", author), ("email", email), ("url", ""), ("comment", text), ("token", &token)];
     reader.post(format!("{}/article/{slug}/comments", site.base)).form(&form).send().await.expect("comment")
 }
+
+/// Puts a 1200×800 PNG in the media library as `username`, through the library's service.
+pub async fn upload_image(site: &TestSite, username: &str) -> openvoice::media::model::MediaItem {
+    use openvoice::media::service::{upload, Upload};
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(1200, 800, image::Rgb([200, 30, 30]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encoding a PNG");
+    let uploader_id = openvoice::accounts::find_by_username(&site.db, username).await.expect("uploader").id;
+    let new = Upload { name: "harbour.png".into(), alt_text: "The harbour".into(), bytes: png, uploader_id };
+    upload(&site.db, &site.config.media, new).await.expect("uploading").0
+}
