@@ -802,9 +802,21 @@ async fn role_matrix_every_admin_route_refuses_roles_below_its_minimum() {
         // At the minimum: not refused (the request may still be invalid, or the row gone).
         for route in ROUTES {
             let (role, desk) = desks.iter().find(|(role, _)| *role == route.min).unwrap();
-            let status = send(&site, desk, route, &path_of(route)).await.status();
+            let response = send(&site, desk, route, &path_of(route)).await;
+            let status = response.status();
             assert_ne!(status, StatusCode::FORBIDDEN, "{} {} as {role:?}", route.method, path_of(route));
             assert!(status.as_u16() < 500, "{} {} as {role:?}: {status}", route.method, path_of(route));
+            // Every screen works under the admin CSP: no inline styles, scripts or handlers.
+            let html = response.headers().get("content-type").is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+            if html {
+                let body = response.text().await.unwrap();
+                let doc = Html::parse_document(&body);
+                let inline =
+                    Selector::parse("[style], script:not([src]), style, [onclick], [onload], [onsubmit], [onchange]")
+                        .unwrap();
+                let found: Vec<String> = doc.select(&inline).map(|e| e.html()).take(3).collect();
+                assert!(found.is_empty(), "{} {}: inline code the CSP blocks: {found:?}", route.method, route.path);
+            }
         }
         site.finish().await;
     }
