@@ -77,6 +77,7 @@ async fn tokens_authenticate_and_roles_limit_what_they_may_do() {
         let editor = user_with_token(&site, "edda", Role::Editor).await;
 
         // The CLI prints a token once; list never shows it; revoke ends it.
+        assert!(common::stdout(&site.cli(&["token", "list", "--user", "admin"])).contains("No tokens."));
         let out = site.cli(&["token", "create", "--user", "admin", "--name", "script"]);
         assert!(out.status.success(), "{}", common::stderr(&out));
         let stdout = common::stdout(&out);

@@ -40,7 +40,11 @@ pub async fn run(db: &Db, command: TokenCommand) -> anyhow::Result<()> {
             println!("Token (shown once): {secret}");
         }
         TokenCommand::List { user } => {
-            for token in api_tokens::list(db, user.as_deref()).await? {
+            let tokens = api_tokens::list(db, user.as_deref()).await?;
+            if tokens.is_empty() {
+                println!("No tokens.");
+            }
+            for token in tokens {
                 let state = match token.revoked_at {
                     Some(at) => format!("revoked {}", theme::rfc3339(at)),
                     None => "active".to_string(),
