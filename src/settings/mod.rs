@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::jobs::{self, JobContext, WorkerConfig};
 use crate::store::Db;
 use crate::theme::Templates;
@@ -68,10 +68,7 @@ pub async fn run_worker<B>(
 {
     let mut saved = service::overrides(&db).await.unwrap_or_default();
     loop {
-        let config = config::with_overrides(&base, saved.iter().map(|(k, v)| (k.as_str(), v))).unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "The saved settings do not fit the configuration; the jobs use the file's");
-            base.clone()
-        });
+        let config = service::lay_over(&base, &saved);
         let stop = shutdown.child_token();
         let mut running = match build(&config) {
             Ok(context) => Some(tokio::spawn(jobs::run_worker(context, worker.clone(), stop.clone()))),

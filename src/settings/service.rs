@@ -157,17 +157,28 @@ pub async fn overrides(db: &Db) -> Result<BTreeMap<String, toml::Value>, DbError
     Ok(out)
 }
 
-/// `base` (the configuration file and environment) with the saved settings laid over it. If they
-/// no longer fit together (the file changed since), `base` as it is, with a warning.
+/// `base` (the configuration file and environment) with the saved settings laid over it.
 pub async fn effective(db: &Db, base: &Config) -> Result<Config, DbError> {
-    let saved = overrides(db).await?;
-    match config::with_overrides(base, saved.iter().map(|(k, v)| (k.as_str(), v))) {
-        Ok(config) => Ok(config),
-        Err(err) => {
-            tracing::warn!(error = %err, "The settings saved in the admin do not fit the configuration; using the file's");
-            Ok(base.clone())
+    Ok(lay_over(base, &overrides(db).await?))
+}
+
+/// `base` with `saved` laid over it. Should they no longer fit together (the file changed since
+/// they were saved), each setting that still fits is kept and the others are skipped, with a
+/// warning naming them.
+pub fn lay_over(base: &Config, saved: &BTreeMap<String, toml::Value>) -> Config {
+    if let Ok(config) = config::with_overrides(base, saved.iter().map(|(k, v)| (k.as_str(), v))) {
+        return config;
+    }
+    let mut config = base.clone();
+    for (key, value) in saved {
+        match config::with_overrides(&config, [(key.as_str(), value)]) {
+            Ok(next) => config = next,
+            Err(err) => {
+                tracing::warn!(key = %key, error = %err, "A saved setting no longer fits the configuration; skipped")
+            }
         }
     }
+    config
 }
 
 /// The current value of `key` in `config` as form text (secrets: empty).
@@ -197,7 +208,7 @@ pub fn secret_is_set(config: &Config, key: &str) -> bool {
 /// keys that changed. Fields the form does not carry, and secrets left blank, keep their value.
 pub async fn save(db: &Db, base: &Config, form: &[(String, String)]) -> Result<Vec<String>, SettingsError> {
     let saved = overrides(db).await?;
-    let current = config::with_overrides(base, saved.iter().map(|(k, v)| (k.as_str(), v))).unwrap_or(base.clone());
+    let current = lay_over(base, &saved);
     let mut errors = FieldErrors::new();
     let mut submitted: BTreeMap<&'static str, toml::Value> = BTreeMap::new();
     for field in fields() {
@@ -337,6 +348,19 @@ mod tests {
         assert_eq!(widgets, toml::Value::Array(vec!["site-token".into(), "subscribe".into()]));
         assert!(parse(find("mail.smtp_tls"), &["ssl"]).is_err());
         assert_eq!(split_key("key `mail.from`: bad"), (Some("mail.from".into()), "bad".into()));
+    }
+
+    #[test]
+    fn saved_settings_that_no_longer_fit_are_skipped_one_by_one() {
+        let saved: BTreeMap<String, toml::Value> = [
+            ("site.title".to_string(), toml::Value::String("Harbour".into())),
+            // Needs mail.smtp_username, which the file (here: the defaults) no longer sets.
+            ("mail.smtp_password".to_string(), toml::Value::String("pw".into())),
+        ]
+        .into();
+        let config = lay_over(&Config::default(), &saved);
+        assert_eq!(config.site.title, "Harbour");
+        assert_eq!(config.mail.smtp_password, "");
     }
 
     #[test]
