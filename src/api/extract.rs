@@ -49,7 +49,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // PostgreSQL cannot store NUL in text; refuse it here, naming the field, rather than fail there.
     if memchr::memmem::find(bytes, b"\\u0000").is_some() {
         if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            if let Some(path) = nul_path(&value) {
+            if let Some(path) = nul_path(&value, "") {
                 return Err(ApiError::invalid(path, "must not contain NUL characters"));
             }
         }
@@ -64,8 +64,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             return if path == "." { error } else { error.with_field(path) };
         }
         // serde reports a missing field at the object that lacks it; name the field itself.
-        let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
-        let field = match (missing, path.as_str()) {
+        let field = match (missing_field(&message), path.as_str()) {
             (Some(name), ".") => Some(name.to_string()),
             (Some(name), parent) => Some(format!("{parent}.{name}")),
             (None, ".") => None,
@@ -82,26 +81,24 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// The path (`tags[1]`, `inner.name`) of the first string holding a NUL character.
-fn nul_path(value: &serde_json::Value) -> Option<String> {
+/// The path (`tags[1]`, `inner.name`) below `path` of the first string holding a NUL character.
+fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
     match value {
-        serde_json::Value::String(s) if s.contains('\0') => Some(String::new()),
-        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
-            nul_path(item).map(|rest| {
-                format!("[{i}]{}", if rest.starts_with('[') || rest.is_empty() { rest } else { format!(".{rest}") })
-            })
-        }),
-        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
-            nul_path(item).map(|rest| {
-                if rest.is_empty() || rest.starts_with('[') {
-                    format!("{key}{rest}")
-                } else {
-                    format!("{key}.{rest}")
-                }
-            })
+        serde_json::Value::String(s) if s.contains('\0') => Some(path.to_string()),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| nul_path(item, &format!("{path}[{i}]")))
+        }
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| match path {
+            "" => nul_path(item, key),
+            _ => nul_path(item, &format!("{path}.{key}")),
         }),
         _ => None,
     }
+}
+
+/// The field a serde "missing field `x`" message names.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next())
 }
 
 /// Query parameters; a malformed one is a 400 naming it.
@@ -121,10 +118,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
             let path = err.path().to_string();
             let message = err.into_inner().to_string();
-            let field = match message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
-                Some(name) => name.to_string(),
-                None => path,
-            };
+            let field = missing_field(&message).map_or(path, str::to_string);
             ApiError::bad_parameter(field, message)
         })
     }
@@ -223,6 +217,10 @@ mod tests {
             field_of(r#"{"title": "a", "tags": ["x", 2]}"#),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("tags[1]".into()))
         );
+        assert_eq!(
+            field_of(r#"{"title": "a", "tags": [], "inner": {"n": "\u0000"}}"#),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("inner.n".into()))
+        );
         assert_eq!(field_of(r#"{"tags": []}"#), (StatusCode::UNPROCESSABLE_ENTITY, Some("title".into())));
         assert_eq!(
             field_of(r#"{"title": "a", "tags": [], "inner": {}}"#),
@@ -233,6 +231,10 @@ mod tests {
         assert_eq!(
             field_of(r#"{"title": "a", "tags": ["b", "c\u0000"]}"#),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("tags[1]".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"title": "a", "tags": [], "inner": {"n": "\u0000"}}"#),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("inner.n".into()))
         );
     }
 }
