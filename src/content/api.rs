@@ -563,6 +563,7 @@ async fn update_category(
     ApiJson(patch): ApiJson<CategoryPatch>,
 ) -> Result<Json<CategoryOut>, ApiError> {
     let actor = caller.actor()?;
+    // Refused before the lookup, so a 404 never tells a caller without the right what exists.
     caller.require(crate::accounts::Capability::ManageTerms)?;
     let current = service::category_entries(&state.db)
         .await?
