@@ -113,6 +113,15 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set a new password (a locked-out admin without mail); ends the account's sessions and
+    /// lockout. Prints a generated password unless --password-stdin is given.
+    Password {
+        /// Username or email address.
+        username: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,13 +304,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config => Ok(()),
         Command::User(UserCommand::Add { username, email, role, display_name, password_stdin }) => {
-            let password = if password_stdin {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).context("reading the password from standard input")?;
-                text.trim_end_matches(['\r', '\n']).to_string()
-            } else {
-                accounts::generate_password()
-            };
+            let password = new_password(password_stdin)?;
             let display_name = display_name.unwrap_or_else(|| username.clone());
             let new = NewUser {
                 username: &username,
@@ -312,6 +315,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let user = accounts::create_user(&db, &new).await?;
             println!("Created {} {:?} ({})", user.role, user.username, user.email);
+            if !password_stdin {
+                println!("Password (shown once): {password}");
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Password { username, password_stdin }) => {
+            let password = new_password(password_stdin)?;
+            let user = accounts::auth::set_password(&db, &username, &password).await?;
+            println!("New password set for {:?}; its sessions have ended", user.username);
             if !password_stdin {
                 println!("Password (shown once): {password}");
             }
@@ -432,6 +444,16 @@ async fn post(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow::R
             Ok(())
         }
     }
+}
+
+/// A password read from standard input (`--password-stdin`), or a generated one.
+fn new_password(from_stdin: bool) -> anyhow::Result<String> {
+    if !from_stdin {
+        return Ok(accounts::generate_password());
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("reading the password from standard input")?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn read_body(path: &Path, limits: ContentLimits) -> anyhow::Result<String> {

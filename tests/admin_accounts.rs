@@ -859,3 +859,37 @@ async fn the_admin_password_printed_at_first_start_logs_in() {
         common::drop_database(&url).await;
     }
 }
+
+#[tokio::test]
+async fn the_operator_sets_a_new_password_from_the_command_line() {
+    for backend in backends() {
+        let site = TestSite::start_with(backend, "[accounts]\nmax_failures_per_account = 2\n").await;
+        let author = add_user(&site, Role::Author).await;
+        let desk = Desk::log_in(&site, &author, PASSWORD).await;
+        for _ in 0..2 {
+            post_login(&site, &browser(), &author, "wrong password!").await;
+        }
+        assert_eq!(post_login(&site, &browser(), &author, PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+
+        let output = site.cli(&["user", "password", &author]);
+        assert!(output.status.success(), "{}", common::stderr(&output));
+        let printed = common::stdout(&output);
+        let password = printed.split("Password (shown once): ").nth(1).unwrap().trim().to_string();
+        assert!(!desk.signed_in(&site).await, "the account's sessions ended");
+        Desk::log_in(&site, &author, &password).await;
+        assert_eq!(post_login(&site, &browser(), &author, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+
+        let output = site.cli(&["user", "password", "nobody-here"]);
+        assert!(!output.status.success());
+        assert!(common::stderr(&output).contains("no account named \"nobody-here\""), "{}", common::stderr(&output));
+        let output = common::cli_at(
+            site.dir.path(),
+            &site.database_url,
+            &["user", "password", &author, "--password-stdin"],
+            Some("short\n"),
+        );
+        assert!(common::stderr(&output).contains("at least 12"), "{}", common::stderr(&output));
+        Desk::log_in(&site, &author, &password).await;
+        site.finish().await;
+    }
+}

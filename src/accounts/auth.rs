@@ -224,12 +224,42 @@ pub async fn change_password(
     check_new_password(new, confirm)?;
     let hashed = hash(new).await?;
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
-    queries::set_password(&mut tx, user.id, &hashed).await?;
-    queries::delete_sessions_of(&mut tx, user.id, Some(&token_hash(keep_token))).await?;
-    queries::void_resets_of(&mut tx, user.id, store::now()).await?;
-    store::record_activity(&mut tx, "password.change", Some(user.id), &user.username).await?;
+    replace_password(&mut tx, user.id, &hashed, Some(&token_hash(keep_token)), "password.change").await?;
     tx.commit().await.map_err(DbError::classify)?;
     Ok(())
+}
+
+/// Sets `user_id`'s password hash in the caller's transaction and ends what the old password
+/// opened: every session but `keep` (an id hash), outstanding reset links, lockouts of the
+/// account's names. Records `activity`.
+async fn replace_password(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    hashed: &str,
+    keep: Option<&str>,
+    activity: &str,
+) -> Result<(), DbError> {
+    queries::set_password(tx, user_id, hashed).await?;
+    queries::delete_sessions_of(tx, user_id, keep).await?;
+    queries::void_resets_of(tx, user_id, store::now()).await?;
+    let (username, email) = queries::names_of(tx, user_id).await?;
+    queries::clear_throttle(tx, &account_key(&username)).await?;
+    queries::clear_throttle(tx, &account_key(&email)).await?;
+    store::record_activity(tx, activity, Some(user_id), &username).await
+}
+
+/// Sets a new password for the account called `name` (the operator's `openvoice user
+/// password`): no current password needed; every session ends.
+pub async fn set_password(db: &Db, name: &str, new: &str) -> Result<User, AccountError> {
+    check_new_password(new, new)?;
+    let Some(row) = queries::for_login(db, name).await? else {
+        return Err(AccountError::Invalid { field: "username", message: format!("no account named {name:?}") });
+    };
+    let hashed = hash(new).await?;
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    replace_password(&mut tx, row.user.id, &hashed, None, "password.set").await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(row.user)
 }
 
 /// Starts a reset for the account named `name` (username or email): stores a hashed,
@@ -292,13 +322,7 @@ async fn apply_reset(db: &Db, token_hash: &str, hashed: &str) -> Result<bool, Db
     let now = store::now();
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
     let Some(user_id) = queries::use_reset(&mut tx, token_hash, now).await? else { return Ok(false) };
-    queries::set_password(&mut tx, user_id, hashed).await?;
-    queries::delete_sessions_of(&mut tx, user_id, None).await?;
-    queries::void_resets_of(&mut tx, user_id, now).await?;
-    let (username, email) = queries::names_of(&mut tx, user_id).await?;
-    queries::clear_throttle(&mut tx, &account_key(&username)).await?;
-    queries::clear_throttle(&mut tx, &account_key(&email)).await?;
-    store::record_activity(&mut tx, "password.reset", Some(user_id), &username).await?;
+    replace_password(&mut tx, user_id, hashed, None, "password.reset").await?;
     tx.commit().await.map_err(DbError::classify)?;
     Ok(true)
 }
