@@ -536,7 +536,12 @@ async fn the_dashboard_counts_and_charts_what_happened() {
             .await
             .unwrap();
 
-        let desk = Desk::log_in(&site, &author, PASSWORD).await;
+        let author_desk = Desk::log_in(&site, &author, PASSWORD).await;
+        let html = author_desk.get(&site, "/admin").await.text().await.unwrap();
+        assert_eq!(text_of(&html, "#count-published"), published.to_string());
+        assert!(!html.contains("id=\"activity\"") && !html.contains("Mail queue"), "authors see no operations");
+
+        let desk = Desk::sign_in(&site, Role::Editor).await;
         let html = desk.get(&site, "/admin").await.text().await.unwrap();
         assert_eq!(text_of(&html, "#count-published"), published.to_string());
         assert_eq!(text_of(&html, "#count-subscribers"), "2");

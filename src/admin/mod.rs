@@ -129,7 +129,11 @@ fn html(state: &AppState, template: &str, ctx: Value) -> Response {
 
 async fn dashboard(signed_in: SignedIn, State(state): State<AppState>) -> Response {
     match dashboard::load(&state.db).await {
-        Ok(dash) => render(&state, &signed_in, "admin/dashboard.html", context! { dash => dash }),
+        Ok(dash) => {
+            // Who logged in and how the queues stand is for editors and admins, as in WordPress.
+            let operations = signed_in.role.can(Capability::EditOthers);
+            render(&state, &signed_in, "admin/dashboard.html", context! { dash => dash, operations => operations })
+        }
         Err(err) => error_page(&state, AppError::from(err)),
     }
 }
