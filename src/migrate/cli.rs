@@ -36,6 +36,7 @@ pub async fn import_wordpress(
     let bar = progress_bar(size, "bytes");
     let report = wordpress::import_file(db, limits, file, uploads.as_ref(), |done| bar.set_position(done)).await?;
     bar.finish_and_clear();
+    crate::migrate::queries::analyze(db).await?;
     for note in &report.notes {
         eprintln!("note: {note}");
     }
@@ -142,6 +143,7 @@ pub async fn import_markdown(db: &Db, limits: ContentLimits, dir: &Path, author:
     })
     .await?;
     bar.finish_and_clear();
+    crate::migrate::queries::analyze(db).await?;
     for skipped in &report.skipped {
         eprintln!("skipped {skipped}");
     }

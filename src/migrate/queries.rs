@@ -177,3 +177,10 @@ pub async fn comments_for_export(
 pub async fn all_tags(db: &Db) -> DbResult<Vec<(String, String)>> {
     sqlx::query_as("SELECT slug, name FROM tags ORDER BY slug").fetch_all(&db.pool).await.map_err(DbError::classify)
 }
+
+/// Refreshes the planner's statistics after an import. Without them SQLite lists a category's
+/// articles by walking every published article; with them it takes the category's index.
+pub async fn analyze(db: &Db) -> DbResult<()> {
+    sqlx::query("ANALYZE").execute(&db.pool).await.map_err(DbError::classify)?;
+    Ok(())
+}
