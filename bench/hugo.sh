@@ -72,7 +72,7 @@ hugo_runs=()
 ov_runs=()
 for run in $(seq 1 "$RUNS"); do
     rm -rf "$WORK/hugo-out"
-    read -r wall rss < <(measure "$WORK/hugo.log" hugo --quiet --source bench/hugo-theme --contentDir "$CORPUS" \
+    read -r wall rss < <(measure "$WORK/hugo.log" hugo --quiet --noBuildLock --source bench/hugo-theme --contentDir "$CORPUS" \
         --destination "$WORK/hugo-out" --cacheDir "$WORK/hugo-cache")
     hugo_runs+=("$wall $rss")
     log "run $run: hugo ${wall}s, $((rss / 1024)) MiB"
