@@ -475,6 +475,13 @@ async fn admins_add_change_disable_and_remove_users() {
         let id = user_id(&site, "ed").await;
         let path = format!("/admin/users/{id}");
         assert_eq!(ed.get(&site, "/admin/users").await.status(), StatusCode::FORBIDDEN);
+        // Without the session's CSRF secret, or with another session's: 403, and ed stays an editor.
+        let forged = [("action", "role"), ("role", "admin")];
+        assert_eq!(post_raw(&site, &desk, &path, &forged).await.status(), StatusCode::FORBIDDEN);
+        let mut with_other = vec![("csrf", ed.csrf.as_str())];
+        with_other.extend_from_slice(&forged);
+        assert_eq!(post_raw(&site, &desk, &path, &with_other).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(ed.get(&site, "/admin/users").await.status(), StatusCode::FORBIDDEN, "still an editor");
         let response = desk.post_form(&site, &path, &[("action", "role"), ("role", "admin")]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(ed.get(&site, "/admin/users").await.status(), StatusCode::OK);
