@@ -265,6 +265,10 @@ async fn articles_categories_and_tags_round_trip() {
         assert_eq!((status, trashed["status"].as_str()), (StatusCode::OK, Some("trashed")));
         let (_, trash) = get(&site, "/articles?status=trashed", token).await;
         assert_eq!(slugs(&trash), [slug.as_str()]);
+        let (status, restored) = call(&site, Method::POST, &format!("/articles/{id}/restore"), token, None).await;
+        assert_eq!((status, restored["status"].as_str()), (StatusCode::OK, Some("draft")));
+        let (status, body) = call(&site, Method::POST, &format!("/articles/{id}/restore"), token, None).await;
+        assert_eq!(error_field(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid").as_deref(), Some("status"));
 
         let (status, _) = call(&site, Method::DELETE, &format!("/categories/{category_id}"), token, None).await;
         assert_eq!(status, 204);
@@ -497,6 +501,7 @@ async fn the_openapi_document_is_served_and_lists_every_endpoint() {
         "/api/v1/articles/{id}",
         "/api/v1/articles/{id}/publish",
         "/api/v1/articles/{id}/unpublish",
+        "/api/v1/articles/{id}/restore",
         "/api/v1/categories",
         "/api/v1/categories/{id}",
         "/api/v1/tags",

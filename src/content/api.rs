@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_article, update_article, delete_article))
         .routes(routes!(publish_article))
         .routes(routes!(unpublish_article))
+        .routes(routes!(restore_article))
         .routes(routes!(list_categories, create_category))
         .routes(routes!(update_category, delete_category))
         .routes(routes!(list_tags))
@@ -441,7 +442,19 @@ async fn unpublish_article(
     change(&state, &caller, id, StatusChange::Unpublish).await
 }
 
-/// Move an article to the trash (it can be restored in the admin).
+/// Take an article out of the trash, as a draft.
+#[utoipa::path(post, path = "/articles/{id}/restore", tag = "articles", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = ArticleFull), (status = "4XX", body = ErrorBody)))]
+async fn restore_article(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<ArticleFull>, ApiError> {
+    change(&state, &caller, id, StatusChange::Restore).await
+}
+
+/// Move an article to the trash (`POST /articles/{id}/restore` takes it out).
 #[utoipa::path(delete, path = "/articles/{id}", tag = "articles", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = ArticleFull), (status = "4XX", body = ErrorBody)))]
