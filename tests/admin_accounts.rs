@@ -91,11 +91,16 @@ async fn login_sessions_csrf_and_logout() {
             assert!(cookie.contains(part), "{cookie} has {part}");
         }
         assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag ({cookie})");
+        assert!(!cookie.contains("Max-Age"), "without 'Remember me' the browser forgets it on closing: {cookie}");
+        let remembered = browser()
+            .post(format!("{}/admin/login", site.base))
+            .form(&[("username", editor.as_str()), ("password", PASSWORD), ("remember", "1")])
+            .send()
+            .await
+            .unwrap();
         let max_age = format!("Max-Age={}", site.config.accounts.session_max_secs);
-        assert!(
-            cookie.contains(&max_age),
-            "the cookie lives as long as the cap; idle expiry is the server's ({cookie})"
-        );
+        let remembered = remembered.headers()[SET_COOKIE].to_str().unwrap().to_string();
+        assert!(remembered.contains(&max_age), "remembered until the cap; idle expiry is the server's: {remembered}");
         let token = cookie.trim_start_matches("ov_session=").split(';').next().unwrap().to_string();
         let stored: Vec<String> =
             sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(&site.db.pool).await.unwrap();

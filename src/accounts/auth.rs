@@ -67,8 +67,9 @@ pub enum LoginError {
 pub struct NewSession {
     pub token: String,
     pub user: User,
-    /// The cookie's lifetime: the absolute cap. The idle expiry slides on the server, which a
-    /// cookie's `Max-Age` could not follow without being sent anew on every page.
+    /// The cookie's lifetime when the user asks to be remembered: the absolute cap. The idle
+    /// expiry slides on the server, which a cookie's `Max-Age` could not follow without being
+    /// sent anew on every page.
     pub max_age_secs: i64,
 }
 

@@ -92,6 +92,8 @@ struct LoginForm {
     #[serde(default)]
     password: String,
     next: Option<String>,
+    /// "Remember me": the cookie outlives the browser session (until the session's cap).
+    remember: Option<String>,
 }
 
 /// What a form posted by someone not yet signed in carries besides its fields.
@@ -137,7 +139,8 @@ async fn login(State(state): State<AppState>, request: Request) -> Response {
     let (ip, previous) = (sender.ip, sender.previous_session.as_deref());
     match auth::login(&state.db, &state.config.accounts, &form.username, &form.password, ip, previous).await {
         Ok(opened) => {
-            let cookie = session::session_cookie(&opened.token, opened.max_age_secs, secure(&state));
+            let max_age = form.remember.is_some().then_some(opened.max_age_secs);
+            let cookie = session::session_cookie(&opened.token, max_age, secure(&state));
             session::with_cookie(Redirect::to(&next).into_response(), &cookie)
         }
         Err(LoginError::Db(err)) => error_page(&state, AppError::from(err)),
@@ -146,7 +149,9 @@ async fn login(State(state): State<AppState>, request: Request) -> Response {
                 LoginError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::UNAUTHORIZED,
             };
-            let ctx = context! { next => next, username => form.username, error => err.to_string() };
+            let ctx = context! {
+                next => next, username => form.username, remember => form.remember.is_some(), error => err.to_string()
+            };
             let mut response = (status, render_bare(&state, "admin/login.html", ctx)).into_response();
             if let LoginError::Locked { retry_after_secs } = err {
                 if let Ok(value) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {

@@ -145,15 +145,17 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
     }
 }
 
-/// The `Set-Cookie` value for a new session (`Secure` when served over TLS).
-pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
+/// The `Set-Cookie` value for a new session (`Secure` when served over TLS). Without
+/// `max_age_secs` the browser forgets it when it closes ("Remember me" unticked).
+pub fn session_cookie(token: &str, max_age_secs: Option<i64>, secure: bool) -> String {
+    let max_age = max_age_secs.map(|secs| format!("; Max-Age={secs}")).unwrap_or_default();
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{max_age}{secure}")
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(secure: bool) -> String {
-    session_cookie("", 0, secure)
+    session_cookie("", Some(0), secure)
 }
 
 /// Adds `Set-Cookie` to a response.
