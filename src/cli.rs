@@ -355,7 +355,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(ExportCommand::Static { out, base_url, jobs }) => {
             // Each SQLite connection maps the database file (`store`), and resident memory counts
             // every map: a pool no larger than the export's concurrency.
-            let db = connect_with(&config, &data_dir, jobs.clamp(1, 16) as u32).await?;
+            let db = Db::connect_for_bulk_reads(&database_url(&config, &data_dir), jobs.clamp(1, 16) as u32).await?;
             crate::migrate::cli::export_static(db, config, data_dir, &out, base_url, jobs).await
         }
         Command::Ipfs(IpfsCommand::Status) => {
@@ -481,13 +481,15 @@ fn read_body(path: &Path, limits: ContentLimits) -> anyhow::Result<String> {
 }
 
 async fn connect(config: &Config, data_dir: &Path) -> anyhow::Result<Db> {
-    connect_with(config, data_dir, 16).await
+    Db::connect(&database_url(config, data_dir), 16).await
 }
 
-async fn connect_with(config: &Config, data_dir: &Path, max_connections: u32) -> anyhow::Result<Db> {
-    let url =
-        if config.database_url.is_empty() { store::sqlite_url_for(data_dir) } else { config.database_url.clone() };
-    Db::connect(&url, max_connections).await
+fn database_url(config: &Config, data_dir: &Path) -> String {
+    if config.database_url.is_empty() {
+        store::sqlite_url_for(data_dir)
+    } else {
+        config.database_url.clone()
+    }
 }
 
 async fn seed(db: &Db, limits: ContentLimits) -> anyhow::Result<()> {

@@ -248,14 +248,19 @@ async fn articles_categories_and_tags_round_trip() {
         assert_eq!(patched["body"], "The **survey** measured forty glaciers.", "untouched fields are kept");
         let tags: Vec<&str> = patched["tags"].as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
         assert_eq!(tags, ["glaciers", "ice"]);
-        let (_, tag_list) = get(&site, "/tags?per_page=100", None).await;
+        // The draft's new tag is the desk's business until the article is published.
+        let (_, tag_list) = get(&site, "/tags?per_page=100", token).await;
         assert!(slugs(&tag_list).contains(&"ice".to_string()), "{tag_list}");
+        let (_, tag_list) = get(&site, "/tags?per_page=100", None).await;
+        assert!(!slugs(&tag_list).contains(&"ice".to_string()), "a draft's tag is not public: {tag_list}");
 
         // Publish: anonymous readers and the site see it; unpublish and trash hide it again.
         let (status, published) = call(&site, Method::POST, &format!("/articles/{id}/publish"), token, None).await;
         assert_eq!((status, published["status"].as_str()), (StatusCode::OK, Some("published")));
         let (status, _) = get(&site, &format!("/articles/{slug}"), None).await;
         assert_eq!(status, 200);
+        let (_, tag_list) = get(&site, "/tags?per_page=100", None).await;
+        assert!(slugs(&tag_list).contains(&"ice".to_string()), "{tag_list}");
         site.settle().await;
         assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 200);
         let (_, unpublished) = call(&site, Method::POST, &format!("/articles/{id}/unpublish"), token, None).await;

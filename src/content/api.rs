@@ -610,7 +610,7 @@ pub struct TagCount {
     id: i64,
     slug: String,
     name: String,
-    /// Articles of any status with this tag.
+    /// Articles with this tag: published ones for anonymous callers, any status with a token.
     articles: i64,
 }
 
@@ -626,9 +626,13 @@ impl From<TagEntry> for TagCount {
     responses((status = 200, body = Paged<TagCount>), (status = "4XX", body = ErrorBody)))]
 async fn list_tags(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Paged<TagCount>>, ApiError> {
     let paging = Paging::new(query.page, query.per_page)?;
-    Ok(Json(page_of(service::tag_entries(&state.db).await?, paging)))
+    let tags = match caller {
+        Caller::Anonymous => service::public_tag_entries(&state.db).await?,
+        Caller::Token(_) => service::tag_entries(&state.db).await?,
+    };
+    Ok(Json(page_of(tags, paging)))
 }

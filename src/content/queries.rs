@@ -784,14 +784,20 @@ pub async fn delete_category(conn: &mut AnyConnection, id: i64) -> DbResult<bool
 }
 
 /// Every tag with its number of articles, by name.
-pub async fn tag_entries(db: &Db) -> DbResult<Vec<TagEntry>> {
-    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+/// Every tag with its number of articles of any status (the admin's view), or with `published_only`
+/// just the tags of published articles, counting those (the public's view: a draft's tags are not
+/// public yet).
+pub async fn tag_entries(db: &Db, published_only: bool) -> DbResult<Vec<TagEntry>> {
+    let sql = if published_only {
+        "SELECT t.id, t.slug, t.name, COUNT(*) FROM tags t \
+         JOIN article_tags at ON at.tag_id = t.id JOIN articles a ON a.id = at.article_id AND a.status = 'published' \
+         GROUP BY t.id, t.slug, t.name ORDER BY t.name"
+    } else {
         "SELECT t.id, t.slug, t.name, (SELECT COUNT(*) FROM article_tags at WHERE at.tag_id = t.id) \
-         FROM tags t ORDER BY t.name",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+         FROM tags t ORDER BY t.name"
+    };
+    let rows: Vec<(i64, String, String, i64)> =
+        sqlx::query_as(sql).fetch_all(&db.pool).await.map_err(DbError::classify)?;
     Ok(rows.into_iter().map(|(id, slug, name, articles)| TagEntry { id, slug, name, articles }).collect())
 }
 

@@ -1138,8 +1138,14 @@ pub async fn delete_category(db: &Db, actor: &Actor, id: i64) -> Result<(), Cont
     Ok(())
 }
 
+/// Every tag, counting articles of any status (for the desk).
 pub async fn tag_entries(db: &Db) -> Result<Vec<TagEntry>, ContentError> {
-    Ok(queries::tag_entries(db).await?)
+    Ok(queries::tag_entries(db, false).await?)
+}
+
+/// The tags of published articles, counting only those (for anonymous readers).
+pub async fn public_tag_entries(db: &Db) -> Result<Vec<TagEntry>, ContentError> {
+    Ok(queries::tag_entries(db, true).await?)
 }
 
 /// Renames a tag; an empty `slug` is derived from the name.
@@ -1176,7 +1182,7 @@ pub async fn delete_tag(db: &Db, actor: &Actor, id: i64, into: Option<i64>) -> R
         return Err(invalid("into", "a tag cannot be merged into itself"));
     }
     if let Some(into) = into {
-        if !queries::tag_entries(db).await?.iter().any(|t| t.id == into) {
+        if !queries::tag_entries(db, false).await?.iter().any(|t| t.id == into) {
             return Err(invalid("into", format!("no tag with id {into}")));
         }
     }
