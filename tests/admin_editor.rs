@@ -626,3 +626,30 @@ async fn a_standing_page_is_written_in_the_same_editor() {
         site.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_published_article_keeps_its_old_url_when_its_slug_changes() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let editor = Desk::sign_in(&site, Role::Editor).await;
+        let form = article_form("Tide tables", "High water at six.", &[("slug", "tide-tables"), ("action", "publish")]);
+        let id = saved_id(&editor.post_form(&site, "/admin/articles/new", &form).await);
+        let form = article_form("Tide tables", "High water at six.", &[("slug", "tide-tables-2027")]);
+        saved_id(&editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await);
+
+        assert_eq!(public_status(&site, "/article/tide-tables-2027").await.0, 200);
+        let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let response = no_redirects.get(format!("{}/article/tide-tables", site.base)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY, "links to the old URL still arrive");
+        assert_eq!(response.headers()[LOCATION], "/article/tide-tables-2027");
+
+        // A draft never had readers: renaming it leaves no redirect behind.
+        let form = article_form("Notes", "Draft.", &[("slug", "notes")]);
+        let id = saved_id(&editor.post_form(&site, "/admin/articles/new", &form).await);
+        let form = article_form("Notes", "Draft.", &[("slug", "notes-2")]);
+        saved_id(&editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await);
+        let response = no_redirects.get(format!("{}/article/notes", site.base)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        site.finish().await;
+    }
+}

@@ -29,6 +29,13 @@ impl ArticleKind {
             ArticleKind::Page => "page",
         }
     }
+    /// Where an article of this kind with `slug` is served.
+    pub fn path(self, slug: &str) -> String {
+        match self {
+            ArticleKind::Post => format!("/article/{slug}"),
+            ArticleKind::Page => format!("/{slug}"),
+        }
+    }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "post" => Some(ArticleKind::Post),

@@ -175,10 +175,7 @@ async fn render_article(
     template: &str,
     comments_view: &comments::routes::View,
 ) -> Result<http::page_cache::CachedPage, AppError> {
-    let path = match article.summary.kind {
-        ArticleKind::Post => format!("/article/{}", article.summary.slug),
-        ArticleKind::Page => format!("/{}", article.summary.slug),
-    };
+    let path = article.summary.kind.path(&article.summary.slug);
     let neighbours = queries::neighbours(&state.db, &article.summary).await?;
     let base = base_context(state, &path).await?;
     let canonical = format!("{}{}", state.config.base_url(), path);

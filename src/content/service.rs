@@ -790,6 +790,15 @@ async fn write_article(
         Some(id) => {
             queries::save_revision(&mut tx, id, now).await?;
             queries::update_article(&mut tx, id, &row, now).await?;
+            if let Some((article, _)) = current.as_ref().filter(|(a, _)| a.summary.status == Status::Published) {
+                // Links to a published article outlive a new slug, as in WordPress: its old URL
+                // answers with a 301 (`http::moved_permanently` reads `redirects`).
+                if article.summary.slug != slug {
+                    let kind = article.summary.kind;
+                    let (old_path, new_path) = (kind.path(&article.summary.slug), kind.path(&slug));
+                    crate::migrate::queries::save_redirect(&mut tx, &old_path, &new_path).await?;
+                }
+            }
             Saved::Updated { id, slug: slug.clone(), status }
         }
         None => {

@@ -12,7 +12,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{BoxError, Router};
@@ -106,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/static/{*path}", get(static_file))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), moved_permanently))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(http.max_body_bytes))
         // Image uploads have a limit of their own (`media.max_upload_bytes`), so they join the
         // router after the site-wide one.
@@ -208,11 +210,22 @@ async fn static_file(State(state): State<AppState>, Path(path): Path<String>) ->
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=86400")], bytes).into_response()
 }
 
-/// 404, unless the path is an old URL of an imported site (`migrate`): then a 301 to its new place.
-async fn not_found(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+async fn not_found(State(state): State<AppState>) -> Response {
+    error_page(&state, AppError::NotFound)
+}
+
+/// A page that is not found may have moved: an imported site's old permalink (`migrate`), or a
+/// published article whose slug changed. Then the 404 becomes a 301 to its new place.
+async fn moved_permanently(State(state): State<AppState>, request: Request<axum::body::Body>, next: Next) -> Response {
+    let is_read = request.method() == Method::GET || request.method() == Method::HEAD;
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    if !is_read || response.status() != StatusCode::NOT_FOUND {
+        return response;
+    }
     match crate::migrate::redirect_for(&state.db, uri.path()).await {
         Ok(Some(new_path)) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, new_path)]).into_response(),
-        Ok(None) => error_page(&state, AppError::NotFound),
+        Ok(None) => response,
         Err(err) => error_page(&state, AppError::Internal(err.into())),
     }
 }
