@@ -510,6 +510,7 @@ async fn the_openapi_document_is_served_and_lists_every_endpoint() {
         "/api/v1/categories",
         "/api/v1/categories/{id}",
         "/api/v1/tags",
+        "/api/v1/tags/{id}",
         "/api/v1/comments",
         "/api/v1/comments/{id}",
         "/api/v1/subscribers",
@@ -518,6 +519,10 @@ async fn the_openapi_document_is_served_and_lists_every_endpoint() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing from {}", doc["paths"]);
     }
+    let upload = &doc["paths"]["/api/v1/media"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"];
+    let form = doc["components"]["schemas"][upload["$ref"].as_str().unwrap().rsplit('/').next().unwrap()].clone();
+    assert_eq!(form["properties"]["file"]["format"], "binary", "{form}");
+    assert_eq!(form["required"], json!(["file"]), "{form}");
     site.finish().await;
 }
 
@@ -634,6 +639,10 @@ async fn each_role_is_refused_exactly_what_it_may_not_do() {
             (Method::PATCH, "/comments/987654".into(), Some(json!({"status": "spam"})), Role::Editor),
             (Method::DELETE, "/comments/987654".into(), None, Role::Editor),
             (Method::GET, "/subscribers".into(), None, Role::Editor),
+            (Method::PATCH, "/media/987654".into(), Some(json!({"alt_text": "Boats."})), Role::Author),
+            (Method::DELETE, "/media/987654".into(), None, Role::Author),
+            (Method::PATCH, "/tags/987654".into(), Some(json!({"name": "Matrix"})), Role::Editor),
+            (Method::DELETE, "/tags/987654".into(), None, Role::Editor),
             // Last: it trashes the article.
             (Method::DELETE, format!("/articles/{theirs}"), None, Role::Editor),
         ];
@@ -647,6 +656,260 @@ async fn each_role_is_refused_exactly_what_it_may_not_do() {
                 }
             }
         }
+        // Uploads are multipart; a text file is refused (415) once the role may upload.
+        for (role, token) in &tokens {
+            let (status, answer) = upload(&site, Some(token), "notes.txt", b"not an image".to_vec(), None).await;
+            let expected =
+                if *role < Role::Author { StatusCode::FORBIDDEN } else { StatusCode::UNSUPPORTED_MEDIA_TYPE };
+            assert_eq!(status, expected, "POST /media as {role:?}: {answer}");
+        }
+        site.finish().await;
+    }
+}
+
+/// Sends `POST /api/v1/media` as `multipart/form-data` with a `file` part (and `alt`).
+async fn upload(
+    site: &TestSite,
+    token: Option<&str>,
+    name: &str,
+    bytes: Vec<u8>,
+    alt: Option<&str>,
+) -> (StatusCode, Value) {
+    use reqwest::multipart::{Form, Part};
+    let mut form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
+    if let Some(alt) = alt {
+        form = form.text("alt", alt.to_string());
+    }
+    let mut request = site.client.post(format!("{}/api/v1/media", site.base)).multipart(form);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("upload");
+    (response.status(), response.json().await.expect("JSON answer"))
+}
+
+/// A PNG of `width`×`height` pixels of noise, which compresses badly: a large file from a small image.
+fn noise_png(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let pixels = image::RgbaImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        image::Rgba(state.to_le_bytes())
+    });
+    let mut png = Vec::new();
+    pixels.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).expect("encoding a PNG");
+    png
+}
+
+#[tokio::test]
+async fn images_are_uploaded_described_and_deleted_through_the_api() {
+    for backend in backends() {
+        // Above the site-wide body limit (2 MiB): uploads have their own.
+        let site = TestSite::start_with(backend, "[media]\nmax_upload_bytes = 3000000\n").await;
+        let author = user_with_token(&site, "otto", Role::Author).await;
+        let other = user_with_token(&site, "ada", Role::Author).await;
+        let editor = user_with_token(&site, "edda", Role::Editor).await;
+        let contributor = user_with_token(&site, "cora", Role::Contributor).await;
+
+        let png = noise_png(800, 700);
+        assert!(png.len() > 2 * 1024 * 1024 && png.len() < 3_000_000, "{} bytes", png.len());
+        let (status, item) = upload(&site, Some(&author), "Harbour at dawn.png", png.clone(), Some("Boats")).await;
+        assert_eq!(status, StatusCode::CREATED, "{item}");
+        assert_eq!((item["width"].as_i64(), item["height"].as_i64()), (Some(800), Some(700)));
+        assert_eq!((item["alt_text"].as_str(), item["uploader"].as_str()), (Some("Boats"), Some("otto")));
+        assert_eq!(item["content_type"], "image/png");
+        assert!(!item["sizes"].as_array().unwrap().is_empty(), "responsive copies: {item}");
+        let id = item["id"].as_i64().unwrap();
+        let url = item["url"].as_str().unwrap().to_string();
+        let served = site.get(&url).await;
+        assert_eq!(served.status(), 200, "{url}");
+        let bytes = served.bytes().await.unwrap();
+        assert_eq!(image::load_from_memory(&bytes).expect("a served image").width(), 800);
+        let (_, one) = get(&site, &format!("/media/{id}"), Some(&author)).await;
+        assert_eq!(one["url"], url.as_str());
+
+        // The same image again is the same entry.
+        let (status, again) = upload(&site, Some(&other), "copy.png", png, None).await;
+        assert_eq!((status, again["id"].as_i64()), (StatusCode::OK, Some(id)), "{again}");
+
+        // Refusals name the field; none stores anything.
+        let (status, body) = upload(&site, Some(&author), "photo.png", b"just some text".to_vec(), None).await;
+        assert_eq!(
+            error_field(status, &body, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").as_deref(),
+            Some("file")
+        );
+        let small = noise_png(40, 30);
+        let (status, body) = upload(&site, Some(&author), "cut.png", small[..small.len() / 2].to_vec(), None).await;
+        assert_eq!(error_field(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid").as_deref(), Some("file"));
+        let (status, body) = upload(&site, Some(&author), "big.png", vec![0; 3_100_000], None).await;
+        assert_eq!(
+            error_field(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").as_deref(),
+            Some("file")
+        );
+        let (status, body) = upload(&site, Some(&author), "a.png", small.clone(), Some(&"x".repeat(501))).await;
+        assert_eq!(error_field(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid").as_deref(), Some("alt"));
+        let (status, body) = call(&site, Method::POST, "/media", Some(&author), Some(json!({"file": "x"}))).await;
+        assert_eq!(
+            error_field(status, &body, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").as_deref(),
+            Some("file")
+        );
+        let (status, body) = upload(&site, Some(&contributor), "a.png", small.clone(), None).await;
+        error_field(status, &body, StatusCode::FORBIDDEN, "forbidden");
+        let (status, body) = upload(&site, None, "a.png", small, None).await;
+        error_field(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+        let (_, listing) = get(&site, "/media", Some(&author)).await;
+        assert_eq!(listing["total_items"], 1, "{listing}");
+
+        // Alt text and delete: one's own uploads; an editor's any.
+        let alt = |token: String, text: &'static str| {
+            let site = &site;
+            async move {
+                call(site, Method::PATCH, &format!("/media/{id}"), Some(&token), Some(json!({"alt_text": text}))).await
+            }
+        };
+        let (status, body) = alt(other.clone(), "Mine now").await;
+        error_field(status, &body, StatusCode::FORBIDDEN, "forbidden");
+        let (status, body) = alt(author.clone(), "Fishing boats at dawn").await;
+        assert_eq!((status, body["alt_text"].as_str()), (StatusCode::OK, Some("Fishing boats at dawn")), "{body}");
+        assert!(body["markdown"].as_str().unwrap().starts_with("![Fishing boats at dawn]("), "{body}");
+        let (status, body) = alt(editor.clone(), "Boats in the harbour").await;
+        assert_eq!((status, body["alt_text"].as_str()), (StatusCode::OK, Some("Boats in the harbour")), "{body}");
+        let (status, body) = alt(author.clone(), "two\nlines").await;
+        assert_eq!(
+            error_field(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid").as_deref(),
+            Some("alt_text")
+        );
+        let (_, one) = get(&site, &format!("/media/{id}"), Some(&author)).await;
+        assert_eq!(one["alt_text"], "Boats in the harbour", "a refused edit changes nothing");
+
+        let (status, body) = call(&site, Method::DELETE, &format!("/media/{id}"), Some(&other), None).await;
+        error_field(status, &body, StatusCode::FORBIDDEN, "forbidden");
+        let (status, _) = call(&site, Method::DELETE, &format!("/media/{id}"), Some(&author), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, body) = get(&site, &format!("/media/{id}"), Some(&author)).await;
+        error_field(status, &body, StatusCode::NOT_FOUND, "not_found");
+        assert_eq!(site.fetch(&url).await.0, 404, "its files are gone");
+        let (status, body) = call(&site, Method::DELETE, &format!("/media/{id}"), Some(&editor), None).await;
+        error_field(status, &body, StatusCode::NOT_FOUND, "not_found");
+        site.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn tags_are_renamed_merged_and_deleted_by_editors() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let editor = user_with_token(&site, "edda", Role::Editor).await;
+        let author = user_with_token(&site, "otto", Role::Author).await;
+        let (status, article) = call(
+            &site,
+            Method::POST,
+            "/articles",
+            Some(&author),
+            Some(json!({"title": "Ferry timetable", "tags": ["Harbour", "harbor-news", "Ports"]})),
+        )
+        .await;
+        assert_eq!(status, 201, "{article}");
+        let article_id = article["id"].as_i64().unwrap();
+        let tag_ids = || async {
+            let (_, tags) = get(&site, "/tags?per_page=100", Some(&editor)).await;
+            tags["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| (t["slug"].as_str().unwrap().to_string(), t["id"].as_i64().unwrap()))
+                .collect::<std::collections::HashMap<_, _>>()
+        };
+        let article_tags = || async {
+            let (_, article) = get(&site, &format!("/articles/{article_id}"), Some(&editor)).await;
+            article["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["slug"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let ids = tag_ids().await;
+        let (harbour, harbor, ports) = (ids["harbour"], ids["harbor-news"], ids["ports"]);
+
+        // Refused below editor, or without a token, and nothing changes.
+        for (token, expected) in [(None, StatusCode::UNAUTHORIZED), (Some(author.as_str()), StatusCode::FORBIDDEN)] {
+            let path = format!("/tags/{harbour}");
+            let (status, _) = call(&site, Method::PATCH, &path, token, Some(json!({"name": "Seized"}))).await;
+            assert_eq!(status, expected);
+            let (status, _) = call(&site, Method::DELETE, &path, token, None).await;
+            assert_eq!(status, expected);
+        }
+        assert_eq!(tag_ids().await, ids);
+
+        let (status, renamed) = call(
+            &site,
+            Method::PATCH,
+            &format!("/tags/{harbour}"),
+            Some(&editor),
+            Some(json!({"name": "Harbours", "slug": "harbours"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{renamed}");
+        assert_eq!(
+            (renamed["id"].as_i64(), renamed["name"].as_str(), renamed["slug"].as_str(), renamed["articles"].as_i64()),
+            (Some(harbour), Some("Harbours"), Some("harbours"), Some(1))
+        );
+        // A new name alone keeps the slug.
+        let (_, renamed) = call(
+            &site,
+            Method::PATCH,
+            &format!("/tags/{harbour}"),
+            Some(&editor),
+            Some(json!({"name": "Harbour life"})),
+        )
+        .await;
+        assert_eq!((renamed["name"].as_str(), renamed["slug"].as_str()), (Some("Harbour life"), Some("harbours")));
+        for (body, field) in [
+            (json!({"slug": "ports"}), "slug"),
+            (json!({"slug": "Not A Slug"}), "slug"),
+            (json!({"name": "  "}), "name"),
+            (json!({"colour": "red"}), "colour"),
+        ] {
+            let (status, error) =
+                call(&site, Method::PATCH, &format!("/tags/{harbour}"), Some(&editor), Some(body.clone())).await;
+            assert_eq!(
+                error_field(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "invalid").as_deref(),
+                Some(field),
+                "{body}"
+            );
+        }
+        // serde would read a struct from an array of its fields; the API takes objects only.
+        let (status, error) =
+            call(&site, Method::PATCH, &format!("/tags/{harbour}"), Some(&editor), Some(json!(["Seized", null]))).await;
+        error_field(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+        let (status, error) =
+            call(&site, Method::PATCH, "/tags/987654", Some(&editor), Some(json!({"name": "X"}))).await;
+        error_field(status, &error, StatusCode::NOT_FOUND, "not_found");
+        assert_eq!(article_tags().await, ["harbours", "harbor-news", "ports"]);
+
+        // Merge: the article keeps one tag for both.
+        let (status, error) =
+            call(&site, Method::DELETE, &format!("/tags/{harbor}?into={harbor}"), Some(&editor), None).await;
+        assert_eq!(error_field(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "invalid").as_deref(), Some("into"));
+        let (status, error) =
+            call(&site, Method::DELETE, &format!("/tags/{harbor}?into=abc"), Some(&editor), None).await;
+        assert_eq!(error_field(status, &error, StatusCode::BAD_REQUEST, "invalid_parameter").as_deref(), Some("into"));
+        let (status, _) =
+            call(&site, Method::DELETE, &format!("/tags/{harbor}?into={harbour}"), Some(&editor), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let mut tags = article_tags().await;
+        tags.sort();
+        assert_eq!(tags, ["harbours", "ports"]);
+        assert!(!tag_ids().await.contains_key("harbor-news"));
+
+        // Delete: the article loses the tag.
+        let (status, _) = call(&site, Method::DELETE, &format!("/tags/{ports}"), Some(&editor), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(article_tags().await, ["harbours"]);
+        let (status, error) = call(&site, Method::DELETE, &format!("/tags/{ports}"), Some(&editor), None).await;
+        error_field(status, &error, StatusCode::NOT_FOUND, "not_found");
         site.finish().await;
     }
 }

@@ -77,6 +77,9 @@ impl ApiError {
             StatusCode::NOT_FOUND => ("not_found", "No such API endpoint."),
             StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This endpoint does not accept that method."),
             StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported_media_type", "The request body's content type is not accepted here.")
+            }
             StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "The server is busy; please retry shortly."),
             s if s.is_client_error() => ("bad_request", "The request was not understood."),
             _ => ("internal", "Something went wrong on our side."),

@@ -12,8 +12,9 @@ use utoipa::ToSchema;
 use crate::api::ApiError;
 
 /// A JSON body: `Content-Type: application/json` (415 otherwise), at most the API's body limit
-/// (413), well-formed (400 `malformed_json`) and of the right shape (422 `invalid`, with the path
-/// of the faulty field, e.g. `tags[1]`).
+/// (413), well-formed (400 `malformed_json`), an object (422: serde would also fill a struct from
+/// an array of its field values, which no client means) and of the right shape (422 `invalid`,
+/// with the path of the faulty field, e.g. `tags[1]`).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -53,6 +54,9 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 return Err(ApiError::invalid(path, "must not contain NUL characters"));
             }
         }
+    }
+    if bytes.trim_ascii_start().starts_with(b"[") {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "The body must be a JSON object."));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
@@ -226,6 +230,7 @@ mod tests {
             field_of(r#"{"title": "a", "tags": [], "inner": {}}"#),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("inner.n".into()))
         );
+        assert_eq!(field_of(r#"["a", ["b"], null]"#), (StatusCode::UNPROCESSABLE_ENTITY, None));
         assert_eq!(field_of(r#"{"title": "a""#).0, StatusCode::BAD_REQUEST);
         assert_eq!(field_of(r#"{"title": "a", "tags": []} x"#).0, StatusCode::BAD_REQUEST);
         assert_eq!(

@@ -69,7 +69,7 @@ impl utoipa::Modify for BearerScheme {
 
 /// The API's routes and their document, as one router to merge into the site's.
 pub fn router() -> Router<AppState> {
-    let (routes, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(
             PREFIX,
             OpenApiRouter::new()
@@ -79,6 +79,8 @@ pub fn router() -> Router<AppState> {
                 .merge(crate::media::api::router()),
         )
         .split_for_parts();
+    // Served by `upload_router`, outside the site-wide body limit; described here with the rest.
+    doc.merge(uploads().into_openapi());
     let document = match serde_json::to_value(&doc).and_then(|mut value| {
         camel_case_links(&mut value);
         serde_json::to_vec(&value)
@@ -98,6 +100,16 @@ pub fn router() -> Router<AppState> {
             }),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The API's uploads (`POST /api/v1/media`), with their own body limit (`media.max_upload_bytes`
+/// and the form around it), to merge outside the site-wide limit; [`router`] documents them.
+pub fn upload_router(media: &crate::media::config::MediaConfig) -> Router<AppState> {
+    uploads().split_for_parts().0.layer(DefaultBodyLimit::max(media.upload_body_limit()))
+}
+
+fn uploads() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().nest(PREFIX, crate::media::api::upload_routes())
 }
 
 /// utoipa 5.5 writes the fields of response links in snake_case (`operation_id`); OpenAPI spells

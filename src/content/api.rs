@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_categories, create_category))
         .routes(routes!(update_category, delete_category))
         .routes(routes!(list_tags))
+        .routes(routes!(update_tag, delete_tag))
 }
 
 impl From<ContentError> for ApiError {
@@ -635,4 +636,65 @@ async fn list_tags(
         Caller::Token(_) => service::tag_entries(&state.db).await?,
     };
     Ok(Json(page_of(tags, paging)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagPatch {
+    /// Must contain a letter or digit.
+    #[schema(min_length = 1, max_length = 80, pattern = r"\S")]
+    name: Option<String>,
+    /// Empty derives it from the name; another tag's slug is refused (merge the two instead).
+    #[schema(max_length = 200, pattern = r"^([a-z0-9]+(-[a-z0-9]+)*)?$")]
+    slug: Option<String>,
+}
+
+/// Rename a tag (editors and up); absent fields keep their value.
+#[utoipa::path(patch, path = "/tags/{id}", tag = "tags", request_body = TagPatch,
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = TagCount), (status = "4XX", body = ErrorBody)))]
+async fn update_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiJson(patch): ApiJson<TagPatch>,
+) -> Result<Json<TagCount>, ApiError> {
+    let actor = caller.actor()?;
+    // Refused before the lookup, so a 404 never tells a caller without the right what exists.
+    caller.require(crate::accounts::Capability::ManageTerms)?;
+    let current = tag_by_id(&state, id).await?;
+    let name = patch.name.unwrap_or(current.name);
+    let slug = patch.slug.unwrap_or(current.slug);
+    service::rename_tag(&state.db, &actor, id, &name, &slug).await?;
+    Ok(Json(tag_by_id(&state, id).await?.into()))
+}
+
+async fn tag_by_id(state: &AppState, id: i64) -> Result<TagEntry, ApiError> {
+    service::tag_entries(&state.db)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("No tag with id {id}.")))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TagDeleteQuery {
+    /// Merge into this tag: its articles get that tag instead.
+    into: Option<i64>,
+}
+
+/// Delete a tag, or merge it into another with `?into=` (editors and up).
+#[utoipa::path(delete, path = "/tags/{id}", tag = "tags", params(("id" = i64, Path), TagDeleteQuery),
+    security(("bearer" = [])),
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn delete_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiQuery(query): ApiQuery<TagDeleteQuery>,
+) -> Result<StatusCode, ApiError> {
+    service::delete_tag(&state.db, &caller.actor()?, id, query.into).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -112,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         // Image uploads have a limit of their own (`media.max_upload_bytes`), so they join the
         // router after the site-wide one.
         .merge(crate::media::admin::upload_router(&state.config.media))
+        .merge(crate::api::upload_router(&state.config.media))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -20,9 +20,6 @@ use crate::media::config::MediaConfig;
 use crate::media::model::MediaItem;
 use crate::media::service::{self, Actor, MediaError, Upload};
 
-/// Room for the form's other fields and the multipart framing around the file.
-const FORM_OVERHEAD_BYTES: usize = 64 * 1024;
-
 pub fn admin_router() -> Router<AppState> {
     Router::new()
         .route("/admin/media", get(library))
@@ -33,12 +30,11 @@ pub fn admin_router() -> Router<AppState> {
 
 /// The upload routes, with their own body limit; merged outside the site-wide one.
 pub fn upload_router(config: &MediaConfig) -> Router<AppState> {
-    let limit = config.max_upload_bytes + FORM_OVERHEAD_BYTES;
     Router::new()
         .route("/admin/media", post(upload_form))
         .route("/admin/media.json", post(upload_json))
         // Enforced while the multipart body is read, so the answer can say which field and why.
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(config.upload_body_limit()))
 }
 
 #[derive(Deserialize)]
@@ -168,23 +164,24 @@ async fn list_json(State(state): State<AppState>, signed_in: SignedIn, Query(que
 }
 
 /// What an upload request carried, read from its multipart body.
-struct Received {
-    csrf: String,
-    alt: String,
-    name: String,
-    bytes: Vec<u8>,
+pub(super) struct Received {
+    /// Empty from API clients, whose bearer token needs no CSRF secret.
+    pub(super) csrf: String,
+    pub(super) alt: String,
+    pub(super) name: String,
+    pub(super) bytes: Vec<u8>,
 }
 
 /// Why an upload request could not even be read.
-struct Unreadable {
-    status: StatusCode,
-    field: &'static str,
-    message: String,
+pub(super) struct Unreadable {
+    pub(super) status: StatusCode,
+    pub(super) field: &'static str,
+    pub(super) message: String,
 }
 
 /// Reads the form's fields, counting the file's bytes as they arrive (a file over the limit is
-/// refused without holding more of it).
-async fn receive(state: &AppState, request: Request) -> Result<Received, Unreadable> {
+/// refused without holding more of it). Also `POST /api/v1/media`'s reader.
+pub(super) async fn receive(state: &AppState, request: Request) -> Result<Received, Unreadable> {
     let mut multipart = Multipart::from_request(request, state).await.map_err(|rejection| Unreadable {
         status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
         field: "file",

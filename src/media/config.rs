@@ -31,7 +31,15 @@ impl Default for MediaConfig {
     }
 }
 
+/// Room for an upload form's other fields and the multipart framing around the file.
+const FORM_OVERHEAD_BYTES: usize = 64 * 1024;
+
 impl MediaConfig {
+    /// The body limit of an upload request (the admin's and the API's): the file and its form.
+    pub fn upload_body_limit(&self) -> usize {
+        self.max_upload_bytes + FORM_OVERHEAD_BYTES
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         if !(1024..=1 << 30).contains(&self.max_upload_bytes) {
             bail!(

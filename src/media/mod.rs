@@ -4,7 +4,7 @@
 //!
 //! `config` (`[media]`), `images` (decode, orient, re-encode, resize; synchronous, run on the
 //! blocking pool), `model`, `service` (one transaction per upload), `queries`, `routes`
-//! (`/media/{cid}`), `admin` (the library screen), `api` (`/api/v1/media`, read-only).
+//! (`/media/{cid}`), `admin` (the library screen), `api` (`/api/v1/media`).
 
 pub mod admin;
 pub mod api;
