@@ -870,6 +870,8 @@ async fn tags_are_renamed_merged_and_deleted_by_editors() {
             (json!({"slug": "ports"}), "slug"),
             (json!({"slug": "Not A Slug"}), "slug"),
             (json!({"name": "  "}), "name"),
+            // The document's 80-character limit counts what is sent, trailing spaces too.
+            (json!({"name": format!("{}   ", "n".repeat(78))}), "name"),
             (json!({"colour": "red"}), "colour"),
         ] {
             let (status, error) =

@@ -105,7 +105,8 @@ fn check_text(limits: ContentLimits, input: &TextInput<'_>) -> Result<Checked, V
         for tag in input.tags {
             let name = tag.trim();
             let slug = slugify(name);
-            if slug.is_empty() || name.chars().count() > MAX_TERM_CHARS {
+            // The limit counts what was sent, spaces too, as the API's document says.
+            if slug.is_empty() || tag.chars().count() > MAX_TERM_CHARS {
                 errors.push(invalid(
                     "tags",
                     format!("{name:?} is not a usable tag (1–{MAX_TERM_CHARS} characters with a letter or digit)"),
@@ -1046,7 +1047,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 fn check_category(edit: &CategoryEdit) -> Result<(String, String), Vec<ContentError>> {
     let mut errors = Vec::new();
     let name = edit.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_TERM_CHARS || slugify(name).is_empty() {
+    if name.is_empty() || edit.name.chars().count() > MAX_TERM_CHARS || slugify(name).is_empty() {
         errors.push(invalid("name", format!("must be 1–{MAX_TERM_CHARS} characters with a letter or digit")));
     }
     let slug = match edit.slug.trim() {
@@ -1160,8 +1161,8 @@ pub async fn public_tag_entries(db: &Db) -> Result<Vec<TagEntry>, ContentError> 
 /// Renames a tag; an empty `slug` is derived from the name.
 pub async fn rename_tag(db: &Db, actor: &Actor, id: i64, name: &str, slug: &str) -> Result<(), ContentError> {
     require(actor, Capability::ManageTerms, "manage tags")?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_TERM_CHARS || slugify(name).is_empty() {
+    let (sent, name) = (name, name.trim());
+    if name.is_empty() || sent.chars().count() > MAX_TERM_CHARS || slugify(name).is_empty() {
         return Err(invalid("name", format!("must be 1–{MAX_TERM_CHARS} characters with a letter or digit")));
     }
     let slug = match slug.trim() {
