@@ -5,7 +5,7 @@
 //! what they share:
 //! - [`ApiError`]: the one error body `{"error": {"code", "message", "field"}}`, also put on the
 //!   answers other layers give under `/api/v1` (unknown path, wrong method, oversize body,
-//!   timeouts) by [`json_errors`];
+//!   timeouts) by [`JsonErrors`];
 //! - [`Caller`]: the bearer-token extractor (`Authorization: Bearer ov_…`, see
 //!   `accounts::api_tokens`); rights are `Role::can` on the token's role;
 //! - [`ApiJson`], [`ApiQuery`]: extractors that name the faulty field;
@@ -16,9 +16,8 @@
 //! types they take and return, so it cannot drift from the routes.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::header;
-use axum::middleware::Next;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -26,6 +25,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::http::response_rule::ResponseRule;
 use crate::http::AppState;
 
 pub mod auth;
@@ -140,23 +140,31 @@ fn camel_case_links(doc: &mut serde_json::Value) {
 /// fallback (unknown path: 404), the router (wrong method: 405), the body limit (413), the
 /// timeout and load-shedding layers (503), the panic catcher (500). Our handlers' own errors are
 /// already JSON and pass through.
-pub async fn json_errors(request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    if path != PREFIX && !path.starts_with("/api/v1/") {
-        return next.run(request).await;
+#[derive(Clone, Copy)]
+pub struct JsonErrors;
+
+impl ResponseRule for JsonErrors {
+    /// Whether the request was for the API.
+    type Seen = bool;
+
+    fn see<B>(&self, request: &Request<B>) -> bool {
+        let path = request.uri().path();
+        path == PREFIX || path.starts_with("/api/v1/")
     }
-    let response = next.run(request).await;
-    let status = response.status();
-    let is_json =
-        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let mut fresh = ApiError::for_status(status).into_response();
-    for name in [header::ALLOW, header::RETRY_AFTER] {
-        if let Some(value) = response.headers().get(&name) {
-            fresh.headers_mut().insert(name, value.clone());
+
+    fn apply(&self, api: bool, response: Response) -> Response {
+        let status = response.status();
+        let is_json =
+            response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if !api || !(status.is_client_error() || status.is_server_error()) || is_json {
+            return response;
         }
+        let mut fresh = ApiError::for_status(status).into_response();
+        for name in [header::ALLOW, header::RETRY_AFTER] {
+            if let Some(value) = response.headers().get(&name) {
+                fresh.headers_mut().insert(name, value.clone());
+            }
+        }
+        fresh
     }
-    fresh
 }

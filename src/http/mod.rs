@@ -31,11 +31,13 @@ use crate::store::Db;
 pub mod error;
 pub mod forms;
 pub mod page_cache;
+pub mod response_rule;
 pub mod security;
 
 use crate::theme::Templates;
 pub use error::AppError;
 use page_cache::{CachedPage, PageCache};
+use response_rule::ResponseRuleLayer;
 
 /// Everything a request handler may use. Built once at start-up.
 pub struct App {
@@ -127,14 +129,14 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         // Outside everything that may answer on its own, so /api/v1 errors all get the API's body.
-        .layer(axum::middleware::from_fn(crate::api::json_errors))
+        .layer(ResponseRuleLayer(crate::api::JsonErrors))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
+        .layer(ResponseRuleLayer(security::SecurityHeaders { behind_tls: state.config.http.behind_tls }))
         .with_state(state)
 }
 

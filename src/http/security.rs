@@ -7,12 +7,10 @@
 //! or styles: the admin's JS and CSS are files under `/static/admin/`), no framing, no caching
 //! and no indexing, whatever the handler returned.
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
+use axum::http::{header, HeaderValue, Request};
 use axum::response::Response;
 
-use crate::http::AppState;
+use crate::http::response_rule::ResponseRule;
 
 /// The admin desk's Content-Security-Policy.
 pub const ADMIN_CSP: &str = "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; \
@@ -23,22 +21,36 @@ pub fn is_admin_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
-pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let admin = is_admin_path(request.uri().path());
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if !headers.contains_key(header::REFERRER_POLICY) {
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+/// The headers above, as a [`ResponseRule`] around the whole router.
+#[derive(Clone, Copy)]
+pub struct SecurityHeaders {
+    /// `http.behind_tls`: the site is served over HTTPS, so browsers may be told to insist on it.
+    pub behind_tls: bool,
+}
+
+impl ResponseRule for SecurityHeaders {
+    /// Whether the request was for an admin page.
+    type Seen = bool;
+
+    fn see<B>(&self, request: &Request<B>) -> bool {
+        is_admin_path(request.uri().path())
     }
-    if state.config.http.behind_tls {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+
+    fn apply(&self, admin: bool, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        if !headers.contains_key(header::REFERRER_POLICY) {
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+        }
+        if self.behind_tls {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+        }
+        if admin {
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(ADMIN_CSP));
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert("x-robots-tag", HeaderValue::from_static("noindex"));
+        }
+        response
     }
-    if admin {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(ADMIN_CSP));
-        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert("x-robots-tag", HeaderValue::from_static("noindex"));
-    }
-    response
 }
