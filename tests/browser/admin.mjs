@@ -5,7 +5,7 @@
 // (naturalWidth > 0). Prints `PUBLISHED <slug> <width>`.
 //
 //     node tests/browser/admin.mjs http://127.0.0.1:PORT USERNAME PASSWORD IMAGE.png
-import { chromium } from "playwright-core";
+import { fail, launch } from "./chromium.mjs";
 
 const [base, username, password, imagePath] = process.argv.slice(2);
 if (!base || !username || !password || !imagePath) {
@@ -15,15 +15,7 @@ if (!base || !username || !password || !imagePath) {
 const title = `Harbour lights, written in Chromium ${Date.now()}`;
 const alt = "The harbour at dusk";
 
-function fail(message) {
-  console.error(`FAIL ${message}`);
-  process.exit(1);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-});
+const browser = await launch();
 try {
   const desk = await browser.newContext();
   const page = await desk.newPage();

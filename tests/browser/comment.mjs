@@ -5,7 +5,7 @@
 // `PUBLISHED <id>`.
 //
 //     node tests/browser/comment.mjs http://127.0.0.1:PORT /article/SLUG
-import { chromium } from "playwright-core";
+import { fail, launch } from "./chromium.mjs";
 import { createInterface } from "node:readline";
 
 const [base, path] = process.argv.slice(2);
@@ -15,15 +15,7 @@ if (!base || !path) {
 }
 const text = `Written in Chromium at ${Date.now()}: the coastal patrols need oversight.`;
 
-function fail(message) {
-  console.error(`FAIL ${message}`);
-  process.exit(1);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-});
+const browser = await launch();
 try {
   const reader = await browser.newContext();
   const page = await reader.newPage();
