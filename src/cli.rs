@@ -353,9 +353,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Export(ExportCommand::Car { out }) => export_car(&db, &config, &data_dir, &out).await,
         Command::Export(ExportCommand::Static { out, base_url, jobs }) => {
-            // Each SQLite connection maps the database file (`store`), and resident memory counts
-            // every map: a pool no larger than the export's concurrency.
-            let db = Db::connect_for_bulk_reads(&database_url(&config, &data_dir), jobs.clamp(1, 16) as u32).await?;
+            // A connection per task at most: the export reads the site in a few bulk queries.
+            let db = Db::connect(&database_url(&config, &data_dir), jobs.clamp(1, 16) as u32).await?;
             crate::migrate::cli::export_static(db, config, data_dir, &out, base_url, jobs).await
         }
         Command::Ipfs(IpfsCommand::Status) => {

@@ -71,19 +71,6 @@ pub fn sqlite_url_for(data_dir: &Path) -> String {
 impl Db {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and runs pending migrations.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
-        Self::open(url, max_connections, 0).await
-    }
-
-    /// As [`Db::connect`], for a command that reads the whole site (`export static`): SQLite
-    /// reads through a shared memory map instead of a pread (and a copy) per page. Article rows
-    /// carry their bodies, so listings visit many pages: 5–10× faster archive pages on a
-    /// 10,000-article site. The server does not map: resident memory counts every connection's
-    /// map, and its page cache makes database reads rare anyway.
-    pub async fn connect_for_bulk_reads(url: &str, max_connections: u32) -> anyhow::Result<Db> {
-        Self::open(url, max_connections, 256 << 20).await
-    }
-
-    async fn open(url: &str, max_connections: u32, mmap_bytes: u64) -> anyhow::Result<Db> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
@@ -108,9 +95,6 @@ impl Db {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
-                        if mmap_bytes > 0 {
-                            conn.execute(format!("PRAGMA mmap_size = {mmap_bytes}").as_str()).await?;
-                        }
                     }
                     Ok(())
                 })

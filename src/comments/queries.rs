@@ -75,17 +75,22 @@ impl TargetRow {
     }
 }
 
+const TARGET_SELECT: &str = "SELECT a.id, a.slug, a.title, a.published_at, s.open, s.close_after_days \
+     FROM articles a LEFT JOIN comment_settings s ON s.article_id = a.id \
+     WHERE a.kind = 'post' AND a.status = 'published'";
+
 /// The published post with this slug (`NotFound` for anything else).
 pub async fn target(db: &Db, slug: &str) -> DbResult<TargetRow> {
-    sqlx::query_as::<_, TargetRow>(
-        "SELECT a.id, a.slug, a.title, a.published_at, s.open, s.close_after_days \
-         FROM articles a LEFT JOIN comment_settings s ON s.article_id = a.id \
-         WHERE a.slug = $1 AND a.kind = 'post' AND a.status = 'published'",
-    )
-    .bind(slug)
-    .fetch_one(&db.pool)
-    .await
-    .map_err(DbError::classify)
+    sqlx::query_as::<_, TargetRow>(&format!("{TARGET_SELECT} AND a.slug = $1"))
+        .bind(slug)
+        .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::classify)
+}
+
+/// Every published post as a comment target (`export static`).
+pub async fn all_targets(db: &Db) -> DbResult<Vec<TargetRow>> {
+    sqlx::query_as::<_, TargetRow>(TARGET_SELECT).fetch_all(&db.pool).await.map_err(DbError::classify)
 }
 
 /// The settings of any article (for the CLI), by slug: its id and settings.
@@ -238,6 +243,15 @@ pub async fn visible(db: &Db, article_id: i64, own: &[i64]) -> DbResult<Vec<Publ
         query = query.bind(*id);
     }
     let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Every approved comment, by article and then oldest first: what [`visible`] gives an
+/// anonymous reader, for every article at once (`export static`).
+pub async fn all_approved(db: &Db) -> DbResult<Vec<PublicComment>> {
+    let sql =
+        format!("SELECT {PUBLIC_COLUMNS} FROM comments c WHERE c.status = 'approved' ORDER BY c.article_id, c.id");
+    let rows = sqlx::query_as::<_, PublicRow>(&sql).fetch_all(&db.pool).await.map_err(DbError::classify)?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::comments::config::CommentsConfig;
 use crate::comments::guard::TokenError;
-use crate::comments::model::{CommentForm, CommentStatus, Thread, ThreadNode};
+use crate::comments::model::{CommentForm, CommentStatus, PublicComment, Thread, ThreadNode};
 use crate::comments::service::{self, CommentError, Submission, DUPLICATE_MESSAGE};
 use crate::comments::{avatar, feeds, queries};
 use crate::content::model::{Article, ArticleKind};
@@ -112,15 +112,32 @@ where
 /// The `comments` value of the article template (thread, form, JSON-LD), and when the
 /// newest approved comment was approved.
 pub async fn context(state: &AppState, article: &Article, view: &View) -> Result<(Value, Option<i64>), AppError> {
-    let config = &state.config.comments;
-    if article.summary.kind != ArticleKind::Post || !config.enabled {
+    if !shows_comments(state, article) {
         return Ok((Value::UNDEFINED, None));
     }
-    let slug = &article.summary.slug;
-    let target = queries::target(&state.db, slug).await?;
-    let open = service::is_open(config, &target, store::now());
+    let target = queries::target(&state.db, &article.summary.slug).await?;
+    let visible = queries::visible(&state.db, target.id, &view.own).await?;
+    thread_context(state, &target, visible, view)
+}
+
+/// Whether `article`'s page has a comments section.
+pub fn shows_comments(state: &AppState, article: &Article) -> bool {
+    article.summary.kind == ArticleKind::Post && state.config.comments.enabled
+}
+
+/// [`context`] from what it reads: the article as a comment target and its `visible` comments
+/// (`queries::visible`). `export static` reads those for every article at once.
+pub fn thread_context(
+    state: &AppState,
+    target: &queries::TargetRow,
+    visible: Vec<PublicComment>,
+    view: &View,
+) -> Result<(Value, Option<i64>), AppError> {
+    let config = &state.config.comments;
+    let slug = &target.slug;
+    let open = service::is_open(config, target, store::now());
     let page = view.page.max(1);
-    let thread = service::thread(&state.db, config, target.id, &view.own, page, open).await?;
+    let thread = service::thread(config, visible, page, open)?;
     let reply_to = match view.reply_to {
         Some(id) => match find(&thread.comments, id) {
             Some(node) if node.can_reply => Some(context! { id => id, author_name => node.comment.author_name }),

@@ -278,17 +278,9 @@ fn moderate(
     CommentStatus::Approved
 }
 
-/// One page of an article's thread as `own` (the reader's pending comments) sees it.
-/// `NotFound` for a page past the end.
-pub async fn thread(
-    db: &Db,
-    config: &CommentsConfig,
-    article_id: i64,
-    own: &[i64],
-    page: u32,
-    open: bool,
-) -> Result<Thread, DbError> {
-    let rows = queries::visible(db, article_id, own).await?;
+/// One page of an article's thread from its visible comments (`queries::visible`, oldest
+/// first). `NotFound` for a page past the end.
+pub fn thread(config: &CommentsConfig, rows: Vec<PublicComment>, page: u32, open: bool) -> Result<Thread, DbError> {
     build_thread(rows, config.thread_depth, config.per_page, page, open)
 }
 

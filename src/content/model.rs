@@ -143,7 +143,7 @@ pub struct SearchHit {
 }
 
 /// What a listing is restricted to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListFilter {
     All,
     Category(i64),

@@ -10,7 +10,8 @@ use minijinja::{context, Value};
 use serde::Deserialize;
 
 use crate::comments;
-use crate::content::model::{Article, ArticleKind, ListFilter};
+use crate::comments::model::Counted;
+use crate::content::model::{Article, ArticleKind, ArticleSummary, Category, ListFilter, Neighbours, Page, Tag};
 use crate::content::{queries, service};
 use crate::http::{self, cached, error_page, html_page, parse_page, site_context, AppError, AppState};
 use crate::theme;
@@ -89,19 +90,29 @@ fn cache_key(uri: &OriginalUri) -> String {
 /// Context every public page shares: the site, the category navigation, the canonical URL,
 /// the sidebar's price widgets (`market`).
 pub(crate) async fn base_context(state: &AppState, path: &str) -> Result<Value, AppError> {
-    let categories: Vec<Value> = queries::categories_with_counts(&state.db)
+    Ok(context! {
+        site => site_context(state),
+        categories => navigation(state).await?,
+        canonical => format!("{}{}", state.config.base_url(), path),
+        sidebar_slots => ["site-token", "market-prices", "subscribe"],
+        market => crate::market::routes::sidebar(state).await,
+    })
+}
+
+/// The categories with published posts and their counts, read once per content epoch.
+async fn navigation(state: &AppState) -> Result<Value, AppError> {
+    let epoch = state.pages.epoch();
+    if let Some(categories) = state.navigation.get(epoch) {
+        return Ok(categories);
+    }
+    let categories: Value = queries::categories_with_counts(&state.db)
         .await?
         .into_iter()
         .filter(|(_, n)| *n > 0)
         .map(|(c, n)| context! { slug => c.slug, name => c.name, count => n })
         .collect();
-    Ok(context! {
-        site => site_context(state),
-        categories => categories,
-        canonical => format!("{}{}", state.config.base_url(), path),
-        sidebar_slots => ["site-token", "market-prices", "subscribe"],
-        market => crate::market::routes::sidebar(state).await,
-    })
+    state.navigation.put(epoch, categories.clone());
+    Ok(categories)
 }
 
 async fn home(
@@ -118,14 +129,24 @@ async fn home(
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
         let listing = service::list_page(&state.db, ListFilter::All, page, state.config.content.per_page).await?;
-        let last_modified = listing.items.iter().map(|a| a.updated_at).max();
-        let base = base_context(&state, &page_path("/", page)).await?;
         let listing = comments::service::with_counts(&state.db, listing).await?;
-        let ctx =
-            context! { ..base, ..context! { listing => listing, heading => Value::UNDEFINED, archive_path => "/" } };
-        html_page(&state, "home.html", ctx, last_modified)
+        listing_html(&state, &Archive::home(), listing).await
     })
     .await
+}
+
+/// A page of a listing (home or an archive): the one rendering the server and `export static`
+/// share.
+pub(crate) async fn listing_html(
+    state: &AppState,
+    archive: &Archive,
+    listing: Page<Counted<ArticleSummary>>,
+) -> Result<http::page_cache::CachedPage, AppError> {
+    let last_modified = listing.items.iter().map(|a| a.item.updated_at).max();
+    let base = base_context(state, &page_path(&archive.path, listing.page)).await?;
+    let template = if archive.filter == ListFilter::All { "home.html" } else { "archive.html" };
+    let ctx = context! { ..base, ..context! { listing => listing, heading => archive.heading.clone(), archive_path => archive.path.clone() } };
+    html_page(state, template, ctx, last_modified)
 }
 
 async fn article(
@@ -149,7 +170,7 @@ pub(crate) async fn post_page(
     if article.summary.kind != ArticleKind::Post {
         return Err(AppError::NotFound);
     }
-    render_article(state, article, "article.html", &view).await
+    render_article(state, article, &view).await
 }
 
 async fn standing_page(
@@ -164,7 +185,7 @@ async fn standing_page(
         if article.summary.kind != ArticleKind::Page {
             return Err(AppError::NotFound);
         }
-        render_article(&state, article, "page.html", &comments::routes::View::default()).await
+        render_article(&state, article, &comments::routes::View::default()).await
     })
     .await
 }
@@ -172,17 +193,39 @@ async fn standing_page(
 async fn render_article(
     state: &AppState,
     article: Article,
-    template: &str,
     comments_view: &comments::routes::View,
 ) -> Result<http::page_cache::CachedPage, AppError> {
+    let extras = ArticleExtras {
+        neighbours: queries::neighbours(&state.db, &article.summary).await?,
+        comments: comments::routes::context(state, &article, comments_view).await?,
+        ipfs: crate::ipfs::routes::article_links(state, article.summary.id, &article.summary.slug).await?,
+        featured_srcset: crate::media::service::srcset_for_url(&state.db, article.featured_image.as_deref()).await?,
+    };
+    article_html(state, article, extras).await
+}
+
+/// What an article page shows besides the article itself: read per page by the server, for the
+/// whole site at once by `export static`.
+pub(crate) struct ArticleExtras {
+    pub neighbours: Neighbours,
+    /// The `comments` value (`comments::routes::context`) and when its newest comment changed.
+    pub comments: (Value, Option<i64>),
+    pub ipfs: Option<Value>,
+    pub featured_srcset: Option<String>,
+}
+
+/// An article or standing page: the one rendering the server and `export static` share.
+pub(crate) async fn article_html(
+    state: &AppState,
+    article: Article,
+    extras: ArticleExtras,
+) -> Result<http::page_cache::CachedPage, AppError> {
     let path = article.summary.kind.path(&article.summary.slug);
-    let neighbours = queries::neighbours(&state.db, &article.summary).await?;
+    let template = if article.summary.kind == ArticleKind::Page { "page.html" } else { "article.html" };
     let base = base_context(state, &path).await?;
     let canonical = format!("{}{}", state.config.base_url(), path);
     let json_ld = json_ld(state, &article, &canonical);
-    let (comments, comments_changed) = comments::routes::context(state, &article, comments_view).await?;
-    let ipfs = crate::ipfs::routes::article_links(state, article.summary.id, &article.summary.slug).await?;
-    let featured_srcset = crate::media::service::srcset_for_url(&state.db, article.featured_image.as_deref()).await?;
+    let ArticleExtras { neighbours, comments: (comments, comments_changed), ipfs, featured_srcset } = extras;
     let last_modified = Some(article.summary.updated_at.max(comments_changed.unwrap_or(0)));
     let ctx = context! { ..base, ..context! {
         comments => comments,
@@ -222,11 +265,34 @@ fn json_ld(state: &AppState, article: &Article, canonical: &str) -> String {
     value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
 }
 
-/// What an archive page lists.
-struct Archive {
-    filter: ListFilter,
-    heading: Value,
-    path: String,
+/// What a listing shows: home, or the archive of a category, tag or author.
+pub(crate) struct Archive {
+    pub filter: ListFilter,
+    pub heading: Value,
+    /// Its first page's path; later pages add `/page/n`.
+    pub path: String,
+}
+
+impl Archive {
+    pub fn home() -> Archive {
+        Archive { filter: ListFilter::All, heading: Value::UNDEFINED, path: "/".into() }
+    }
+
+    pub fn category(category: &Category) -> Archive {
+        let path = format!("/category/{}", category.slug);
+        let heading = context! { kind => "Category", name => category.name, description => category.description, feed => format!("{path}/feed") };
+        Archive { filter: ListFilter::Category(category.id), heading, path }
+    }
+
+    pub fn tag(id: i64, tag: &Tag) -> Archive {
+        let path = format!("/tag/{}", tag.slug);
+        Archive { filter: ListFilter::Tag(id), heading: context! { kind => "Tag", name => tag.name }, path }
+    }
+
+    pub fn author(id: i64, username: &str, display_name: &str) -> Archive {
+        let path = format!("/author/{username}");
+        Archive { filter: ListFilter::Author(id), heading: context! { kind => "Author", name => display_name }, path }
+    }
 }
 
 /// Serves an archive from the cache, resolving what it lists (`resolve`) only on a miss.
@@ -250,11 +316,8 @@ where
     cached(&state, &key, &headers, || async {
         let archive = resolve(state.clone()).await?;
         let listing = service::list_page(&state.db, archive.filter, page, state.config.content.per_page).await?;
-        let last_modified = listing.items.iter().map(|a| a.updated_at).max();
-        let base = base_context(&state, &page_path(&archive.path, page)).await?;
         let listing = comments::service::with_counts(&state.db, listing).await?;
-        let ctx = context! { ..base, ..context! { listing => listing, heading => archive.heading, archive_path => archive.path } };
-        html_page(&state, "archive.html", ctx, last_modified)
+        listing_html(&state, &archive, listing).await
     })
     .await
 }
@@ -268,10 +331,7 @@ async fn category(
 ) -> Response {
     let slug = list_path.slug.clone().unwrap_or_default();
     serve_archive(state, &list_path, uri, headers, params, |state| async move {
-        let category = queries::category_by_slug(&state.db, &slug).await?;
-        let path = format!("/category/{}", category.slug);
-        let heading = context! { kind => "Category", name => category.name, description => category.description, feed => format!("{path}/feed") };
-        Ok(Archive { filter: ListFilter::Category(category.id), heading, path })
+        Ok(Archive::category(&queries::category_by_slug(&state.db, &slug).await?))
     })
     .await
 }
@@ -286,8 +346,7 @@ async fn tag(
     let slug = list_path.slug.clone().unwrap_or_default();
     serve_archive(state, &list_path, uri, headers, params, |state| async move {
         let (id, tag) = queries::tag_by_slug(&state.db, &slug).await?;
-        let path = format!("/tag/{}", tag.slug);
-        Ok(Archive { filter: ListFilter::Tag(id), heading: context! { kind => "Tag", name => tag.name }, path })
+        Ok(Archive::tag(id, &tag))
     })
     .await
 }
@@ -302,12 +361,7 @@ async fn author(
     let username = list_path.slug.clone().unwrap_or_default();
     serve_archive(state, &list_path, uri, headers, params, |state| async move {
         let user = crate::accounts::find_by_username(&state.db, &username).await?;
-        let path = format!("/author/{}", user.username);
-        Ok(Archive {
-            filter: ListFilter::Author(user.id),
-            heading: context! { kind => "Author", name => user.display_name },
-            path,
-        })
+        Ok(Archive::author(user.id, &user.username, &user.display_name))
     })
     .await
 }
@@ -341,7 +395,7 @@ async fn search(State(state): State<AppState>, uri: OriginalUri, headers: Header
     .await
 }
 
-fn page_path(path: &str, page: u32) -> String {
+pub(crate) fn page_path(path: &str, page: u32) -> String {
     if page <= 1 {
         path.to_string()
     } else {

@@ -36,7 +36,7 @@ pub mod security;
 
 use crate::theme::Templates;
 pub use error::AppError;
-use page_cache::{CachedPage, PageCache};
+use page_cache::{CachedPage, EpochMemo, PageCache};
 use response_rule::ResponseRuleLayer;
 
 /// Everything a request handler may use. Built once at start-up.
@@ -52,8 +52,12 @@ pub struct App {
     /// The data folder (theme overrides, uploads, the SQLite file).
     pub data_dir: PathBuf,
     /// The price widgets' context for the current content epoch, so rendering a page does not
-    /// read prices from the database each time.
-    pub market: crate::market::routes::WidgetCache,
+    /// read prices from the database each time. The poll job bumps the epoch whenever it stores
+    /// something shown.
+    pub market: EpochMemo<Value>,
+    /// The category navigation (categories with published posts, and their counts) for the
+    /// current content epoch.
+    pub navigation: EpochMemo<Value>,
     /// Comment keys (from the shared site secret) and this node's per-IP token buckets.
     pub comments: crate::comments::NodeState,
     /// Subscription link keys (from the shared site secret) and the subscribe form's per-IP
@@ -78,11 +82,21 @@ impl AppState {
     pub fn new(config: Config, db: Db, data_dir: PathBuf) -> AppState {
         let templates = Templates::new(&data_dir);
         let pages = PageCache::new(config.http.page_cache_entries);
-        let market = Default::default();
         let comments = crate::comments::NodeState::new(&config.comments);
         let subscriptions = crate::subscriptions::NodeState::new(&config.subscriptions);
         let settings = crate::settings::Live::new(&config);
-        AppState(Arc::new(App { config, db, templates, pages, data_dir, market, comments, subscriptions, settings }))
+        AppState(Arc::new(App {
+            config,
+            db,
+            templates,
+            pages,
+            data_dir,
+            market: EpochMemo::default(),
+            navigation: EpochMemo::default(),
+            comments,
+            subscriptions,
+            settings,
+        }))
     }
 }
 

@@ -68,3 +68,31 @@ impl PageCache {
         }
     }
 }
+
+/// One value computed from the database and kept for the content epoch it was read under: what
+/// every page shows (the category navigation, the price widgets), so rendering a page after a
+/// write, or past the page cache, does not read it again.
+pub struct EpochMemo<T> {
+    memo: RwLock<Option<(i64, T)>>,
+}
+
+impl<T> Default for EpochMemo<T> {
+    fn default() -> Self {
+        EpochMemo { memo: RwLock::new(None) }
+    }
+}
+
+impl<T: Clone> EpochMemo<T> {
+    pub fn get(&self, epoch: i64) -> Option<T> {
+        let memo = self.memo.read().unwrap_or_else(|e| e.into_inner());
+        memo.as_ref().filter(|(at, _)| *at == epoch).map(|(_, value)| value.clone())
+    }
+
+    /// Keeps `value`, read under `epoch`, unless a newer epoch's value is already kept.
+    pub fn put(&self, epoch: i64, value: T) {
+        let mut memo = self.memo.write().unwrap_or_else(|e| e.into_inner());
+        if memo.as_ref().is_none_or(|(at, _)| *at <= epoch) {
+            *memo = Some((epoch, value));
+        }
+    }
+}

@@ -46,6 +46,17 @@ pub async fn current_bundle(db: &Db, article_id: i64) -> DbResult<Option<(String
     .map_err(DbError::classify)
 }
 
+/// Each article's current bundle root, as (article id, root CID) (`export static`).
+pub async fn current_bundles(db: &Db) -> DbResult<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT b.article_id, b.root_cid FROM article_bundles b \
+         WHERE b.id = (SELECT MAX(id) FROM article_bundles WHERE article_id = b.article_id)",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::classify)
+}
+
 /// Every bundle root of an article, oldest first.
 pub async fn bundle_history(db: &Db, article_id: i64) -> DbResult<Vec<String>> {
     sqlx::query_scalar("SELECT root_cid FROM article_bundles WHERE article_id = $1 ORDER BY id")

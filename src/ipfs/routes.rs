@@ -38,7 +38,12 @@ pub fn router() -> Router<AppState> {
 
 /// The IPFS links an article page shows, or `None` before its first bundle exists.
 pub async fn article_links(state: &AppState, article_id: i64, slug: &str) -> Result<Option<Value>, AppError> {
-    let Some((cid, _, _)) = queries::current_bundle(&state.db, article_id).await? else { return Ok(None) };
+    let current = queries::current_bundle(&state.db, article_id).await?;
+    Ok(current.map(|(cid, _, _)| links_to(state, &cid, slug)))
+}
+
+/// [`article_links`] for the bundle `cid` of the article `slug`.
+pub fn links_to(state: &AppState, cid: &str, slug: &str) -> Value {
     let gateways: Vec<Value> = state
         .config
         .ipfs
@@ -49,13 +54,13 @@ pub async fn article_links(state: &AppState, article_id: i64, slug: &str) -> Res
             context! { name => name, url => format!("{}/ipfs/{cid}/", g.trim_end_matches('/')) }
         })
         .collect();
-    Ok(Some(context! {
+    context! {
         cid => cid,
         ipfs_url => format!("ipfs://{cid}"),
         car_url => format!("/ipfs/{cid}?format=car&filename={slug}.car"),
         local_url => format!("/ipfs/{cid}/"),
         gateways => gateways,
-    }))
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,6 @@
 //! The market's web side: the sidebar widgets' context (memoised per content epoch), `/prices`
 //! and `/api/prices`. Everything here reads the database only; the network is the poll job's.
 
-use std::sync::RwLock;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -26,28 +24,6 @@ const CHART_POINTS: usize = 180;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/prices", get(prices_page)).route("/api/prices", get(prices_api))
-}
-
-/// The widgets for one content epoch. The poll job bumps the epoch whenever it stores something
-/// shown, so within an epoch the widgets cannot change: pages rendered afresh (after any write,
-/// or past the page cache) reuse them instead of reading prices and rendering them again.
-#[derive(Default)]
-pub struct WidgetCache {
-    memo: RwLock<Option<(i64, Value)>>,
-}
-
-impl WidgetCache {
-    fn get(&self, epoch: i64) -> Option<Value> {
-        let memo = self.memo.read().unwrap_or_else(|e| e.into_inner());
-        memo.as_ref().filter(|(at, _)| *at == epoch).map(|(_, value)| value.clone())
-    }
-
-    fn put(&self, epoch: i64, value: Value) {
-        let mut memo = self.memo.write().unwrap_or_else(|e| e.into_inner());
-        if memo.as_ref().is_none_or(|(at, _)| *at <= epoch) {
-            *memo = Some((epoch, value));
-        }
-    }
 }
 
 /// The `market` value the `site-token` and `market-prices` slots show; undefined when the

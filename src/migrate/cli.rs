@@ -90,8 +90,7 @@ pub async fn export_wordpress(db: &Db, config: &crate::config::Config, out: &Pat
     Ok(())
 }
 
-/// `export static`: renders with its own state (no page cache, the template global
-/// `static_export` set), so a running server's cache and pages are untouched.
+/// `export static` into `out`, with a progress bar and a summary.
 pub async fn export_static(
     db: Db,
     mut config: crate::config::Config,
@@ -104,11 +103,7 @@ pub async fn export_static(
     if let Some(url) = base_url {
         config.site.base_url = url;
     }
-    // Each page is rendered once: caching them would only hold memory.
-    config.http.page_cache_entries = 0;
-    let mut state = crate::http::AppState::new(config, db, data_dir);
-    let Some(app) = std::sync::Arc::get_mut(&mut state.0) else { bail!("the site state is shared") };
-    app.templates.add_global("static_export", true);
+    let state = crate::migrate::static_site::export_state(db, config, data_dir).await?;
     let bar = progress_bar(0, "pos");
     let report = crate::migrate::static_site::export(state, out, jobs, |done, known| {
         bar.set_length(known);

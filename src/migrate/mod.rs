@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod export;
 pub mod queries;
+pub mod static_pages;
 pub mod static_site;
 pub mod wordpress;
 pub mod wxr;

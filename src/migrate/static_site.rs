@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::body::Body;
@@ -20,8 +21,11 @@ use axum::http::{header, Request, StatusCode};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use crate::config::Config;
 use crate::content::queries;
 use crate::http::AppState;
+use crate::migrate::static_pages::Snapshot;
+use crate::store::Db;
 
 /// What an export wrote.
 #[derive(Debug, Default)]
@@ -43,7 +47,21 @@ const SEEDS: [&str; 6] = ["/feed", "/feed/atom", "/feed.json", "/sitemap.xml", "
 /// missing files (Netlify, GitHub Pages, `error_page 404 /404.html;` in nginx).
 const NOT_FOUND_PROBE: &str = "/404.html";
 
-/// Exports the site `state` serves into `out` (created; it must be empty if it exists), with
+/// The state pages are rendered with for a static copy: its own (no page cache: each page is
+/// rendered once), so a running server's cache is untouched; the template global
+/// `static_export` set; the settings saved in the desk laid over `config`, as the server does.
+pub async fn export_state(db: Db, mut config: Config, data_dir: PathBuf) -> anyhow::Result<AppState> {
+    config.http.page_cache_entries = 0;
+    let mut state = AppState::new(config, db, data_dir);
+    let Some(app) = Arc::get_mut(&mut state.0) else { anyhow::bail!("the site state is shared") };
+    app.templates.add_global("static_export", true);
+    let epoch = state.db.content_epoch().await?;
+    state.settings.follow(&state.db, &state.config, &state.templates, epoch).await;
+    state.pages.set_epoch(epoch);
+    Ok(state)
+}
+
+/// Exports the site `state` (from [`export_state`]) serves into `out` (created; it must be empty if it exists), with
 /// `concurrency` requests at once. `progress(done, known)` follows the crawl.
 pub async fn export(
     state: AppState,
@@ -58,6 +76,13 @@ pub async fn export(
     let base_url = state.config.base_url();
 
     let mut crawl = Crawl::default();
+    // Articles and listings come from one read of the site (`static_pages`); the crawl fetches
+    // the rest through the router, following their links.
+    let snapshot = Arc::new(Snapshot::read(&state).await?);
+    let per_page = state.config.content.per_page;
+    for path in snapshot.paths(per_page) {
+        crawl.seen.insert(path);
+    }
     crawl.add("/", "");
     crawl.add(NOT_FOUND_PROBE, "");
     for seed in SEEDS {
@@ -76,10 +101,40 @@ pub async fn export(
         crawl.add(&format!("/static/{asset}"), "");
     }
 
-    let router = crate::http::router(state);
     let mut report = StaticReport::default();
-    let mut running = JoinSet::new();
     let mut done = 0u64;
+    let mut chunks = snapshot.chunks(per_page).into_iter();
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < concurrency.max(1) {
+            let Some(chunk) = chunks.next() else { break };
+            let (state, snapshot, out) = (state.clone(), snapshot.clone(), out.to_path_buf());
+            running.spawn(async move {
+                let rendered = snapshot.render(&state, &chunk).await?;
+                let mut written = Vec::with_capacity(rendered.pages.len());
+                for page in rendered.pages {
+                    write(&out, &page.path, &page.body)?;
+                    written.push((page.body.len() as u64, links_in(&page.body), page.path));
+                }
+                anyhow::Ok((written, rendered.left))
+            });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        let (written, left) = joined.context("an export task failed")??;
+        for (bytes, links, path) in written {
+            report.pages += 1;
+            report.bytes += bytes;
+            done += 1;
+            for link in links.iter().filter_map(|l| internal_path(l, &base_url)) {
+                crawl.add(&link, &path);
+            }
+        }
+        crawl.queue.extend(left);
+        progress(done, crawl.seen.len() as u64);
+    }
+
+    let router = crate::http::router(state);
+    let mut running = JoinSet::new();
     loop {
         while running.len() < concurrency.max(1) {
             let Some(path) = crawl.queue.pop_front() else { break };
@@ -166,7 +221,7 @@ async fn fetch_and_write(router: axum::Router, out: &Path, path: String) -> anyh
     let outcome = match (status, location) {
         (StatusCode::OK, _) => {
             let is_html = content_type.starts_with("text/html");
-            write(out, &path, &body).await?;
+            write(out, &path, &body)?;
             if is_html {
                 Outcome::Page { bytes: body.len() as u64, links: links_in(&body) }
             } else {
@@ -174,11 +229,11 @@ async fn fetch_and_write(router: axum::Router, out: &Path, path: String) -> anyh
             }
         }
         _ if is_probe => {
-            write(out, &path, &body).await?;
+            write(out, &path, &body)?;
             Outcome::File { bytes: body.len() as u64 }
         }
         (status, Some(to)) if status.is_redirection() => {
-            write(out, &path, redirect_page(&to).as_bytes()).await?;
+            write(out, &path, redirect_page(&to).as_bytes())?;
             Outcome::Redirect { to }
         }
         (status, _) => Outcome::Missing { status: status.as_u16() },
@@ -186,12 +241,14 @@ async fn fetch_and_write(router: axum::Router, out: &Path, path: String) -> anyh
     Ok(Fetched { path, outcome })
 }
 
-async fn write(out: &Path, path: &str, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes with blocking calls on the export's own runtime: `tokio::fs` would hand every call to
+/// another thread, and those hand-offs cost more than the small writes themselves.
+fn write(out: &Path, path: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let file = out.join(file_for(path).context("an unsafe path")?);
     if let Some(dir) = file.parent() {
-        tokio::fs::create_dir_all(dir).await.with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    tokio::fs::write(&file, bytes).await.with_context(|| format!("writing {}", file.display()))
+    std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))
 }
 
 /// A page that forwards to `to`, for a path the server answers with a redirect.
