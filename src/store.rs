@@ -108,11 +108,20 @@ impl Db {
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.dialect {
-            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-            Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
-        };
-        migrator.run(&self.pool).await.context("running database migrations")?;
+        match self.dialect {
+            Dialect::Sqlite => {
+                // A migration that rebuilds a table (drops it and renames a copy) must not have the
+                // drop cascade into the tables referring to it, and sqlx runs each SQLite
+                // migration in a transaction, where foreign keys cannot be switched off.
+                let mut conn = self.pool.acquire().await?;
+                conn.execute("PRAGMA foreign_keys = OFF").await?;
+                let migrated = sqlx::migrate!("./migrations/sqlite").run(&mut *conn).await;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                migrated
+            }
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await,
+        }
+        .context("running database migrations")?;
         Ok(())
     }
 

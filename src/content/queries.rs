@@ -202,6 +202,19 @@ pub async fn neighbours(db: &Db, article: &ArticleSummary) -> DbResult<Neighbour
     Ok(Neighbours { previous: previous.map(to_link), next: next.map(to_link) })
 }
 
+/// The first `limit` published standing pages, oldest first (About, Contact: a site's first).
+pub async fn standing_pages(db: &Db, limit: i64) -> DbResult<Vec<LinkRef>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT slug, title FROM articles WHERE kind = 'page' AND status = 'published' \
+         ORDER BY published_at, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::classify)?;
+    Ok(rows.into_iter().map(|(slug, title)| LinkRef { slug, title }).collect())
+}
+
 /// Every published post and page, newest first (`export static` reads the site at once).
 pub async fn published_summaries(db: &Db) -> DbResult<Vec<ArticleSummary>> {
     let sql = format!(

@@ -87,32 +87,40 @@ fn cache_key(uri: &OriginalUri) -> String {
     uri.path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_else(|| uri.path().to_string())
 }
 
-/// Context every public page shares: the site, the category navigation, the canonical URL,
-/// the sidebar's price widgets (`market`).
+/// Context every public page shares: the site, the navigation (`categories`, standing
+/// `pages`), the canonical URL, the sidebar's price widgets (`market`).
 pub(crate) async fn base_context(state: &AppState, path: &str) -> Result<Value, AppError> {
     Ok(context! {
-        site => site_context(state),
-        categories => navigation(state).await?,
-        canonical => format!("{}{}", state.config.base_url(), path),
-        sidebar_slots => ["site-token", "market-prices", "subscribe"],
-        market => crate::market::routes::sidebar(state).await,
+        ..navigation(state).await?,
+        ..context! {
+            site => site_context(state),
+            canonical => format!("{}{}", state.config.base_url(), path),
+            sidebar_slots => ["site-token", "market-prices", "subscribe"],
+            market => crate::market::routes::sidebar(state).await,
+        }
     })
 }
 
-/// The categories with published posts and their counts, read once per content epoch.
+/// Standing pages the footer links to.
+const FOOTER_PAGES: i64 = 10;
+
+/// The categories with published posts and their counts, and the first standing pages, read
+/// once per content epoch.
 async fn navigation(state: &AppState) -> Result<Value, AppError> {
     let epoch = state.pages.epoch();
-    if let Some(categories) = state.navigation.get(epoch) {
-        return Ok(categories);
+    if let Some(navigation) = state.navigation.get(epoch) {
+        return Ok(navigation);
     }
-    let categories: Value = queries::categories_with_counts(&state.db)
+    let categories: Vec<Value> = queries::categories_with_counts(&state.db)
         .await?
         .into_iter()
         .filter(|(_, n)| *n > 0)
         .map(|(c, n)| context! { slug => c.slug, name => c.name, count => n })
         .collect();
-    state.navigation.put(epoch, categories.clone());
-    Ok(categories)
+    let pages = queries::standing_pages(&state.db, FOOTER_PAGES).await?;
+    let navigation = context! { categories => categories, pages => pages };
+    state.navigation.put(epoch, navigation.clone());
+    Ok(navigation)
 }
 
 async fn home(

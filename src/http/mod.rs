@@ -55,8 +55,8 @@ pub struct App {
     /// read prices from the database each time. The poll job bumps the epoch whenever it stores
     /// something shown.
     pub market: EpochMemo<Value>,
-    /// The category navigation (categories with published posts, and their counts) for the
-    /// current content epoch.
+    /// The navigation (categories with published posts and their counts, standing pages) for
+    /// the current content epoch.
     pub navigation: EpochMemo<Value>,
     /// Comment keys (from the shared site secret) and this node's per-IP token buckets.
     pub comments: crate::comments::NodeState,
