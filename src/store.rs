@@ -162,13 +162,57 @@ pub async fn record_activity(
     subject_id: Option<i64>,
     detail: &str,
 ) -> DbResult<()> {
-    sqlx::query("INSERT INTO activity (kind, subject_id, detail, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(kind)
-        .bind(subject_id)
-        .bind(detail)
-        .bind(now())
-        .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+    record_activity_many(conn, &[(kind, subject_id, detail)]).await
+}
+
+/// `record_activity` of each `(kind, subject_id, detail)`, in a few statements.
+pub async fn record_activity_many(
+    conn: &mut sqlx::AnyConnection,
+    entries: &[(&str, Option<i64>, &str)],
+) -> DbResult<()> {
+    let now = now();
+    for chunk in entries.chunks(rows_per_statement(4)) {
+        let sql = format!(
+            "INSERT INTO activity (kind, subject_id, detail, created_at) VALUES {}",
+            numbered_rows("(?, ?, ?, ?)", chunk.len(), 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (kind, subject_id, detail) in chunk {
+            query = query.bind(*kind).bind(*subject_id).bind(*detail).bind(now);
+        }
+        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+    }
     Ok(())
+}
+
+/// Bind parameters one multi-row statement may carry: below SQLite's limit (32,766) and
+/// PostgreSQL's (65,535).
+pub const MAX_BINDS: usize = 30_000;
+
+/// How many rows of `binds_per_row` parameters fit in one statement.
+pub fn rows_per_statement(binds_per_row: usize) -> usize {
+    (MAX_BINDS / binds_per_row.max(1)).max(1)
+}
+
+/// `rows` copies of `template` separated by commas, each `?` in them numbered in order from
+/// `$first`: `numbered_rows("(?, 0, ?)", 2, 1)` is `($1, 0, $2), ($3, 0, $4)`. Both backends
+/// accept the result, for `VALUES` lists (`template` a parenthesised row) and `IN` lists (`"?"`).
+pub fn numbered_rows(template: &str, rows: usize, first: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(rows * (template.len() + 8));
+    let mut n = first;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        for c in template.chars() {
+            if c == '?' {
+                let _ = write!(sql, "${n}");
+                n += 1;
+            } else {
+                sql.push(c);
+            }
+        }
+    }
+    sql
 }
