@@ -300,3 +300,29 @@ async fn a_markdown_batch_is_written_as_if_file_by_file() {
         site.finish().await;
     }
 }
+
+/// A value one backend refuses fails a batch's statement without naming its file (PostgreSQL
+/// takes no NUL character in text): the batch is saved file by file to find it, and the rest is
+/// imported.
+#[tokio::test]
+async fn a_value_the_database_refuses_is_traced_to_its_file() {
+    use common::Backend;
+    use openvoice::content::import;
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let dir = site.dir.path().join("content");
+        std::fs::create_dir(&dir).unwrap();
+        for (file, body) in [("a.md", "Fine"), ("b.md", "Nul \0 here"), ("c.md", "Fine too")] {
+            std::fs::write(dir.join(file), format!("---\ntitle: \"Title {file}\"\n---\n{body}\n")).unwrap();
+        }
+        let report = import::import_dir(&site.db, limits(), &dir, "Batch Writer", |_, _| {}).await.unwrap();
+        match backend {
+            Backend::Sqlite => assert_eq!((report.created, report.failed.len()), (3, 0), "{report:?}"),
+            Backend::Postgres => {
+                assert_eq!((report.created, report.failed.len()), (2, 1), "{report:?}");
+                assert!(report.failed[0].contains("b.md:1:"), "{report:?}");
+            }
+        }
+        site.finish().await;
+    }
+}

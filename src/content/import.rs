@@ -138,7 +138,7 @@ pub async fn import_dir(
     let mut next = chunks.next().map(prepare);
     let mut done = 0;
     while let Some(pending) = next.take() {
-        let files = pending.await.map_err(|e| anyhow::anyhow!("reading files: {e}"))?;
+        let files = pending.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         next = chunks.next().map(prepare);
         done += files.len();
         let mut parsed = Vec::with_capacity(files.len());

@@ -361,7 +361,8 @@ pub async fn ensure_tag(conn: &mut AnyConnection, slug: &str, name: &str) -> DbR
 pub async fn article_ids_by_slugs(conn: &mut AnyConnection, slugs: &[&str]) -> DbResult<Vec<(i64, String)>> {
     let mut found = Vec::new();
     for chunk in slugs.chunks(store::rows_per_statement(1)) {
-        let sql = format!("SELECT id, slug FROM articles WHERE slug IN ({})", store::numbered_rows("?", chunk.len(), 1));
+        let sql =
+            format!("SELECT id, slug FROM articles WHERE slug IN ({})", store::numbered_rows("?", chunk.len(), 1));
         let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
         for slug in chunk {
             query = query.bind(*slug);
@@ -482,7 +483,11 @@ fn insert_articles_sql(rows: usize) -> String {
 /// Writes many articles in a few statements: a row whose slug is new is inserted, one whose
 /// slug exists replaces that article's columns (as `update_article`; `created_at` stays).
 /// Returns `(id, slug)` of every row, in no particular order. `rows` must not repeat a slug.
-pub async fn upsert_articles(conn: &mut AnyConnection, rows: &[ArticleRow<'_>], now: i64) -> DbResult<Vec<(i64, String)>> {
+pub async fn upsert_articles(
+    conn: &mut AnyConnection,
+    rows: &[ArticleRow<'_>],
+    now: i64,
+) -> DbResult<Vec<(i64, String)>> {
     let set: Vec<String> = ARTICLE_COLUMNS
         .iter()
         .filter(|c| **c != "slug")
@@ -514,8 +519,12 @@ fn bind_article_row<'q>(sql: &'q str, row: &'q ArticleRow<'q>, now: i64) -> Quer
 
 pub async fn insert_article(conn: &mut AnyConnection, row: &ArticleRow<'_>, now: i64) -> DbResult<i64> {
     let sql = format!("{} RETURNING id", insert_articles_sql(1));
-    let inserted =
-        bind_article_columns(sqlx::query(&sql), row).bind(now).bind(now).fetch_one(conn).await.map_err(DbError::classify)?;
+    let inserted = bind_article_columns(sqlx::query(&sql), row)
+        .bind(now)
+        .bind(now)
+        .fetch_one(conn)
+        .await
+        .map_err(DbError::classify)?;
     inserted.try_get(0).map_err(DbError::classify)
 }
 
@@ -537,7 +546,7 @@ pub async fn set_tags(conn: &mut AnyConnection, article_id: i64, tag_ids: &[i64]
 
 /// `save_revision` for many articles at once.
 pub async fn save_revisions(conn: &mut AnyConnection, article_ids: &[i64], now: i64) -> DbResult<()> {
-    for chunk in article_ids.chunks(store::rows_per_statement(1) - 1) {
+    for chunk in article_ids.chunks(store::rows_per_statement(1).saturating_sub(1).max(1)) {
         let sql = format!(
             "INSERT INTO revisions (article_id, title, excerpt, body_md, saved_at) \
              SELECT id, title, excerpt, body_md, $1 FROM articles WHERE id IN ({}) ORDER BY id",

@@ -254,12 +254,6 @@ pub struct Prepared {
     checked: Result<Checked, ContentError>,
 }
 
-impl Prepared {
-    pub fn draft(&self) -> &Draft {
-        &self.draft
-    }
-}
-
 /// Checks and renders one draft.
 pub fn prepare(limits: ContentLimits, draft: Draft) -> Prepared {
     let checked = check_draft(limits, &draft);
@@ -303,7 +297,7 @@ pub async fn upsert_many(
 ) -> Result<Vec<Saved>, (Option<usize>, ContentError)> {
     let prepared = tokio::task::spawn_blocking(move || prepare_many(limits, drafts))
         .await
-        .map_err(|e| (None, invalid("draft", format!("rendering failed: {e}"))))?;
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     upsert_prepared(db, &prepared, terms).await
 }
 
@@ -324,9 +318,10 @@ pub async fn upsert_prepared(
             tx.commit().await.map_err(db_error)?;
             Ok(saved)
         }
-        Err((None, err)) => {
-            // A statement for many drafts failed, naming none of them (a value one backend
-            // refuses, say): save them one by one, which names the draft at fault.
+        Err((None, ContentError::Db(err))) if err.is_refused_value() => {
+            // The database refused a value in a statement for many drafts, naming none of them
+            // (a NUL character, which PostgreSQL refuses in text): save them one by one, which
+            // names the draft at fault.
             tracing::warn!(error = %err, "A batch write failed; saving its drafts one by one");
             tx.rollback().await.map_err(db_error)?;
             let mut tx = db.pool.begin().await.map_err(db_error)?;
@@ -425,10 +420,10 @@ async fn save_batch_in(
         queries::clear_tags(tx, &updated).await.map_err(batch_error)?;
         let mut article_tags = Vec::new();
         for (i, row) in (start..end).zip(&rows) {
-            let id = *ids.get(row.slug).ok_or_else(|| {
-                (None, invalid("slug", format!("{:?} was not written", row.slug)))
-            })?;
-            article_tags.extend(resolved[i].0.tag_slugs.iter().filter_map(|(slug, _)| tag_ids.get(slug)).map(|t| (id, *t)));
+            let id =
+                *ids.get(row.slug).ok_or_else(|| (None, invalid("slug", format!("{:?} was not written", row.slug))))?;
+            article_tags
+                .extend(resolved[i].0.tag_slugs.iter().filter_map(|(slug, _)| tag_ids.get(slug)).map(|t| (id, *t)));
             jobs.add(id, row.status, row.scheduled_at, now).map_err(batch_error)?;
             let slug = row.slug.to_string();
             saved.push(if existing.contains_key(row.slug) {

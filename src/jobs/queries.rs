@@ -24,7 +24,8 @@ pub async fn insert(
     run_at: i64,
     max_attempts: i64,
 ) -> DbResult<()> {
-    let job = NewJob { kind, payload: payload.to_string(), unique_key: unique_key.map(str::to_string), run_at, max_attempts };
+    let job =
+        NewJob { kind, payload: payload.to_string(), unique_key: unique_key.map(str::to_string), run_at, max_attempts };
     insert_many(conn, &[job], true, crate::store::now()).await
 }
 
