@@ -333,7 +333,14 @@ pub async fn upsert_prepared(
             tx.commit().await.map_err(db_error)?;
             Ok(saved)
         }
-        Err(err) => Err(err),
+        Err(err) => {
+            // Rolled back now rather than when dropped: the caller writes the batch again at once
+            // without the draft at fault, and SQLite answers "database is locked" at once (no
+            // busy wait) to a transaction that has read and then writes while another
+            // connection still holds the write lock.
+            let _ = tx.rollback().await;
+            Err(err)
+        }
     }
 }
 
