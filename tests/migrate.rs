@@ -219,3 +219,110 @@ async fn a_wordpress_export_imports_into_an_empty_site_as_the_same_site() {
         site.finish().await;
     }
 }
+
+/// `import markdown` writes a batch of files at once; the outcome must be that of saving them one
+/// after the other.
+#[tokio::test]
+async fn a_markdown_batch_is_written_as_if_file_by_file() {
+    use openvoice::content::import;
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let dir = site.dir.path().join("content");
+        std::fs::create_dir(&dir).unwrap();
+        let post = |title: &str, slug: &str, tags: &str| {
+            let slug = if slug.is_empty() { String::new() } else { format!("slug: \"{slug}\"\n") };
+            format!("---\ntitle: \"{title}\"\ndate: 2021-03-04T05:06:07Z\ntags: [{tags}]\n{slug}---\nBody of {title}\n")
+        };
+        std::fs::write(dir.join("01.md"), post("First", "dup", "\"Shared\", \"One\"")).unwrap();
+        // Refused by the checks, in the middle of the batch: the others are written without it.
+        std::fs::write(dir.join("02.md"), post(&"Long ".repeat(70), "bad", "")).unwrap();
+        // The same slug as 01: updates the article 01 created, keeping 01's text as a revision.
+        std::fs::write(dir.join("03.md"), post("Second", "dup", "\"shared\", \"Two\"")).unwrap();
+        std::fs::write(dir.join("04.md"), post("Other", "other", "\"Shared\"")).unwrap();
+        // No slug from the front matter or the file name: derived from the title, which 01 took.
+        std::fs::write(dir.join("_.md"), post("Dup", "", "")).unwrap();
+
+        let report = import::import_dir(&site.db, limits(), &dir, "Batch Writer", |_, _| {}).await.unwrap();
+        assert_eq!((report.created, report.updated), (3, 1), "{report:?}");
+        assert_eq!(report.failed.len(), 1, "{report:?}");
+        assert!(report.failed[0].contains("02.md:2:") && report.failed[0].contains("title"), "{report:?}");
+
+        let dup = queries::find_by_slug(&site.db, "dup").await.unwrap();
+        assert_eq!(dup.summary.title, "Second");
+        let tags: Vec<&str> = dup.tags.iter().map(|t| t.slug.as_str()).collect();
+        assert_eq!(tags, ["shared", "two"]);
+        let revisions = queries::revisions(&site.db, dup.summary.id).await.unwrap();
+        let titles: Vec<&str> = revisions.iter().map(|r| r.title.as_str()).collect();
+        assert_eq!(titles, ["First"]);
+        assert_eq!(queries::find_by_slug(&site.db, "dup-2").await.unwrap().summary.title, "Dup");
+        assert!(queries::find_by_slug(&site.db, "bad").await.is_err(), "the refused file wrote nothing");
+
+        // One tag for the three spellings, named as the first file wrote it, on both articles.
+        let entries = queries::tag_entries(&site.db, false).await.unwrap();
+        let shared: Vec<_> = entries.iter().filter(|t| t.slug == "shared").collect();
+        assert_eq!(shared.len(), 1);
+        assert_eq!((shared[0].name.as_str(), shared[0].articles), ("Shared", 2));
+
+        // Jobs and activity as one save each: a bundle and a notification per article, an
+        // activity entry per file written.
+        let count = |sql: &'static str| {
+            let pool = site.db.pool.clone();
+            async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+        };
+        let bundles = count(
+            "SELECT COUNT(*) FROM jobs WHERE unique_key IN \
+             (SELECT 'bundle:' || id FROM articles WHERE slug IN ('dup', 'dup-2', 'other'))",
+        )
+        .await;
+        let notifications = count(
+            "SELECT COUNT(*) FROM jobs WHERE unique_key IN \
+             (SELECT 'notify:' || id FROM articles WHERE slug IN ('dup', 'dup-2', 'other'))",
+        )
+        .await;
+        assert_eq!((bundles, notifications), (3, 3));
+        let activity = count(
+            "SELECT COUNT(*) FROM activity WHERE kind IN ('article.created', 'article.updated') \
+             AND detail IN ('dup', 'dup-2', 'other')",
+        )
+        .await;
+        assert_eq!(activity, 4);
+
+        // Again, over the same folder: everything updates, 01 then 03 again.
+        std::fs::remove_file(dir.join("02.md")).unwrap();
+        std::fs::remove_file(dir.join("_.md")).unwrap();
+        let report = import::import_dir(&site.db, limits(), &dir, "Batch Writer", |_, _| {}).await.unwrap();
+        assert_eq!((report.created, report.updated, report.failed.len()), (0, 3, 0), "{report:?}");
+        let dup = queries::find_by_slug(&site.db, "dup").await.unwrap();
+        assert_eq!(dup.summary.title, "Second");
+        let revisions = queries::revisions(&site.db, dup.summary.id).await.unwrap();
+        let titles: Vec<&str> = revisions.iter().map(|r| r.title.as_str()).collect();
+        assert_eq!(titles, ["First", "Second", "First"], "newest first");
+        site.finish().await;
+    }
+}
+
+/// A value one backend refuses fails a batch's statement without naming its file (PostgreSQL
+/// takes no NUL character in text): the batch is saved file by file to find it, and the rest is
+/// imported.
+#[tokio::test]
+async fn a_value_the_database_refuses_is_traced_to_its_file() {
+    use common::Backend;
+    use openvoice::content::import;
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        let dir = site.dir.path().join("content");
+        std::fs::create_dir(&dir).unwrap();
+        for (file, body) in [("a.md", "Fine"), ("b.md", "Nul \0 here"), ("c.md", "Fine too")] {
+            std::fs::write(dir.join(file), format!("---\ntitle: \"Title {file}\"\n---\n{body}\n")).unwrap();
+        }
+        let report = import::import_dir(&site.db, limits(), &dir, "Batch Writer", |_, _| {}).await.unwrap();
+        match backend {
+            Backend::Sqlite => assert_eq!((report.created, report.failed.len()), (3, 0), "{report:?}"),
+            Backend::Postgres => {
+                assert_eq!((report.created, report.failed.len()), (2, 1), "{report:?}");
+                assert!(report.failed[0].contains("b.md:1:"), "{report:?}");
+            }
+        }
+        site.finish().await;
+    }
+}

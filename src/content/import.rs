@@ -108,17 +108,18 @@ pub struct ImportReport {
 /// Files per transaction: one transaction per file costs more than the file's own work.
 const BATCH: usize = 500;
 
-/// One file read and parsed, waiting for its batch's transaction.
+/// One file read, parsed and rendered, waiting for its batch's transaction.
 struct Parsed {
     path: PathBuf,
     text: String,
-    draft: Draft,
     body_line: usize,
 }
 
 /// Imports every `*.md` file under `dir` (sorted by path) as posts, `BATCH` files per
 /// transaction. A file that cannot be read or parsed is reported and never reaches the
 /// database; one the database refuses is reported and its batch is written without it.
+/// Files are read, parsed and rendered on every core, a batch ahead: the next batch is
+/// prepared while the database writes this one.
 pub async fn import_dir(
     db: &Db,
     limits: ContentLimits,
@@ -128,30 +129,31 @@ pub async fn import_dir(
 ) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
     let paths = markdown_files(dir, &mut report.skipped)?;
+    let total = paths.len();
+    let mut chunks = paths.chunks(BATCH).map(<[PathBuf]>::to_vec);
+    let prepare = |chunk: Vec<PathBuf>| {
+        let author = default_author.to_string();
+        tokio::task::spawn_blocking(move || service::par_map(chunk, |path| prepare_file(limits, path, &author)))
+    };
+    let mut next = chunks.next().map(prepare);
     let mut done = 0;
-    for chunk in paths.chunks(BATCH) {
-        let mut batch = Vec::with_capacity(chunk.len());
-        for path in chunk {
-            let parsed = match std::fs::read(path) {
-                Err(e) => Err(DocumentError { line: 1, message: e.to_string() }),
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Err(_) => Err(DocumentError { line: 1, message: "not UTF-8 text".into() }),
-                    Ok(text) => {
-                        parse_document(&text, ArticleKind::Post, default_author).map(|(mut draft, body_line)| {
-                            draft.slug = draft.slug.or_else(|| slug_from_path(path));
-                            Parsed { path: path.clone(), text, draft, body_line }
-                        })
-                    }
-                },
-            };
-            match parsed {
-                Ok(parsed) => batch.push(parsed),
-                Err(err) => report.failed.push(format!("{}:{}: {}", path.display(), err.line, err.message)),
+    while let Some(pending) = next.take() {
+        let files = pending.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        next = chunks.next().map(prepare);
+        done += files.len();
+        let mut parsed = Vec::with_capacity(files.len());
+        let mut prepared = Vec::with_capacity(files.len());
+        for file in files {
+            match file {
+                Ok((file, draft)) => {
+                    parsed.push(file);
+                    prepared.push(draft);
+                }
+                Err(failure) => report.failed.push(failure),
             }
         }
-        while !batch.is_empty() {
-            let drafts = batch.iter().map(|p| p.draft.clone()).collect();
-            match service::upsert_many(db, limits, drafts, Terms::CreateMissing).await {
+        while !prepared.is_empty() {
+            match service::upsert_prepared(db, &prepared, Terms::CreateMissing).await {
                 Ok(saved) => {
                     for saved in saved {
                         let (created, status) = match saved {
@@ -164,17 +166,39 @@ pub async fn import_dir(
                     break;
                 }
                 Err((Some(at), err)) => {
-                    let bad = batch.remove(at);
+                    prepared.remove(at);
+                    let bad = parsed.remove(at);
                     let err = locate(&err, &bad.text, bad.body_line);
                     report.failed.push(format!("{}:{}: {}", bad.path.display(), err.line, err.message));
                 }
                 Err((None, err)) => return Err(err.into()),
             }
         }
-        done += chunk.len();
-        progress(done, paths.len());
+        progress(done, total);
     }
     Ok(report)
+}
+
+/// Reads, parses and renders one file; a failure is its `file:line: message`.
+fn prepare_file(
+    limits: ContentLimits,
+    path: PathBuf,
+    default_author: &str,
+) -> Result<(Parsed, service::Prepared), String> {
+    let parsed = match std::fs::read(&path) {
+        Err(e) => Err(DocumentError { line: 1, message: e.to_string() }),
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Err(_) => Err(DocumentError { line: 1, message: "not UTF-8 text".into() }),
+            Ok(text) => parse_document(&text, ArticleKind::Post, default_author).map(|(mut draft, body_line)| {
+                draft.slug = draft.slug.or_else(|| slug_from_path(&path));
+                (text, draft, body_line)
+            }),
+        },
+    };
+    match parsed {
+        Ok((text, draft, body_line)) => Ok((Parsed { path, text, body_line }, service::prepare(limits, draft))),
+        Err(err) => Err(format!("{}:{}: {}", path.display(), err.line, err.message)),
+    }
 }
 
 /// The slug of a file without one in its front matter, as the generators derive it, so that a

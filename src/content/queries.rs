@@ -5,7 +5,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, FromRow, Row};
 
 use crate::content::model::*;
-use crate::store::{Db, DbError, DbResult, Dialect};
+use crate::store::{self, Db, DbError, DbResult, Dialect};
 
 const SUMMARY_COLUMNS: &str = "a.id, a.kind, a.slug, a.title, a.excerpt, a.status, a.reading_minutes, \
      a.published_at, a.scheduled_at, a.updated_at, u.username, u.display_name, \
@@ -403,20 +403,63 @@ pub async fn ensure_category(conn: &mut AnyConnection, slug: &str, name: &str, n
 
 /// Returns the tag id for `slug`, creating it when missing.
 pub async fn ensure_tag(conn: &mut AnyConnection, slug: &str, name: &str) -> DbResult<i64> {
-    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM tags WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
-    match existing {
-        Some(id) => Ok(id),
-        None => sqlx::query_scalar("INSERT INTO tags (slug, name) VALUES ($1, $2) RETURNING id")
-            .bind(slug)
-            .bind(name)
-            .fetch_one(conn)
-            .await
-            .map_err(DbError::classify),
+    let ids = ensure_tags(conn, &[(slug.to_string(), name.to_string())]).await?;
+    ids.get(slug).copied().ok_or(DbError::NotFound)
+}
+
+/// The ids of the articles with these slugs, as `(id, slug)`.
+pub async fn article_ids_by_slugs(conn: &mut AnyConnection, slugs: &[&str]) -> DbResult<Vec<(i64, String)>> {
+    let mut found = Vec::new();
+    for chunk in slugs.chunks(store::rows_per_statement(1)) {
+        let sql =
+            format!("SELECT id, slug FROM articles WHERE slug IN ({})", store::numbered_rows("?", chunk.len(), 1));
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        for slug in chunk {
+            query = query.bind(*slug);
+        }
+        found.extend(query.fetch_all(&mut *conn).await.map_err(DbError::classify)?);
     }
+    Ok(found)
+}
+
+/// The tag ids for `(slug, name)` pairs by slug, creating the missing tags (named by the first
+/// pair with their slug).
+pub async fn ensure_tags(
+    conn: &mut AnyConnection,
+    tags: &[(String, String)],
+) -> DbResult<std::collections::HashMap<String, i64>> {
+    let mut ids = std::collections::HashMap::with_capacity(tags.len());
+    let slugs: Vec<&str> = tags.iter().map(|(slug, _)| slug.as_str()).collect();
+    for chunk in slugs.chunks(store::rows_per_statement(1)) {
+        let sql = format!("SELECT id, slug FROM tags WHERE slug IN ({})", store::numbered_rows("?", chunk.len(), 1));
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        for slug in chunk {
+            query = query.bind(*slug);
+        }
+        for (id, slug) in query.fetch_all(&mut *conn).await.map_err(DbError::classify)? {
+            ids.insert(slug, id);
+        }
+    }
+    let mut missing: Vec<&(String, String)> = Vec::new();
+    for tag in tags {
+        if !ids.contains_key(&tag.0) && !missing.iter().any(|m| m.0 == tag.0) {
+            missing.push(tag);
+        }
+    }
+    for chunk in missing.chunks(store::rows_per_statement(2)) {
+        let sql = format!(
+            "INSERT INTO tags (slug, name) VALUES {} RETURNING id, slug",
+            store::numbered_rows("(?, ?)", chunk.len(), 1)
+        );
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        for (slug, name) in chunk {
+            query = query.bind(slug.as_str()).bind(name.as_str());
+        }
+        for (id, slug) in query.fetch_all(&mut *conn).await.map_err(DbError::classify)? {
+            ids.insert(slug, id);
+        }
+    }
+    Ok(ids)
 }
 
 /// The columns an insert or update writes.
@@ -437,9 +480,30 @@ pub struct ArticleRow<'a> {
     pub scheduled_at: Option<i64>,
 }
 
-/// `sql` with the 15 columns of `row` and `now` bound as `$1`…`$15`, in `ArticleRow` order.
-fn bind_article_row<'q>(sql: &'q str, row: &'q ArticleRow<'q>, now: i64) -> Query<'q, Any, AnyArguments<'q>> {
-    sqlx::query(sql)
+/// The columns of `ArticleRow`, in its order; `created_at` and `updated_at` follow in inserts.
+const ARTICLE_COLUMNS: [&str; 14] = [
+    "kind",
+    "slug",
+    "title",
+    "excerpt",
+    "body_md",
+    "body_html",
+    "body_text",
+    "reading_minutes",
+    "status",
+    "author_id",
+    "category_id",
+    "featured_image",
+    "published_at",
+    "scheduled_at",
+];
+
+/// Binds the 14 columns of `row`, in `ARTICLE_COLUMNS` order.
+fn bind_article_columns<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    row: &'q ArticleRow<'q>,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    query
         .bind(row.kind.as_str())
         .bind(row.slug)
         .bind(row.title)
@@ -454,15 +518,63 @@ fn bind_article_row<'q>(sql: &'q str, row: &'q ArticleRow<'q>, now: i64) -> Quer
         .bind(row.featured_image)
         .bind(row.published_at)
         .bind(row.scheduled_at)
-        .bind(now)
+}
+
+/// `INSERT INTO articles` of `rows` rows (`created_at` = `updated_at`), without its ending.
+fn insert_articles_sql(rows: usize) -> String {
+    let row = format!("({}?, ?)", "?, ".repeat(ARTICLE_COLUMNS.len()));
+    format!(
+        "INSERT INTO articles ({}, created_at, updated_at) VALUES {}",
+        ARTICLE_COLUMNS.join(", "),
+        store::numbered_rows(&row, rows, 1)
+    )
+}
+
+/// Writes many articles in a few statements: a row whose slug is new is inserted, one whose
+/// slug exists replaces that article's columns (as `update_article`; `created_at` stays).
+/// Returns `(id, slug)` of every row, in no particular order. `rows` must not repeat a slug.
+pub async fn upsert_articles(
+    conn: &mut AnyConnection,
+    rows: &[ArticleRow<'_>],
+    now: i64,
+) -> DbResult<Vec<(i64, String)>> {
+    let set: Vec<String> = ARTICLE_COLUMNS
+        .iter()
+        .filter(|c| **c != "slug")
+        .chain(&["updated_at"])
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let mut written = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(store::rows_per_statement(ARTICLE_COLUMNS.len() + 2)) {
+        let sql = format!(
+            "{} ON CONFLICT (slug) DO UPDATE SET {} RETURNING id, slug",
+            insert_articles_sql(chunk.len()),
+            set.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = bind_article_columns(query, row).bind(now).bind(now);
+        }
+        for row in query.fetch_all(&mut *conn).await.map_err(DbError::classify)? {
+            written.push((row.try_get(0).map_err(DbError::classify)?, row.try_get(1).map_err(DbError::classify)?));
+        }
+    }
+    Ok(written)
+}
+
+/// `sql` with the 14 columns of `row` and `now` bound as `$1`…`$15`, in `ArticleRow` order.
+fn bind_article_row<'q>(sql: &'q str, row: &'q ArticleRow<'q>, now: i64) -> Query<'q, Any, AnyArguments<'q>> {
+    bind_article_columns(sqlx::query(sql), row).bind(now)
 }
 
 pub async fn insert_article(conn: &mut AnyConnection, row: &ArticleRow<'_>, now: i64) -> DbResult<i64> {
-    const SQL: &str =
-        "INSERT INTO articles (kind, slug, title, excerpt, body_md, body_html, body_text, reading_minutes, \
-         status, author_id, category_id, featured_image, published_at, scheduled_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id";
-    let inserted = bind_article_row(SQL, row, now).fetch_one(conn).await.map_err(DbError::classify)?;
+    let sql = format!("{} RETURNING id", insert_articles_sql(1));
+    let inserted = bind_article_columns(sqlx::query(&sql), row)
+        .bind(now)
+        .bind(now)
+        .fetch_one(conn)
+        .await
+        .map_err(DbError::classify)?;
     inserted.try_get(0).map_err(DbError::classify)
 }
 
@@ -475,19 +587,56 @@ pub async fn update_article(conn: &mut AnyConnection, id: i64, row: &ArticleRow<
     Ok(())
 }
 
+/// Makes `tag_ids` the tags of the article.
 pub async fn set_tags(conn: &mut AnyConnection, article_id: i64, tag_ids: &[i64]) -> DbResult<()> {
-    sqlx::query("DELETE FROM article_tags WHERE article_id = $1")
-        .bind(article_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
-    for tag_id in tag_ids {
-        sqlx::query("INSERT INTO article_tags (article_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(article_id)
-            .bind(tag_id)
-            .execute(&mut *conn)
-            .await
-            .map_err(DbError::classify)?;
+    clear_tags(&mut *conn, &[article_id]).await?;
+    let pairs: Vec<(i64, i64)> = tag_ids.iter().map(|tag_id| (article_id, *tag_id)).collect();
+    add_article_tags(conn, &pairs).await
+}
+
+/// `save_revision` for many articles at once.
+pub async fn save_revisions(conn: &mut AnyConnection, article_ids: &[i64], now: i64) -> DbResult<()> {
+    for chunk in article_ids.chunks(store::rows_per_statement(1).saturating_sub(1).max(1)) {
+        let sql = format!(
+            "INSERT INTO revisions (article_id, title, excerpt, body_md, saved_at) \
+             SELECT id, title, excerpt, body_md, $1 FROM articles WHERE id IN ({}) ORDER BY id",
+            store::numbered_rows("?", chunk.len(), 2)
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+    }
+    Ok(())
+}
+
+/// Removes every tag of these articles.
+pub async fn clear_tags(conn: &mut AnyConnection, article_ids: &[i64]) -> DbResult<()> {
+    for chunk in article_ids.chunks(store::rows_per_statement(1)) {
+        let sql =
+            format!("DELETE FROM article_tags WHERE article_id IN ({})", store::numbered_rows("?", chunk.len(), 1));
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+    }
+    Ok(())
+}
+
+/// Adds `(article_id, tag_id)` pairs; pairs already there are left alone.
+pub async fn add_article_tags(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> DbResult<()> {
+    for chunk in pairs.chunks(store::rows_per_statement(2)) {
+        let sql = format!(
+            "INSERT INTO article_tags (article_id, tag_id) VALUES {} ON CONFLICT DO NOTHING",
+            store::numbered_rows("(?, ?)", chunk.len(), 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (article_id, tag_id) in chunk {
+            query = query.bind(*article_id).bind(*tag_id);
+        }
+        query.execute(&mut *conn).await.map_err(DbError::classify)?;
     }
     Ok(())
 }

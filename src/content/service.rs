@@ -5,6 +5,8 @@
 //! An article that becomes published also gets its IPFS bundle job and, the first time only,
 //! the job that mails its subscribers (`subscriptions::jobs::NotifySubscribers`).
 
+use std::collections::{HashMap, HashSet};
+
 use crate::accounts::{self, Capability, NewUser, Role};
 use crate::content::jobs::PublishScheduled;
 use crate::content::markdown;
@@ -52,6 +54,17 @@ impl ContentError {
         match self {
             ContentError::Invalid { field, .. } | ContentError::TooLarge { field, .. } => Some(field),
             _ => None,
+        }
+    }
+
+    /// A copy of a check's failure (`Invalid`, `TooLarge`), for reporting it again.
+    fn copy_of_check(&self) -> ContentError {
+        match self {
+            ContentError::Invalid { field, message } => ContentError::Invalid { field, message: message.clone() },
+            ContentError::TooLarge { field, size, limit } => {
+                ContentError::TooLarge { field, size: *size, limit: *limit }
+            }
+            other => invalid("draft", other.to_string()),
         }
     }
 }
@@ -182,6 +195,20 @@ impl Saved {
             Saved::Created { slug, .. } | Saved::Updated { slug, .. } => slug,
         }
     }
+
+    pub fn id(&self) -> i64 {
+        match self {
+            Saved::Created { id, .. } | Saved::Updated { id, .. } => *id,
+        }
+    }
+
+    /// The activity log's entry for this save.
+    fn activity_kind(&self) -> &'static str {
+        match self {
+            Saved::Created { .. } => "article.created",
+            Saved::Updated { .. } => "article.updated",
+        }
+    }
 }
 
 /// Turns any text into a URL slug (`Défense & Sécurité` → `defense-securite`).
@@ -220,6 +247,46 @@ pub async fn upsert(db: &Db, limits: ContentLimits, draft: Draft, terms: Terms) 
     save(db, limits, draft, terms, true).await
 }
 
+/// A draft checked and rendered: the part of a save that needs no database, done before its
+/// transaction (for imports on every core, see `prepare_many`).
+pub struct Prepared {
+    draft: Draft,
+    checked: Result<Checked, ContentError>,
+}
+
+/// Checks and renders one draft.
+pub fn prepare(limits: ContentLimits, draft: Draft) -> Prepared {
+    let checked = check_draft(limits, &draft);
+    Prepared { draft, checked }
+}
+
+/// `prepare` of every draft, on every core: blocking, for a blocking thread.
+pub fn prepare_many(limits: ContentLimits, drafts: Vec<Draft>) -> Vec<Prepared> {
+    par_map(drafts, |draft| prepare(limits, draft))
+}
+
+/// `f` of each item, in order, with the items shared out among as many threads as there are
+/// cores. Blocks the caller until all are done.
+pub fn par_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let per_thread = items.len().div_ceil(threads);
+    let mut items = items.into_iter();
+    let chunks: Vec<Vec<T>> =
+        (0..threads).map(|_| items.by_ref().take(per_thread).collect()).filter(|c: &Vec<T>| !c.is_empty()).collect();
+    let f = &f;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> =
+            chunks.into_iter().map(|chunk| scope.spawn(move || chunk.into_iter().map(f).collect::<Vec<U>>())).collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
 /// Imports: `upsert` of many drafts in one transaction, much faster than one each. On a
 /// failure nothing is written, and the index of the draft at fault (if one is) comes back.
 pub async fn upsert_many(
@@ -228,13 +295,159 @@ pub async fn upsert_many(
     drafts: Vec<Draft>,
     terms: Terms,
 ) -> Result<Vec<Saved>, (Option<usize>, ContentError)> {
+    let prepared = tokio::task::spawn_blocking(move || prepare_many(limits, drafts))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    upsert_prepared(db, &prepared, terms).await
+}
+
+/// `upsert_many` of drafts already prepared, in one transaction. The writes are batched: authors
+/// and categories are resolved once per name, tags, articles, their tags, jobs and activity are
+/// written a few statements for all, and the content epoch is bumped once; the outcome is the
+/// same as saving the drafts one after the other. On a failure nothing is written, and the
+/// index of the draft at fault (if one is) comes back.
+pub async fn upsert_prepared(
+    db: &Db,
+    items: &[Prepared],
+    terms: Terms,
+) -> Result<Vec<Saved>, (Option<usize>, ContentError)> {
     let db_error = |e| (None, ContentError::from(DbError::classify(e)));
     let mut tx = db.pool.begin().await.map_err(db_error)?;
-    let mut saved = Vec::with_capacity(drafts.len());
-    for (i, draft) in drafts.into_iter().enumerate() {
-        saved.push(save_in(&mut tx, db, limits, draft, terms, true).await.map_err(|e| (Some(i), e))?);
+    match save_batch_in(&mut tx, db, items, terms).await {
+        Ok(saved) => {
+            tx.commit().await.map_err(db_error)?;
+            Ok(saved)
+        }
+        Err((None, ContentError::Db(err))) if err.is_refused_value() => {
+            // The database refused a value in a statement for many drafts, naming none of them
+            // (a NUL character, which PostgreSQL refuses in text): save them one by one, which
+            // names the draft at fault.
+            tracing::warn!(error = %err, "A batch write failed; saving its drafts one by one");
+            tx.rollback().await.map_err(db_error)?;
+            let mut tx = db.pool.begin().await.map_err(db_error)?;
+            let mut saved = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let checked = item.checked.as_ref().map_err(|e| (Some(i), e.copy_of_check()))?;
+                saved.push(save_in(&mut tx, db, &item.draft, checked, terms, true).await.map_err(|e| (Some(i), e))?);
+            }
+            tx.commit().await.map_err(db_error)?;
+            Ok(saved)
+        }
+        Err(err) => {
+            // Rolled back now rather than when dropped: the caller writes the batch again at once
+            // without the draft at fault, and SQLite answers "database is locked" at once (no
+            // busy wait) to a transaction that has read and then writes while another
+            // connection still holds the write lock.
+            let _ = tx.rollback().await;
+            Err(err)
+        }
     }
-    tx.commit().await.map_err(db_error)?;
+}
+
+/// The batched `upsert` of `items` inside the caller's transaction.
+async fn save_batch_in(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    items: &[Prepared],
+    terms: Terms,
+) -> Result<Vec<Saved>, (Option<usize>, ContentError)> {
+    let now = store::now();
+    // Checks, authors and categories in the drafts' order, so the draft named on a failure is the
+    // first at fault, as when saving one by one; each name is looked up (or created) once.
+    let mut authors: HashMap<&str, i64> = HashMap::new();
+    let mut categories: HashMap<&str, i64> = HashMap::new();
+    let mut resolved = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let checked = item.checked.as_ref().map_err(|e| (Some(i), e.copy_of_check()))?;
+        let name = item.draft.author.trim();
+        let author_id = match authors.get(name) {
+            Some(id) => *id,
+            None => {
+                let id = resolve_author(tx, name, terms).await.map_err(|e| (Some(i), e))?;
+                *authors.entry(name).or_insert(id)
+            }
+        };
+        let category_id = match item.draft.category.as_deref().map(str::trim) {
+            None => None,
+            Some(name) => Some(match categories.get(name) {
+                Some(id) => *id,
+                None => {
+                    let id = resolve_category(tx, db, name, terms).await.map_err(|e| (Some(i), e))?;
+                    *categories.entry(name).or_insert(id)
+                }
+            }),
+        };
+        resolved.push((checked, author_id, category_id));
+    }
+    let all_tags: Vec<(String, String)> = resolved.iter().flat_map(|(c, _, _)| c.tag_slugs.iter().cloned()).collect();
+    let tag_ids = queries::ensure_tags(tx, &all_tags).await.map_err(|e| (None, e.into()))?;
+
+    let mut saved = Vec::with_capacity(items.len());
+    let mut jobs = StatusJobs::default();
+    let mut start = 0;
+    while start < items.len() {
+        // A run of drafts with distinct slugs is written at once. A draft whose slug the run
+        // already holds updates the article an earlier draft wrote, so it starts the next run,
+        // written after this one (the one-by-one outcome: that article, updated, with a revision).
+        let mut slugs: Vec<String> = Vec::new();
+        let mut taken: HashSet<String> = HashSet::new();
+        while start + slugs.len() < items.len() {
+            let i = start + slugs.len();
+            let slug = match &items[i].draft.slug {
+                Some(slug) if taken.contains(slug) => break,
+                Some(slug) => slug.clone(),
+                None => unique_slug(tx, &resolved[i].0.title, &taken).await.map_err(|e| (Some(i), e))?,
+            };
+            taken.insert(slug.clone());
+            slugs.push(slug);
+        }
+        let end = start + slugs.len();
+        let slug_refs: Vec<&str> = slugs.iter().map(String::as_str).collect();
+        let existing: HashMap<String, i64> = queries::article_ids_by_slugs(tx, &slug_refs)
+            .await
+            .map_err(|e| (None, e.into()))?
+            .into_iter()
+            .map(|(id, slug)| (slug, id))
+            .collect();
+        let updated: Vec<i64> = existing.values().copied().collect();
+        let rows: Vec<ArticleRow<'_>> = (start..end)
+            .map(|i| {
+                let (checked, author_id, category_id) = resolved[i];
+                article_row(&items[i].draft, checked, &slugs[i - start], author_id, category_id, now)
+            })
+            .collect();
+        let batch_error = |e: DbError| (None, ContentError::from(e));
+        queries::save_revisions(tx, &updated, now).await.map_err(batch_error)?;
+        let ids: HashMap<String, i64> = queries::upsert_articles(tx, &rows, now)
+            .await
+            .map_err(batch_error)?
+            .into_iter()
+            .map(|(id, slug)| (slug, id))
+            .collect();
+        queries::clear_tags(tx, &updated).await.map_err(batch_error)?;
+        let mut article_tags = Vec::new();
+        for (i, row) in (start..end).zip(&rows) {
+            let id =
+                *ids.get(row.slug).ok_or_else(|| (None, invalid("slug", format!("{:?} was not written", row.slug))))?;
+            article_tags
+                .extend(resolved[i].0.tag_slugs.iter().filter_map(|(slug, _)| tag_ids.get(slug)).map(|t| (id, *t)));
+            jobs.add(id, row.status, row.scheduled_at, now).map_err(batch_error)?;
+            let slug = row.slug.to_string();
+            saved.push(if existing.contains_key(row.slug) {
+                Saved::Updated { id, slug, status: row.status }
+            } else {
+                Saved::Created { id, slug, status: row.status }
+            });
+        }
+        queries::add_article_tags(tx, &article_tags).await.map_err(batch_error)?;
+        start = end;
+    }
+    let batch_error = |e: DbError| (None, ContentError::from(e));
+    jobs.write(tx).await.map_err(batch_error)?;
+    let activity: Vec<(&str, Option<i64>, &str)> =
+        saved.iter().map(|s| (s.activity_kind(), Some(s.id()), s.slug())).collect();
+    store::record_activity_many(tx, &activity).await.map_err(batch_error)?;
+    store::bump_content_epoch(tx).await.map_err(batch_error)?;
     Ok(saved)
 }
 
@@ -245,22 +458,16 @@ async fn save(
     terms: Terms,
     update_existing: bool,
 ) -> Result<Saved, ContentError> {
+    let checked = check_draft(limits, &draft)?;
     let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
-    let saved = save_in(&mut tx, db, limits, draft, terms, update_existing).await?;
+    let saved = save_in(&mut tx, db, &draft, &checked, terms, update_existing).await?;
     tx.commit().await.map_err(DbError::classify)?;
     Ok(saved)
 }
 
-/// `create` or `upsert` inside the caller's transaction.
-async fn save_in(
-    tx: &mut sqlx::AnyConnection,
-    db: &Db,
-    limits: ContentLimits,
-    draft: Draft,
-    terms: Terms,
-    update_existing: bool,
-) -> Result<Saved, ContentError> {
-    let checked = check_text(
+/// The checks of `check_text` on a draft, the first failure as the error.
+fn check_draft(limits: ContentLimits, draft: &Draft) -> Result<Checked, ContentError> {
+    check_text(
         limits,
         &TextInput {
             title: &draft.title,
@@ -270,20 +477,64 @@ async fn save_in(
             tags: &draft.tags,
         },
     )
-    .map_err(first_error)?;
-    let Checked { title, tag_slugs, rendered, excerpt } = checked;
-    let title = title.as_str();
-    let now = store::now();
+    .map_err(first_error)
+}
 
+/// Where `publish` leaves an article saved at `now`: status, published and scheduled times.
+fn publish_state(publish: Publish, now: i64) -> (Status, Option<i64>, Option<i64>) {
+    match publish {
+        Publish::Draft => (Status::Draft, None, None),
+        Publish::Now => (Status::Published, Some(now), None),
+        Publish::At(at) if at <= now => (Status::Published, Some(at), None),
+        Publish::At(at) => (Status::Scheduled, None, Some(at)),
+    }
+}
+
+/// The row `create`, `upsert` and the batches write for a checked draft.
+fn article_row<'a>(
+    draft: &'a Draft,
+    checked: &'a Checked,
+    slug: &'a str,
+    author_id: i64,
+    category_id: Option<i64>,
+    now: i64,
+) -> ArticleRow<'a> {
+    let (status, published_at, scheduled_at) = publish_state(draft.publish, now);
+    ArticleRow {
+        kind: draft.kind,
+        slug,
+        title: &checked.title,
+        excerpt: &checked.excerpt,
+        body_md: &draft.body_md,
+        body_html: &checked.rendered.html,
+        body_text: &checked.rendered.text,
+        reading_minutes: checked.rendered.reading_minutes,
+        status,
+        author_id,
+        category_id,
+        featured_image: draft.featured_image.as_deref(),
+        published_at,
+        scheduled_at,
+    }
+}
+
+/// `create` or `upsert` inside the caller's transaction.
+async fn save_in(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    draft: &Draft,
+    checked: &Checked,
+    terms: Terms,
+    update_existing: bool,
+) -> Result<Saved, ContentError> {
+    let now = store::now();
     let author_id = resolve_author(tx, &draft.author, terms).await?;
     let category_id = match &draft.category {
         None => None,
         Some(name) => Some(resolve_category(tx, db, name, terms).await?),
     };
-    let mut tag_ids = Vec::with_capacity(tag_slugs.len());
-    for (slug, name) in &tag_slugs {
-        tag_ids.push(queries::ensure_tag(tx, slug, name).await?);
-    }
+    let tags = queries::ensure_tags(tx, &checked.tag_slugs).await?;
+    let tag_ids: Vec<i64> = checked.tag_slugs.iter().filter_map(|(slug, _)| tags.get(slug).copied()).collect();
 
     let existing = match &draft.slug {
         Some(slug) if update_existing => queries::article_id_by_slug(tx, slug).await?,
@@ -297,61 +548,61 @@ async fn save_in(
             }
             slug.clone()
         }
-        (None, _) => unique_slug(tx, title).await?,
+        (None, _) => unique_slug(tx, &checked.title, &HashSet::new()).await?,
     };
-
-    let (status, published_at, scheduled_at) = match draft.publish {
-        Publish::Draft => (Status::Draft, None, None),
-        Publish::Now => (Status::Published, Some(now), None),
-        Publish::At(at) if at <= now => (Status::Published, Some(at), None),
-        Publish::At(at) => (Status::Scheduled, None, Some(at)),
-    };
-    let row = ArticleRow {
-        kind: draft.kind,
-        slug: &slug,
-        title,
-        excerpt: &excerpt,
-        body_md: &draft.body_md,
-        body_html: &rendered.html,
-        body_text: &rendered.text,
-        reading_minutes: rendered.reading_minutes,
-        status,
-        author_id,
-        category_id,
-        featured_image: draft.featured_image.as_deref(),
-        published_at,
-        scheduled_at,
-    };
+    let row = article_row(draft, checked, &slug, author_id, category_id, now);
     let saved = match existing {
         Some(id) => {
             queries::save_revision(tx, id, now).await?;
             queries::update_article(tx, id, &row, now).await?;
-            Saved::Updated { id, slug: slug.clone(), status }
+            Saved::Updated { id, slug: slug.clone(), status: row.status }
         }
         None => {
             let id = queries::insert_article(tx, &row, now).await?;
-            Saved::Created { id, slug: slug.clone(), status }
+            Saved::Created { id, slug: slug.clone(), status: row.status }
         }
     };
-    let id = match &saved {
-        Saved::Created { id, .. } | Saved::Updated { id, .. } => *id,
-    };
-    queries::set_tags(tx, id, &tag_ids).await?;
-    enqueue_for_status(tx, id, status, scheduled_at, now).await?;
-    store::record_activity(
-        &mut *tx,
-        if matches!(saved, Saved::Created { .. }) { "article.created" } else { "article.updated" },
-        Some(id),
-        &slug,
-    )
-    .await?;
+    queries::set_tags(tx, saved.id(), &tag_ids).await?;
+    let mut jobs = StatusJobs::default();
+    jobs.add(saved.id(), row.status, row.scheduled_at, now)?;
+    jobs.write(tx).await?;
+    store::record_activity(&mut *tx, saved.activity_kind(), Some(saved.id()), &slug).await?;
     store::bump_content_epoch(tx).await?;
     Ok(saved)
 }
 
-/// What a write that leaves an article in `status` queues, in its transaction: a scheduled
+/// What writes that leave articles in a status queue, in their transaction: a scheduled
 /// article its publishing job; a published one its IPFS bundle (one job per article, so a burst
 /// of edits is bundled once) and, the first time only, its subscribers' notification.
+#[derive(Default)]
+struct StatusJobs {
+    /// Replacing a queued job with the same key.
+    replace: Vec<jobs::NewJob>,
+    /// Queued only if no job has the key.
+    if_absent: Vec<jobs::NewJob>,
+}
+
+impl StatusJobs {
+    fn add(&mut self, article_id: i64, status: Status, scheduled_at: Option<i64>, now: i64) -> Result<(), DbError> {
+        if let (Status::Scheduled, Some(at)) = (status, scheduled_at) {
+            let key = format!("publish:{article_id}");
+            self.replace.push(jobs::NewJob::new(&PublishScheduled { article_id }, at, Some(key))?);
+        }
+        if status == Status::Published {
+            let key = format!("bundle:{article_id}");
+            self.replace.push(jobs::NewJob::new(&BuildBundle { article_id }, now, Some(key))?);
+            self.if_absent.push(subscriptions::jobs::notification(article_id, now)?);
+        }
+        Ok(())
+    }
+
+    async fn write(self, conn: &mut sqlx::AnyConnection) -> Result<(), DbError> {
+        jobs::enqueue_many(&mut *conn, self.replace).await?;
+        jobs::ensure_many(conn, self.if_absent).await
+    }
+}
+
+/// `StatusJobs` of one article.
 async fn enqueue_for_status(
     conn: &mut sqlx::AnyConnection,
     article_id: i64,
@@ -359,13 +610,9 @@ async fn enqueue_for_status(
     scheduled_at: Option<i64>,
     now: i64,
 ) -> Result<(), ContentError> {
-    if let (Status::Scheduled, Some(at)) = (status, scheduled_at) {
-        jobs::enqueue(&mut *conn, &PublishScheduled { article_id }, at, Some(&format!("publish:{article_id}"))).await?;
-    }
-    if status == Status::Published {
-        jobs::enqueue(&mut *conn, &BuildBundle { article_id }, now, Some(&format!("bundle:{article_id}"))).await?;
-        subscriptions::jobs::enqueue_notification(conn, article_id, now).await?;
-    }
+    let mut jobs = StatusJobs::default();
+    jobs.add(article_id, status, scheduled_at, now)?;
+    jobs.write(conn).await?;
     Ok(())
 }
 
@@ -455,14 +702,20 @@ fn highlight(snippet: &str) -> String {
     escaped.replace('\u{2}', "<mark>").replace('\u{3}', "</mark>")
 }
 
-async fn unique_slug(conn: &mut sqlx::AnyConnection, title: &str) -> Result<String, ContentError> {
+/// A slug for `title` that no article has and that is not in `also_taken` (slugs given out in
+/// the same batch), with a number added when needed.
+async fn unique_slug(
+    conn: &mut sqlx::AnyConnection,
+    title: &str,
+    also_taken: &HashSet<String>,
+) -> Result<String, ContentError> {
     let base = match slugify(title) {
         s if s.is_empty() => "article".to_string(),
         s => s,
     };
     let mut candidate = base.clone();
     for n in 2.. {
-        if !queries::slug_taken(conn, &candidate, None).await? {
+        if !also_taken.contains(&candidate) && !queries::slug_taken(conn, &candidate, None).await? {
             break;
         }
         candidate = format!("{base}-{n}");
@@ -763,7 +1016,7 @@ async fn write_article(
             slug.to_string()
         }
         (None, Some((article, _))) => article.summary.slug.clone(),
-        (None, None) => unique_slug(&mut tx, &title).await?,
+        (None, None) => unique_slug(&mut tx, &title, &HashSet::new()).await?,
     };
     let was = current.as_ref().map(|(a, _)| (a.summary.status, a.summary.published_at, a.summary.scheduled_at));
     let (status, published_at, scheduled_at) = transition_to(transition, was, now)?;

@@ -74,6 +74,25 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync {
     fn run(&self, ctx: &JobContext) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
+/// A job ready to be written, for queueing many in a few statements (`enqueue_many`,
+/// `ensure_many`); `enqueue` and `ensure` write one.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    kind: &'static str,
+    payload: String,
+    unique_key: Option<String>,
+    run_at: i64,
+    max_attempts: i64,
+}
+
+impl NewJob {
+    pub fn new<J: BackgroundJob>(job: &J, run_at: i64, unique_key: Option<String>) -> DbResult<NewJob> {
+        let payload =
+            serde_json::to_string(job).map_err(|e| store::DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
+        Ok(NewJob { kind: J::NAME, payload, unique_key, run_at, max_attempts: J::MAX_ATTEMPTS })
+    }
+}
+
 /// Enqueues `job` to run at `run_at` (Unix seconds). With a `unique_key`, enqueueing again
 /// replaces the pending row (a rescheduled article keeps one job).
 pub async fn enqueue<J: BackgroundJob>(
@@ -82,8 +101,13 @@ pub async fn enqueue<J: BackgroundJob>(
     run_at: i64,
     unique_key: Option<&str>,
 ) -> DbResult<()> {
-    let payload = serde_json::to_string(job).map_err(|e| store::DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
-    queries::insert(conn, J::NAME, &payload, unique_key, run_at, J::MAX_ATTEMPTS).await
+    enqueue_many(conn, vec![NewJob::new(job, run_at, unique_key.map(str::to_string))?]).await
+}
+
+/// `enqueue` of each job in order, in a few statements: of jobs sharing a unique key the last
+/// one counts, as if enqueued one after the other.
+pub async fn enqueue_many(conn: &mut AnyConnection, jobs: Vec<NewJob>) -> DbResult<()> {
+    queries::insert_many(conn, &one_per_key(jobs, true), true, store::now()).await
 }
 
 /// Makes sure a job with `unique_key` exists, without moving one that is already queued: how
@@ -94,8 +118,36 @@ pub async fn ensure<J: BackgroundJob>(
     run_at: i64,
     unique_key: &str,
 ) -> DbResult<()> {
-    let payload = serde_json::to_string(job).map_err(|e| store::DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
-    queries::insert_if_absent(conn, J::NAME, &payload, unique_key, run_at, J::MAX_ATTEMPTS).await
+    ensure_many(conn, vec![NewJob::new(job, run_at, Some(unique_key.to_string()))?]).await
+}
+
+/// `ensure` of each job in order, in a few statements: of jobs sharing a unique key the first
+/// one counts.
+pub async fn ensure_many(conn: &mut AnyConnection, jobs: Vec<NewJob>) -> DbResult<()> {
+    queries::insert_many(conn, &one_per_key(jobs, false), false, store::now()).await
+}
+
+/// One job per unique key, where the first of its key stood (a statement may not write one row
+/// twice): the last of them with `last`, else the first.
+fn one_per_key(jobs: Vec<NewJob>, last: bool) -> Vec<NewJob> {
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut out: Vec<NewJob> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match job.unique_key.as_ref().and_then(|key| at.get(key)) {
+            Some(&i) => {
+                if last {
+                    out[i] = job;
+                }
+            }
+            None => {
+                if let Some(key) = &job.unique_key {
+                    at.insert(key.clone(), out.len());
+                }
+                out.push(job);
+            }
+        }
+    }
+    out
 }
 
 /// Runs one claimed job by its kind; returns when to run it again, for recurring jobs.

@@ -2,7 +2,8 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use crate::store::{Db, DbError, DbResult, Dialect};
+use crate::jobs::NewJob;
+use crate::store::{self, Db, DbError, DbResult, Dialect};
 
 #[derive(Debug, FromRow)]
 pub struct ClaimedJob {
@@ -13,53 +14,48 @@ pub struct ClaimedJob {
     pub max_attempts: i64,
 }
 
+/// One job; `kind` is its `BackgroundJob::NAME`. A queued job with the same unique key is
+/// replaced (see `insert_many`).
 pub async fn insert(
     conn: &mut AnyConnection,
-    kind: &str,
+    kind: &'static str,
     payload: &str,
     unique_key: Option<&str>,
     run_at: i64,
     max_attempts: i64,
 ) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO jobs (kind, payload, unique_key, state, run_at, attempts, max_attempts, created_at) \
-         VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6) \
-         ON CONFLICT (unique_key) DO UPDATE SET payload = excluded.payload, run_at = excluded.run_at, \
-         state = 'queued', attempts = 0, locked_by = NULL, locked_until = NULL, last_error = NULL, finished_at = NULL",
-    )
-    .bind(kind)
-    .bind(payload)
-    .bind(unique_key)
-    .bind(run_at)
-    .bind(max_attempts)
-    .bind(crate::store::now())
-    .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
-    Ok(())
+    let job =
+        NewJob { kind, payload: payload.to_string(), unique_key: unique_key.map(str::to_string), run_at, max_attempts };
+    insert_many(conn, &[job], true, crate::store::now()).await
 }
 
-pub async fn insert_if_absent(
-    conn: &mut AnyConnection,
-    kind: &str,
-    payload: &str,
-    unique_key: &str,
-    run_at: i64,
-    max_attempts: i64,
-) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO jobs (kind, payload, unique_key, state, run_at, attempts, max_attempts, created_at) \
-         VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6) ON CONFLICT (unique_key) DO NOTHING",
-    )
-    .bind(kind)
-    .bind(payload)
-    .bind(unique_key)
-    .bind(run_at)
-    .bind(max_attempts)
-    .bind(crate::store::now())
-    .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+/// Inserts `jobs` in a few statements. A job whose unique key is taken replaces that row's
+/// payload and time and queues it again (`replace`), or is dropped. `jobs` must not repeat a key.
+pub async fn insert_many(conn: &mut AnyConnection, jobs: &[NewJob], replace: bool, now: i64) -> DbResult<()> {
+    let conflict = if replace {
+        "ON CONFLICT (unique_key) DO UPDATE SET payload = excluded.payload, run_at = excluded.run_at, \
+         state = 'queued', attempts = 0, locked_by = NULL, locked_until = NULL, last_error = NULL, finished_at = NULL"
+    } else {
+        "ON CONFLICT (unique_key) DO NOTHING"
+    };
+    for chunk in jobs.chunks(store::rows_per_statement(6)) {
+        let sql = format!(
+            "INSERT INTO jobs (kind, payload, unique_key, state, run_at, attempts, max_attempts, created_at) \
+             VALUES {} {conflict}",
+            store::numbered_rows("(?, ?, ?, 'queued', ?, 0, ?, ?)", chunk.len(), 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for job in chunk {
+            query = query
+                .bind(job.kind)
+                .bind(job.payload.as_str())
+                .bind(job.unique_key.as_deref())
+                .bind(job.run_at)
+                .bind(job.max_attempts)
+                .bind(now);
+        }
+        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+    }
     Ok(())
 }
 

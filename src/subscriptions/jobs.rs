@@ -34,11 +34,11 @@ impl BackgroundJob for NotifySubscribers {
     }
 }
 
-/// Queues the notification of `article_id` in the caller's transaction, unless one was ever
-/// queued for it: called wherever an article becomes published.
-pub async fn enqueue_notification(conn: &mut sqlx::AnyConnection, article_id: i64, now: i64) -> DbResult<()> {
-    let job = NotifySubscribers { article_id, queued_at: now };
-    jobs::ensure(conn, &job, now, &format!("notify:{article_id}")).await
+/// The notification job of `article_id`, to be queued with `jobs::ensure_many` in the
+/// transaction where the article becomes published: its unique key makes it one per article,
+/// so later edits (or publishing it again) queue nothing.
+pub fn notification(article_id: i64, now: i64) -> DbResult<jobs::NewJob> {
+    jobs::NewJob::new(&NotifySubscribers { article_id, queued_at: now }, now, Some(format!("notify:{article_id}")))
 }
 
 /// Unique key of the one digest row every node shares.
