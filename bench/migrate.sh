@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Import and export benchmark (see BENCHMARKS.md, "Import and export").
-# Done so far: WXR import of 10,000 posts with 50,000 comments (wall time, peak RSS).
-# Still to do: `import markdown` + `export static` against `hugo` on bench/gen_corpus.py's corpus.
+# WXR import of 10,000 posts with 50,000 comments (wall time, peak RSS), the same import again,
+# and `export wordpress`. `import markdown` + `export static` against Hugo is bench/hugo.sh.
 #
 #   bench/migrate.sh [OPENVOICE_BINARY]
 set -euo pipefail
