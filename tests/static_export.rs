@@ -1,8 +1,8 @@
 //! `openvoice export static`, on every backend: a site with paginated category and tag archives,
 //! threaded and pending comments, an uploaded file and drafts is exported, then crawled from
 //! `index.html` as a static server would serve it: every internal link resolves to a file, the
-//! feeds parse, every published article is there, drafts are not, and no page has a form that
-//! needs the server.
+//! feeds parse, every published article is there, drafts are not, old URLs forward, no page
+//! has a form that needs the server, and every page is what the router renders for its path.
 
 mod common;
 
@@ -173,6 +173,24 @@ async fn the_static_copy_is_complete_and_every_link_resolves() {
         assert!(sitemap.contains(&format!("{}/article/fish-and-chips", site.base)), "{sitemap}");
         assert!(served_file(&out, "/robots.txt").is_some() && out.join("404.html").is_file());
         assert!(crawled.visited.contains("/static/style.css"));
+
+        // The imported site's old permalinks forward to the articles they became.
+        let redirects = openvoice::migrate::queries::all_redirects(&site.db).await.unwrap();
+        let published: Vec<String> = queries::published_index(&site.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(slug, kind, _)| if kind == "page" { format!("/{slug}") } else { format!("/article/{slug}") })
+            .collect();
+        let mut forwarded = 0;
+        let same_file = |old: &str, new: &str| old.trim_end_matches('/') == new;
+        for (old, new) in redirects.iter().filter(|(old, new)| published.contains(new) && !same_file(old, new)) {
+            let file = served_file(&out, old).unwrap_or_else(|| panic!("{backend:?}: no page at the old URL {old}"));
+            let html = std::fs::read_to_string(file).unwrap();
+            assert!(html.contains(&format!("url={new}\"")), "{backend:?}: {old} does not forward to {new}: {html}");
+            forwarded += 1;
+        }
+        assert!(forwarded >= 3, "{backend:?}: {forwarded} old URLs forwarded of {redirects:?}");
 
         // Every page is the bytes the router renders for its path in a static copy, the
         // articles and listings rendered in bulk from one read of the site included.

@@ -57,6 +57,14 @@ pub async fn redirect(db: &Db, old_path: &str) -> DbResult<Option<String>> {
         .map_err(DbError::classify)
 }
 
+/// Every redirect, as (old path, new path).
+pub async fn all_redirects(db: &Db) -> DbResult<Vec<(String, String)>> {
+    sqlx::query_as("SELECT old_path, new_path FROM redirects ORDER BY old_path")
+        .fetch_all(&db.pool)
+        .await
+        .map_err(DbError::classify)
+}
+
 pub async fn article_id_by_slug(db: &Db, slug: &str) -> DbResult<Option<i64>> {
     sqlx::query_scalar("SELECT id FROM articles WHERE slug = $1")
         .bind(slug)

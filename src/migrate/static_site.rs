@@ -1,15 +1,18 @@
 //! `openvoice export static OUT_DIR`: the public site as files any static server can serve.
 //!
-//! Every file is what the real router answers (`http::router` through `tower`'s `oneshot`), so
-//! the copy is byte for byte what the server sends, rendered with the template global
+//! Every file is what the server answers for its path, rendered with the template global
 //! `static_export` set: the theme then leaves out what needs the server (the comment form and
 //! reply links, the subscribe form, the search box, the links to this site's IPFS gateway).
+//! Articles and listings come from `static_pages` (one read of the site, the server's own
+//! rendering functions); everything else from the real router (`http::router` through
+//! `tower`'s `oneshot`).
 //!
-//! The crawl starts from what the database lists (every published article and page, the
-//! categories, home, feeds, sitemap, robots.txt, every static asset) and follows each internal
-//! `href`/`src` of every HTML page, so archives with all their pages, tags, authors, comment
-//! pages and avatars, uploads and media come along, and a link that leads nowhere is reported.
-//! `/x/y` is written as `x/y/index.html` unless its last segment has an extension.
+//! The crawl starts from what the database lists (the categories, home, feeds, sitemap,
+//! robots.txt, every static asset, old URLs that redirect) and from the links of the pages
+//! `static_pages` wrote, and follows each internal `href`/`src` of every HTML page, so tags,
+//! authors, comment pages and avatars, uploads and media come along, and a link that leads
+//! nowhere is reported. `/x/y` is written as `x/y/index.html` unless its last segment has an
+//! extension; a redirect as a page that forwards.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -87,6 +90,14 @@ pub async fn export(
     crawl.add(NOT_FOUND_PROBE, "");
     for seed in SEEDS {
         crawl.add(seed, "");
+    }
+    // Old URLs (an imported site's permalinks, former slugs) keep working as forwarding pages,
+    // where what they lead to is part of the copy: unless the old URL is the new one with a
+    // slash at the end (`/about/` → `/about`), which a static server answers with the same file.
+    for (old, new) in crate::migrate::queries::all_redirects(&state.db).await? {
+        if crawl.seen.contains(&new) && !crawl.seen.contains(old.trim_end_matches('/')) {
+            crawl.add(&old, "");
+        }
     }
     for (slug, kind, _) in queries::published_index(&state.db).await? {
         let path = if kind == "page" { format!("/{slug}") } else { format!("/article/{slug}") };
