@@ -246,13 +246,32 @@ pub async fn visible(db: &Db, article_id: i64, own: &[i64]) -> DbResult<Vec<Publ
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// Every approved comment, by article and then oldest first: what [`visible`] gives an
-/// anonymous reader, for every article at once (`export static`).
-pub async fn all_approved(db: &Db) -> DbResult<Vec<PublicComment>> {
-    let sql =
-        format!("SELECT {PUBLIC_COLUMNS} FROM comments c WHERE c.status = 'approved' ORDER BY c.article_id, c.id");
-    let rows = sqlx::query_as::<_, PublicRow>(&sql).fetch_all(&db.pool).await.map_err(DbError::classify)?;
+/// The approved comments of the articles `ids` (at most `store::BINDS_PER_STATEMENT`), by
+/// article and then oldest first: what [`visible`] gives an anonymous reader, for many articles
+/// at once (`export static`).
+pub async fn approved_of(db: &Db, ids: &[i64]) -> DbResult<Vec<PublicComment>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {PUBLIC_COLUMNS} FROM comments c WHERE c.status = 'approved' AND c.article_id IN ({}) \
+         ORDER BY c.article_id, c.id",
+        placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query_as::<_, PublicRow>(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
     Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Approved comments per article, for every article that has any (`export static`).
+pub async fn all_approved_counts(db: &Db) -> DbResult<Vec<(i64, i64)>> {
+    sqlx::query_as("SELECT article_id, COUNT(*) FROM comments WHERE status = 'approved' GROUP BY article_id")
+        .fetch_all(&db.pool)
+        .await
+        .map_err(DbError::classify)
 }
 
 /// Approved comments per article, for the listed ones (one query per listing page).

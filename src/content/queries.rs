@@ -237,12 +237,13 @@ pub async fn tags_of_published(db: &Db) -> DbResult<Vec<(i64, i64, Tag)>> {
     Ok(rows.into_iter().map(|(article_id, id, slug, name)| (article_id, id, Tag { slug, name })).collect())
 }
 
-/// The bodies of the articles `ids`, as (id, body_md, body_html, featured_image).
+/// The bodies of the articles `ids` (at most `store::BINDS_PER_STATEMENT`), as (id, body_md,
+/// body_html, featured_image).
 pub async fn bodies(db: &Db, ids: &[i64]) -> DbResult<Vec<(i64, String, String, Option<String>)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = (1..=ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    let list = crate::store::numbered_rows("?", ids.len(), 1);
     let sql = format!("SELECT id, body_md, body_html, featured_image FROM articles WHERE id IN ({list})");
     let mut query = sqlx::query_as(&sql);
     for id in ids {

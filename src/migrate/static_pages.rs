@@ -16,20 +16,20 @@ use crate::content::routes::{article_html, listing_html, page_path, Archive, Art
 use crate::http::AppState;
 use std::collections::{BTreeMap, HashMap};
 
-/// Articles whose bodies one query reads.
+/// Articles whose bodies (and comments) one query reads; within `store::BINDS_PER_STATEMENT`.
 const ARTICLES_PER_CHUNK: usize = 100;
 /// Listing pages a task renders in one go.
 const LISTING_PAGES_PER_CHUNK: usize = 50;
 
-/// The public site as one read: everything the bulk pages show but the article bodies, which
-/// are read a chunk at a time to keep memory flat.
+/// The public site as one read: everything the bulk pages show but the article bodies and
+/// comments, which are read a chunk at a time to keep memory flat.
 pub struct Snapshot {
     /// Published posts and pages, newest first (the listings' order).
     published: Vec<ArticleSummary>,
     /// Each article's tags with their ids, in the order the article page shows them.
     tags: HashMap<i64, Vec<(i64, Tag)>>,
-    /// Approved comments by article, oldest first.
-    comments: HashMap<i64, Vec<PublicComment>>,
+    /// Approved comments per article (the comments themselves are read with the bodies).
+    comment_counts: HashMap<i64, i64>,
     /// Published posts as comment targets (their comment settings).
     targets: HashMap<i64, TargetRow>,
     /// Each article's current bundle root.
@@ -67,16 +67,13 @@ impl Snapshot {
         for (article_id, tag_id, tag) in crate::content::queries::tags_of_published(db).await? {
             tags.entry(article_id).or_default().push((tag_id, tag));
         }
-        let mut comments: HashMap<i64, Vec<PublicComment>> = HashMap::new();
-        for comment in crate::comments::queries::all_approved(db).await? {
-            comments.entry(comment.article_id).or_default().push(comment);
-        }
+        let comment_counts = crate::comments::queries::all_approved_counts(db).await?.into_iter().collect();
         let targets = crate::comments::queries::all_targets(db).await?.into_iter().map(|t| (t.id, t)).collect();
         let bundles = crate::ipfs::queries::current_bundles(db).await?.into_iter().collect();
         let author_ids: HashMap<String, i64> =
             crate::accounts::queries::listing(db).await?.into_iter().map(|u| (u.username, u.id)).collect();
         let listings = listings(&published, &tags, &author_ids);
-        Ok(Snapshot { published, tags, comments, targets, bundles, listings })
+        Ok(Snapshot { published, tags, comment_counts, targets, bundles, listings })
     }
 
     /// The work, cut into chunks that tasks can take in any order.
@@ -123,6 +120,10 @@ impl Snapshot {
                 .into_iter()
                 .map(|(id, md, html, image)| (id, (md, html, image)))
                 .collect();
+        let mut comments: HashMap<i64, Vec<PublicComment>> = HashMap::new();
+        for comment in crate::comments::queries::approved_of(&state.db, &ids).await? {
+            comments.entry(comment.article_id).or_default().push(comment);
+        }
         let mut rendered = Rendered { pages: Vec::with_capacity(indexes.len()), left: Vec::new() };
         for &i in indexes {
             let summary = self.published[i].clone();
@@ -134,7 +135,8 @@ impl Snapshot {
             };
             let tags = self.tags.get(&summary.id).map(|t| t.iter().map(|(_, tag)| tag.clone()).collect());
             let article = Article { summary, body_md, body_html, featured_image, tags: tags.unwrap_or_default() };
-            let Some(extras) = self.extras(state, &article).await? else {
+            let visible = comments.remove(&article.summary.id).unwrap_or_default();
+            let Some(extras) = self.extras(state, &article, visible).await? else {
                 rendered.left.push(path);
                 continue;
             };
@@ -146,11 +148,16 @@ impl Snapshot {
 
     /// What the server reads for an article page besides the article, from the snapshot;
     /// `None` when the snapshot cannot say (a post that is no comment target), left to the crawl.
-    async fn extras(&self, state: &AppState, article: &Article) -> anyhow::Result<Option<ArticleExtras>> {
+    /// `visible`: its approved comments.
+    async fn extras(
+        &self,
+        state: &AppState,
+        article: &Article,
+        visible: Vec<PublicComment>,
+    ) -> anyhow::Result<Option<ArticleExtras>> {
         let id = article.summary.id;
         let comments = if crate::comments::routes::shows_comments(state, article) {
             let Some(target) = self.targets.get(&id) else { return Ok(None) };
-            let visible = self.comments.get(&id).cloned().unwrap_or_default();
             crate::comments::routes::thread_context(state, target, visible, &Default::default())
                 .map_err(|e| anyhow::anyhow!("comments of {}: {e:?}", article.summary.slug))?
         } else {
@@ -196,7 +203,7 @@ impl Snapshot {
                 .take(per_page as usize)
                 .map(|&i| {
                     let item = self.published[i].clone();
-                    let comment_count = self.comments.get(&item.id).map_or(0, |c| c.len() as i64);
+                    let comment_count = self.comment_counts.get(&item.id).copied().unwrap_or(0);
                     Counted { item, comment_count }
                 })
                 .collect();
