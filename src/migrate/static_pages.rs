@@ -84,12 +84,10 @@ impl Snapshot {
             .map(|c| Chunk::Articles(c.to_vec()))
             .collect();
         for (listing, (_, posts)) in self.listings.iter().enumerate() {
-            let pages = page_count(posts.len(), per_page);
-            let mut first = 1;
-            while first <= pages {
-                let last = (first + LISTING_PAGES_PER_CHUNK as u32 - 1).min(pages);
-                chunks.push(Chunk::Listing { listing, pages: first..last + 1 });
-                first = last + 1;
+            let end = page_count(posts.len(), per_page) + 1;
+            for first in (1..end).step_by(LISTING_PAGES_PER_CHUNK) {
+                let pages = first..(first + LISTING_PAGES_PER_CHUNK as u32).min(end);
+                chunks.push(Chunk::Listing { listing, pages });
             }
         }
         chunks
