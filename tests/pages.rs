@@ -280,3 +280,41 @@ async fn a_published_article_appears_after_the_page_was_cached() {
         site.finish().await;
     }
 }
+
+#[tokio::test]
+async fn the_category_navigation_follows_new_posts() {
+    for backend in backends() {
+        let site = TestSite::start(backend).await;
+        // The sidebar's count of a category, as a page rendered now shows it.
+        let technology_count = |html: &str| -> String {
+            let doc = Html::parse_document(html);
+            let item = select(&doc, ".widget-categories li")
+                .into_iter()
+                .find(|li| li.text().collect::<String>().contains("Technology"))
+                .map(|li| li.text().collect::<String>())
+                .unwrap_or_default();
+            item.rsplit('(').next().unwrap_or("").trim_end_matches(')').to_string()
+        };
+        // Rendered once (and the navigation memoised for this content epoch).
+        let (_, before) = site.fetch("/").await;
+        let before: u32 = technology_count(&before).parse().unwrap_or(0);
+        let file = common::write_file(site.dir.path(), "new.md", "A new post.\n");
+        let out = site.cli(&[
+            "post",
+            "new",
+            "--title",
+            "Counted",
+            "--category",
+            "Technology",
+            "--file",
+            file.to_str().unwrap(),
+            "--publish",
+        ]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        site.settle().await;
+        // A page not rendered before, so only the navigation memo could be stale.
+        let (_, after) = site.fetch("/category/technology").await;
+        assert_eq!(technology_count(&after), (before + 1).to_string(), "{backend:?}");
+        site.finish().await;
+    }
+}

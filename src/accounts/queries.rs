@@ -341,6 +341,11 @@ pub struct UserListing {
     pub created_at: i64,
 }
 
+/// Every user's id by username.
+pub async fn ids_by_username(db: &Db) -> DbResult<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT username, id FROM users").fetch_all(&db.pool).await.map_err(DbError::classify)
+}
+
 pub async fn listing(db: &Db) -> DbResult<Vec<UserListing>> {
     sqlx::query_as::<_, (i64, String, String, String, String, Option<i64>, i64, i64, i64)>(
         "SELECT u.id, u.username, u.email, u.display_name, u.role, u.disabled_at, \

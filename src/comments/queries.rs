@@ -223,17 +223,12 @@ pub async fn insert(conn: &mut AnyConnection, row: &NewRow<'_>, now: i64) -> DbR
     .map_err(DbError::classify)
 }
 
-/// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// An article's approved comments, plus the pending ones among `own` (the reader's), oldest first.
 pub async fn visible(db: &Db, article_id: i64, own: &[i64]) -> DbResult<Vec<PublicComment>> {
     let own_clause = if own.is_empty() {
         String::new()
     } else {
-        format!(" OR (c.status = 'pending' AND c.id IN ({}))", placeholders(2, own.len()))
+        format!(" OR (c.status = 'pending' AND c.id IN ({}))", crate::store::numbered_rows("?", own.len(), 2))
     };
     let sql = format!(
         "SELECT {PUBLIC_COLUMNS} FROM comments c WHERE c.article_id = $1 AND (c.status = 'approved'{own_clause}) ORDER BY c.id"
@@ -256,7 +251,7 @@ pub async fn approved_of(db: &Db, ids: &[i64]) -> DbResult<Vec<PublicComment>> {
     let sql = format!(
         "SELECT {PUBLIC_COLUMNS} FROM comments c WHERE c.status = 'approved' AND c.article_id IN ({}) \
          ORDER BY c.article_id, c.id",
-        placeholders(1, ids.len())
+        crate::store::numbered_rows("?", ids.len(), 1)
     );
     let mut query = sqlx::query_as::<_, PublicRow>(&sql);
     for id in ids {
@@ -281,7 +276,7 @@ pub async fn approved_counts(db: &Db, article_ids: &[i64]) -> DbResult<Vec<(i64,
     }
     let sql = format!(
         "SELECT article_id, COUNT(*) FROM comments WHERE status = 'approved' AND article_id IN ({}) GROUP BY article_id",
-        placeholders(1, article_ids.len())
+        crate::store::numbered_rows("?", article_ids.len(), 1)
     );
     let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
     for id in article_ids {
@@ -390,7 +385,7 @@ pub async fn set_status(conn: &mut AnyConnection, ids: &[i64], status: CommentSt
     }
     let sql = format!(
         "UPDATE comments SET status = $1, updated_at = $2 WHERE status <> $1 AND id IN ({}) RETURNING id",
-        placeholders(3, ids.len())
+        crate::store::numbered_rows("?", ids.len(), 3)
     );
     let mut update = sqlx::query_scalar::<_, i64>(&sql).bind(status.as_str()).bind(now);
     for id in ids {
@@ -406,7 +401,8 @@ pub async fn existing(db: &Db, ids: &[i64]) -> DbResult<Vec<i64>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!("SELECT id FROM comments WHERE id IN ({}) ORDER BY id", placeholders(1, ids.len()));
+    let sql =
+        format!("SELECT id FROM comments WHERE id IN ({}) ORDER BY id", crate::store::numbered_rows("?", ids.len(), 1));
     let mut query = sqlx::query_scalar::<_, i64>(&sql);
     for id in ids {
         query = query.bind(*id);

@@ -73,17 +73,13 @@ pub async fn claim(db: &Db, node: &str, now: i64, lease_until: i64, limit: i64) 
     Ok(rows)
 }
 
-fn id_list(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// Marks rows sent, whoever holds them now: a mail that went out must not go again.
 pub async fn mark_sent(db: &Db, ids: &[i64], now: i64) -> DbResult<()> {
     for chunk in ids.chunks(1000) {
         let sql = format!(
             "UPDATE outbox SET state = 'sent', sent_at = $1, locked_until = NULL, last_error = NULL \
              WHERE state = 'queued' AND id IN ({})",
-            id_list(2, chunk.len())
+            crate::store::numbered_rows("?", chunk.len(), 2)
         );
         let mut query = sqlx::query(&sql).bind(now);
         for id in chunk {
@@ -140,7 +136,7 @@ pub async fn release(db: &Db, ids: &[i64], node: &str) -> DbResult<()> {
         let sql = format!(
             "UPDATE outbox SET locked_until = NULL, attempts = attempts - 1 \
              WHERE locked_by = $1 AND state = 'queued' AND id IN ({})",
-            id_list(2, chunk.len())
+            crate::store::numbered_rows("?", chunk.len(), 2)
         );
         let mut query = sqlx::query(&sql).bind(node);
         for id in chunk {
@@ -225,7 +221,10 @@ pub async fn suppression(conn: &mut AnyConnection, email: &str) -> DbResult<Opti
 pub async fn suppressed_among(conn: &mut AnyConnection, emails: &[String]) -> DbResult<Vec<String>> {
     let mut found = Vec::new();
     for chunk in emails.chunks(1000) {
-        let sql = format!("SELECT email FROM mail_suppressions WHERE email IN ({})", id_list(1, chunk.len()));
+        let sql = format!(
+            "SELECT email FROM mail_suppressions WHERE email IN ({})",
+            crate::store::numbered_rows("?", chunk.len(), 1)
+        );
         let mut query = sqlx::query_scalar::<_, String>(&sql);
         for email in chunk {
             query = query.bind(email);

@@ -71,7 +71,7 @@ impl Snapshot {
         let targets = crate::comments::queries::all_targets(db).await?.into_iter().map(|t| (t.id, t)).collect();
         let bundles = crate::ipfs::queries::current_bundles(db).await?.into_iter().collect();
         let author_ids: HashMap<String, i64> =
-            crate::accounts::queries::listing(db).await?.into_iter().map(|u| (u.username, u.id)).collect();
+            crate::accounts::queries::ids_by_username(db).await?.into_iter().collect();
         let listings = listings(&published, &tags, &author_ids);
         Ok(Snapshot { published, tags, comment_counts, targets, bundles, listings })
     }

@@ -24,10 +24,6 @@ const SUBSCRIBER: &str = "SELECT s.id, s.email, s.status, s.frequency, s.all_cat
      s.confirmed_at, s.confirm_sent_at, p.reason AS suppressed \
      FROM subscribers s LEFT JOIN mail_suppressions p ON p.email = s.email";
 
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 pub async fn by_email(conn: &mut AnyConnection, email: &str) -> DbResult<Option<SubscriberRow>> {
     sqlx::query_as(&format!("{SUBSCRIBER} WHERE s.email = $1"))
         .bind(email)
@@ -47,7 +43,7 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> DbResult<Option<Subscri
 pub async fn by_ids(db: &Db, ids: &[i64]) -> DbResult<Vec<SubscriberRow>> {
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
-        let sql = format!("{SUBSCRIBER} WHERE s.id IN ({})", placeholders(1, chunk.len()));
+        let sql = format!("{SUBSCRIBER} WHERE s.id IN ({})", crate::store::numbered_rows("?", chunk.len(), 1));
         let mut query = sqlx::query_as::<_, SubscriberRow>(&sql);
         for id in chunk {
             query = query.bind(*id);
@@ -63,7 +59,7 @@ pub async fn categories_of(db: &Db, ids: &[i64]) -> DbResult<Vec<(i64, i64)>> {
     for chunk in ids.chunks(1000) {
         let sql = format!(
             "SELECT subscriber_id, category_id FROM subscriber_categories WHERE subscriber_id IN ({})",
-            placeholders(1, chunk.len())
+            crate::store::numbered_rows("?", chunk.len(), 1)
         );
         let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
         for id in chunk {
