@@ -526,6 +526,33 @@ async fn the_openapi_document_is_served_and_lists_every_endpoint() {
     site.finish().await;
 }
 
+/// Authentication comes before validation: an anonymous client sending an empty body to any
+/// endpoint that takes one is told to authenticate, not which field its body lacks. The list of
+/// endpoints is the OpenAPI document's, so a new one is covered when it is documented.
+#[tokio::test]
+async fn an_anonymous_body_is_refused_as_unauthenticated_before_it_is_read() {
+    let site = TestSite::start(common::Backend::Sqlite).await;
+    let doc: Value = site.get("/api/v1/openapi.json").await.json().await.unwrap();
+    let mut checked = Vec::new();
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            if operation.get("requestBody").is_none() {
+                continue;
+            }
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let path = path.strip_prefix("/api/v1").expect("under /api/v1").replace("{id}", "1");
+            let (status, body) = call(&site, method.clone(), &path, None, Some(json!({}))).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+            assert_eq!(body["error"]["code"], "unauthorized", "{method} {path}: {body}");
+            checked.push(format!("{method} {path}"));
+        }
+    }
+    for expected in ["POST /articles", "PATCH /articles/1", "POST /media", "PATCH /comments/1"] {
+        assert!(checked.iter().any(|c| c == expected), "{expected} not among {checked:?}");
+    }
+    site.finish().await;
+}
+
 #[tokio::test]
 async fn the_admin_tokens_screen_shows_a_token_once_and_revokes_it() {
     use common::desk::{input_value, Desk};

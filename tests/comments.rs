@@ -1,14 +1,14 @@
 //! Reader comments over real HTTP, on every backend: the form, moderation, threads, spam
-//! defences, bad input, privacy, feeds; a kill -9 in the middle of a burst; a real browser.
+//! defences, bad input, privacy, feeds; a kill -9 in the middle of a burst. A reader commenting
+//! in Chromium is one of tests/journeys.rs.
 
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{backends, skip_or_fail, Backend, TestSite};
+use common::node::Node;
+use common::{backends, free_port, Backend, TestSite};
 use scraper::{Html, Selector};
 
 const ARTICLE: &str = "parliament-approves-coastal-drone-patrols";
@@ -600,33 +600,16 @@ async fn cached_pages_get_a_fresh_form_token_and_still_answer_304() {
     site.finish().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start_server(dir: &std::path::Path, port: u16) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_openvoice"))
-        .args(["--data", dir.to_str().unwrap(), "serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("OPENVOICE_COMMENTS_MIN_SECONDS", "0")
-        .env("OPENVOICE_COMMENTS_FLOOD_SECONDS", "0")
-        .env("OPENVOICE_COMMENTS_RATE_LIMIT_BURST", "1000000")
-        .env("OPENVOICE_COMMENTS_RATE_LIMIT_PER_MINUTE", "1000000")
-        .env("OPENVOICE_MARKET_ENABLED", "false")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{base} did not become healthy");
+/// A server that lets one client post as fast as it can.
+fn start_server(dir: &std::path::Path, port: u16) -> Node {
+    let env = [
+        ("OPENVOICE_COMMENTS_MIN_SECONDS", "0"),
+        ("OPENVOICE_COMMENTS_FLOOD_SECONDS", "0"),
+        ("OPENVOICE_COMMENTS_RATE_LIMIT_BURST", "1000000"),
+        ("OPENVOICE_COMMENTS_RATE_LIMIT_PER_MINUTE", "1000000"),
+        ("OPENVOICE_MARKET_ENABLED", "false"),
+    ];
+    Node::start(dir, None, port, &env)
 }
 
 #[tokio::test]
@@ -636,7 +619,7 @@ async fn kill_dash_nine_mid_burst_loses_no_acknowledged_comment() {
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start_server(dir.path(), port);
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    wait_healthy(&client, &base).await;
+    server.wait_healthy().await;
     let html = client.get(format!("{base}/article/{ARTICLE}")).send().await.unwrap().text().await.unwrap();
     let doc = Html::parse_document(&html);
     let token = select(&doc, "input[name=token]")[0].value().attr("value").unwrap().to_string();
@@ -666,11 +649,10 @@ async fn kill_dash_nine_mid_burst_loses_no_acknowledged_comment() {
     while let Some((text, id)) = acks_rx.recv().await {
         acked.insert(text, id);
         if acked.len() == 300 {
-            server.kill().unwrap(); // SIGKILL: no shutdown, no flush.
+            server.kill(); // SIGKILL: no shutdown, no flush.
             break;
         }
     }
-    server.wait().unwrap();
     while let Some((text, id)) = acks_rx.recv().await {
         acked.insert(text, id);
     }
@@ -678,7 +660,7 @@ async fn kill_dash_nine_mid_burst_loses_no_acknowledged_comment() {
     assert!(acked.len() >= 300, "the burst was acknowledged before the kill");
 
     let mut server = start_server(dir.path(), port);
-    wait_healthy(&client, &base).await;
+    server.wait_healthy().await;
     let url = openvoice::store::sqlite_url_for(dir.path());
     let db = openvoice::store::Db::connect(&url, 2).await.unwrap();
     let rows: Vec<(i64, String)> =
@@ -697,57 +679,5 @@ async fn kill_dash_nine_mid_burst_loses_no_acknowledged_comment() {
     assert!(stored.values().all(|ids| ids.len() == 1), "no comment stored twice");
     eprintln!("{} acknowledged before kill -9, {} stored", acked.len(), stored.len());
     db.pool.close().await;
-    server.kill().unwrap();
-    server.wait().unwrap();
-}
-
-#[tokio::test]
-async fn a_reader_in_chromium_comments_and_sees_it_published_after_approval() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/comment.mjs");
-    let modules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules/playwright-core");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !modules.exists()
-        || !std::path::Path::new(&chromium).exists()
-        || Command::new("node").arg("--version").output().is_err()
-    {
-        skip_or_fail("browser tests (need node, tests/browser/node_modules from `npm ci --prefix tests/browser` and /usr/bin/chromium)");
-        return;
-    }
-    let site = TestSite::start_with(Backend::Sqlite, "[comments]\nmin_seconds = 1\n").await;
-    let mut node = Command::new("node")
-        .arg(&script)
-        .arg(&site.base)
-        .arg(format!("/article/{ARTICLE}"))
-        .env("CHROMIUM", &chromium)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(node.stdout.take().unwrap());
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        (line, stdout)
-    });
-    let (line, mut stdout) =
-        tokio::time::timeout(Duration::from_secs(120), line).await.expect("browser timed out").unwrap();
-    let Some(id) = line.trim().strip_prefix("PENDING ") else {
-        let output = node.wait_with_output().unwrap();
-        panic!("browser: {line} {}", String::from_utf8_lossy(&output.stderr));
-    };
-    cli_ok(&site, &["comments", "approve", id]);
-    site.settle().await;
-    node.stdin.take().unwrap().write_all(b"approved\n").unwrap();
-    let rest = tokio::task::spawn_blocking(move || {
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-        let status = node.wait_with_output().unwrap();
-        (rest, status)
-    })
-    .await
-    .unwrap();
-    assert!(rest.1.status.success(), "browser: {} {}", rest.0, String::from_utf8_lossy(&rest.1.stderr));
-    assert!(rest.0.contains(&format!("PUBLISHED {id}")), "{}", rest.0);
-    site.finish().await;
+    server.kill();
 }

@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::node::Node;
 use common::{cli_at, fresh_database_url, postgres_url, skip_or_fail, stdout, Backend, TestSite};
 
 #[tokio::test]
@@ -32,58 +32,9 @@ async fn excess_load_is_shed_with_503_and_retry_after() {
     site.finish().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Node {
-    fn start(dir: &std::path::Path, database_url: &str) -> Node {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_openvoice"))
-            .args([
-                "--data",
-                dir.to_str().unwrap(),
-                "--database-url",
-                database_url,
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .env("OPENVOICE_JOBS_POLL_INTERVAL_MS", "100")
-            .env("OPENVOICE_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        Node { child, base: format!("http://127.0.0.1:{port}") }
-    }
-
-    async fn wait_healthy(&self, client: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(r) = client.get(format!("{}/healthz", self.base)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("node {} did not become healthy", self.base);
-    }
-
-    /// SIGTERM, then the exit status and everything it printed.
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        let output =
-            std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap()).wait_with_output().unwrap();
-        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        (output.status, printed)
-    }
+/// A node polling for jobs every 100 ms, as a test waits for scheduled work.
+fn node(dir: &std::path::Path, database_url: &str) -> Node {
+    Node::start(dir, Some(database_url), 0, &[("OPENVOICE_JOBS_POLL_INTERVAL_MS", "100")])
 }
 
 async fn status_of(client: &reqwest::Client, url: String) -> u16 {
@@ -100,10 +51,10 @@ async fn two_nodes_on_one_postgres_behave_as_one_site() {
     let url = fresh_database_url(Backend::Postgres, dir.path()).await;
     let init = cli_at(dir.path(), &url, &["init"], None);
     assert!(init.status.success());
-    let (a, b) = (Node::start(dir.path(), &url), Node::start(dir.path(), &url));
+    let (mut a, mut b) = (node(dir.path(), &url), node(dir.path(), &url));
     let client = reqwest::Client::new();
-    a.wait_healthy(&client).await;
-    b.wait_healthy(&client).await;
+    a.wait_healthy().await;
+    b.wait_healthy().await;
     // Warm both nodes' page caches.
     for node in [&a, &b] {
         let home = client.get(format!("{}/", node.base)).send().await.unwrap().text().await.unwrap();
@@ -195,8 +146,8 @@ async fn serve_on_a_fresh_folder_seeds_once_and_stops_cleanly() {
     let url = openvoice::store::sqlite_url_for(&data);
     std::fs::create_dir_all(&data).unwrap();
     let client = reqwest::Client::new();
-    let first = Node::start(&data, &url);
-    first.wait_healthy(&client).await;
+    let mut first = node(&data, &url);
+    first.wait_healthy().await;
     assert_eq!(
         status_of(&client, format!("{}/article/parliament-approves-coastal-drone-patrols", first.base)).await,
         200
@@ -211,8 +162,8 @@ async fn serve_on_a_fresh_folder_seeds_once_and_stops_cleanly() {
         mode
     };
     assert_eq!(journal.to_lowercase(), "wal");
-    let second = Node::start(&data, &url);
-    second.wait_healthy(&client).await;
+    let mut second = node(&data, &url);
+    second.wait_healthy().await;
     let (status, log) = second.stop();
     assert!(status.success());
     assert!(!log.contains("password"), "a second start seeds nothing and prints no password");

@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{backends, cli_at, fresh_database_url, skip_or_fail, stderr, stdout, Backend, TestSite};
+use common::node::Node;
+use common::smtp::SmtpPeer;
+use common::{backends, cli_at, fresh_database_url, free_port, stderr, stdout, Backend, TestSite};
 use mail_parser::{MessageParser, MimeHeaders};
 use openvoice::content::model::ArticleKind;
 use openvoice::content::service::{self, ContentLimits, Draft, Publish, Terms};
@@ -21,108 +20,6 @@ use openvoice::subscriptions::model::{Address, Frequency};
 use openvoice::subscriptions::service as subscriptions;
 
 const LIMITS: ContentLimits = ContentLimits { max_article_bytes: 1 << 20 };
-
-// ---- The SMTP peer -------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `tests/smtp/server.py` on a free port, writing what it receives into a folder.
-struct SmtpPeer {
-    child: Child,
-    _stdout: BufReader<ChildStdout>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-/// One message the peer accepted.
-struct Received {
-    /// The envelope recipient.
-    rcpt: String,
-    raw: Vec<u8>,
-}
-
-impl Received {
-    fn parsed(&self) -> mail_parser::Message<'_> {
-        MessageParser::default().parse(&self.raw).expect("the message parses")
-    }
-}
-
-impl SmtpPeer {
-    /// `None` (after a visible skip, or a failure in CI) when python3 or aiosmtpd is missing.
-    fn start() -> Option<SmtpPeer> {
-        let available =
-            Command::new("python3").args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
-        if !available {
-            skip_or_fail("mail tests against a real SMTP server (pip install -r tests/smtp/requirements.txt)");
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/server.py");
-        let dir = tempfile::tempdir().unwrap();
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new("python3")
-                .arg(&script)
-                .args(["--port", &port.to_string(), "--dir", dir.path().to_str().unwrap(), "--exit-on-stdin-eof"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("running python3");
-            let mut stdout = BufReader::new(child.stdout.take().unwrap());
-            let mut line = String::new();
-            let _ = stdout.read_line(&mut line);
-            if line.starts_with("READY") {
-                return Some(SmtpPeer { child, _stdout: stdout, port, dir });
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("the SMTP test server did not start");
-    }
-
-    fn count(&self) -> usize {
-        std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".eml")))
-            .count()
-    }
-
-    /// Every message received so far, in order of arrival.
-    fn messages(&self) -> Vec<Received> {
-        let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter_map(|e| {
-                let path = e.ok()?.path();
-                let n = path.file_name()?.to_str()?.strip_suffix(".eml")?.parse().ok()?;
-                Some((n, path))
-            })
-            .collect();
-        files.sort();
-        files
-            .into_iter()
-            .map(|(_, path)| {
-                let bytes = std::fs::read(path).unwrap();
-                let end = bytes.windows(2).position(|w| w == b"\r\n").unwrap();
-                let first = String::from_utf8_lossy(&bytes[..end]).to_string();
-                let rcpt = first.strip_prefix("X-Test-Rcpt: ").expect("recipient line").to_string();
-                Received { rcpt, raw: bytes[end + 2..].to_vec() }
-            })
-            .collect()
-    }
-
-    /// The messages to `rcpt`.
-    fn to(&self, rcpt: &str) -> Vec<Received> {
-        self.messages().into_iter().filter(|m| m.rcpt == rcpt).collect()
-    }
-}
-
-impl Drop for SmtpPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 // ---- Helpers -------------------------------------------------------------------------------
 
@@ -762,49 +659,6 @@ const CRASH_SUBSCRIBERS: usize = 10_000;
 const CRASH_BATCH: usize = 100;
 
 /// `openvoice serve` as a child process, logging into a file.
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Node {
-    fn start(dir: &Path, database_url: &str, log: &str) -> Node {
-        let port = free_port();
-        let log = std::fs::File::create(dir.join(log)).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_openvoice"))
-            .args(["--data", dir.to_str().unwrap(), "--database-url", database_url, "serve", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .env("OPENVOICE_LOG", "info")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Node { child, base: format!("http://127.0.0.1:{port}") }
-    }
-
-    async fn wait_healthy(&mut self) {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(r) = client.get(format!("{}/healthz", self.base)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            assert!(self.child.try_wait().unwrap().is_none(), "the node exited");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("node {} did not become healthy", self.base);
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_kill_9_during_a_fan_out_loses_no_mail_and_resends_at_most_the_batch_in_flight() {
     for backend in backends() {
@@ -832,7 +686,7 @@ async fn kill_9_during_a_fan_out(backend: Backend, peer: &SmtpPeer) {
     let out = cli_at(dir.path(), &url, &["subscribers", "import", list.to_str().unwrap()], None);
     assert!(stdout(&out).contains(&format!("Imported {CRASH_SUBSCRIBERS} subscriber(s)")), "{}", stderr(&out));
 
-    let mut node = Node::start(dir.path(), &url, "node-1.log");
+    let mut node = Node::start(dir.path(), Some(&url), 0, &[]);
     node.wait_healthy().await;
     let body = common::write_file(dir.path(), "body.md", "Everyone must get this exactly once.");
     let out = cli_at(
@@ -860,14 +714,13 @@ async fn kill_9_during_a_fan_out(backend: Backend, peer: &SmtpPeer) {
         assert!(Instant::now() < deadline, "only {} mails after 120 s", peer.count());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    node.child.kill().unwrap();
-    node.child.wait().unwrap();
+    node.kill();
     let at_kill = peer.count();
     eprintln!("{backend:?}: killed the node after {at_kill} mails");
     assert!(at_kill < CRASH_SUBSCRIBERS, "the fan-out had finished before the kill");
 
     // A new node finishes the job once the dead node's leases expire.
-    let mut node = Node::start(dir.path(), &url, "node-2.log");
+    let mut node = Node::start(dir.path(), Some(&url), 0, &[]);
     node.wait_healthy().await;
     let started = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(300);

@@ -37,6 +37,30 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A caller that must hold a token, for endpoints with a request body: the 401 comes before the
+/// body is read, so an anonymous client is told to authenticate, not how its body is wrong.
+/// (Axum runs parts extractors before the body extractor, whatever the handler's argument order.)
+pub struct TokenCaller(Caller);
+
+impl FromRequestParts<AppState> for TokenCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Anonymous => Err(ApiError::unauthorized("This needs an API token.")),
+            caller => Ok(TokenCaller(caller)),
+        }
+    }
+}
+
+impl std::ops::Deref for TokenCaller {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
 impl Caller {
     /// The token's user if its role has `capability`: 401 for anonymous callers, 403 otherwise.
     pub fn require(&self, capability: Capability) -> Result<&TokenUser, ApiError> {

@@ -32,7 +32,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 
-pub use auth::Caller;
+pub use auth::{Caller, TokenCaller};
 pub use error::{ApiError, ErrorBody};
 pub use extract::{ApiJson, ApiQuery, Paged, Paging};
 

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::Capability;
-use crate::api::{ApiError, ApiJson, ApiQuery, Caller, ErrorBody, Paged, Paging};
+use crate::api::{ApiError, ApiJson, ApiQuery, Caller, ErrorBody, Paged, Paging, TokenCaller};
 use crate::comments::model::{CommentStatus, ModeratedComment};
 use crate::comments::queries::ModerationFilter;
 use crate::comments::service::{self, CommentError};
@@ -184,7 +184,7 @@ pub struct Moderated {
     responses((status = 200, body = Moderated), (status = "4XX", body = ErrorBody)))]
 async fn moderate_comment(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TokenCaller,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<Moderation>,
 ) -> Result<Json<Moderated>, ApiError> {

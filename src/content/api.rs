@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{ApiError, ApiJson, ApiQuery, Caller, ErrorBody, Paged, Paging};
+use crate::api::{ApiError, ApiJson, ApiQuery, Caller, ErrorBody, Paged, Paging, TokenCaller};
 use crate::content::model::{AdminFilter, Article, ArticleKind, ArticleSummary, CategoryEntry, Status, TagEntry};
 use crate::content::service::{
     self, Actor, ArticleEdit, CategoryEdit, ContentError, ContentLimits, StatusChange, Transition,
@@ -340,7 +340,7 @@ fn limits(state: &AppState) -> ContentLimits {
     responses((status = 201, body = ArticleFull), (status = "4XX", body = ErrorBody)))]
 async fn create_article(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TokenCaller,
     ApiJson(new): ApiJson<NewArticle>,
 ) -> Result<Response, ApiError> {
     let actor = caller.actor()?;
@@ -389,7 +389,7 @@ pub struct ArticlePatch {
     responses((status = 200, body = ArticleFull), (status = "4XX", body = ErrorBody)))]
 async fn update_article(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TokenCaller,
     Path(id): Path<i64>,
     ApiJson(patch): ApiJson<ArticlePatch>,
 ) -> Result<Json<ArticleFull>, ApiError> {
@@ -537,7 +537,7 @@ pub struct CategoryIn {
     responses((status = 201, body = CategoryOut), (status = "4XX", body = ErrorBody)))]
 async fn create_category(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TokenCaller,
     ApiJson(new): ApiJson<CategoryIn>,
 ) -> Result<Response, ApiError> {
     let actor = caller.actor()?;
@@ -572,7 +572,7 @@ pub struct CategoryPatch {
     responses((status = 200, body = CategoryOut), (status = "4XX", body = ErrorBody)))]
 async fn update_category(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TokenCaller,
     Path(id): Path<i64>,
     ApiJson(patch): ApiJson<CategoryPatch>,
 ) -> Result<Json<CategoryOut>, ApiError> {
@@ -656,7 +656,7 @@ pub struct TagPatch {
     responses((status = 200, body = TagCount), (status = "4XX", body = ErrorBody)))]
 async fn update_tag(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TokenCaller,
     Path(id): Path<i64>,
     ApiJson(patch): ApiJson<TagPatch>,
 ) -> Result<Json<TagCount>, ApiError> {

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::ConnectInfo;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 
@@ -57,15 +57,22 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
-/// CSRF defence: a browser names the page a form was posted from (`Origin`, `Sec-Fetch-Site`);
-/// it must be this site (`base_url`, or the `Host` the request came to). Clients that send
-/// neither are not browsers, which CSRF needs; each form has its own further checks.
+/// CSRF defence: a browser says where a form was posted from, and that must be this site.
+///
+/// Fetch metadata comes first: every current browser sends `Sec-Fetch-Site`, page scripts
+/// cannot set it, and it holds under any referrer policy. (`Origin` does not: under
+/// `Referrer-Policy: no-referrer` Chromium posts a same-origin form with `Origin: null`.)
+/// `none` is the reader's own action (a bookmark, a reload). Older browsers send only `Origin`,
+/// which must be this site (`base_url`, or the `Host` the request came to); `null` from them
+/// could be any sandboxed page, so it is refused. Clients that send neither are not browsers,
+/// which CSRF needs; each form has its own further checks.
 pub fn same_origin(base_url: &str, headers: &HeaderMap) -> bool {
-    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
-        return false;
+    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none");
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(origin) = header(header::ORIGIN.as_str()) else { return true };
+    let host = header(header::HOST.as_str()).unwrap_or("");
     let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
     (!host.is_empty() && authority.eq_ignore_ascii_case(host)) || origin.eq_ignore_ascii_case(base_url)
 }
@@ -143,8 +150,26 @@ mod tests {
         assert!(same_origin("https://news.example.org", &headers));
         headers.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
         assert!(!same_origin("https://news.example.org", &headers));
+        headers.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(!same_origin("https://news.example.org", &headers), "an opaque origin without fetch metadata");
         headers.remove(header::ORIGIN);
         headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
         assert!(!same_origin("https://news.example.org", &headers));
+        headers.insert("sec-fetch-site", "same-site".parse().unwrap());
+        assert!(!same_origin("https://news.example.org", &headers), "a sibling subdomain is another site's page");
+        headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        headers.insert(header::ORIGIN, "https://news.example.org".parse().unwrap());
+        assert!(!same_origin("https://news.example.org", &headers), "fetch metadata outranks a matching Origin");
+    }
+
+    /// What Chromium sends for a form posted from a `Referrer-Policy: no-referrer` page of the
+    /// same site (the subscription pages): an opaque `Origin` and `Sec-Fetch-Site: same-origin`.
+    #[test]
+    fn a_same_origin_post_from_a_no_referrer_page_is_accepted() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "news.example.org".parse().unwrap());
+        headers.insert(header::ORIGIN, "null".parse().unwrap());
+        headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(same_origin("https://news.example.org", &headers));
     }
 }

@@ -122,6 +122,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::accounts::api_tokens::routes::admin_router())
         .route("/healthz", get(healthz))
         .route("/static/{*path}", get(static_file))
+        // Browsers ask for this on every page without a `<link rel=icon>` (the IPFS copies).
+        .route("/favicon.ico", get(|state: State<AppState>| static_file(state, Path("favicon.svg".into()))))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), moved_permanently))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(http.max_body_bytes))

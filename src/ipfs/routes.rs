@@ -422,10 +422,11 @@ struct ChannelWriter {
 const CHUNK: usize = 64 * 1024;
 
 fn channel_body() -> (ChannelWriter, Body) {
-    let (sender, receiver) = mpsc::channel(8);
-    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    });
+    let (sender, mut receiver) = mpsc::channel(8);
+    // The receiver answers `None` for as long as it is asked once the writer is gone. A body may
+    // be polled again after its end (tower-http's compression does), and a stream such as
+    // `unfold` panics then, which cut every compressed download off at its first byte.
+    let stream = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
     (ChannelWriter { buffer: Vec::with_capacity(CHUNK), sender }, Body::from_stream(stream))
 }
 

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::accounts::api_tokens::TokenUser;
 use crate::accounts::Capability;
-use crate::api::{ApiError, ApiJson, ApiQuery, Caller, ErrorBody, Paged, Paging};
+use crate::api::{ApiError, ApiJson, ApiQuery, Caller, ErrorBody, Paged, Paging, TokenCaller};
 use crate::http::AppState;
 use crate::media::admin::receive;
 use crate::media::model::{file_url, MediaItem};
@@ -198,7 +198,7 @@ pub struct MediaPatch {
     responses((status = 200, body = MediaOut), (status = "4XX", body = ErrorBody)))]
 async fn update_media(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TokenCaller,
     Path(id): Path<i64>,
     ApiJson(patch): ApiJson<MediaPatch>,
 ) -> Result<Json<MediaOut>, ApiError> {

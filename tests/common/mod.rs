@@ -3,9 +3,13 @@
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
 pub mod desk;
+pub mod market_apis;
+pub mod node;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, Once};
 
 use openvoice::config::{Config, Overrides};
 use openvoice::content::service::ContentLimits;
@@ -28,6 +32,10 @@ pub fn backends() -> Vec<Backend> {
         None => skip_or_fail("PostgreSQL tests (set OPENVOICE_TEST_POSTGRES_URL)"),
     }
     list
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 pub fn postgres_url() -> Option<String> {
@@ -68,6 +76,35 @@ pub async fn drop_database(url: &str) {
     }
 }
 
+/// Panics seen in this test binary: (thread, message). Tokio and tower catch a server task's
+/// panic, so a reader sees a cut-off response and the test only a log line; `TestSite::finish`
+/// turns that line into a failure.
+static PANICS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+fn watch_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let thread = std::thread::current().name().unwrap_or("").to_string();
+            PANICS.lock().unwrap_or_else(|e| e.into_inner()).push((thread, info.to_string()));
+            print(info);
+        }));
+    });
+}
+
+/// The panics on the current test's thread (where a `#[tokio::test]` runs the site's tasks) or
+/// on a multi-threaded runtime's workers.
+pub fn panics_of_this_test() -> Vec<String> {
+    let this = std::thread::current().name().unwrap_or("").to_string();
+    let panics = PANICS.lock().unwrap_or_else(|e| e.into_inner());
+    panics
+        .iter()
+        .filter(|(thread, _)| *thread == this || thread.starts_with("tokio-runtime-worker"))
+        .map(|(thread, message)| format!("[{thread}] {message}"))
+        .collect()
+}
+
 pub struct TestSite {
     pub backend: Backend,
     pub dir: tempfile::TempDir,
@@ -89,6 +126,7 @@ impl TestSite {
 
     /// A site with the demo content and extra `openvoice.toml` text.
     pub async fn start_with(backend: Backend, config_toml: &str) -> TestSite {
+        watch_panics();
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = fresh_database_url(backend, dir.path()).await;
         let db = Db::connect(&database_url, 8).await.expect("connecting");
@@ -168,10 +206,13 @@ impl TestSite {
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     }
 
+    /// Stops the site; fails the test if any of its tasks panicked on the way.
     pub async fn finish(self) {
         self.shutdown.cancel();
         self.db.pool.close().await;
         drop_database(&self.database_url).await;
+        let panics = panics_of_this_test();
+        assert!(panics.is_empty(), "the server panicked during this test:\n{}", panics.join("\n"));
     }
 }
 
