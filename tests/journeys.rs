@@ -120,6 +120,7 @@ async fn journeys(backend: Backend) {
                 let answer = answer(&peer, serde_json::from_str(question).expect("a JSON question")).await;
                 answers.write_all(format!("{answer}\n").as_bytes()).await.unwrap();
             } else if let Some(journey) = line.strip_prefix("JOURNEY ") {
+                eprintln!("{backend:?}: journey {journey}");
                 journeys.push(journey.to_string());
             } else {
                 eprintln!("browser: {line}");

@@ -131,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         // router after the site-wide one.
         .merge(crate::media::admin::upload_router(&state.config.media))
         .merge(crate::api::upload_router(&state.config.media))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), see_own_writes))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -172,19 +173,34 @@ pub async fn serve(
 /// other nodes and by the CLI.
 pub async fn follow_content_epoch(state: AppState, shutdown: CancellationToken) {
     loop {
-        match state.db.content_epoch().await {
-            Ok(epoch) => {
-                // Settings first, so pages cached under the new epoch show the new settings.
-                state.settings.follow(&state.db, &state.config, &state.templates, epoch).await;
-                state.pages.set_epoch(epoch)
-            }
-            Err(err) => tracing::warn!(error = %err, "Could not read the content epoch"),
-        }
+        catch_up_with_content_epoch(&state).await;
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
     }
+}
+
+async fn catch_up_with_content_epoch(state: &AppState) {
+    match state.db.content_epoch().await {
+        Ok(epoch) => {
+            // Settings first, so pages cached under the new epoch show the new settings.
+            state.settings.follow(&state.db, &state.config, &state.templates, epoch).await;
+            state.pages.set_epoch(epoch)
+        }
+        Err(err) => tracing::warn!(error = %err, "Could not read the content epoch"),
+    }
+}
+
+/// A write made through this node shows on the next page it serves, not after the follower's
+/// next poll: a moderator who approves a comment and opens the article finds it there.
+async fn see_own_writes(State(state): State<AppState>, request: Request<axum::body::Body>, next: Next) -> Response {
+    let writes = !request.method().is_safe();
+    let response = next.run(request).await;
+    if writes {
+        catch_up_with_content_epoch(&state).await;
+    }
+    response
 }
 
 async fn overloaded(err: BoxError) -> Response {

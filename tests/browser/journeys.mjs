@@ -25,7 +25,8 @@ if (!workdir) {
   process.exit(2);
 }
 const stamp = Date.now();
-const replies = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const answers = createInterface({ input: process.stdin });
+const replies = answers[Symbol.asyncIterator]();
 
 async function ask(question) {
   console.log(`ASK ${JSON.stringify(question)}`);
@@ -281,4 +282,7 @@ try {
   });
 } finally {
   await browser.close();
+  // An open stdin keeps node running after the last journey.
+  answers.close();
+  process.stdin.destroy();
 }
