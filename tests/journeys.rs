@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::market_apis::FakeApis;
 use common::node::Node;
 use common::smtp::SmtpPeer;
-use common::{cli_at, fresh_database_url, free_port, postgres_url, skip_or_fail, stderr, stdout, Backend};
+use common::{cli_at, free_port, fresh_database_url, postgres_url, skip_or_fail, stderr, stdout, Backend};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -38,9 +38,7 @@ fn browser_ready() -> Option<String> {
     if modules.exists() && verifier.exists() && Path::new(&chromium).exists() && node {
         return Some(chromium);
     }
-    skip_or_fail(
-        "browser journeys (need node, /usr/bin/chromium and `npm ci` in tests/browser and tests/ipfs-js)",
-    );
+    skip_or_fail("browser journeys (need node, /usr/bin/chromium and `npm ci` in tests/browser and tests/ipfs-js)");
     None
 }
 
@@ -82,10 +80,27 @@ async fn journeys(backend: Backend) {
         stdout(&out)
     };
     cli(&["init"], None);
-    cli(&["user", "add", EDITOR, "--email", "editor@example.org", "--role", "editor", "--password-stdin"], Some(PASSWORD));
+    cli(
+        &["user", "add", EDITOR, "--email", "editor@example.org", "--role", "editor", "--password-stdin"],
+        Some(PASSWORD),
+    );
     let body = common::write_file(dir.path(), "wide.md", WIDE_BODY);
-    let published =
-        cli(&["post", "new", "--title", WIDE_TITLE, "--category", "Economy", "--tags", "Harbour,Annual reports", "--file", body.to_str().unwrap(), "--publish"], None);
+    let published = cli(
+        &[
+            "post",
+            "new",
+            "--title",
+            WIDE_TITLE,
+            "--category",
+            "Economy",
+            "--tags",
+            "Harbour,Annual reports",
+            "--file",
+            body.to_str().unwrap(),
+            "--publish",
+        ],
+        None,
+    );
     let slug = published.strip_prefix("published ").and_then(|rest| rest.split_whitespace().next());
     let wide = format!("/article/{}", slug.expect("the new slug"));
     let png = dir.path().join("harbour.png");
@@ -158,7 +173,9 @@ async fn answer(peer: &SmtpPeer, question: Value) -> Value {
         // The first link in the newest mail that has one under `path`: what the reader clicks.
         Some("link") => {
             let path = question["path"].as_str().expect("path");
-            let has_link = |text: &str| text.split_whitespace().find(|w| w.starts_with("http") && w.contains(path)).map(str::to_string);
+            let has_link = |text: &str| {
+                text.split_whitespace().find(|w| w.starts_with("http") && w.contains(path)).map(str::to_string)
+            };
             let raw = mail_to(peer, to, |m| m.body_text(0).is_some_and(|t| has_link(&t).is_some())).await;
             let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
             let link = has_link(&message.body_text(0).unwrap()).unwrap();
@@ -171,7 +188,8 @@ async fn answer(peer: &SmtpPeer, question: Value) -> Value {
             let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
             let header = message.header_raw("List-Unsubscribe").expect("List-Unsubscribe");
             assert_eq!(message.header_raw("List-Unsubscribe-Post").map(str::trim), Some("List-Unsubscribe=One-Click"));
-            let url = header.split(['<', '>']).find(|part| part.starts_with("http")).expect("an https link").to_string();
+            let url =
+                header.split(['<', '>']).find(|part| part.starts_with("http")).expect("an https link").to_string();
             let response = reqwest::Client::new()
                 .post(&url)
                 .header("content-type", "application/x-www-form-urlencoded")

@@ -226,7 +226,8 @@ async fn conditional_requests_and_compression() {
     // Test clients decompress as browsers do, which hides the header; this one shows it.
     let raw = reqwest::Client::builder().no_gzip().no_brotli().build().unwrap();
     for encoding in ["gzip", "br"] {
-        let compressed = raw.get(format!("{}{path}", site.base)).header("accept-encoding", encoding).send().await.unwrap();
+        let compressed =
+            raw.get(format!("{}{path}", site.base)).header("accept-encoding", encoding).send().await.unwrap();
         assert_eq!(compressed.headers()["content-encoding"], encoding);
     }
     assert_eq!(site.fetch("/healthz").await, (200, "ok".to_string()));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::node::Node;
 use common::smtp::SmtpPeer;
-use common::{backends, cli_at, fresh_database_url, free_port, stderr, stdout, Backend, TestSite};
+use common::{backends, cli_at, free_port, fresh_database_url, stderr, stdout, Backend, TestSite};
 use mail_parser::{MessageParser, MimeHeaders};
 use openvoice::content::model::ArticleKind;
 use openvoice::content::service::{self, ContentLimits, Draft, Publish, Terms};

@@ -30,6 +30,7 @@ use crate::store::Db;
 
 pub mod error;
 pub mod forms;
+mod own_writes;
 pub mod page_cache;
 pub mod response_rule;
 pub mod security;
@@ -131,7 +132,7 @@ pub fn router(state: AppState) -> Router {
         // router after the site-wide one.
         .merge(crate::media::admin::upload_router(&state.config.media))
         .merge(crate::api::upload_router(&state.config.media))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), see_own_writes))
+        .layer(own_writes::SeeOwnWritesLayer(state.clone()))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -190,17 +191,6 @@ async fn catch_up_with_content_epoch(state: &AppState) {
         }
         Err(err) => tracing::warn!(error = %err, "Could not read the content epoch"),
     }
-}
-
-/// A write made through this node shows on the next page it serves, not after the follower's
-/// next poll: a moderator who approves a comment and opens the article finds it there.
-async fn see_own_writes(State(state): State<AppState>, request: Request<axum::body::Body>, next: Next) -> Response {
-    let writes = !request.method().is_safe();
-    let response = next.run(request).await;
-    if writes {
-        catch_up_with_content_epoch(&state).await;
-    }
-    response
 }
 
 async fn overloaded(err: BoxError) -> Response {

@@ -115,6 +115,8 @@ pub struct TestSite {
     pub client: reqwest::Client,
     /// The configuration the site runs with.
     pub config: std::sync::Arc<Config>,
+    /// The running site's state: `settle` watches its view of the content epoch.
+    state: AppState,
     shutdown: CancellationToken,
 }
 
@@ -142,7 +144,7 @@ impl TestSite {
         state.pages.set_epoch(db.content_epoch().await.expect("epoch"));
         let shutdown = CancellationToken::new();
         tokio::spawn(http::follow_content_epoch(state.clone(), shutdown.clone()));
-        tokio::spawn(http::serve(listener, http::router(state), shutdown.clone()));
+        tokio::spawn(http::serve(listener, http::router(state.clone()), shutdown.clone()));
         TestSite {
             backend,
             dir,
@@ -151,6 +153,7 @@ impl TestSite {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             config,
+            state,
             shutdown,
         }
     }
@@ -201,9 +204,15 @@ impl TestSite {
         ran
     }
 
-    /// Waits until this node has seen every content write (the epoch follower polls 4×/s).
+    /// Waits until this node has seen every content write made so far, by this process or by
+    /// the CLI (the epoch follower polls 4×/s; it sets the epoch after loading the settings).
     pub async fn settle(&self) {
-        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let written = self.db.content_epoch().await.expect("epoch");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.state.pages.epoch() < written {
+            assert!(std::time::Instant::now() < deadline, "the site never saw content epoch {written}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// Stops the site; fails the test if any of its tasks panicked on the way.
