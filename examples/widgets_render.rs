@@ -15,10 +15,11 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::Request;
+use openvoice::config::market::CoinId;
 use openvoice::config::{Config, Overrides};
 use openvoice::content::service::ContentLimits;
-use openvoice::http::{self, AppState};
-use openvoice::market::model::{CoinId, Observation, PricePoint};
+use openvoice::http::AppState;
+use openvoice::market::model::{Observation, PricePoint};
 use openvoice::market::provider::{BoxFuture, PriceProvider, Prices, ProviderError, Providers};
 use openvoice::market::service::{self, Polling};
 use openvoice::store::{self, Db};
@@ -108,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
         config.http.page_cache_entries = 0;
         let state = AppState::new(config, db.clone(), dir.path().to_path_buf());
         state.pages.set_epoch(db.content_epoch().await?);
-        routers.push(http::router(state));
+        routers.push(openvoice::app::router::router(state));
     }
     let bytes_on = render(&routers[0]).await;
     let bytes_off = render(&routers[1]).await;

@@ -4,23 +4,19 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use tokio_util::sync::CancellationToken;
-use tracing::info;
 
 use crate::accounts::{self, NewUser, Role};
+use crate::app;
 use crate::config::{self, Config, Overrides};
 use crate::content::model::ArticleKind;
 use crate::content::service::{self, ContentLimits, Draft, Publish, Terms};
 use crate::content::{import, queries};
 use crate::demo;
-use crate::http::{self, AppState};
-use crate::ipfs::{self, service::Publishing};
-use crate::jobs::{self, JobContext, WorkerConfig};
-use crate::market;
+use crate::ipfs;
+use crate::jobs;
 use crate::store::{self, Db};
 use crate::theme;
 
@@ -295,7 +291,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let limits = ContentLimits { max_article_bytes: config.content.max_article_bytes };
     match cli.command {
-        Command::Serve { no_jobs, .. } => serve(config, db, data_dir, !no_jobs).await,
+        Command::Serve { no_jobs, .. } => {
+            seed(&db, limits).await?;
+            app::serve::serve(config, db, data_dir, !no_jobs).await
+        }
         Command::Init => {
             seed(&db, limits).await?;
             write_default_config(&data_dir)?;
@@ -355,7 +354,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(ExportCommand::Static { out, base_url, jobs }) => {
             // A connection per task at most: the export reads the site in a few bulk queries.
             let db = Db::connect(&database_url(&config, &data_dir), jobs.clamp(1, 16) as u32).await?;
-            crate::migrate::cli::export_static(db, config, data_dir, &out, base_url, jobs).await
+            crate::migrate::cli::export_static(db, config, data_dir, &out, base_url, jobs, app::router::router).await
         }
         Command::Ipfs(IpfsCommand::Status) => {
             for (slug, target, cid, state, error) in ipfs::queries::pin_states(&db).await? {
@@ -513,76 +512,11 @@ fn write_default_config(data_dir: &Path) -> anyhow::Result<()> {
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-async fn serve(config: Config, db: Db, data_dir: PathBuf, run_jobs: bool) -> anyhow::Result<()> {
-    let limits = ContentLimits { max_article_bytes: config.content.max_article_bytes };
-    let addr = config.listen_addr();
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
-    seed(&db, limits).await?;
-    let shutdown = CancellationToken::new();
-    let state = AppState::new(config.clone(), db.clone(), data_dir);
-    state.pages.set_epoch(db.content_epoch().await?);
-    // The file's configuration with the settings saved in the admin; pages follow later changes
-    // through `state.settings`, the job worker through `settings::run_worker`.
-    let config = crate::settings::service::effective(&db, &config).await.context("reading the saved settings")?;
-
-    let mut background = tokio::task::JoinSet::new();
-    background.spawn(http::follow_content_epoch(state.clone(), shutdown.clone()));
-    if run_jobs {
-        let worker = WorkerConfig {
-            node_id: format!("{}-{:08x}", std::process::id(), rand::random::<u32>()),
-            poll_interval: Duration::from_millis(config.jobs.poll_interval_ms),
-            lease_secs: config.jobs.lease_secs,
-        };
-        let (data_dir, job_db) = (state.data_dir.clone(), db.clone());
-        let build = move |config: &Config| -> anyhow::Result<JobContext> {
-            let (mailer, subscriptions) = crate::subscriptions::contexts(Arc::new(config.clone()), &data_dir)?;
-            Ok(JobContext {
-                market: Some(Arc::new(market::service::Polling::from_config(&config.market)?)),
-                publishing: Some(Arc::new(publishing_for(config, &data_dir)?)),
-                mail: Some(mailer),
-                subscriptions: Some(subscriptions),
-                ..JobContext::new(job_db.clone())
-            })
-        };
-        // A configuration that cannot make the worker's context stops the start.
-        let first = build(&config)?;
-        if let Some(mailer) = &first.mail {
-            info!("Mail goes to {}", mailer.transport.describe());
-        }
-        // The worker is rebuilt when the settings saved in the admin change (mail, prices, pinning).
-        let settings_check = Duration::from_secs(5);
-        let base = state.config.clone();
-        background.spawn(crate::settings::run_worker(
-            db.clone(),
-            base,
-            build,
-            worker,
-            settings_check,
-            shutdown.clone(),
-        ));
-    }
-    market::jobs::register(&db, &config.market).await.context("registering the price poll")?;
-    crate::mail::jobs::register(&db).await.context("registering mail delivery")?;
-    crate::subscriptions::jobs::register(&db).await.context("registering the digests")?;
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-
-    info!("OpenVoice is serving {} at http://{}", config.site.title, listener.local_addr()?);
-    http::serve(listener, http::router(state), shutdown.clone()).await.context("serving HTTP")?;
-    shutdown.cancel();
-    while background.join_next().await.is_some() {}
-    info!("Shut down cleanly");
-    Ok(())
-}
-
-fn publishing_for(config: &Config, data_dir: &Path) -> anyhow::Result<Publishing> {
-    Publishing::new(Arc::new(config.clone()), Arc::new(theme::Templates::new(data_dir)))
-}
-
 /// Bundles every published article that lacks a current bundle, rebuilds the snapshot and
 /// writes it as a CAR file.
 async fn export_car(db: &Db, config: &Config, data_dir: &Path, out: &Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let publishing = publishing_for(config, data_dir)?;
+    let publishing = app::jobs::publishing(config, data_dir)?;
     let ids = queries::published_ids(db).await?;
     for (n, id) in ids.iter().enumerate() {
         ipfs::service::bundle_article(db, &publishing, *id).await?;
@@ -605,25 +539,4 @@ async fn export_car(db: &Db, config: &Config, data_dir: &Path, out: &Path) -> an
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
-    info!("Shutdown requested; finishing in-flight requests and jobs");
-    shutdown.cancel();
 }

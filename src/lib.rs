@@ -2,8 +2,10 @@
 //!
 //! # Layout
 //! - `cli`: the `openvoice` command (serve, init, user, post, import, config, cid).
+//! - `app`: the composition root: the router of every capability's routes, the job registry,
+//!   `serve`.
 //! - `config`: typed configuration (file ← env ← flags).
-//! - `http`: router, middleware, page cache, theme.
+//! - `http`: the web layer capabilities share: state, errors, rendering, page cache, CSRF rule.
 //! - `content`, `accounts`: capabilities, each with its routes, service and queries.
 //! - `api`: the JSON API under `/api/v1` (shared errors, token auth, paging, the OpenAPI document).
 //! - `comments`: reader comments below articles: form, threads, moderation, spam defences.
@@ -22,6 +24,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod comments;
 pub mod config;

@@ -859,7 +859,7 @@ async fn the_admin_password_printed_at_first_start_logs_in() {
         let config = openvoice::config::Config::load(dir.path(), &overrides).unwrap();
         let state = openvoice::http::AppState::new(config, db.clone(), dir.path().to_path_buf());
         let shutdown = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(openvoice::http::serve(listener, openvoice::http::router(state), shutdown.clone()));
+        tokio::spawn(openvoice::http::serve(listener, openvoice::app::router::router(state), shutdown.clone()));
 
         let client = browser();
         let response = client

@@ -203,10 +203,9 @@ async fn an_edit_makes_a_new_version_that_links_the_previous_one() {
         site.run_due_jobs().await;
         let first = page_cid(&site, SLUG).await;
         assert_eq!(site.run_due_jobs().await, 0, "nothing left to do");
-        let ctx = site.job_context();
+        let publishing = site.publishing();
         let id = openvoice::content::service::find(&site.db, SLUG).await.unwrap().summary.id;
-        let again =
-            openvoice::ipfs::service::bundle_article(&site.db, ctx.publishing().unwrap(), id).await.unwrap().unwrap();
+        let again = openvoice::ipfs::service::bundle_article(&site.db, &publishing, id).await.unwrap().unwrap();
         assert_eq!(again.to_string(), first, "rebuilding an unchanged version is a no-op");
 
         let body = common::write_file(site.dir.path(), "v2.md", "A corrected second version.");
@@ -232,8 +231,7 @@ async fn the_site_snapshot_and_export_car() {
         // The CLI and the server must agree on the public URL, which is in every bundle.
         let site = TestSite::start_with(backend, "[site]\nbase_url = \"https://news.example.org\"\n").await;
         site.run_due_jobs().await;
-        let ctx = site.job_context();
-        let publishing = ctx.publishing().unwrap();
+        let publishing = site.publishing();
         let root = openvoice::ipfs::service::build_snapshot(&site.db, &publishing.config, &publishing.templates)
             .await
             .unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{backends, TestSite};
 use openvoice::content::model::{ArticleKind, Status};
 use openvoice::content::service::{self, ContentLimits, Draft, Publish, Terms};
-use openvoice::jobs::{self, JobContext, WorkerConfig};
+use openvoice::jobs::{self, BackgroundJob, Registry, WorkerConfig};
 use openvoice::store;
 
 const LIMITS: ContentLimits = ContentLimits { max_article_bytes: 1 << 20 };
@@ -50,12 +50,27 @@ async fn job_states(db: &store::Db, kind: &str) -> Vec<(String, i64)> {
         .unwrap()
 }
 
+/// A job that always fails with its own reason.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Refused {
+    why: String,
+}
+
+impl BackgroundJob for Refused {
+    const NAME: &'static str = "test.refused";
+    type Context = ();
+
+    async fn run(&self, _: &store::Db, _: &()) -> anyhow::Result<()> {
+        anyhow::bail!("{}", self.why)
+    }
+}
+
 #[tokio::test]
 async fn a_scheduled_article_goes_live_when_due_exactly_once() {
     for backend in backends() {
         let site = TestSite::start(backend).await;
         site.run_due_jobs().await;
-        let ctx = site.job_context();
+        let registry = site.job_registry();
         let saved =
             service::create(&site.db, LIMITS, draft("Later Today", Publish::At(store::now() + 2)), Terms::MustExist)
                 .await
@@ -63,14 +78,14 @@ async fn a_scheduled_article_goes_live_when_due_exactly_once() {
         let slug = saved.slug().to_string();
         assert_eq!(service::find(&site.db, &slug).await.unwrap().summary.status, Status::Scheduled);
         assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 404, "not public before its time");
-        assert!(!jobs::run_one(&ctx, &worker("a")).await.unwrap(), "nothing due yet");
+        assert!(!jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap(), "nothing due yet");
 
         tokio::time::sleep(Duration::from_millis(2100)).await;
         // The publish job, the bundle job it queues and the coalesced snapshot job.
         assert!(site.run_due_jobs().await >= 2);
         assert_eq!(job_states(&site.db, "content.publish_scheduled").await, vec![("done".to_string(), 1)]);
         assert_eq!(job_states(&site.db, "ipfs.bundle").await, vec![("done".to_string(), 9)]);
-        assert!(!jobs::run_one(&ctx, &worker("b")).await.unwrap(), "a done job is not claimed again");
+        assert!(!jobs::run_one(&site.db, &registry, &worker("b")).await.unwrap(), "a done job is not claimed again");
         let article = service::find(&site.db, &slug).await.unwrap();
         assert_eq!(article.summary.status, Status::Published);
         assert_eq!(activity_count(&site.db, "article.published", article.summary.id).await, 1);
@@ -100,11 +115,11 @@ async fn concurrent_workers_never_take_the_same_job() {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let mut tasks = tokio::task::JoinSet::new();
         for w in 0..4 {
-            let ctx = site.job_context();
+            let (db, registry) = (site.db.clone(), site.job_registry());
             tasks.spawn(async move {
                 let config = worker(&format!("w{w}"));
                 let mut ran = 0;
-                while jobs::run_one(&ctx, &config).await.unwrap() {
+                while jobs::run_one(&db, &registry, &config).await.unwrap() {
                     ran += 1;
                 }
                 ran
@@ -144,20 +159,28 @@ async fn a_failing_job_backs_off_and_keeps_its_error() {
         let site = TestSite::start(backend).await;
         site.run_due_jobs().await;
         let mut conn = site.db.pool.acquire().await.unwrap();
-        jobs::queries::insert(&mut conn, "no.such.kind", "{}", None, store::now(), 3).await.unwrap();
+        jobs::enqueue(&mut conn, &Refused { why: "the printer is on fire".into() }, store::now(), None).await.unwrap();
         drop(conn);
-        let ctx = JobContext::new(site.db.clone());
-        assert!(jobs::run_one(&ctx, &worker("a")).await.unwrap());
-        let (state, attempts, run_at, error): (String, i64, i64, Option<String>) =
-            sqlx::query_as("SELECT state, attempts, run_at, last_error FROM jobs WHERE kind = 'no.such.kind'")
-                .fetch_one(&site.db.pool)
-                .await
-                .unwrap();
+        let state = || async {
+            let row: (String, i64, i64, Option<String>) =
+                sqlx::query_as("SELECT state, attempts, run_at, last_error FROM jobs WHERE kind = 'test.refused'")
+                    .fetch_one(&site.db.pool)
+                    .await
+                    .unwrap();
+            row
+        };
+        // A worker that was not given the kind leaves it for one that was.
+        assert!(!jobs::run_one(&site.db, &Registry::default(), &worker("a")).await.unwrap());
+        assert_eq!(state().await.1, 0, "not claimed by a worker without the kind");
+
+        let registry = Registry::default().with::<Refused>(std::sync::Arc::new(()));
+        assert!(jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap());
+        let (state, attempts, run_at, error) = state().await;
         assert_eq!(state, "queued");
         assert_eq!(attempts, 1);
         assert!(run_at > store::now(), "retried later, not at once");
-        assert!(error.unwrap().contains("unknown job kind"));
-        assert!(!jobs::run_one(&ctx, &worker("a")).await.unwrap(), "backing off");
+        assert!(error.unwrap().contains("the printer is on fire"));
+        assert!(!jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap(), "backing off");
         site.finish().await;
     }
 }

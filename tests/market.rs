@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use common::market_apis::{FakeApis, Mode, COINCAP_FACTOR};
 use common::{backends, TestSite};
 use openvoice::config::{Config, Overrides};
-use openvoice::jobs::{self, JobContext, WorkerConfig};
+use openvoice::jobs::{self, Registry, WorkerConfig};
+use openvoice::market::jobs::PollPrices;
 use openvoice::market::service::{self, PollReport, Polling};
 use openvoice::store;
 use scraper::{ElementRef, Html, Selector};
@@ -28,7 +29,7 @@ const ARTICLE: &str = "/article/parliament-approves-coastal-drone-patrols";
 struct MarketSite {
     site: TestSite,
     apis: FakeApis,
-    ctx: JobContext,
+    registry: Registry,
     polling: Arc<Polling>,
 }
 
@@ -49,15 +50,15 @@ impl MarketSite {
         let config = Config::load(site.dir.path(), &Overrides::default()).expect("config");
         openvoice::market::jobs::register(&site.db, &config.market).await.expect("registering the poll");
         let polling = Arc::new(Polling::from_config(&config.market).expect("providers"));
-        let ctx = JobContext { market: Some(polling.clone()), ..JobContext::new(site.db.clone()) };
-        MarketSite { site, apis, ctx, polling }
+        let registry = Registry::default().with::<PollPrices>(polling.clone());
+        MarketSite { site, apis, registry, polling }
     }
 
     /// Runs the poll job now through the worker; it must stay queued for its next run.
     async fn run_poll_job(&self) {
         sqlx::query("UPDATE jobs SET run_at = 0 WHERE kind = 'market.poll'").execute(&self.site.db.pool).await.unwrap();
         let worker = WorkerConfig { node_id: "test".into(), poll_interval: Duration::from_millis(50), lease_secs: 60 };
-        assert!(jobs::run_one(&self.ctx, &worker).await.unwrap(), "the poll job was due");
+        assert!(jobs::run_one(&self.site.db, &self.registry, &worker).await.unwrap(), "the poll job was due");
         let (state, attempts, run_at): (String, i64, i64) =
             sqlx::query_as("SELECT state, attempts, run_at FROM jobs WHERE kind = 'market.poll'")
                 .fetch_one(&self.site.db.pool)

@@ -235,10 +235,9 @@ async fn the_job_worker_is_rebuilt_with_changed_settings() {
         let admin = Desk::sign_in(&site, Role::Admin).await;
         // The worker's context records the SMTP host it was built for.
         let (built, mut builds) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let db = site.db.clone();
         let build = move |config: &openvoice::config::Config| {
             built.send(config.mail.smtp_host.clone()).unwrap();
-            Ok(openvoice::jobs::JobContext::new(db.clone()))
+            Ok(openvoice::jobs::Registry::default())
         };
         let worker = openvoice::jobs::WorkerConfig {
             node_id: "settings-test".into(),

@@ -197,7 +197,7 @@ async fn the_static_copy_is_complete_and_every_link_resolves() {
         let mut config = (*site.config).clone();
         config.site.base_url = site.base.clone();
         let state = static_site::export_state(site.db.clone(), config, site.dir.path().to_path_buf()).await.unwrap();
-        let router = openvoice::http::router(state);
+        let router = openvoice::app::router::router(state);
         let mut compared = 0;
         for (path, html) in &crawled.pages {
             let request = axum::http::Request::get(path.as_str()).body(axum::body::Body::empty()).unwrap();

@@ -34,8 +34,8 @@ fn smtp_toml(peer: &SmtpPeer, mail: &str, subscriptions: &str) -> String {
 
 /// Delivers every due mail through the site's mailer.
 async fn deliver(site: &TestSite) -> Report {
-    let ctx = site.job_context();
-    openvoice::mail::service::deliver(&site.db, ctx.mail.as_ref().unwrap(), Duration::from_secs(60)).await.unwrap()
+    let (mailer, _) = openvoice::subscriptions::contexts(site.config.clone(), site.dir.path()).expect("mail settings");
+    openvoice::mail::service::deliver(&site.db, &mailer, Duration::from_secs(60)).await.unwrap()
 }
 
 fn draft(title: &str, category: &str, publish: Publish) -> Draft {

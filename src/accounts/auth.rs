@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::accounts::config::AccountsConfig;
 use crate::accounts::{hash_password, queries, verify_password, AccountError, User};
+use crate::config::accounts::AccountsConfig;
 use crate::mail::Outgoing;
 use crate::store::{self, Db, DbError};
 

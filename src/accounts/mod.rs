@@ -9,7 +9,6 @@ use crate::store::{self, Db, DbError};
 
 pub mod api_tokens;
 pub mod auth;
-pub mod config;
 pub mod queries;
 pub mod routes;
 pub mod session;

@@ -18,7 +18,6 @@ pub mod admin;
 pub mod api;
 pub mod avatar;
 pub mod cli;
-pub mod config;
 pub mod feeds;
 pub mod guard;
 pub mod model;
@@ -29,8 +28,8 @@ pub mod text;
 
 use tokio::sync::OnceCell;
 
-use crate::comments::config::CommentsConfig;
 use crate::comments::guard::{Keys, RateLimiter};
+use crate::config::comments::CommentsConfig;
 use crate::store::{Db, DbError};
 
 /// What this node keeps for comments: the keys (read once from the shared site secret) and the

@@ -19,11 +19,11 @@ use axum::Router;
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::comments::config::CommentsConfig;
 use crate::comments::guard::TokenError;
 use crate::comments::model::{CommentForm, CommentStatus, PublicComment, Thread, ThreadNode};
 use crate::comments::service::{self, CommentError, Submission, DUPLICATE_MESSAGE};
 use crate::comments::{avatar, feeds, queries};
+use crate::config::comments::CommentsConfig;
 use crate::content::model::{Article, ArticleKind};
 use crate::http::forms::{self, parse_form, status_page};
 use crate::http::page_cache::CachedPage;

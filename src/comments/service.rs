@@ -8,11 +8,11 @@ use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
 
-use crate::comments::config::CommentsConfig;
 use crate::comments::guard::{Keys, TokenError};
 use crate::comments::model::*;
 use crate::comments::queries::{self, NewRow, TargetRow};
 use crate::comments::text;
+use crate::config::comments::CommentsConfig;
 use crate::content::model::{ArticleSummary, Page};
 use crate::store::{self, Db, DbError};
 

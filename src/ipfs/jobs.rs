@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ipfs::service::Publishing;
 use crate::ipfs::{pin, queries, service};
-use crate::jobs::{BackgroundJob, JobContext};
-use crate::store::{self, DbError};
+use crate::jobs::BackgroundJob;
+use crate::store::{self, Db, DbError};
 
 /// Builds (or confirms) the bundle of an article's current published version.
 #[derive(Debug, Serialize, Deserialize)]
@@ -14,10 +15,10 @@ pub struct BuildBundle {
 
 impl BackgroundJob for BuildBundle {
     const NAME: &'static str = "ipfs.bundle";
+    type Context = Publishing;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let publishing = ctx.publishing()?;
-        service::bundle_article(&ctx.db, publishing, self.article_id).await?;
+    async fn run(&self, db: &Db, publishing: &Publishing) -> anyhow::Result<()> {
+        service::bundle_article(db, publishing, self.article_id).await?;
         Ok(())
     }
 }
@@ -28,10 +29,10 @@ pub struct BuildSnapshot;
 
 impl BackgroundJob for BuildSnapshot {
     const NAME: &'static str = "ipfs.snapshot";
+    type Context = Publishing;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let publishing = ctx.publishing()?;
-        let root = service::build_snapshot(&ctx.db, &publishing.config, &publishing.templates).await?;
+    async fn run(&self, db: &Db, publishing: &Publishing) -> anyhow::Result<()> {
+        let root = service::build_snapshot(db, &publishing.config, &publishing.templates).await?;
         tracing::info!(cid = %root, "Rebuilt the site snapshot");
         Ok(())
     }
@@ -48,17 +49,17 @@ pub struct PinBundle {
 impl BackgroundJob for PinBundle {
     const NAME: &'static str = "ipfs.pin";
     const MAX_ATTEMPTS: i64 = 12;
+    type Context = Publishing;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let publishing = ctx.publishing()?;
+    async fn run(&self, db: &Db, publishing: &Publishing) -> anyhow::Result<()> {
         let root = openvoice_ipfs::parse_cid(&self.root_cid)?;
-        let name = crate::content::queries::slug_of(&ctx.db, self.article_id).await?.unwrap_or_default();
-        let outcome = pin::pin(&ctx.db, publishing, &self.target, &root, &name).await;
+        let name = crate::content::queries::slug_of(db, self.article_id).await?.unwrap_or_default();
+        let outcome = pin::pin(db, publishing, &self.target, &root, &name).await;
         let (state, error) = match &outcome {
             Ok(state) => (state.as_str(), None),
             Err(err) => ("retrying", Some(format!("{err:#}"))),
         };
-        let mut conn = ctx.db.pool.acquire().await.map_err(DbError::classify)?;
+        let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
         queries::set_pin_state(
             &mut conn,
             self.article_id,

@@ -15,7 +15,6 @@
 //! The format work (UnixFS, dag-pb, CAR) lives in the pure `openvoice-ipfs` crate.
 
 pub mod bundle;
-pub mod config;
 pub mod jobs;
 pub mod pin;
 pub mod queries;

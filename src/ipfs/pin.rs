@@ -6,12 +6,9 @@ use anyhow::{bail, Context};
 use openvoice_ipfs::{car, Cid, Scope};
 use serde::Deserialize;
 
+use crate::config::ipfs::{KUBO, PINNING_SERVICE};
 use crate::ipfs::service::{DbBlocks, Publishing};
 use crate::store::Db;
-
-/// Names stored in `pins.target`.
-pub const KUBO: &str = "kubo";
-pub const PINNING_SERVICE: &str = "pinning-service";
 
 /// Largest answer we read from a pinning target.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;

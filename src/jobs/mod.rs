@@ -6,72 +6,70 @@
 //! writer serialises claims. A crashed node's lease expires and another node retries the job,
 //! so jobs must be idempotent. Failures back off exponentially up to the job's `MAX_ATTEMPTS`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{error, info, warn, Instrument};
 
-use crate::content::jobs::PublishScheduled;
-use crate::ipfs::jobs::{BuildBundle, BuildSnapshot, PinBundle};
-use crate::mail::jobs::{DeliverMail, PruneOutbox};
-use crate::market::jobs::PollPrices;
 use crate::store::{self, Db, DbResult};
-use crate::subscriptions::jobs::{NotifySubscribers, QueueDigests};
 
 pub mod queries;
 
-/// What every job's `run` gets.
-#[derive(Clone)]
-pub struct JobContext {
-    pub db: Db,
-    /// Price providers and market settings for `market.poll`; `None` in workers that poll no
-    /// prices (then the job skips its run and keeps its schedule).
-    pub market: Option<Arc<crate::market::service::Polling>>,
-    /// Site settings, theme and HTTP client for the IPFS bundle, snapshot and pin jobs; `None` in
-    /// workers that publish nothing (those jobs then fail and are retried by a worker that does).
-    pub publishing: Option<Arc<crate::ipfs::service::Publishing>>,
-    /// Transport and composer for `mail.deliver`; `None` in workers that send no mail (the job
-    /// then skips its run and keeps its schedule).
-    pub mail: Option<Arc<crate::mail::Mailer>>,
-    /// Settings, theme and link keys for the subscription jobs; `None` in workers without them
-    /// (those jobs then fail and are retried by a worker that has them).
-    pub subscriptions: Option<Arc<crate::subscriptions::Subscriptions>>,
-}
-
-impl JobContext {
-    /// A context with the database only.
-    pub fn new(db: Db) -> JobContext {
-        JobContext { db, market: None, publishing: None, mail: None, subscriptions: None }
-    }
-
-    /// The publishing context, or an error for a worker without one.
-    pub fn publishing(&self) -> anyhow::Result<&crate::ipfs::service::Publishing> {
-        self.publishing.as_deref().ok_or_else(|| anyhow::anyhow!("this worker has no publishing context"))
-    }
-
-    /// The subscriptions context, or an error for a worker without one.
-    pub fn subscriptions(&self) -> anyhow::Result<&crate::subscriptions::Subscriptions> {
-        self.subscriptions.as_deref().ok_or_else(|| anyhow::anyhow!("this worker has no subscriptions context"))
-    }
-}
-
-pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync {
+pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Unique, stable name stored in the `kind` column.
     const NAME: &'static str;
     const MAX_ATTEMPTS: i64 = 8;
     /// For recurring jobs (price polling): run again this many seconds after a success.
     const REPEAT_AFTER_SECS: Option<i64> = None;
+    /// What the job needs besides the database: the narrowest value that has it (`()` for none).
+    /// A worker runs the job only when it was registered with one (see [`Registry`]).
+    type Context: Send + Sync + 'static;
     /// When to run again after a success; `REPEAT_AFTER_SECS` unless the interval is configured
-    /// (the price poll reads `market.poll_interval_secs` from the context).
-    fn repeat_after(&self, _ctx: &JobContext) -> Option<i64> {
+    /// (the price poll reads `market.poll_interval_secs` from its context).
+    fn repeat_after(&self, _ctx: &Self::Context) -> Option<i64> {
         Self::REPEAT_AFTER_SECS
     }
-    fn run(&self, ctx: &JobContext) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn run(&self, db: &Db, ctx: &Self::Context) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// Runs one job of a kind from its payload; answers when to run it again, for recurring jobs.
+type Runner = dyn Fn(Db, String) -> BoxFuture<'static, anyhow::Result<Option<i64>>> + Send + Sync;
+
+/// The job kinds a worker runs, each with its context. A worker claims only these kinds, so a
+/// node built without (say) a mail transport leaves mail to the nodes that have one.
+#[derive(Clone, Default)]
+pub struct Registry {
+    runners: HashMap<&'static str, Arc<Runner>>,
+}
+
+impl Registry {
+    /// Adds the job kind `J`, run with `ctx`.
+    pub fn with<J: BackgroundJob>(mut self, ctx: Arc<J::Context>) -> Registry {
+        let runner = move |db: Db, payload: String| -> BoxFuture<'static, anyhow::Result<Option<i64>>> {
+            let ctx = ctx.clone();
+            Box::pin(async move {
+                let job: J = serde_json::from_str(&payload)?;
+                job.run(&db, &ctx).await?;
+                Ok(job.repeat_after(&ctx))
+            })
+        };
+        self.runners.insert(J::NAME, Arc::new(runner));
+        self
+    }
+
+    /// The registered kinds, sorted.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<&'static str> = self.runners.keys().copied().collect();
+        kinds.sort_unstable();
+        kinds
+    }
 }
 
 /// A job ready to be written, for queueing many in a few statements (`enqueue_many`,
@@ -150,28 +148,6 @@ fn one_per_key(jobs: Vec<NewJob>, last: bool) -> Vec<NewJob> {
     out
 }
 
-/// Runs one claimed job by its kind; returns when to run it again, for recurring jobs.
-async fn dispatch(ctx: &JobContext, kind: &str, payload: &str) -> anyhow::Result<Option<i64>> {
-    match kind {
-        PublishScheduled::NAME => run_typed::<PublishScheduled>(ctx, payload).await,
-        BuildBundle::NAME => run_typed::<BuildBundle>(ctx, payload).await,
-        BuildSnapshot::NAME => run_typed::<BuildSnapshot>(ctx, payload).await,
-        PinBundle::NAME => run_typed::<PinBundle>(ctx, payload).await,
-        PollPrices::NAME => run_typed::<PollPrices>(ctx, payload).await,
-        DeliverMail::NAME => run_typed::<DeliverMail>(ctx, payload).await,
-        PruneOutbox::NAME => run_typed::<PruneOutbox>(ctx, payload).await,
-        NotifySubscribers::NAME => run_typed::<NotifySubscribers>(ctx, payload).await,
-        QueueDigests::NAME => run_typed::<QueueDigests>(ctx, payload).await,
-        other => anyhow::bail!("unknown job kind {other:?}"),
-    }
-}
-
-async fn run_typed<J: BackgroundJob>(ctx: &JobContext, payload: &str) -> anyhow::Result<Option<i64>> {
-    let job: J = serde_json::from_str(payload)?;
-    job.run(ctx).await?;
-    Ok(job.repeat_after(ctx))
-}
-
 /// Worker settings.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -182,13 +158,13 @@ pub struct WorkerConfig {
 }
 
 /// Claims and runs due jobs until `shutdown` is cancelled; a job already running finishes first.
-pub async fn run_worker(ctx: JobContext, config: WorkerConfig, shutdown: CancellationToken) {
-    info!(node = %config.node_id, "Job worker started");
+pub async fn run_worker(db: Db, registry: Registry, config: WorkerConfig, shutdown: CancellationToken) {
+    info!(node = %config.node_id, kinds = ?registry.kinds(), "Job worker started");
     loop {
         if shutdown.is_cancelled() {
             break;
         }
-        match run_one(&ctx, &config).await {
+        match run_one(&db, &registry, &config).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(err) => error!(error = %err, "Job worker could not claim a job"),
@@ -201,31 +177,41 @@ pub async fn run_worker(ctx: JobContext, config: WorkerConfig, shutdown: Cancell
     info!("Job worker stopped");
 }
 
-/// Claims and runs at most one due job; returns whether there was one.
-pub async fn run_one(ctx: &JobContext, config: &WorkerConfig) -> anyhow::Result<bool> {
+/// Claims and runs at most one due job of the registered kinds; returns whether there was one.
+pub async fn run_one(db: &Db, registry: &Registry, config: &WorkerConfig) -> anyhow::Result<bool> {
     let now = store::now();
-    let Some(job) = queries::claim(&ctx.db, &config.node_id, now, now + config.lease_secs).await? else {
+    let kinds = registry.kinds();
+    let Some(job) = queries::claim(db, &kinds, &config.node_id, now, now + config.lease_secs).await? else {
         return Ok(false);
     };
+    // Claimed by kind, so the runner is there.
+    let Some(runner) = registry.runners.get(job.kind.as_str()) else {
+        anyhow::bail!("claimed a job of unregistered kind {:?}", job.kind);
+    };
     let span = tracing::info_span!("job", job.id = job.id, job.kind = %job.kind, attempt = job.attempts);
-    let _enter = span.enter();
-    match dispatch(ctx, &job.kind, &job.payload).await {
-        Ok(None) => {
-            queries::finish(&ctx.db, job.id, &config.node_id, store::now()).await?;
-            info!("Job {} #{} done", job.kind, job.id);
+    // `instrument`, not `span.enter()`: a guard held across an await leaves the span entered on
+    // whichever thread the task wakes up on, and tracing-subscriber panics when it closes.
+    let finished = async {
+        match runner(db.clone(), job.payload.clone()).await {
+            Ok(None) => {
+                queries::finish(db, job.id, &config.node_id, store::now()).await?;
+                info!("Job {} #{} done", job.kind, job.id);
+            }
+            Ok(Some(after)) => {
+                queries::repeat(db, job.id, &config.node_id, store::now() + after).await?;
+                info!("Job {} #{} done; next run in {after}s", job.kind, job.id);
+            }
+            Err(err) => {
+                let message = format!("{err:#}");
+                let backoff = 2i64.saturating_pow(job.attempts.clamp(0, 16) as u32).min(3600);
+                let gave_up = job.attempts >= job.max_attempts;
+                queries::fail(db, job.id, &config.node_id, &message, store::now() + backoff, gave_up).await?;
+                warn!(error = %message, gave_up, "Job {} #{} failed", job.kind, job.id);
+            }
         }
-        Ok(Some(after)) => {
-            queries::repeat(&ctx.db, job.id, &config.node_id, store::now() + after).await?;
-            info!("Job {} #{} done; next run in {after}s", job.kind, job.id);
-        }
-        Err(err) => {
-            let message = format!("{err:#}");
-            let backoff = 2i64.saturating_pow(job.attempts.clamp(0, 16) as u32).min(3600);
-            let gave_up = job.attempts >= job.max_attempts;
-            queries::fail(&ctx.db, job.id, &config.node_id, &message, store::now() + backoff, gave_up).await?;
-            warn!(error = %message, gave_up, "Job {} #{} failed", job.kind, job.id);
-        }
-    }
+        anyhow::Ok(())
+    };
+    finished.instrument(span).await?;
     Ok(true)
 }
 

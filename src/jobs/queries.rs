@@ -59,8 +59,17 @@ pub async fn insert_many(conn: &mut AnyConnection, jobs: &[NewJob], replace: boo
     Ok(())
 }
 
-/// Leases the oldest due job to `node` until `lease_until`.
-pub async fn claim(db: &Db, node: &str, now: i64, lease_until: i64) -> DbResult<Option<ClaimedJob>> {
+/// Leases the oldest due job of one of `kinds` to `node` until `lease_until`.
+pub async fn claim(
+    db: &Db,
+    kinds: &[&'static str],
+    node: &str,
+    now: i64,
+    lease_until: i64,
+) -> DbResult<Option<ClaimedJob>> {
+    if kinds.is_empty() {
+        return Ok(None);
+    }
     let lock = match db.dialect {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
@@ -68,16 +77,15 @@ pub async fn claim(db: &Db, node: &str, now: i64, lease_until: i64) -> DbResult<
     let sql = format!(
         "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1 \
          WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
-         AND (locked_until IS NULL OR locked_until < $3) ORDER BY run_at, id LIMIT 1{lock}) \
-         RETURNING id, kind, payload, attempts, max_attempts"
+         AND (locked_until IS NULL OR locked_until < $3) AND kind IN {} ORDER BY run_at, id LIMIT 1{lock}) \
+         RETURNING id, kind, payload, attempts, max_attempts",
+        store::numbered_rows(&format!("({})", vec!["?"; kinds.len()].join(", ")), 1, 4)
     );
-    sqlx::query_as::<_, ClaimedJob>(&sql)
-        .bind(node)
-        .bind(lease_until)
-        .bind(now)
-        .fetch_optional(&db.pool)
-        .await
-        .map_err(DbError::classify)
+    let mut query = sqlx::query_as::<_, ClaimedJob>(&sql).bind(node).bind(lease_until).bind(now);
+    for kind in kinds {
+        query = query.bind(*kind);
+    }
+    query.fetch_optional(&db.pool).await.map_err(DbError::classify)
 }
 
 pub async fn finish(db: &Db, id: i64, node: &str, now: i64) -> DbResult<()> {

@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tracing::warn;
 
-use crate::jobs::{self, BackgroundJob, JobContext};
-use crate::mail::{queries, service};
+use crate::jobs::{self, BackgroundJob};
+use crate::mail::{queries, service, Mailer};
 use crate::store::{self, Db};
 
 /// Unique key of the one delivery row every node shares.
@@ -27,16 +26,14 @@ impl BackgroundJob for DeliverMail {
     const MAX_ATTEMPTS: i64 = i64::MAX;
     const REPEAT_AFTER_SECS: Option<i64> = Some(2);
 
-    fn repeat_after(&self, ctx: &JobContext) -> Option<i64> {
-        Some(ctx.mail.as_ref().map_or(2, |mailer| mailer.config.poll_interval_secs))
+    type Context = Mailer;
+
+    fn repeat_after(&self, mailer: &Mailer) -> Option<i64> {
+        Some(mailer.config.poll_interval_secs)
     }
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let Some(mailer) = &ctx.mail else {
-            warn!("No mailer in this worker; skipping mail delivery");
-            return Ok(());
-        };
-        service::deliver(&ctx.db, mailer, Duration::from_secs(mailer.config.max_run_secs)).await?;
+    async fn run(&self, db: &Db, mailer: &Mailer) -> anyhow::Result<()> {
+        service::deliver(db, mailer, Duration::from_secs(mailer.config.max_run_secs)).await?;
         Ok(())
     }
 }
@@ -54,15 +51,16 @@ impl BackgroundJob for PruneOutbox {
     const MAX_ATTEMPTS: i64 = i64::MAX;
     const REPEAT_AFTER_SECS: Option<i64> = Some(86_400);
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let Some(mailer) = &ctx.mail else { return Ok(()) };
+    type Context = Mailer;
+
+    async fn run(&self, db: &Db, mailer: &Mailer) -> anyhow::Result<()> {
         if mailer.config.keep_days == 0 {
             return Ok(());
         }
         let before = store::now() - mailer.config.keep_days * 86_400;
         let mut deleted = 0;
         loop {
-            let n = queries::prune(&ctx.db, before, 10_000).await?;
+            let n = queries::prune(db, before, 10_000).await?;
             deleted += n;
             if n < 10_000 {
                 break;

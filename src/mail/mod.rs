@@ -23,7 +23,6 @@
 //! - `cli`: `openvoice mail test|status|deliver`.
 
 pub mod cli;
-pub mod config;
 pub mod jobs;
 pub mod message;
 pub mod queries;
@@ -72,7 +71,7 @@ pub trait Compose: Send + Sync {
 
 /// Everything delivery needs; one per process (its pool of SMTP connections is reused).
 pub struct Mailer {
-    pub config: config::MailConfig,
+    pub config: crate::config::mail::MailConfig,
     pub transport: Arc<Transport>,
     /// Sender, unsubscribe address and `Message-ID` domain.
     pub envelope: message::Envelope,

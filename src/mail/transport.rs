@@ -26,7 +26,7 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 
-use crate::mail::config::{MailConfig, TlsMode, TransportKind};
+use crate::config::mail::{MailConfig, TlsMode, TransportKind};
 
 /// Why a message was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,8 +9,9 @@
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::market::config::MarketConfig;
-use crate::market::model::{check_observation, CoinId, Observation, PricePoint, Rejection};
+use crate::config::market::CoinId;
+use crate::config::market::MarketConfig;
+use crate::market::model::{check_observation, Observation, PricePoint, Rejection};
 use crate::market::provider::{endpoint, BoxFuture, HttpFetch, PriceProvider, Prices, ProviderError};
 
 pub struct CoinGecko {

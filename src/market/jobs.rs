@@ -1,11 +1,11 @@
 //! The recurring price poll.
 
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::info;
 
-use crate::jobs::{self, BackgroundJob, JobContext};
-use crate::market::config::MarketConfig;
-use crate::market::service;
+use crate::config::market::MarketConfig;
+use crate::jobs::{self, BackgroundJob};
+use crate::market::service::{self, Polling};
 use crate::store::{self, Db};
 
 /// Unique key of the one poll row every node shares.
@@ -25,20 +25,18 @@ impl BackgroundJob for PollPrices {
     /// The default interval; the configured one comes from [`BackgroundJob::repeat_after`].
     const REPEAT_AFTER_SECS: Option<i64> = Some(300);
 
-    fn repeat_after(&self, ctx: &JobContext) -> Option<i64> {
-        Some(ctx.market.as_ref().map_or(300, |polling| polling.config.poll_interval_secs))
+    type Context = Polling;
+
+    fn repeat_after(&self, polling: &Polling) -> Option<i64> {
+        Some(polling.config.poll_interval_secs)
     }
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let Some(polling) = &ctx.market else {
-            warn!("No price providers in this worker; skipping the price poll");
-            return Ok(());
-        };
+    async fn run(&self, db: &Db, polling: &Polling) -> anyhow::Result<()> {
         if !polling.config.enabled {
             info!("Market prices are disabled (market.enabled = false); skipping the price poll");
             return Ok(());
         }
-        let report = service::poll(&ctx.db, polling, store::now()).await?;
+        let report = service::poll(db, polling, store::now()).await?;
         info!(
             stored = report.stored.len(),
             rejected = report.rejected.len(),

@@ -28,7 +28,6 @@
 
 pub mod coincap;
 pub mod coingecko;
-pub mod config;
 pub mod jobs;
 pub mod model;
 pub mod provider;

@@ -1,45 +1,15 @@
 //! Market types and the pure functions around them: coin ids, what a provider observed, what is
 //! stored, sanity bounds, price formatting and sparkline geometry.
 
-use std::fmt;
-
 use serde::Serialize;
+
+use crate::config::market::CoinId;
 
 /// A price above this many dollars per coin is taken for a provider error.
 pub const MAX_USD: f64 = 1e9;
 
 /// A 24 h change outside this range (in percent) is taken for a provider error.
 pub const CHANGE_RANGE: std::ops::RangeInclusive<f64> = -100.0..=100_000.0;
-
-/// A CoinGecko-style coin id: lowercase ASCII letters, digits and `-`, 1 to 64 characters.
-/// Safe to put in a URL path or query as is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct CoinId(String);
-
-impl CoinId {
-    pub fn parse(raw: &str) -> Result<CoinId, &'static str> {
-        if raw.is_empty() || raw.len() > 64 {
-            return Err("expected 1 to 64 characters");
-        }
-        if !raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err("expected lowercase letters, digits and '-'");
-        }
-        if raw.starts_with('-') || raw.ends_with('-') {
-            return Err("expected a letter or digit at each end");
-        }
-        Ok(CoinId(raw.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CoinId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// How a coin is labelled. Known coins have their usual name and ticker; any other id gets a
 /// name made from the id and a ticker from its first letters.

@@ -12,8 +12,9 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
-use crate::market::config::MarketConfig;
-use crate::market::model::{CoinId, Observation, PricePoint, Rejection};
+use crate::config::market::CoinId;
+use crate::config::market::MarketConfig;
+use crate::market::model::{Observation, PricePoint, Rejection};
 use crate::market::{coincap, coingecko};
 
 /// Longest a request may take, connection to last byte.

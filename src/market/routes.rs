@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::config::market::CoinId;
 use crate::http::{self, cached, error_page, html_page, AppError, AppState};
-use crate::market::model::{self, format_change, format_usd, CoinId, Direction, PricePoint, Quote};
+use crate::market::model::{self, format_change, format_usd, Direction, PricePoint, Quote};
 use crate::market::service::{self, CoinSnapshot, Snapshot, TokenSnapshot};
 use crate::theme;
 

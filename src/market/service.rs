@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use tracing::{info, warn};
 
-use crate::market::config::{MarketConfig, TokenSource};
-use crate::market::model::{self, bucket, CoinId, CoinLabel, Observation, PricePoint, Quote, Rejection};
+use crate::config::market::CoinId;
+use crate::config::market::{MarketConfig, TokenSource};
+use crate::market::model::{self, bucket, CoinLabel, Observation, PricePoint, Quote, Rejection};
 use crate::market::provider::{PriceProvider, ProviderError, Providers};
 use crate::market::queries;
 use crate::store::{self, Db, DbError, DbResult};

@@ -15,8 +15,8 @@ use serde_json::json;
 
 use crate::accounts::session::{AdminForm, SignedIn};
 use crate::accounts::Capability;
+use crate::config::media::MediaConfig;
 use crate::http::{parse_page, AppState};
-use crate::media::config::MediaConfig;
 use crate::media::model::MediaItem;
 use crate::media::service::{self, Actor, MediaError, Upload};
 

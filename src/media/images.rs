@@ -11,7 +11,7 @@ use image::codecs::webp::WebPEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 
-use crate::media::config::MediaConfig;
+use crate::config::media::MediaConfig;
 
 /// Why an upload is not an image we keep.
 #[derive(Debug, thiserror::Error, PartialEq)]

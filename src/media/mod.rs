@@ -8,7 +8,6 @@
 
 pub mod admin;
 pub mod api;
-pub mod config;
 pub mod images;
 pub mod model;
 pub mod queries;

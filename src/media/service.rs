@@ -1,7 +1,7 @@
 //! Media decisions: check and process an upload, store it content-addressed in one transaction,
 //! edit alt text, delete. Knows no HTTP.
 
-use crate::media::config::MediaConfig;
+use crate::config::media::MediaConfig;
 use crate::media::images::{self, Encoded, ImageProblem};
 use crate::media::model::{MediaFile, MediaItem};
 use crate::media::queries::{self, NewFile};

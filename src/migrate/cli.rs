@@ -6,6 +6,7 @@ use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::content::service::ContentLimits;
+use crate::http::AppState;
 use crate::migrate::wordpress::{self, Uploads};
 use crate::store::Db;
 
@@ -90,7 +91,8 @@ pub async fn export_wordpress(db: &Db, config: &crate::config::Config, out: &Pat
     Ok(())
 }
 
-/// `export static` into `out`, with a progress bar and a summary.
+/// `export static` into `out`, with a progress bar and a summary; `router` makes the site's
+/// router over the export's state (`app::router::router`).
 pub async fn export_static(
     db: Db,
     mut config: crate::config::Config,
@@ -98,6 +100,7 @@ pub async fn export_static(
     out: &Path,
     base_url: Option<String>,
     jobs: usize,
+    router: fn(AppState) -> axum::Router,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     if let Some(url) = base_url {
@@ -105,7 +108,7 @@ pub async fn export_static(
     }
     let state = crate::migrate::static_site::export_state(db, config, data_dir).await?;
     let bar = progress_bar(0, "pos");
-    let report = crate::migrate::static_site::export(state, out, jobs, |done, known| {
+    let report = crate::migrate::static_site::export(state.clone(), router(state), out, jobs, |done, known| {
         bar.set_length(known);
         bar.set_position(done);
     })

@@ -4,7 +4,7 @@
 //! `static_export` set: the theme then leaves out what needs the server (the comment form and
 //! reply links, the subscribe form, the search box, the links to this site's IPFS gateway).
 //! Articles and listings come from `static_pages` (one read of the site, the server's own
-//! rendering functions); everything else from the real router (`http::router` through
+//! rendering functions); everything else from the real router (`app::router` through
 //! `tower`'s `oneshot`).
 //!
 //! The crawl starts from what the database lists (the categories, home, feeds, sitemap,
@@ -65,9 +65,11 @@ pub async fn export_state(db: Db, mut config: Config, data_dir: PathBuf) -> anyh
 }
 
 /// Exports the site `state` (from [`export_state`]) serves into `out` (created; it must be empty if it exists), with
-/// `concurrency` requests at once. `progress(done, known)` follows the crawl.
+/// `concurrency` requests at once. Pages the snapshot does not render are fetched from `router`,
+/// the site's whole router over the same state. `progress(done, known)` follows the crawl.
 pub async fn export(
     state: AppState,
+    router: axum::Router,
     out: &Path,
     concurrency: usize,
     progress: impl Fn(u64, u64),
@@ -144,7 +146,6 @@ pub async fn export(
         progress(done, crawl.seen.len() as u64);
     }
 
-    let router = crate::http::router(state);
     let mut running = JoinSet::new();
     loop {
         while running.len() < concurrency.max(1) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::jobs::{self, JobContext, WorkerConfig};
+use crate::jobs::{self, Registry, WorkerConfig};
 use crate::store::Db;
 use crate::theme::Templates;
 
@@ -52,10 +52,10 @@ impl Live {
     }
 }
 
-/// Runs the job worker with the context `build` makes from `base` and the saved settings. Every
+/// Runs the job worker with the registry `build` makes from `base` and the saved settings. Every
 /// `check_every` it looks for changed settings; then it lets the job in hand finish and starts
-/// again with a context built from the new ones (mail transport, price coins, pinning targets).
-/// A context that cannot be built is logged, and the worker waits for the next change.
+/// again with contexts built from the new ones (mail transport, price coins, pinning targets).
+/// A registry that cannot be built is logged, and the worker waits for the next change.
 pub async fn run_worker<B>(
     db: Db,
     base: Config,
@@ -64,14 +64,14 @@ pub async fn run_worker<B>(
     check_every: Duration,
     shutdown: CancellationToken,
 ) where
-    B: Fn(&Config) -> anyhow::Result<JobContext>,
+    B: Fn(&Config) -> anyhow::Result<Registry>,
 {
     let mut saved = service::overrides(&db).await.unwrap_or_default();
     loop {
         let config = service::lay_over(&base, &saved);
         let stop = shutdown.child_token();
         let mut running = match build(&config) {
-            Ok(context) => Some(tokio::spawn(jobs::run_worker(context, worker.clone(), stop.clone()))),
+            Ok(registry) => Some(tokio::spawn(jobs::run_worker(db.clone(), registry, worker.clone(), stop.clone()))),
             Err(err) => {
                 tracing::error!(error = format!("{err:#}"), "The job worker cannot start with these settings");
                 None

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 
 use minijinja::context;
 
+use crate::config::subscriptions::MailContent;
 use crate::config::Config;
 use crate::mail::message::{one_line, Unsubscribe};
 use crate::mail::queries::OutboxRow;
 use crate::mail::{BoxFuture, Compose, Composed, Outgoing};
 use crate::store::Db;
-use crate::subscriptions::config::MailContent;
 use crate::subscriptions::queries::{self, DigestArticle, SubscriberRow};
 use crate::subscriptions::tokens::Keys;
 use crate::subscriptions::Subscriptions;

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use crate::jobs::{self, BackgroundJob, JobContext};
+use crate::jobs::{self, BackgroundJob};
 use crate::store::{self, Db, DbResult};
 use crate::subscriptions::service::{self, FanOut};
+use crate::subscriptions::Subscriptions;
 
 /// Queues the mail about a newly published article for its subscribers. Queued by
 /// `content::service` in the transaction that publishes the article, with the unique key
@@ -20,11 +21,11 @@ pub struct NotifySubscribers {
 
 impl BackgroundJob for NotifySubscribers {
     const NAME: &'static str = "subscriptions.notify";
+    type Context = Subscriptions;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let subscriptions = ctx.subscriptions()?;
+    async fn run(&self, db: &Db, subscriptions: &Subscriptions) -> anyhow::Result<()> {
         let config = &subscriptions.config.subscriptions;
-        let outcome = service::fan_out(&ctx.db, config, self.article_id, self.queued_at, false, store::now()).await?;
+        let outcome = service::fan_out(db, config, self.article_id, self.queued_at, false, store::now()).await?;
         match outcome {
             FanOut::Queued(n) => info!(article.id = self.article_id, queued = n, "Article mail queued"),
             FanOut::AlreadyDone => info!(article.id = self.article_id, "Article mail was queued before"),
@@ -54,15 +55,16 @@ impl BackgroundJob for QueueDigests {
     const MAX_ATTEMPTS: i64 = i64::MAX;
     const REPEAT_AFTER_SECS: Option<i64> = Some(3600);
 
-    fn repeat_after(&self, _ctx: &JobContext) -> Option<i64> {
+    type Context = Subscriptions;
+
+    fn repeat_after(&self, _: &Subscriptions) -> Option<i64> {
         // Just after the next full hour, so a digest hour is never missed by much.
         let now = store::now();
         Some(3600 - now.rem_euclid(3600) + 30)
     }
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let subscriptions = ctx.subscriptions()?;
-        service::queue_digests(&ctx.db, &subscriptions.config.subscriptions, store::now()).await?;
+    async fn run(&self, db: &Db, subscriptions: &Subscriptions) -> anyhow::Result<()> {
+        service::queue_digests(db, &subscriptions.config.subscriptions, store::now()).await?;
         Ok(())
     }
 }

@@ -27,7 +27,6 @@
 pub mod api;
 pub mod cli;
 pub mod compose;
-pub mod config;
 pub mod csv;
 pub mod jobs;
 pub mod model;
@@ -65,7 +64,7 @@ pub struct NodeState {
 }
 
 impl NodeState {
-    pub fn new(config: &config::SubscriptionsConfig) -> NodeState {
+    pub fn new(config: &crate::config::subscriptions::SubscriptionsConfig) -> NodeState {
         NodeState {
             keys: OnceCell::new(),
             limiter: RateLimiter::new(config.rate_limit_burst, config.rate_limit_per_minute),

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Datelike, Duration as Days, NaiveTime, Utc};
 use tracing::info;
 
+use crate::config::subscriptions::SubscriptionsConfig;
 use crate::mail::queries::{self as mail_queries, NewMail};
 use crate::store::{self, Db, DbError};
 use crate::subscriptions::compose::{ARTICLE_KIND, CONFIRM_KIND, DIGEST_KIND};
-use crate::subscriptions::config::SubscriptionsConfig;
 use crate::subscriptions::csv;
 use crate::subscriptions::model::{Address, AddressError, Frequency, Status, Subscriber};
 use crate::subscriptions::queries::{self, ImportRow, SubscriberRow};

@@ -144,7 +144,7 @@ impl TestSite {
         state.pages.set_epoch(db.content_epoch().await.expect("epoch"));
         let shutdown = CancellationToken::new();
         tokio::spawn(http::follow_content_epoch(state.clone(), shutdown.clone()));
-        tokio::spawn(http::serve(listener, http::router(state.clone()), shutdown.clone()));
+        tokio::spawn(http::serve(listener, openvoice::app::router::router(state.clone()), shutdown.clone()));
         TestSite {
             backend,
             dir,
@@ -174,31 +174,26 @@ impl TestSite {
         cli_at(self.dir.path(), &self.database_url, args, None)
     }
 
-    /// A job context like `serve` builds (publishing, mail and subscriptions included; no price
-    /// providers).
-    pub fn job_context(&self) -> openvoice::jobs::JobContext {
-        let templates = std::sync::Arc::new(openvoice::theme::Templates::new(self.dir.path()));
-        let publishing = openvoice::ipfs::service::Publishing::new(self.config.clone(), templates).expect("publishing");
-        let (mail, subscriptions) =
-            openvoice::subscriptions::contexts(self.config.clone(), self.dir.path()).expect("mail settings");
-        openvoice::jobs::JobContext {
-            publishing: Some(std::sync::Arc::new(publishing)),
-            mail: Some(mail),
-            subscriptions: Some(subscriptions),
-            ..openvoice::jobs::JobContext::new(self.db.clone())
-        }
+    /// The job registry `serve` builds from this site's configuration.
+    pub fn job_registry(&self) -> openvoice::jobs::Registry {
+        openvoice::app::jobs::registry(&self.config, self.dir.path()).expect("job contexts")
+    }
+
+    /// What the IPFS jobs bundle with, as `serve` builds it.
+    pub fn publishing(&self) -> openvoice::ipfs::service::Publishing {
+        openvoice::app::jobs::publishing(&self.config, self.dir.path()).expect("publishing")
     }
 
     /// Runs every due job until none is left; returns how many ran.
     pub async fn run_due_jobs(&self) -> usize {
-        let ctx = self.job_context();
+        let registry = self.job_registry();
         let worker = openvoice::jobs::WorkerConfig {
             node_id: "test".into(),
             poll_interval: std::time::Duration::from_millis(10),
             lease_secs: 60,
         };
         let mut ran = 0;
-        while openvoice::jobs::run_one(&ctx, &worker).await.expect("running a job") {
+        while openvoice::jobs::run_one(&self.db, &registry, &worker).await.expect("running a job") {
             ran += 1;
         }
         ran

@@ -3,6 +3,10 @@
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
+/// Names stored in `pins.target`.
+pub const KUBO: &str = "kubo";
+pub const PINNING_SERVICE: &str = "pinning-service";
+
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IpfsConfig {
@@ -84,10 +88,10 @@ impl IpfsConfig {
     pub fn pin_targets(&self) -> Vec<&'static str> {
         let mut targets = Vec::new();
         if !self.kubo_rpc_url.is_empty() {
-            targets.push(crate::ipfs::pin::KUBO);
+            targets.push(KUBO);
         }
         if !self.pinning_service_url.is_empty() {
-            targets.push(crate::ipfs::pin::PINNING_SERVICE);
+            targets.push(PINNING_SERVICE);
         }
         targets
     }

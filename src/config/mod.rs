@@ -12,6 +12,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
+pub mod accounts;
+pub mod comments;
+pub mod ipfs;
+pub mod mail;
+pub mod market;
+pub mod media;
+pub mod subscriptions;
+
 /// The whole configuration. Field docs are shown by `openvoice config`.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -24,20 +32,20 @@ pub struct Config {
     pub http: HttpConfig,
     pub content: ContentConfig,
     pub jobs: JobsConfig,
-    /// Price widgets and polling (`market::config`).
-    pub market: crate::market::config::MarketConfig,
-    /// Reader comments: threads, moderation rules, spam defences (`comments::config`).
-    pub comments: crate::comments::config::CommentsConfig,
-    /// IPFS gateways shown on articles and pinning targets (`ipfs::config`).
-    pub ipfs: crate::ipfs::config::IpfsConfig,
-    /// Outgoing mail: `.eml` files or SMTP, the outbox's batches, retries and bounces (`mail::config`).
-    pub mail: crate::mail::config::MailConfig,
-    /// "Subscribe to Blog via Email": article mail, digests, confirmation links (`subscriptions::config`).
-    pub subscriptions: crate::subscriptions::config::SubscriptionsConfig,
-    /// Admin sessions, login throttling and password resets (`accounts::config`).
-    pub accounts: crate::accounts::config::AccountsConfig,
-    /// The media library's upload and decoding limits (`media::config`).
-    pub media: crate::media::config::MediaConfig,
+    /// Price widgets and polling (`config::market`).
+    pub market: market::MarketConfig,
+    /// Reader comments: threads, moderation rules, spam defences (`config::comments`).
+    pub comments: comments::CommentsConfig,
+    /// IPFS gateways shown on articles and pinning targets (`config::ipfs`).
+    pub ipfs: ipfs::IpfsConfig,
+    /// Outgoing mail: `.eml` files or SMTP, the outbox's batches, retries and bounces (`config::mail`).
+    pub mail: mail::MailConfig,
+    /// "Subscribe to Blog via Email": article mail, digests, confirmation links (`config::subscriptions`).
+    pub subscriptions: subscriptions::SubscriptionsConfig,
+    /// Admin sessions, login throttling and password resets (`config::accounts`).
+    pub accounts: accounts::AccountsConfig,
+    /// The media library's upload and decoding limits (`config::media`).
+    pub media: media::MediaConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

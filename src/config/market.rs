@@ -4,10 +4,10 @@
 //! `market.coins` is a list, given in the file as a TOML array or in the environment as a
 //! comma-separated list (`OPENVOICE_MARKET_COINS=bitcoin,monero`).
 
+use std::fmt;
+
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
-
-use crate::market::model::CoinId;
 
 /// Names of the providers this build knows, as used in `market.provider`,
 /// `market.fallback_provider` and `market.token_price_source`.
@@ -336,5 +336,35 @@ mod tests {
         assert!(!format!("{config:?}").contains("s3cret"));
         assert_eq!(config.masked().coingecko_api_key, "****");
         assert_eq!(config.masked().coincap_api_key, "");
+    }
+}
+
+/// A CoinGecko-style coin id: lowercase ASCII letters, digits and `-`, 1 to 64 characters.
+/// Safe to put in a URL path or query as is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CoinId(String);
+
+impl CoinId {
+    pub fn parse(raw: &str) -> Result<CoinId, &'static str> {
+        if raw.is_empty() || raw.len() > 64 {
+            return Err("expected 1 to 64 characters");
+        }
+        if !raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err("expected lowercase letters, digits and '-'");
+        }
+        if raw.starts_with('-') || raw.ends_with('-') {
+            return Err("expected a letter or digit at each end");
+        }
+        Ok(CoinId(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CoinId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
