@@ -227,3 +227,21 @@ pub fn numbered_rows(template: &str, rows: usize, first: usize) -> String {
     }
     sql
 }
+
+/// The site secret called `name`, created with `fresh` by whichever node asks first.
+pub async fn site_secret(db: &Db, name: &str, fresh: &str) -> DbResult<String> {
+    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    sqlx::query("INSERT INTO site_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(fresh)
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::classify)?;
+    let value = sqlx::query_scalar("SELECT value FROM site_secrets WHERE name = $1")
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(DbError::classify)?;
+    tx.commit().await.map_err(DbError::classify)?;
+    Ok(value)
+}

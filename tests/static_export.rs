@@ -175,7 +175,7 @@ async fn the_static_copy_is_complete_and_every_link_resolves() {
         assert!(crawled.visited.contains("/static/style.css"));
 
         // The imported site's old permalinks forward to the articles they became.
-        let redirects = openvoice::migrate::queries::all_redirects(&site.db).await.unwrap();
+        let redirects = openvoice::content::queries::all_redirects(&site.db).await.unwrap();
         let published: Vec<String> = queries::published_index(&site.db)
             .await
             .unwrap()

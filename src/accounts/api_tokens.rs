@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use crate::accounts::{AccountError, Role};
 use crate::store::{self, Db, DbError};
 
-pub mod cli;
 pub mod queries;
 pub mod routes;
 

@@ -84,7 +84,7 @@ fn account_key(name: &str) -> String {
 }
 
 async fn ip_key(db: &Db, ip: IpAddr) -> Result<String, DbError> {
-    let secret = crate::comments::queries::site_secret(db, "accounts", &random_token()).await?;
+    let secret = crate::store::site_secret(db, "accounts", &random_token()).await?;
     let mut hasher = Sha256::new();
     hasher.update(secret.as_bytes());
     hasher.update(ip.to_string().as_bytes());

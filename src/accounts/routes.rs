@@ -24,10 +24,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::accounts::auth::{self, LoginError, ResetError};
+use crate::accounts::desk::{render, render_bare};
 use crate::accounts::session::{self, AdminForm, SignedIn};
 use crate::accounts::users::{self, Change};
 use crate::accounts::{AccountError, Capability, NewUser, Role};
-use crate::admin::{render, render_bare};
 use crate::http::forms;
 use crate::http::{error_page, AppError, AppState};
 use crate::mail::Outgoing;

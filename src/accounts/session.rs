@@ -57,7 +57,8 @@ impl SignedIn {
 
     /// An admin page with `status` saying `message`.
     pub fn refuse(&self, status: StatusCode, message: &str) -> Response {
-        let page = crate::admin::render(&self.state, self, "admin/message.html", context! { message => message });
+        let page =
+            crate::accounts::desk::render(&self.state, self, "admin/message.html", context! { message => message });
         (status, page).into_response()
     }
 }
@@ -82,7 +83,8 @@ impl FromRequestParts<AppState> for SignedIn {
                 Redirect::to(&login_url(next)).into_response()
             } else {
                 let ctx = context! { message => "You are not signed in, or your session has expired. Log in again." };
-                (StatusCode::FORBIDDEN, crate::admin::render_bare(state, "admin/message.html", ctx)).into_response()
+                (StatusCode::FORBIDDEN, crate::accounts::desk::render_bare(state, "admin/message.html", ctx))
+                    .into_response()
             });
         };
         // An unknown role (a row edited by hand) gets the least rights.

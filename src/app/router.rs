@@ -37,7 +37,6 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::comments::admin::admin_router())
         .merge(crate::media::routes::router())
         .merge(crate::media::admin::admin_router())
-        .merge(crate::settings::routes::admin_router())
         .merge(super::api::router())
         .merge(crate::accounts::api_tokens::routes::admin_router())
         .route("/healthz", get(healthz))
@@ -132,7 +131,7 @@ async fn moved_permanently(State(state): State<AppState>, request: Request<axum:
     if !is_read || response.status() != StatusCode::NOT_FOUND {
         return response;
     }
-    match crate::migrate::redirect_for(&state.db, uri.path()).await {
+    match crate::content::service::redirect_for(&state.db, uri.path()).await {
         Ok(Some(new_path)) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, new_path)]).into_response(),
         Ok(None) => response,
         Err(err) => error_page(&state, AppError::Internal(err.into())),

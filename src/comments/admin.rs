@@ -91,7 +91,7 @@ async fn queue(
         statuses => ["pending", "approved", "spam", "trash", "all"],
         notice => notice,
     };
-    crate::admin::render(&state, &signed_in, "admin/comments.html", ctx)
+    crate::accounts::desk::render(&state, &signed_in, "admin/comments.html", ctx)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,12 +138,12 @@ async fn reply(
     if let Err(refused) = signed_in.require(Capability::ModerateComments) {
         return refused;
     }
-    let keys = match state.comments.keys(&state.db).await {
+    let keys = match crate::comments::guard::Keys::of(&state).await {
         Ok(keys) => keys,
         Err(err) => return error_page(&state, AppError::from(err)),
     };
     let user = &signed_in.user;
-    match service::reply_as_moderator(&state.db, keys, id, &user.display_name, &user.email, &form.comment).await {
+    match service::reply_as_moderator(&state.db, &keys, id, &user.display_name, &user.email, &form.comment).await {
         Ok(_) => Redirect::to("/admin/comments?status=approved&done=replied").into_response(),
         Err(err) => failure(&state, &signed_in, err),
     }

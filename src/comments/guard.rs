@@ -1,18 +1,13 @@
-//! The comment form's defences that need no database: keyed hashes, the signed form token, signed
-//! cookies and the per-IP token bucket.
-//!
-//! All keys derive from one random site secret kept in the database (`site_secrets`), so every
-//! node signs and checks alike. Keys and secrets are never logged.
+//! The comment form's defences that need no database: keyed hashes, the signed form token and
+//! signed cookies, under keys derived from the site secret `comments` (`http::form_guard`).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Instant;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
-type HmacSha256 = Hmac<Sha256>;
+use crate::http::form_guard::{derive, mac};
+use crate::http::AppState;
+use crate::store::DbError;
 
 /// The keys derived from the site secret, one per purpose.
 #[derive(Clone)]
@@ -29,21 +24,6 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-/// An HMAC-SHA256 over length-prefixed `parts` (shared with `subscriptions::tokens`).
-pub(crate) fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
-    for part in parts {
-        mac.update(&(part.len() as u64).to_be_bytes());
-        mac.update(part);
-    }
-    mac
-}
-
-/// A key for one purpose derived from a site secret.
-pub(crate) fn derive(secret: &[u8], purpose: &str) -> [u8; 32] {
-    mac(secret, &[purpose.as_bytes()]).finalize().into_bytes().into()
-}
-
 /// Why a form token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenError {
@@ -55,14 +35,22 @@ pub enum TokenError {
     Expired,
 }
 
+/// What each key is for, in the order of `Keys::from_derived`.
+pub const PURPOSES: [&str; 4] = ["comment-form-token", "comment-cookie", "comment-avatar", "comment-ip"];
+
 impl Keys {
     pub fn from_secret(secret: &[u8]) -> Keys {
-        Keys {
-            form: derive(secret, "comment-form-token"),
-            cookie: derive(secret, "comment-cookie"),
-            avatar: derive(secret, "comment-avatar"),
-            ip: derive(secret, "comment-ip"),
-        }
+        Keys::from_derived(&PURPOSES.map(|purpose| derive(secret, purpose)))
+    }
+
+    /// The keys for [`PURPOSES`], in that order (`http::form_guard::FormGuard::keys`).
+    pub fn from_derived(keys: &[[u8; 32]]) -> Keys {
+        Keys { form: keys[0], cookie: keys[1], avatar: keys[2], ip: keys[3] }
+    }
+
+    /// This site's keys, from the node's comment guard.
+    pub async fn of(state: &AppState) -> Result<Keys, DbError> {
+        Ok(Keys::from_derived(state.comment_guard.keys(&state.db, &PURPOSES).await?))
     }
 
     /// The avatar name for an email: 64 bits of a keyed hash, hex.
@@ -135,50 +123,8 @@ impl Keys {
     }
 }
 
-/// A token bucket per client address, in this node's memory: `burst` submissions at once,
-/// refilled at `per_minute`. With N nodes a client gets up to N times the rate; flood control
-/// (in the database) still holds across nodes.
-pub struct RateLimiter {
-    burst: f64,
-    per_second: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
-
-/// Buckets kept before idle (full) ones are dropped.
-const MAX_BUCKETS: usize = 100_000;
-
-impl RateLimiter {
-    pub fn new(burst: u32, per_minute: u32) -> RateLimiter {
-        RateLimiter { burst: burst as f64, per_second: per_minute as f64 / 60.0, buckets: Mutex::new(HashMap::new()) }
-    }
-
-    /// Takes one token for `ip`; `Err(seconds)` says when the next one will be there.
-    pub fn take(&self, ip: IpAddr) -> Result<(), u64> {
-        self.take_at(ip, Instant::now())
-    }
-
-    fn take_at(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= MAX_BUCKETS {
-            let (burst, rate) = (self.burst, self.per_second);
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
-        }
-        let (tokens, at) = buckets.entry(ip).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) / self.per_second).ceil().max(1.0) as u64)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]
@@ -205,17 +151,5 @@ mod tests {
         assert_eq!(keys.open_cookie("a", &cookie.replace('.', "0.")), None);
         assert_ne!(keys.avatar_name("A@Example.org "), keys.avatar_name("b@example.org"));
         assert_eq!(keys.avatar_name("A@Example.org "), keys.avatar_name("a@example.org"));
-    }
-
-    #[test]
-    fn token_bucket_allows_a_burst_then_refills() {
-        let limiter = RateLimiter::new(2, 60);
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let t0 = Instant::now();
-        assert!(limiter.take_at(ip, t0).is_ok());
-        assert!(limiter.take_at(ip, t0).is_ok());
-        assert_eq!(limiter.take_at(ip, t0), Err(1));
-        assert!(limiter.take_at("10.0.0.2".parse().unwrap(), t0).is_ok(), "per address");
-        assert!(limiter.take_at(ip, t0 + Duration::from_millis(1100)).is_ok(), "one per second refilled");
     }
 }

@@ -17,7 +17,6 @@
 pub mod admin;
 pub mod api;
 pub mod avatar;
-pub mod cli;
 pub mod feeds;
 pub mod guard;
 pub mod model;
@@ -25,36 +24,3 @@ pub mod queries;
 pub mod routes;
 pub mod service;
 pub mod text;
-
-use tokio::sync::OnceCell;
-
-use crate::comments::guard::{Keys, RateLimiter};
-use crate::config::comments::CommentsConfig;
-use crate::store::{Db, DbError};
-
-/// What this node keeps for comments: the keys (read once from the shared site secret) and the
-/// per-IP token buckets.
-pub struct NodeState {
-    keys: OnceCell<Keys>,
-    pub limiter: RateLimiter,
-}
-
-impl NodeState {
-    pub fn new(config: &CommentsConfig) -> NodeState {
-        NodeState {
-            keys: OnceCell::new(),
-            limiter: RateLimiter::new(config.rate_limit_burst, config.rate_limit_per_minute),
-        }
-    }
-
-    /// The keys derived from the site secret, which the first node to ask creates.
-    pub async fn keys(&self, db: &Db) -> Result<&Keys, DbError> {
-        self.keys
-            .get_or_try_init(|| async {
-                let fresh = hex::encode(rand::random::<[u8; 32]>());
-                let secret = queries::site_secret(db, "comments", &fresh).await?;
-                Ok(Keys::from_secret(secret.as_bytes()))
-            })
-            .await
-    }
-}

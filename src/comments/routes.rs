@@ -19,7 +19,7 @@ use axum::Router;
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::comments::guard::TokenError;
+use crate::comments::guard::{Keys, TokenError};
 use crate::comments::model::{CommentForm, CommentStatus, PublicComment, Thread, ThreadNode};
 use crate::comments::service::{self, CommentError, Submission, DUPLICATE_MESSAGE};
 use crate::comments::{avatar, feeds, queries};
@@ -265,7 +265,7 @@ async fn view_from_cookies(state: &AppState, headers: &HeaderMap) -> View {
     if own_cookie.is_none() && saved_cookie.is_none() {
         return View::default();
     }
-    let keys = match state.comments.keys(&state.db).await {
+    let keys = match Keys::of(state).await {
         Ok(keys) => keys,
         Err(err) => {
             tracing::warn!(error = %err, "Could not read the comment keys");
@@ -309,7 +309,7 @@ pub async fn stamp_form_token(state: &AppState, response: Response) -> Response 
     let Some((start, end, article_id)) = find_placeholder(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    let token = match state.comments.keys(&state.db).await {
+    let token = match Keys::of(state).await {
         Ok(keys) => keys.form_token(article_id, store::now()),
         Err(err) => {
             tracing::warn!(error = %err, "Could not read the comment keys");
@@ -414,7 +414,7 @@ async fn submit(State(state): State<AppState>, Path(slug): Path<String>, request
     let headers = &parts.headers;
     let config = &state.config.comments;
     let ip = client_ip(config, headers, parts.extensions.get::<ConnectInfo<SocketAddr>>());
-    if let Err(retry_after) = state.comments.limiter.take(ip) {
+    if let Err(retry_after) = state.comment_guard.limiter.take(ip) {
         let mut response = status_page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -467,7 +467,7 @@ async fn submit(State(state): State<AppState>, Path(slug): Path<String>, request
     if !same_origin(&state, headers) {
         return status_page(&state, StatusCode::FORBIDDEN, "Comments can only be sent from this site's own pages.");
     }
-    let keys = match state.comments.keys(&state.db).await {
+    let keys = match Keys::of(&state).await {
         Ok(keys) => keys,
         Err(err) => return error_page(&state, err.into()),
     };
@@ -480,7 +480,7 @@ async fn submit(State(state): State<AppState>, Path(slug): Path<String>, request
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string(),
         own: view.own.clone(),
     };
-    let accepted = match service::submit(&state.db, config, keys, &target, submission, store::now()).await {
+    let accepted = match service::submit(&state.db, config, &keys, &target, submission, store::now()).await {
         Ok(accepted) => accepted,
         Err(err) => return refused(&state, &slug, view, form, err).await,
     };

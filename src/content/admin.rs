@@ -181,7 +181,7 @@ async fn list(
         can_edit_others => signed_in.role.can(Capability::EditOthers),
         can_publish => signed_in.role.can(Capability::PublishOwn),
     };
-    crate::admin::render(&state, &signed_in, "admin/articles/list.html", ctx)
+    crate::accounts::desk::render(&state, &signed_in, "admin/articles/list.html", ctx)
 }
 
 // --- the editor -----------------------------------------------------------------------------
@@ -362,7 +362,7 @@ async fn render_editor(
         time_zone => site_zone(state).name(),
         notice => notice,
     };
-    with_status(crate::admin::render(state, signed_in, "admin/articles/edit.html", ctx), status)
+    with_status(crate::accounts::desk::render(state, signed_in, "admin/articles/edit.html", ctx), status)
 }
 
 async fn new_article(State(state): State<AppState>, signed_in: SignedIn) -> Response {
@@ -656,7 +656,7 @@ async fn revisions(
         to => label(Some(to)),
         notice => done_message(params.done.as_deref()),
     };
-    crate::admin::render(&state, &signed_in, "admin/articles/revisions.html", ctx)
+    crate::accounts::desk::render(&state, &signed_in, "admin/articles/revisions.html", ctx)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -735,7 +735,7 @@ async fn render_categories(
         errors => field_errors(errors),
         notice => done_message(done.as_deref()),
     };
-    with_status(crate::admin::render(state, signed_in, "admin/categories.html", ctx), status)
+    with_status(crate::accounts::desk::render(state, signed_in, "admin/categories.html", ctx), status)
 }
 
 async fn categories(
@@ -846,7 +846,7 @@ async fn render_tags(
         errors => field_errors(errors),
         notice => done_message(done.as_deref()),
     };
-    with_status(crate::admin::render(state, signed_in, "admin/tags.html", ctx), status)
+    with_status(crate::accounts::desk::render(state, signed_in, "admin/tags.html", ctx), status)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -410,3 +410,16 @@ pub(crate) fn page_path(path: &str, page: u32) -> String {
         format!("{}/page/{page}", path.trim_end_matches('/'))
     }
 }
+
+/// How a content failure answers a request: the HTTP side of the service's errors.
+impl From<service::ContentError> for AppError {
+    fn from(err: service::ContentError) -> Self {
+        match err {
+            service::ContentError::NotFound(_) => AppError::NotFound,
+            service::ContentError::Invalid { field, message } => AppError::BadRequest { field, message },
+            service::ContentError::TooLarge { field, .. } => AppError::BadRequest { field, message: err.to_string() },
+            service::ContentError::Forbidden(message) => AppError::Forbidden(message),
+            service::ContentError::Db(db) => db.into(),
+        }
+    }
+}

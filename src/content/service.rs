@@ -1050,7 +1050,7 @@ async fn write_article(
                 if article.summary.slug != slug {
                     let kind = article.summary.kind;
                     let (old_path, new_path) = (kind.path(&article.summary.slug), kind.path(&slug));
-                    crate::migrate::queries::save_redirect(&mut tx, &old_path, &new_path).await?;
+                    queries::save_redirect(&mut tx, &old_path, &new_path).await?;
                 }
             }
             Saved::Updated { id, slug: slug.clone(), status }
@@ -1378,7 +1378,7 @@ pub async fn save_category(
         None => {
             let new_id =
                 queries::insert_category(&mut tx, &slug, &name, &description, store::now()).await.map_err(conflict)?;
-            crate::migrate::queries::set_category_parent(&mut tx, new_id, edit.parent_id).await?;
+            queries::set_category_parent(&mut tx, new_id, edit.parent_id).await?;
             entry.category.id = new_id;
         }
     }
@@ -1501,6 +1501,19 @@ pub async fn category_id_by_slug(db: &Db, slug: &str) -> Result<Option<i64>, Con
         Err(DbError::NotFound) => Ok(None),
         Err(err) => Err(err.into()),
     }
+}
+
+/// Where an old URL (an imported site's permalink) lives now, if anywhere.
+pub async fn redirect_for(db: &Db, path: &str) -> Result<Option<String>, DbError> {
+    if let Some(found) = queries::redirect(db, path).await? {
+        return Ok(Some(found));
+    }
+    // WordPress permalinks end in `/`; links to them are often written without it, and vice versa.
+    let other = match path.strip_suffix('/') {
+        Some(bare) => bare.to_string(),
+        None => format!("{path}/"),
+    };
+    queries::redirect(db, &other).await
 }
 
 #[cfg(test)]

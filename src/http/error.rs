@@ -4,7 +4,6 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::content::service::ContentError;
 use crate::store::DbError;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,18 +18,6 @@ pub enum AppError {
     Forbidden(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
-}
-
-impl From<ContentError> for AppError {
-    fn from(err: ContentError) -> Self {
-        match err {
-            ContentError::NotFound(_) => AppError::NotFound,
-            ContentError::Invalid { field, message } => AppError::BadRequest { field, message },
-            ContentError::TooLarge { field, .. } => AppError::BadRequest { field, message: err.to_string() },
-            ContentError::Forbidden(message) => AppError::Forbidden(message),
-            ContentError::Db(db) => db.into(),
-        }
-    }
 }
 
 impl From<DbError> for AppError {

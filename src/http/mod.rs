@@ -22,15 +22,19 @@ use crate::config::Config;
 use crate::store::Db;
 
 pub mod error;
+pub mod form_guard;
 pub mod forms;
 pub mod own_writes;
 pub mod page_cache;
+pub mod rate_limit;
 pub mod response_rule;
 pub mod security;
 
 use crate::theme::Templates;
 pub use error::AppError;
+use form_guard::FormGuard;
 use page_cache::{CachedPage, EpochMemo, PageCache};
+use rate_limit::RateLimiter;
 
 /// Everything a request handler may use. Built once at start-up.
 pub struct App {
@@ -51,11 +55,11 @@ pub struct App {
     /// The navigation (categories with published posts and their counts, standing pages) for
     /// the current content epoch.
     pub navigation: EpochMemo<Value>,
-    /// Comment keys (from the shared site secret) and this node's per-IP token buckets.
-    pub comments: crate::comments::NodeState,
-    /// Subscription link keys (from the shared site secret) and the subscribe form's per-IP
-    /// token buckets.
-    pub subscriptions: crate::subscriptions::NodeState,
+    /// The comment form's keys (from the shared site secret) and this node's per-IP buckets.
+    pub comment_guard: FormGuard,
+    /// The subscription links' keys (from the shared site secret) and the subscribe form's per-IP
+    /// buckets.
+    pub subscribe_guard: FormGuard,
     /// `config` with the settings saved in the admin laid over it, reloaded when the content
     /// epoch moves: what pages show as the site's title, tagline, language, time zone, widgets.
     pub settings: crate::settings::Live,
@@ -75,8 +79,15 @@ impl AppState {
     pub fn new(config: Config, db: Db, data_dir: PathBuf) -> AppState {
         let templates = Templates::new(&data_dir);
         let pages = PageCache::new(config.http.page_cache_entries);
-        let comments = crate::comments::NodeState::new(&config.comments);
-        let subscriptions = crate::subscriptions::NodeState::new(&config.subscriptions);
+        let (comments, subscriptions) = (&config.comments, &config.subscriptions);
+        let comment_guard = FormGuard::new(
+            form_guard::COMMENTS_SECRET,
+            RateLimiter::new(comments.rate_limit_burst, comments.rate_limit_per_minute),
+        );
+        let subscribe_guard = FormGuard::new(
+            form_guard::SUBSCRIPTIONS_SECRET,
+            RateLimiter::new(subscriptions.rate_limit_burst, subscriptions.rate_limit_per_minute),
+        );
         let settings = crate::settings::Live::new(&config);
         AppState(Arc::new(App {
             config,
@@ -86,8 +97,8 @@ impl AppState {
             data_dir,
             market: EpochMemo::default(),
             navigation: EpochMemo::default(),
-            comments,
-            subscriptions,
+            comment_guard,
+            subscribe_guard,
             settings,
         }))
     }

@@ -22,7 +22,6 @@
 //! - `jobs`: `DeliverMail`, the recurring delivery job.
 //! - `cli`: `openvoice mail test|status|deliver`.
 
-pub mod cli;
 pub mod jobs;
 pub mod message;
 pub mod queries;

@@ -130,7 +130,7 @@ async fn render_library(
         max_upload_mib => state.config.media.max_upload_bytes as f64 / (1 << 20) as f64,
         max_alt => service::MAX_ALT_CHARS,
     };
-    let mut response = crate::admin::render(state, signed_in, "admin/media.html", ctx);
+    let mut response = crate::accounts::desk::render(state, signed_in, "admin/media.html", ctx);
     *response.status_mut() = status;
     response
 }

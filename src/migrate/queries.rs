@@ -1,4 +1,4 @@
-//! SQL for imports and exports: import keys, redirects, the category hierarchy, imported comments.
+//! SQL for imports and exports: import keys, category descriptions, imported comments.
 
 use sqlx::AnyConnection;
 
@@ -36,51 +36,12 @@ pub async fn save_import_key(
     Ok(())
 }
 
-pub async fn save_redirect(conn: &mut AnyConnection, old_path: &str, new_path: &str) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO redirects (old_path, new_path) VALUES ($1, $2) \
-         ON CONFLICT (old_path) DO UPDATE SET new_path = excluded.new_path",
-    )
-    .bind(old_path)
-    .bind(new_path)
-    .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
-    Ok(())
-}
-
-pub async fn redirect(db: &Db, old_path: &str) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT new_path FROM redirects WHERE old_path = $1")
-        .bind(old_path)
-        .fetch_optional(&db.pool)
-        .await
-        .map_err(DbError::classify)
-}
-
-/// Every redirect, as (old path, new path).
-pub async fn all_redirects(db: &Db) -> DbResult<Vec<(String, String)>> {
-    sqlx::query_as("SELECT old_path, new_path FROM redirects ORDER BY old_path")
-        .fetch_all(&db.pool)
-        .await
-        .map_err(DbError::classify)
-}
-
 pub async fn article_id_by_slug(db: &Db, slug: &str) -> DbResult<Option<i64>> {
     sqlx::query_scalar("SELECT id FROM articles WHERE slug = $1")
         .bind(slug)
         .fetch_optional(&db.pool)
         .await
         .map_err(DbError::classify)
-}
-
-pub async fn set_category_parent(conn: &mut AnyConnection, id: i64, parent_id: Option<i64>) -> DbResult<()> {
-    sqlx::query("UPDATE categories SET parent_id = $1 WHERE id = $2")
-        .bind(parent_id)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
-    Ok(())
 }
 
 pub async fn set_category_description(conn: &mut AnyConnection, id: i64, description: &str) -> DbResult<()> {

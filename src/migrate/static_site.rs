@@ -96,7 +96,7 @@ pub async fn export(
     // Old URLs (an imported site's permalinks, former slugs) keep working as forwarding pages,
     // where what they lead to is part of the copy: unless the old URL is the new one with a
     // slash at the end (`/about/` → `/about`), which a static server answers with the same file.
-    for (old, new) in crate::migrate::queries::all_redirects(&state.db).await? {
+    for (old, new) in crate::content::queries::all_redirects(&state.db).await? {
         if crawl.seen.contains(&new) && !crawl.seen.contains(old.trim_end_matches('/')) {
             crawl.add(&old, "");
         }

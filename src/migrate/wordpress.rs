@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::accounts::{self, NewUser, Role};
 use crate::comments::guard::Keys;
 use crate::content::model::ArticleKind;
+use crate::content::queries as content_queries;
 use crate::content::service::{self, ContentLimits, Draft, Publish, Saved, Terms};
 use crate::migrate::queries;
 use crate::migrate::wxr::{self, Node, WxrReader};
@@ -88,7 +89,7 @@ pub async fn import(
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<Report> {
     let secret = hex::encode(rand::random::<[u8; 32]>());
-    let secret = crate::comments::queries::site_secret(db, "comments", &secret).await?;
+    let secret = crate::store::site_secret(db, crate::http::form_guard::COMMENTS_SECRET, &secret).await?;
     let keys = Keys::from_secret(secret.as_bytes());
     let mut importer = Importer {
         db,
@@ -246,7 +247,7 @@ impl Importer<'_> {
                 continue;
             };
             let mut tx = self.db.pool.begin().await.map_err(DbError::classify)?;
-            queries::set_category_parent(&mut tx, id, Some(parent)).await?;
+            content_queries::set_category_parent(&mut tx, id, Some(parent)).await?;
             tx.commit().await.map_err(DbError::classify)?;
         }
         Ok(())
@@ -425,7 +426,7 @@ impl Importer<'_> {
             let mut tx = self.db.pool.begin().await.map_err(DbError::classify)?;
             queries::save_import_key(&mut tx, SOURCE, "post", &external_id, id).await?;
             if let Some(old) = old_path.as_deref().filter(|old| *old != new_path) {
-                queries::save_redirect(&mut tx, old, &new_path).await?;
+                content_queries::save_redirect(&mut tx, old, &new_path).await?;
                 self.report.redirects += 1;
             }
             tx.commit().await.map_err(DbError::classify)

@@ -17,7 +17,6 @@ use crate::store::Db;
 use crate::theme::Templates;
 
 pub mod queries;
-pub mod routes;
 pub mod service;
 
 /// This node's effective configuration and the content epoch it was read at.

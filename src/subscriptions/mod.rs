@@ -25,7 +25,6 @@
 //! - `cli`: `openvoice subscribers …`.
 
 pub mod api;
-pub mod cli;
 pub mod compose;
 pub mod csv;
 pub mod jobs;
@@ -40,41 +39,11 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use crate::comments::guard::RateLimiter;
 use crate::config::Config;
 use crate::mail::{Compose, Mailer};
 use crate::store::{Db, DbError};
 use crate::theme::Templates;
 use tokens::Keys;
-
-/// The name of the site secret the link keys derive from.
-const SECRET_NAME: &str = "subscriptions";
-
-async fn load_keys(db: &Db) -> Result<Keys, DbError> {
-    let fresh = hex::encode(rand::random::<[u8; 32]>());
-    let secret = crate::comments::queries::site_secret(db, SECRET_NAME, &fresh).await?;
-    Ok(Keys::from_secret(secret.as_bytes()))
-}
-
-/// What the web side keeps per node: the link keys (read once from the shared site secret)
-/// and the per-IP token buckets of the subscribe form.
-pub struct NodeState {
-    keys: OnceCell<Keys>,
-    pub limiter: RateLimiter,
-}
-
-impl NodeState {
-    pub fn new(config: &crate::config::subscriptions::SubscriptionsConfig) -> NodeState {
-        NodeState {
-            keys: OnceCell::new(),
-            limiter: RateLimiter::new(config.rate_limit_burst, config.rate_limit_per_minute),
-        }
-    }
-
-    pub async fn keys(&self, db: &Db) -> Result<&Keys, DbError> {
-        self.keys.get_or_try_init(|| load_keys(db)).await
-    }
-}
 
 /// What the subscription jobs and the mail composer need: settings, the theme (mail
 /// templates) and the link keys.
@@ -90,7 +59,7 @@ impl Subscriptions {
     }
 
     pub async fn keys(&self, db: &Db) -> Result<&Keys, DbError> {
-        self.keys.get_or_try_init(|| load_keys(db)).await
+        self.keys.get_or_try_init(|| Keys::load(db)).await
     }
 }
 

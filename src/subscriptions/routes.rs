@@ -76,8 +76,8 @@ fn private(mut response: Response) -> Response {
     response
 }
 
-async fn keys(state: &AppState) -> Result<&Keys, Response> {
-    state.subscriptions.keys(&state.db).await.map_err(|err| error_page(state, err.into()))
+async fn keys(state: &AppState) -> Result<Keys, Response> {
+    Keys::of(state).await.map_err(|err| error_page(state, err.into()))
 }
 
 /// Reads a form body: at most [`MAX_FORM_BYTES`], URL-encoded, UTF-8.
@@ -155,7 +155,7 @@ async fn subscribe(State(state): State<AppState>, request: Request) -> Response 
         headers,
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
     );
-    if let Err(retry_after) = state.subscriptions.limiter.take(ip) {
+    if let Err(retry_after) = state.subscribe_guard.limiter.take(ip) {
         let mut response = status_page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -211,7 +211,7 @@ async fn confirm_page(
         Err(response) => return response,
     };
     let config = &state.config.subscriptions;
-    match service::check_confirmation(&state.db, keys, config, &token, store::now()).await {
+    match service::check_confirmation(&state.db, &keys, config, &token, store::now()).await {
         Ok(subscriber) if subscriber.status == crate::subscriptions::model::Status::Confirmed => {
             let view = context! { view => "confirmed", email => subscriber.email, manage => keys.manage_token(subscriber.id, &subscriber.email), newly => false };
             page(&state, StatusCode::OK, "/subscriptions/confirm", view).await
@@ -235,7 +235,7 @@ async fn confirm(State(state): State<AppState>, request: Request) -> Response {
         Err(response) => return response,
     };
     let config = &state.config.subscriptions;
-    match service::confirm(&state.db, keys, config, &field(&fields, "token"), store::now()).await {
+    match service::confirm(&state.db, &keys, config, &field(&fields, "token"), store::now()).await {
         Ok((subscriber, newly)) => {
             let view = context! { view => "confirmed", email => subscriber.email, manage => keys.manage_token(subscriber.id, &subscriber.email), newly => newly };
             page(&state, StatusCode::OK, "/subscriptions/confirm", view).await
@@ -281,7 +281,7 @@ async fn manage_page(
         Ok(keys) => keys,
         Err(response) => return response,
     };
-    match service::manage(&state.db, keys, &token).await {
+    match service::manage(&state.db, &keys, &token).await {
         Ok(subscriber) => match manage_view(&state, &subscriber, &token, false).await {
             Ok(view) => page(&state, StatusCode::OK, "/subscriptions/manage", view).await,
             Err(response) => response,
@@ -323,7 +323,7 @@ async fn manage_save(State(state): State<AppState>, request: Request) -> Respons
         Ok(keys) => keys,
         Err(response) => return response,
     };
-    match service::update(&state.db, keys, &token, frequency, categories, store::now()).await {
+    match service::update(&state.db, &keys, &token, frequency, categories, store::now()).await {
         Ok(subscriber) => match manage_view(&state, &subscriber, &token, true).await {
             Ok(view) => page(&state, StatusCode::OK, "/subscriptions/manage", view).await,
             Err(response) => response,
@@ -343,7 +343,7 @@ async fn unsubscribe_page(
         Ok(keys) => keys,
         Err(response) => return response,
     };
-    match service::manage(&state.db, keys, &token).await {
+    match service::manage(&state.db, &keys, &token).await {
         Ok(subscriber) => {
             let view = context! {
                 view => "unsubscribe",
@@ -375,7 +375,7 @@ async fn unsubscribe(
         Ok(keys) => keys,
         Err(response) => return response,
     };
-    match service::unsubscribe(&state.db, keys, &token, store::now()).await {
+    match service::unsubscribe(&state.db, &keys, &token, store::now()).await {
         Ok((subscriber, _changed)) => {
             let view = context! { view => "unsubscribed", email => subscriber.email, manage => token };
             page(&state, StatusCode::OK, "/subscriptions/unsubscribe", view).await

@@ -5,13 +5,15 @@
 //! - Manage and unsubscribe: `<subscriber>.<mac>`, valid as long as the subscriber exists (an
 //!   unsubscribe link in a years-old mail must still work, RFC 8058).
 //!
-//! Each MAC (HMAC-SHA256, comments' `guard::mac`) covers the subscriber id *and* address, under
+//! Each MAC (HMAC-SHA256, `http::form_guard::mac`) covers the subscriber id *and* address, under
 //! keys derived from a random site secret in the database, so every node checks alike and a
 //! token never fits another subscriber.
 
 use hmac::Mac;
 
-use crate::comments::guard::{derive, mac};
+use crate::http::form_guard::{derive, mac, SUBSCRIPTIONS_SECRET};
+use crate::http::AppState;
+use crate::store::{Db, DbError};
 
 /// The keys, one per kind of link.
 #[derive(Clone)]
@@ -44,9 +46,28 @@ pub struct Claims {
     tag: Vec<u8>,
 }
 
+/// What each key is for, in the order of `Keys::from_derived`.
+pub const PURPOSES: [&str; 2] = ["subscription-confirm", "subscription-manage"];
+
 impl Keys {
     pub fn from_secret(secret: &[u8]) -> Keys {
-        Keys { confirm: derive(secret, "subscription-confirm"), manage: derive(secret, "subscription-manage") }
+        Keys::from_derived(&PURPOSES.map(|purpose| derive(secret, purpose)))
+    }
+
+    pub fn from_derived(keys: &[[u8; 32]]) -> Keys {
+        Keys { confirm: keys[0], manage: keys[1] }
+    }
+
+    /// This site's keys, read once per process from the shared site secret.
+    pub async fn load(db: &Db) -> Result<Keys, DbError> {
+        let fresh = hex::encode(rand::random::<[u8; 32]>());
+        let secret = crate::store::site_secret(db, SUBSCRIPTIONS_SECRET, &fresh).await?;
+        Ok(Keys::from_secret(secret.as_bytes()))
+    }
+
+    /// This site's keys, from the node's subscribe-form guard.
+    pub async fn of(state: &AppState) -> Result<Keys, DbError> {
+        Ok(Keys::from_derived(state.subscribe_guard.keys(&state.db, &PURPOSES).await?))
     }
 
     pub fn confirm_token(&self, subscriber_id: i64, email: &str, issued: i64) -> String {

@@ -10,9 +10,9 @@ use minijinja::context;
 use serde::Deserialize;
 
 use crate::accounts::api_tokens::{self, MAX_NAME_CHARS};
+use crate::accounts::desk::render;
 use crate::accounts::session::{AdminForm, SignedIn};
 use crate::accounts::{AccountError, Capability, Role};
-use crate::admin::render;
 use crate::http::{error_page, AppError, AppState};
 
 pub fn admin_router() -> Router<AppState> {

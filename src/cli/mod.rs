@@ -1,4 +1,11 @@
-//! The `openvoice` command line.
+//! The `openvoice` command line: the clap tree and the commands that fit in a few lines here;
+//! each larger family has its own file (`comments`, `subscribers`, `mail`, `tokens`, `migrate`).
+
+mod comments;
+mod mail;
+mod migrate;
+mod subscribers;
+mod tokens;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -80,16 +87,16 @@ enum Command {
     Ipfs(IpfsCommand),
     /// Moderate reader comments; open or close them per article.
     #[command(subcommand)]
-    Comments(crate::comments::cli::CommentsCommand),
+    Comments(comments::CommentsCommand),
     /// Email subscribers: list, count, export, import, add, unsubscribe, remove, notify.
     #[command(subcommand)]
-    Subscribers(crate::subscriptions::cli::SubscribersCommand),
+    Subscribers(subscribers::SubscribersCommand),
     /// Outgoing mail: test the settings, see the outbox, deliver now.
     #[command(subcommand)]
-    Mail(crate::mail::cli::MailCommand),
+    Mail(mail::MailCommand),
     /// API tokens for /api/v1: create (shown once), list, revoke.
     #[command(subcommand)]
-    Token(crate::accounts::api_tokens::cli::TokenCommand),
+    Token(tokens::TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -341,20 +348,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Post(command) => post(&db, limits, command).await,
         Command::Import(ImportCommand::Markdown { dir, author }) => {
-            crate::migrate::cli::import_markdown(&db, limits, &dir, &author).await
+            migrate::import_markdown(&db, limits, &dir, &author).await
         }
         Command::Import(ImportCommand::Wordpress { file, uploads }) => {
-            crate::migrate::cli::import_wordpress(&db, limits, &data_dir, &file, uploads.as_deref()).await
+            migrate::import_wordpress(&db, limits, &data_dir, &file, uploads.as_deref()).await
         }
         Command::Cid { .. } => Ok(()),
-        Command::Export(ExportCommand::Wordpress { out }) => {
-            crate::migrate::cli::export_wordpress(&db, &config, &out).await
-        }
+        Command::Export(ExportCommand::Wordpress { out }) => migrate::export_wordpress(&db, &config, &out).await,
         Command::Export(ExportCommand::Car { out }) => export_car(&db, &config, &data_dir, &out).await,
         Command::Export(ExportCommand::Static { out, base_url, jobs }) => {
             // A connection per task at most: the export reads the site in a few bulk queries.
             let db = Db::connect(&database_url(&config, &data_dir), jobs.clamp(1, 16) as u32).await?;
-            crate::migrate::cli::export_static(db, config, data_dir, &out, base_url, jobs, app::router::router).await
+            migrate::export_static(db, config, data_dir, &out, base_url, jobs, app::router::router).await
         }
         Command::Ipfs(IpfsCommand::Status) => {
             for (slug, target, cid, state, error) in ipfs::queries::pin_states(&db).await? {
@@ -373,12 +378,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Comments(command) => crate::comments::cli::run(&db, command).await,
-        Command::Token(command) => crate::accounts::api_tokens::cli::run(&db, command).await,
-        Command::Subscribers(command) => crate::subscriptions::cli::run(&db, &config, command).await,
+        Command::Comments(command) => comments::run(&db, command).await,
+        Command::Token(command) => tokens::run(&db, command).await,
+        Command::Subscribers(command) => subscribers::run(&db, &config, command).await,
         Command::Mail(command) => {
             let (mailer, _) = crate::subscriptions::contexts(Arc::new(config.clone()), &data_dir)?;
-            crate::mail::cli::run(&db, &mailer, &config.site.title, command).await
+            mail::run(&db, &mailer, &config.site.title, command).await
         }
     }
 }

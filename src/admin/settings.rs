@@ -110,7 +110,7 @@ fn page(
         errors => errors,
         notice => notice,
     };
-    crate::admin::render(state, signed_in, "admin/settings.html", ctx)
+    crate::accounts::desk::render(state, signed_in, "admin/settings.html", ctx)
 }
 
 async fn show(State(state): State<AppState>, signed_in: SignedIn, Query(query): Query<NoticeQuery>) -> Response {
