@@ -7,6 +7,7 @@
 //! - `config`: typed configuration (file ← env ← flags).
 //! - `http`: the web layer capabilities share: state, errors, rendering, page cache, CSRF rule.
 //! - `content`, `accounts`: capabilities, each with its routes, service and queries.
+//! - `site`: the reader's pages, composed from content, comments, IPFS links and prices.
 //! - `api`: the JSON API under `/api/v1` (shared errors, token auth, paging, the OpenAPI document).
 //! - `comments`: reader comments below articles: form, threads, moderation, spam defences.
 //! - `market`: crypto price widgets fed by a background poll of price APIs.
@@ -38,6 +39,7 @@ pub mod market;
 pub mod media;
 pub mod migrate;
 pub mod settings;
+pub mod site;
 pub mod store;
 pub mod subscriptions;
 pub mod theme;

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::content::jobs::PublishScheduled;
-use crate::ipfs::jobs::{BuildBundle, BuildSnapshot, PinBundle};
+use crate::content::jobs::{BuildBundle, BuildSnapshot, NotifySubscribers, PublishScheduled};
+use crate::ipfs::jobs::PinBundle;
 use crate::ipfs::service::Publishing;
 use crate::jobs::Registry;
 use crate::mail::jobs::{DeliverMail, PruneOutbox};
 use crate::market::jobs::PollPrices;
 use crate::market::service::Polling;
 use crate::store::Db;
-use crate::subscriptions::jobs::{NotifySubscribers, QueueDigests};
+use crate::subscriptions::jobs::QueueDigests;
 use crate::theme::Templates;
 
 /// Every job kind, with contexts made from `config`: what a `serve` node's worker runs.

@@ -25,11 +25,11 @@ pub fn router(state: AppState) -> Router {
     let http = &state.config.http;
     // `Router::layer` wraps: the last layer added is the outermost.
     Router::new()
-        .merge(crate::content::routes::router())
+        .merge(crate::site::router())
         .merge(crate::content::feeds::router())
         .merge(crate::ipfs::routes::router())
         .merge(crate::market::routes::router())
-        .merge(crate::comments::routes::router())
+        .merge(crate::comments::routes::router(crate::site::post_page))
         .merge(crate::subscriptions::routes::router())
         .merge(crate::accounts::routes::admin_router())
         .merge(crate::admin::router())

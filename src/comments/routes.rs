@@ -11,11 +11,12 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{ConnectInfo, OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures_util::future::BoxFuture;
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 
@@ -44,11 +45,30 @@ const MAX_OWN: usize = 20;
 /// Prefix of the placeholder for the form token: `__OVTOKEN_<article id>__`.
 const TOKEN_MARK: &[u8] = b"__OVTOKEN_";
 
-pub fn router() -> Router<AppState> {
+/// Renders a published post with its comments as a [`View`] shows them: `site::post_page`,
+/// handed to [`router`] by `app`, so comments need not know the reader's pages.
+pub type PostPage = for<'a> fn(&'a AppState, &'a str, View) -> BoxFuture<'a, Result<CachedPage, AppError>>;
+
+pub fn router(post_page: PostPage) -> Router<AppState> {
     Router::new()
-        .route("/article/{slug}/comments", post(submit))
-        .route("/article/{slug}/comments/page/{page}", get(comment_page))
-        .route("/article/{slug}/reply/{id}", get(reply_page))
+        .route(
+            "/article/{slug}/comments",
+            post(move |state: State<AppState>, slug: Path<String>, request: Request| {
+                submit(state, slug, request, post_page)
+            }),
+        )
+        .route(
+            "/article/{slug}/comments/page/{page}",
+            get(move |state: State<AppState>, path: Path<(String, String)>, uri: OriginalUri, headers: HeaderMap| {
+                comment_page(state, path, uri, headers, post_page)
+            }),
+        )
+        .route(
+            "/article/{slug}/reply/{id}",
+            get(move |state: State<AppState>, path: Path<(String, String)>, headers: HeaderMap| {
+                reply_page(state, path, headers, post_page)
+            }),
+        )
         .route("/comments/avatar/{file}", get(avatar_image))
         .merge(feeds::router())
 }
@@ -342,8 +362,9 @@ fn find_placeholder(bytes: &Bytes) -> Option<(usize, usize, i64)> {
 async fn comment_page(
     State(state): State<AppState>,
     Path((slug, page)): Path<(String, String)>,
-    uri: axum::extract::OriginalUri,
+    uri: OriginalUri,
     headers: HeaderMap,
+    post_page: PostPage,
 ) -> Response {
     let page = match page.parse::<u32>() {
         Ok(n) if (1..=100_000).contains(&n) => n,
@@ -355,7 +376,7 @@ async fn comment_page(
     let key = uri.path().to_string();
     article_page(&state, &key, &headers, |mut view| {
         view.page = page;
-        crate::content::routes::post_page(&state, &slug, view)
+        post_page(&state, &slug, view)
     })
     .await
 }
@@ -366,6 +387,7 @@ async fn reply_page(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
+    post_page: PostPage,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else { return error_page(&state, AppError::NotFound) };
     let page = match reply_target_page(&state, &slug, id).await {
@@ -375,7 +397,7 @@ async fn reply_page(
     let mut view = view_from_cookies(&state, &headers).await;
     view.page = page;
     view.reply_to = Some(id);
-    let response = match crate::content::routes::post_page(&state, &slug, view).await {
+    let response = match post_page(&state, &slug, view).await {
         Ok(page) => personal(page, StatusCode::OK),
         Err(err) => error_page(&state, err),
     };
@@ -409,7 +431,12 @@ async fn avatar_image(Path(file): Path<String>) -> Response {
 }
 
 /// `POST /article/{slug}/comments`: the "Leave a Comment" form.
-async fn submit(State(state): State<AppState>, Path(slug): Path<String>, request: Request) -> Response {
+async fn submit(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    request: Request,
+    post_page: PostPage,
+) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
     let config = &state.config.comments;
@@ -482,7 +509,7 @@ async fn submit(State(state): State<AppState>, Path(slug): Path<String>, request
     };
     let accepted = match service::submit(&state.db, config, &keys, &target, submission, store::now()).await {
         Ok(accepted) => accepted,
-        Err(err) => return refused(&state, &slug, view, form, err).await,
+        Err(err) => return refused(&state, &slug, view, form, err, post_page).await,
     };
 
     let location = if accepted.page <= 1 {
@@ -522,7 +549,14 @@ async fn submit(State(state): State<AppState>, Path(slug): Path<String>, request
 }
 
 /// The article page again, with the form as the reader filled it in and what was wrong.
-async fn refused(state: &AppState, slug: &str, mut view: View, mut form: CommentForm, err: CommentError) -> Response {
+async fn refused(
+    state: &AppState,
+    slug: &str,
+    mut view: View,
+    mut form: CommentForm,
+    err: CommentError,
+    post_page: PostPage,
+) -> Response {
     let mut retry_after = None;
     let (status, errors, message) = match err {
         CommentError::Invalid(errors) => (
@@ -565,7 +599,7 @@ async fn refused(state: &AppState, slug: &str, mut view: View, mut form: Comment
         CommentError::Db(err) => return error_page(state, err.into()),
     };
     view.form = Some(FormState { values: form, errors, message: Some(message.to_string()) });
-    let mut response = match crate::content::routes::post_page(state, slug, view).await {
+    let mut response = match post_page(state, slug, view).await {
         Ok(page) => stamp_form_token(state, personal(page, status)).await,
         Err(err) => return error_page(state, err),
     };

@@ -5,19 +5,22 @@
 //! - `service`: validation and publishing decisions; every write is one transaction.
 //! - `queries`: the SQL.
 //! - `markdown`: Markdown → sanitised HTML.
-//! - `routes`, `feeds`: the public pages and machine-readable views.
+//! - `chrome`: what every public page shares (navigation, canonical URL, sidebar slots); the
+//!   pages themselves are composed in `site`.
+//! - `feeds`: the machine-readable views.
 //! - `admin`: the admin desk's article editor, revisions, categories and tags screens.
 //! - `api`: `/api/v1/articles`, `/categories`, `/tags` (see `crate::api`).
 //! - `import`: Markdown files with front matter → articles (used for the demo site too).
-//! - `jobs`: publishing scheduled articles.
+//! - `jobs`: publishing scheduled articles, and the jobs a publication sets off for IPFS and
+//!   subscriptions.
 
 pub mod admin;
 pub mod api;
+pub mod chrome;
 pub mod feeds;
 pub mod import;
 pub mod jobs;
 pub mod markdown;
 pub mod model;
 pub mod queries;
-pub mod routes;
 pub mod service;

@@ -3,19 +3,17 @@
 //! Every write runs in one transaction that also bumps the content epoch (so every node's page
 //! cache sees the change) and, for scheduled articles, enqueues the job that publishes them.
 //! An article that becomes published also gets its IPFS bundle job and, the first time only,
-//! the job that mails its subscribers (`subscriptions::jobs::NotifySubscribers`).
+//! the job that mails its subscribers (`content::jobs`).
 
 use std::collections::{HashMap, HashSet};
 
 use crate::accounts::{self, Capability, NewUser, Role};
-use crate::content::jobs::PublishScheduled;
+use crate::content::jobs::{notification, BuildBundle, BuildSnapshot, PublishScheduled};
 use crate::content::markdown;
 use crate::content::model::*;
 use crate::content::queries::{self, ArticleRow};
-use crate::ipfs::jobs::{BuildBundle, BuildSnapshot};
 use crate::jobs;
 use crate::store::{self, Db, DbError};
-use crate::subscriptions;
 
 /// Limits that come from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -591,7 +589,7 @@ impl StatusJobs {
         if status == Status::Published {
             let key = format!("bundle:{article_id}");
             self.replace.push(jobs::NewJob::new(&BuildBundle { article_id }, now, Some(key))?);
-            self.if_absent.push(subscriptions::jobs::notification(article_id, now)?);
+            self.if_absent.push(notification(article_id, now)?);
         }
         Ok(())
     }

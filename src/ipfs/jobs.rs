@@ -1,17 +1,13 @@
-//! IPFS background jobs: bundling a published article, rebuilding the site snapshot, pinning.
+//! IPFS background jobs: bundling a published article and rebuilding the site snapshot (the
+//! jobs content's writes set off: `content::jobs`), pinning.
 
 use serde::{Deserialize, Serialize};
 
+use crate::content::jobs::{BuildBundle, BuildSnapshot};
 use crate::ipfs::service::Publishing;
 use crate::ipfs::{pin, queries, service};
 use crate::jobs::BackgroundJob;
 use crate::store::{self, Db, DbError};
-
-/// Builds (or confirms) the bundle of an article's current published version.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct BuildBundle {
-    pub article_id: i64,
-}
 
 impl BackgroundJob for BuildBundle {
     const NAME: &'static str = "ipfs.bundle";
@@ -22,10 +18,6 @@ impl BackgroundJob for BuildBundle {
         Ok(())
     }
 }
-
-/// Rebuilds the whole-site snapshot (`/ipfs/site`).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct BuildSnapshot;
 
 impl BackgroundJob for BuildSnapshot {
     const NAME: &'static str = "ipfs.snapshot";

@@ -9,10 +9,11 @@ use openvoice_ipfs::Cid;
 
 use crate::config::Config;
 use crate::content::feeds::{render_feed, Format};
+use crate::content::jobs::BuildSnapshot;
 use crate::content::model::{ArticleKind, Status};
 use crate::content::{queries as content_queries, service as content};
 use crate::ipfs::bundle::{self, BundleContext, SnapshotEntry};
-use crate::ipfs::jobs::{BuildSnapshot, PinBundle};
+use crate::ipfs::jobs::PinBundle;
 use crate::ipfs::queries;
 use crate::jobs;
 use crate::store::{self, Db, DbError};

@@ -270,7 +270,7 @@ async fn prices_page(
                 })
             })
             .collect();
-        let base = crate::content::routes::base_context(&state, &key).await?;
+        let base = crate::content::chrome::base_context(&state, &key, sidebar(&state).await).await?;
         let ctx = context! { ..base, ..context! {
             chart_days => days,
             chart_coins => coins,

@@ -3,7 +3,7 @@
 //! of a dozen queries per page through the router.
 //!
 //! The pages come from the functions the server renders them with
-//! (`content::routes::article_html` and `listing_html`, `comments::routes::thread_context`,
+//! (`site::article_html` and `listing_html`, `comments::routes::thread_context`,
 //! `ipfs::routes::links_to`), fed from the snapshot rather than per-page queries, so each file
 //! is what the server sends for its path; `tests/static_export.rs` compares the two. What this
 //! does not render (comment pages, feeds, the sitemap, assets, media) the crawl in
@@ -11,9 +11,10 @@
 
 use crate::comments::model::{Counted, PublicComment};
 use crate::comments::queries::TargetRow;
+use crate::content::chrome::page_path;
 use crate::content::model::{Article, ArticleKind, ArticleSummary, LinkRef, Neighbours, Page, Tag};
-use crate::content::routes::{article_html, listing_html, page_path, Archive, ArticleExtras};
 use crate::http::AppState;
+use crate::site::{article_html, listing_html, Archive, ArticleExtras};
 use std::collections::{BTreeMap, HashMap};
 
 /// Articles whose bodies (and comments) one query reads; within `store::BINDS_PER_STATEMENT`.

@@ -1,23 +1,14 @@
-//! Subscriptions' background jobs: the per-article notification and the digest queue.
+//! Subscriptions' background jobs: the per-article notification (set off by content's writes:
+//! `content::jobs`) and the digest queue.
 
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
+use crate::content::jobs::NotifySubscribers;
 use crate::jobs::{self, BackgroundJob};
-use crate::store::{self, Db, DbResult};
+use crate::store::{self, Db};
 use crate::subscriptions::service::{self, FanOut};
 use crate::subscriptions::Subscriptions;
-
-/// Queues the mail about a newly published article for its subscribers. Queued by
-/// `content::service` in the transaction that publishes the article, with the unique key
-/// `notify:<id>` and `jobs::ensure`, so later edits (or publishing it again) queue nothing;
-/// the fan-out itself records one decision per article, so a second run does nothing either.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct NotifySubscribers {
-    pub article_id: i64,
-    /// When the article went live here: an article dated long before (an import) mails nobody.
-    pub queued_at: i64,
-}
 
 impl BackgroundJob for NotifySubscribers {
     const NAME: &'static str = "subscriptions.notify";
@@ -33,13 +24,6 @@ impl BackgroundJob for NotifySubscribers {
         }
         Ok(())
     }
-}
-
-/// The notification job of `article_id`, to be queued with `jobs::ensure_many` in the
-/// transaction where the article becomes published: its unique key makes it one per article,
-/// so later edits (or publishing it again) queue nothing.
-pub fn notification(article_id: i64, now: i64) -> DbResult<jobs::NewJob> {
-    jobs::NewJob::new(&NotifySubscribers { article_id, queued_at: now }, now, Some(format!("notify:{article_id}")))
 }
 
 /// Unique key of the one digest row every node shares.

@@ -5,7 +5,7 @@
 //! whether or not the address is known, and the confirmation mail carries a signed, expiring
 //! link. Only confirmed addresses that are not on the suppression list (`mail`) receive
 //! articles. When an article is first published, `content::service` queues
-//! [`jobs::NotifySubscribers`] in its transaction (unique per article); the job records the
+//! `content::jobs::NotifySubscribers` in its transaction (unique per article); the job records the
 //! article's one mailing decision and queues every instant subscriber's mail with a single
 //! `INSERT … SELECT` into the outbox, keyed (topic, subscriber), so neither a second run nor a
 //! crash can queue a mail twice. Mails are composed at delivery time (`compose`), a batch at a
@@ -21,7 +21,7 @@
 //! - `queries`: the SQL.
 //! - `csv`: the CSV format of `openvoice subscribers import|export`.
 //! - `routes`: the widget's POST, the confirm, manage and unsubscribe pages, RFC 8058 one-click.
-//! - `jobs`: `NotifySubscribers`, `QueueDigests`.
+//! - `jobs`: running `content::jobs::NotifySubscribers`, and `QueueDigests`.
 //! - `cli`: `openvoice subscribers …`.
 
 pub mod api;

@@ -56,10 +56,11 @@ fn query_token(query: Result<Query<TokenQuery>, axum::extract::rejection::QueryR
 
 /// Renders `subscriptions.html` in the site's frame (sidebar and all), for this reader only.
 async fn page(state: &AppState, status: StatusCode, path: &str, view: Value) -> Response {
-    let base = match crate::content::routes::base_context(state, path).await {
-        Ok(base) => base,
-        Err(err) => return error_page(state, err),
-    };
+    let base =
+        match crate::content::chrome::base_context(state, path, crate::market::routes::sidebar(state).await).await {
+            Ok(base) => base,
+            Err(err) => return error_page(state, err),
+        };
     let ctx = context! { ..base, ..context! { sub => view, subscribe_limit => MAX_ADDRESS_CHARS } };
     match state.templates.render("subscriptions.html", ctx) {
         Ok(html) => private((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()),

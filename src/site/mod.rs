@@ -1,4 +1,10 @@
-//! Public pages: home, article, standing pages, category/tag/author archives, search.
+//! The reader's pages: home, articles, standing pages, category/tag/author archives, search.
+//!
+//! Each is composed from several capabilities: content's articles and listings, the comment
+//! thread and form (`comments::routes`), the IPFS links (`ipfs::routes`), the price widgets in
+//! the sidebar (`market::routes`) and the media library's image sizes, inside content's page
+//! chrome (`content::chrome`). `export static` renders through the same functions
+//! (`article_html`, `listing_html`).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{OriginalUri, Path, Query, State};
@@ -6,14 +12,16 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures_util::future::BoxFuture;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
 use crate::comments;
 use crate::comments::model::Counted;
+use crate::content::chrome::{base_context, page_path};
 use crate::content::model::{Article, ArticleKind, ArticleSummary, Category, ListFilter, Neighbours, Page, Tag};
 use crate::content::{queries, service};
-use crate::http::{self, cached, error_page, html_page, parse_page, site_context, AppError, AppState};
+use crate::http::{self, cached, error_page, html_page, parse_page, AppError, AppState};
 use crate::theme;
 
 pub fn router() -> Router<AppState> {
@@ -87,42 +95,6 @@ fn cache_key(uri: &OriginalUri) -> String {
     uri.path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_else(|| uri.path().to_string())
 }
 
-/// Context every public page shares: the site, the navigation (`categories`, standing
-/// `pages`), the canonical URL, the sidebar's price widgets (`market`).
-pub(crate) async fn base_context(state: &AppState, path: &str) -> Result<Value, AppError> {
-    Ok(context! {
-        ..navigation(state).await?,
-        ..context! {
-            site => site_context(state),
-            canonical => format!("{}{}", state.config.base_url(), path),
-            sidebar_slots => ["site-token", "market-prices", "subscribe"],
-            market => crate::market::routes::sidebar(state).await,
-        }
-    })
-}
-
-/// Standing pages the footer links to.
-const FOOTER_PAGES: i64 = 10;
-
-/// The categories with published posts and their counts, and the first standing pages, read
-/// once per content epoch.
-async fn navigation(state: &AppState) -> Result<Value, AppError> {
-    let epoch = state.pages.epoch();
-    if let Some(navigation) = state.navigation.get(epoch) {
-        return Ok(navigation);
-    }
-    let categories: Vec<Value> = queries::categories_with_counts(&state.db)
-        .await?
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(c, n)| context! { slug => c.slug, name => c.name, count => n })
-        .collect();
-    let pages = queries::standing_pages(&state.db, FOOTER_PAGES).await?;
-    let navigation = context! { categories => categories, pages => pages };
-    state.navigation.put(epoch, navigation.clone());
-    Ok(navigation)
-}
-
 async fn home(
     State(state): State<AppState>,
     list_path: Option<Path<ListPath>>,
@@ -151,7 +123,7 @@ pub(crate) async fn listing_html(
     listing: Page<Counted<ArticleSummary>>,
 ) -> Result<http::page_cache::CachedPage, AppError> {
     let last_modified = listing.items.iter().map(|a| a.item.updated_at).max();
-    let base = base_context(state, &page_path(&archive.path, listing.page)).await?;
+    let base = base_context(state, &page_path(&archive.path, listing.page), sidebar(state).await).await?;
     let template = if archive.filter == ListFilter::All { "home.html" } else { "archive.html" };
     let ctx = context! { ..base, ..context! { listing => listing, heading => archive.heading.clone(), archive_path => archive.path.clone() } };
     html_page(state, template, ctx, last_modified)
@@ -168,17 +140,20 @@ async fn article(
     comments::routes::article_page(&state, &key, &headers, |view| post_page(&state, &slug, view)).await
 }
 
-/// A published post with its comments as `view` shows them (also comment pages and replies).
-pub(crate) async fn post_page(
-    state: &AppState,
-    slug: &str,
+/// A published post with its comments as `view` shows them (also comment pages and replies):
+/// the `comments::routes::PostPage` the comment routes render with.
+pub fn post_page<'a>(
+    state: &'a AppState,
+    slug: &'a str,
     view: comments::routes::View,
-) -> Result<http::page_cache::CachedPage, AppError> {
-    let article = service::find_public(&state.db, slug).await?;
-    if article.summary.kind != ArticleKind::Post {
-        return Err(AppError::NotFound);
-    }
-    render_article(state, article, &view).await
+) -> BoxFuture<'a, Result<http::page_cache::CachedPage, AppError>> {
+    Box::pin(async move {
+        let article = service::find_public(&state.db, slug).await?;
+        if article.summary.kind != ArticleKind::Post {
+            return Err(AppError::NotFound);
+        }
+        render_article(state, article, &view).await
+    })
 }
 
 async fn standing_page(
@@ -230,7 +205,7 @@ pub(crate) async fn article_html(
 ) -> Result<http::page_cache::CachedPage, AppError> {
     let path = article.summary.kind.path(&article.summary.slug);
     let template = if article.summary.kind == ArticleKind::Page { "page.html" } else { "article.html" };
-    let base = base_context(state, &path).await?;
+    let base = base_context(state, &path, sidebar(state).await).await?;
     let canonical = format!("{}{}", state.config.base_url(), path);
     let json_ld = json_ld(state, &article, &canonical);
     let ArticleExtras { neighbours, comments: (comments, comments_changed), ipfs, featured_srcset } = extras;
@@ -389,7 +364,7 @@ async fn search(State(state): State<AppState>, uri: OriginalUri, headers: Header
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
         let results = service::search(&state.db, &query, page, state.config.content.per_page).await?;
-        let base = base_context(&state, "/search").await?;
+        let base = base_context(&state, "/search", sidebar(&state).await).await?;
         let hits: Vec<Value> = results
             .items
             .iter()
@@ -403,23 +378,7 @@ async fn search(State(state): State<AppState>, uri: OriginalUri, headers: Header
     .await
 }
 
-pub(crate) fn page_path(path: &str, page: u32) -> String {
-    if page <= 1 {
-        path.to_string()
-    } else {
-        format!("{}/page/{page}", path.trim_end_matches('/'))
-    }
-}
-
-/// How a content failure answers a request: the HTTP side of the service's errors.
-impl From<service::ContentError> for AppError {
-    fn from(err: service::ContentError) -> Self {
-        match err {
-            service::ContentError::NotFound(_) => AppError::NotFound,
-            service::ContentError::Invalid { field, message } => AppError::BadRequest { field, message },
-            service::ContentError::TooLarge { field, .. } => AppError::BadRequest { field, message: err.to_string() },
-            service::ContentError::Forbidden(message) => AppError::Forbidden(message),
-            service::ContentError::Db(db) => db.into(),
-        }
-    }
+/// The sidebar's price widgets.
+async fn sidebar(state: &AppState) -> Value {
+    crate::market::routes::sidebar(state).await
 }

@@ -1,0 +1,66 @@
+//! What every public page shares (the page chrome): the site, the navigation read once per
+//! content epoch, the canonical URL and the sidebar; and how content's errors answer a request.
+
+use minijinja::{context, Value};
+
+use crate::content::{queries, service};
+use crate::http::{site_context, AppError, AppState};
+
+/// Context every public page shares: the site, the navigation (`categories`, standing
+/// `pages`), the canonical URL, and the sidebar's price widgets (`market`: the caller passes
+/// `market::routes::sidebar`, which content does not know).
+pub async fn base_context(state: &AppState, path: &str, market: Value) -> Result<Value, AppError> {
+    Ok(context! {
+        ..navigation(state).await?,
+        ..context! {
+            site => site_context(state),
+            canonical => format!("{}{}", state.config.base_url(), path),
+            sidebar_slots => ["site-token", "market-prices", "subscribe"],
+            market => market,
+        }
+    })
+}
+
+/// Standing pages the footer links to.
+const FOOTER_PAGES: i64 = 10;
+
+/// The categories with published posts and their counts, and the first standing pages, read
+/// once per content epoch.
+async fn navigation(state: &AppState) -> Result<Value, AppError> {
+    let epoch = state.pages.epoch();
+    if let Some(navigation) = state.navigation.get(epoch) {
+        return Ok(navigation);
+    }
+    let categories: Vec<Value> = queries::categories_with_counts(&state.db)
+        .await?
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(c, n)| context! { slug => c.slug, name => c.name, count => n })
+        .collect();
+    let pages = queries::standing_pages(&state.db, FOOTER_PAGES).await?;
+    let navigation = context! { categories => categories, pages => pages };
+    state.navigation.put(epoch, navigation.clone());
+    Ok(navigation)
+}
+
+/// The path of page `page` of the listing at `path`: `/category/x/page/2`; page 1 is `path`.
+pub fn page_path(path: &str, page: u32) -> String {
+    if page <= 1 {
+        path.to_string()
+    } else {
+        format!("{}/page/{page}", path.trim_end_matches('/'))
+    }
+}
+
+/// How a content failure answers a request: the HTTP side of the service's errors.
+impl From<service::ContentError> for AppError {
+    fn from(err: service::ContentError) -> Self {
+        match err {
+            service::ContentError::NotFound(_) => AppError::NotFound,
+            service::ContentError::Invalid { field, message } => AppError::BadRequest { field, message },
+            service::ContentError::TooLarge { field, .. } => AppError::BadRequest { field, message: err.to_string() },
+            service::ContentError::Forbidden(message) => AppError::Forbidden(message),
+            service::ContentError::Db(db) => db.into(),
+        }
+    }
+}
