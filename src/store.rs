@@ -36,7 +36,8 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// Errors a caller branches on; everything else is `Other`.
+/// Errors a caller branches on; everything else is `Other`. Every `sqlx::Error` is classified
+/// on its way in (`?` does it), so a missing row or a unique violation is never an `Other`.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("not found")]
@@ -44,13 +45,16 @@ pub enum DbError {
     /// A unique constraint was violated; the string names the constraint or column.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A value could not be encoded for its column (a job's or a mail's JSON payload).
+    #[error("encoding a stored value: {0}")]
+    Encode(#[from] serde_json::Error),
     #[error(transparent)]
-    Other(#[from] sqlx::Error),
+    Other(sqlx::Error),
 }
 
-impl DbError {
-    /// Classifies a sqlx error: unique violations become `Conflict`, missing rows `NotFound`.
-    pub fn classify(err: sqlx::Error) -> Self {
+impl From<sqlx::Error> for DbError {
+    /// Unique violations become `Conflict`, missing rows `NotFound`.
+    fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => DbError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -144,16 +148,13 @@ impl Db {
         sqlx::query_scalar("SELECT value FROM site_state WHERE key = 'content_epoch'")
             .fetch_one(&self.pool)
             .await
-            .map_err(DbError::classify)
+            .map_err(DbError::from)
     }
 }
 
 /// Bumps the content epoch inside the caller's transaction.
 pub async fn bump_content_epoch(tx: &mut sqlx::AnyConnection) -> DbResult<()> {
-    sqlx::query("UPDATE site_state SET value = value + 1 WHERE key = 'content_epoch'")
-        .execute(tx)
-        .await
-        .map_err(DbError::classify)?;
+    sqlx::query("UPDATE site_state SET value = value + 1 WHERE key = 'content_epoch'").execute(tx).await?;
     Ok(())
 }
 
@@ -187,7 +188,7 @@ pub async fn record_activity_many(
         for (kind, subject_id, detail) in chunk {
             query = query.bind(*kind).bind(*subject_id).bind(*detail).bind(now);
         }
-        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -230,18 +231,14 @@ pub fn numbered_rows(template: &str, rows: usize, first: usize) -> String {
 
 /// The site secret called `name`, created with `fresh` by whichever node asks first.
 pub async fn site_secret(db: &Db, name: &str, fresh: &str) -> DbResult<String> {
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     sqlx::query("INSERT INTO site_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(fresh)
         .execute(&mut *tx)
-        .await
-        .map_err(DbError::classify)?;
-    let value = sqlx::query_scalar("SELECT value FROM site_secrets WHERE name = $1")
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(DbError::classify)?;
-    tx.commit().await.map_err(DbError::classify)?;
+        .await?;
+    let value =
+        sqlx::query_scalar("SELECT value FROM site_secrets WHERE name = $1").bind(name).fetch_one(&mut *tx).await?;
+    tx.commit().await?;
     Ok(value)
 }

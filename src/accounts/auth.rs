@@ -63,6 +63,12 @@ pub enum LoginError {
     Db(#[from] DbError),
 }
 
+impl From<sqlx::Error> for LoginError {
+    fn from(err: sqlx::Error) -> Self {
+        LoginError::Db(err.into())
+    }
+}
+
 /// A session just opened: `token` goes into the cookie and nowhere else.
 pub struct NewSession {
     pub token: String,
@@ -118,7 +124,7 @@ pub async fn login(
     let password = password.to_string();
     // argon2 takes tens of milliseconds of CPU: off the async workers.
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let user = match row {
         Some(row) if matches && usable => row.user,
         _ => {
@@ -133,7 +139,7 @@ pub async fn login(
             )
             .await?;
             queries::record_failure(&mut tx, &ip, now, window, config.max_failures_per_ip, config.lockout_secs).await?;
-            tx.commit().await.map_err(DbError::classify)?;
+            tx.commit().await?;
             return Err(LoginError::Refused);
         }
     };
@@ -142,7 +148,7 @@ pub async fn login(
     let expires = now + config.session_idle_secs.min(config.session_max_secs);
     queries::insert_session(&mut tx, &token_hash(&token), user.id, &random_token(), now, expires).await?;
     store::record_activity(&mut tx, "login", Some(user.id), &user.username).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     if let Some(previous) = previous {
         queries::delete_session(db, &token_hash(previous)).await?;
     }
@@ -198,9 +204,8 @@ pub(crate) async fn hash(password: &str) -> Result<String, AccountError> {
     let password = password.to_string();
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|e| anyhow::anyhow!("hashing: {e}"))
-        .and_then(|r| r)
-        .map_err(|e| AccountError::Db(DbError::Other(sqlx::Error::Protocol(e.to_string()))))
+        .map_err(|e| AccountError::Hashing(e.to_string()))?
+        .map_err(|e| AccountError::Hashing(e.to_string()))
 }
 
 /// Changes `user`'s password after checking the current one; ends their other sessions
@@ -224,9 +229,9 @@ pub async fn change_password(
     }
     check_new_password(new, confirm)?;
     let hashed = hash(new).await?;
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     replace_password(&mut tx, user.id, &hashed, Some(&token_hash(keep_token)), "password.change").await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -257,9 +262,9 @@ pub async fn set_password(db: &Db, name: &str, new: &str) -> Result<User, Accoun
         return Err(AccountError::Invalid { field: "username", message: format!("no account named {name:?}") });
     };
     let hashed = hash(new).await?;
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     replace_password(&mut tx, row.user.id, &hashed, None, "password.set").await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(row.user)
 }
 
@@ -287,11 +292,11 @@ pub async fn request_reset(
     }
     let token = random_token();
     let mail = compose(&row.user, &token);
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     queries::insert_reset(&mut tx, &token_hash(&token), row.user.id, now, now + config.reset_token_secs).await?;
     crate::mail::enqueue(&mut tx, &mail, &format!("password-reset:{}:{now}", row.user.id), now).await?;
     store::record_activity(&mut tx, "password.reset_requested", Some(row.user.id), &row.user.username).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(Some(row.user))
 }
 
@@ -321,9 +326,9 @@ pub async fn reset_password(db: &Db, token: &str, new: &str, confirm: &str) -> R
 
 async fn apply_reset(db: &Db, token_hash: &str, hashed: &str) -> Result<bool, DbError> {
     let now = store::now();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let Some(user_id) = queries::use_reset(&mut tx, token_hash, now).await? else { return Ok(false) };
     replace_password(&mut tx, user_id, hashed, None, "password.reset").await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(true)
 }

@@ -116,8 +116,17 @@ pub enum AccountError {
     Invalid { field: &'static str, message: String },
     #[error("{field}: {value:?} is already taken")]
     Taken { field: &'static str, value: String },
+    /// The password hashing thread failed (it panicked, or the pool is shutting down).
+    #[error("password hashing: {0}")]
+    Hashing(String),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(err: sqlx::Error) -> Self {
+        AccountError::Db(err.into())
+    }
 }
 
 /// A new account as the caller describes it.
@@ -187,11 +196,11 @@ pub async fn create_user(db: &Db, new: &NewUser<'_>) -> Result<User, AccountErro
         Some(password) => Some(auth::hash(password).await?),
         None => None,
     };
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     match queries::insert(&mut tx, new, hash.as_deref(), store::now()).await {
         Ok(id) => {
             store::record_activity(&mut tx, "user.create", Some(id), new.username).await?;
-            tx.commit().await.map_err(DbError::classify)?;
+            tx.commit().await?;
             Ok(User {
                 id,
                 username: new.username.into(),

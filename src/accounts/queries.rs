@@ -23,7 +23,7 @@ pub async fn insert(
     .bind(now)
     .fetch_one(conn)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 pub async fn by_username(db: &Db, username: &str) -> DbResult<User> {
@@ -32,7 +32,7 @@ pub async fn by_username(db: &Db, username: &str) -> DbResult<User> {
         .fetch_one(&db.pool)
         .await
         .map(user)
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// The id of the user with this display name or username, if any.
@@ -41,11 +41,11 @@ pub async fn id_by_name(conn: &mut AnyConnection, name: &str) -> DbResult<Option
         .bind(name)
         .fetch_optional(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn count(db: &Db) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await.map_err(DbError::classify)
+    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await.map_err(DbError::from)
 }
 
 /// A user as sign-in sees it: the account, its password hash and whether it is disabled.
@@ -77,7 +77,7 @@ pub async fn for_login(db: &Db, name: &str) -> DbResult<Option<LoginRow>> {
             disabled: disabled_at.is_some(),
         })
     })
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 pub async fn password_hash(db: &Db, user_id: i64) -> DbResult<Option<String>> {
@@ -85,16 +85,11 @@ pub async fn password_hash(db: &Db, user_id: i64) -> DbResult<Option<String>> {
         .bind(user_id)
         .fetch_one(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn set_password(conn: &mut AnyConnection, user_id: i64, hash: &str) -> DbResult<()> {
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(hash)
-        .bind(user_id)
-        .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user_id).execute(conn).await?;
     Ok(())
 }
 
@@ -124,8 +119,7 @@ pub async fn insert_session(
     .bind(now)
     .bind(expires_at)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -150,7 +144,7 @@ pub async fn live_session(db: &Db, id_hash: &str, now: i64, max_secs: i64) -> Db
             last_seen_at,
         })
     })
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 pub async fn touch_session(db: &Db, id_hash: &str, now: i64, expires_at: i64) -> DbResult<()> {
@@ -159,17 +153,12 @@ pub async fn touch_session(db: &Db, id_hash: &str, now: i64, expires_at: i64) ->
         .bind(expires_at)
         .bind(id_hash)
         .execute(&db.pool)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
 pub async fn delete_session(db: &Db, id_hash: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-        .bind(id_hash)
-        .execute(&db.pool)
-        .await
-        .map_err(DbError::classify)?;
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&db.pool).await?;
     Ok(())
 }
 
@@ -181,7 +170,7 @@ pub async fn delete_sessions_of(conn: &mut AnyConnection, user_id: i64, keep: Op
         .execute(conn)
         .await
         .map(|done| done.rows_affected())
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn delete_expired_sessions(db: &Db, now: i64) -> DbResult<u64> {
@@ -190,7 +179,7 @@ pub async fn delete_expired_sessions(db: &Db, now: i64) -> DbResult<u64> {
         .execute(&db.pool)
         .await
         .map(|done| done.rows_affected())
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// The latest time any of `keys` is locked until, if that is after `now`.
@@ -202,8 +191,7 @@ pub async fn locked_until(db: &Db, keys: &[&str], now: i64) -> DbResult<Option<i
                 .bind(*key)
                 .bind(now)
                 .fetch_optional(&db.pool)
-                .await
-                .map_err(DbError::classify)?;
+                .await?;
         latest = latest.max(until);
     }
     Ok(latest)
@@ -231,26 +219,20 @@ pub async fn record_failure(
     .bind(now)
     .bind(now - window)
     .fetch_one(&mut *conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     if failures >= max {
         sqlx::query("UPDATE login_throttle SET locked_until = $1, failures = 0, window_start = $2 WHERE key = $3")
             .bind(now + lockout)
             .bind(now)
             .bind(key)
             .execute(conn)
-            .await
-            .map_err(DbError::classify)?;
+            .await?;
     }
     Ok(())
 }
 
 pub async fn clear_throttle(conn: &mut AnyConnection, key: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM login_throttle WHERE key = $1")
-        .bind(key)
-        .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+    sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(conn).await?;
     Ok(())
 }
 
@@ -267,8 +249,7 @@ pub async fn insert_reset(
         .bind(now)
         .bind(expires_at)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -278,7 +259,7 @@ pub async fn last_reset_at(db: &Db, user_id: i64) -> DbResult<Option<i64>> {
         .bind(user_id)
         .fetch_one(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// The user an unused, unexpired reset token belongs to.
@@ -290,7 +271,7 @@ pub async fn reset_user(db: &Db, token_hash: &str, now: i64) -> DbResult<Option<
     .bind(now)
     .fetch_optional(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Marks an unused, unexpired token used and returns its user; `None` if it was not usable.
@@ -304,7 +285,7 @@ pub async fn use_reset(conn: &mut AnyConnection, token_hash: &str, now: i64) -> 
     .bind(now)
     .fetch_optional(&mut *conn)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Makes every other outstanding reset link of `user_id` unusable.
@@ -313,8 +294,7 @@ pub async fn void_resets_of(conn: &mut AnyConnection, user_id: i64, now: i64) ->
         .bind(user_id)
         .bind(now)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -324,7 +304,7 @@ pub async fn names_of(conn: &mut AnyConnection, user_id: i64) -> DbResult<(Strin
         .bind(user_id)
         .fetch_one(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// One row of the users screen.
@@ -343,7 +323,7 @@ pub struct UserListing {
 
 /// Every user's id by username.
 pub async fn ids_by_username(db: &Db) -> DbResult<Vec<(String, i64)>> {
-    sqlx::query_as("SELECT username, id FROM users").fetch_all(&db.pool).await.map_err(DbError::classify)
+    sqlx::query_as("SELECT username, id FROM users").fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
 pub async fn listing(db: &Db) -> DbResult<Vec<UserListing>> {
@@ -372,7 +352,7 @@ pub async fn listing(db: &Db) -> DbResult<Vec<UserListing>> {
             })
             .collect()
     })
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Role and whether the account is disabled, read in the caller's transaction.
@@ -382,7 +362,7 @@ pub async fn role_and_state(conn: &mut AnyConnection, user_id: i64) -> DbResult<
         .fetch_one(conn)
         .await
         .map(|(role, disabled_at)| (role, disabled_at.is_some()))
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Admins who can still sign in.
@@ -390,16 +370,11 @@ pub async fn active_admins(conn: &mut AnyConnection) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL")
         .fetch_one(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn set_role(conn: &mut AnyConnection, user_id: i64, role: &str) -> DbResult<()> {
-    sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
-        .bind(role)
-        .bind(user_id)
-        .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+    sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role).bind(user_id).execute(conn).await?;
     Ok(())
 }
 
@@ -408,8 +383,7 @@ pub async fn set_disabled(conn: &mut AnyConnection, user_id: i64, disabled_at: O
         .bind(disabled_at)
         .bind(user_id)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -418,11 +392,11 @@ pub async fn article_count(conn: &mut AnyConnection, user_id: i64) -> DbResult<i
         .bind(user_id)
         .fetch_one(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn delete_user(conn: &mut AnyConnection, user_id: i64) -> DbResult<()> {
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(conn).await.map_err(DbError::classify)?;
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(conn).await?;
     Ok(())
 }
 
@@ -434,5 +408,5 @@ pub async fn prune_throttle(db: &Db, window_start: i64, now: i64) -> DbResult<u6
         .execute(&db.pool)
         .await
         .map(|done| done.rows_affected())
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }

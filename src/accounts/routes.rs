@@ -196,6 +196,7 @@ fn field_error(state: &AppState, err: AccountError) -> Result<minijinja::Value, 
             Ok(context! { field => field, message => format!("{value:?} is already taken") })
         }
         AccountError::Db(db) => Err(error_page(state, AppError::from(db))),
+        AccountError::Hashing(why) => Err(error_page(state, AppError::Internal(anyhow::anyhow!(why)))),
     }
 }
 

@@ -4,7 +4,7 @@ use crate::store::{Db, DbError, DbResult};
 
 /// Rows of `(key, count)`.
 async fn pairs(db: &Db, sql: &str) -> DbResult<Vec<(String, i64)>> {
-    sqlx::query_as(sql).fetch_all(&db.pool).await.map_err(DbError::classify)
+    sqlx::query_as(sql).fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
 /// Posts per status.
@@ -50,7 +50,7 @@ pub async fn per_day(db: &Db, series: Series, since: i64) -> DbResult<Vec<(i64, 
              WHERE confirmed_at >= $1 GROUP BY confirmed_at / 86400"
         }
     };
-    sqlx::query_as(sql).bind(since).fetch_all(&db.pool).await.map_err(DbError::classify)
+    sqlx::query_as(sql).bind(since).fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
 /// One line of the activity log.
@@ -66,7 +66,7 @@ pub async fn recent_activity(db: &Db, limit: i64) -> DbResult<Vec<Activity>> {
         .bind(limit)
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// The price poller: when a provider last answered, and how many are backing off now.
@@ -78,5 +78,5 @@ pub async fn price_poller(db: &Db, now: i64) -> DbResult<(Option<i64>, i64)> {
     .bind(now)
     .fetch_one(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }

@@ -67,12 +67,12 @@ pub async fn target(db: &Db, slug: &str) -> DbResult<TargetRow> {
         .bind(slug)
         .fetch_one(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Every published post as a comment target (`export static`).
 pub async fn all_targets(db: &Db) -> DbResult<Vec<TargetRow>> {
-    sqlx::query_as::<_, TargetRow>(TARGET_SELECT).fetch_all(&db.pool).await.map_err(DbError::classify)
+    sqlx::query_as::<_, TargetRow>(TARGET_SELECT).fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
 /// The settings of any article (for the CLI), by slug: its id and settings.
@@ -83,8 +83,7 @@ pub async fn settings_by_slug(db: &Db, slug: &str) -> DbResult<(i64, ArticleSett
     )
     .bind(slug)
     .fetch_one(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok((id, ArticleSettings { open: open.unwrap_or(1) != 0, close_after_days: days }))
 }
 
@@ -97,8 +96,7 @@ pub async fn save_settings(conn: &mut AnyConnection, article_id: i64, settings: 
     .bind(settings.open as i64)
     .bind(settings.close_after_days)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -139,7 +137,7 @@ pub async fn facts(
     .bind(content_hash)
     .fetch_one(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// The comment a reply answers.
@@ -157,7 +155,7 @@ pub async fn parent(db: &Db, id: i64) -> DbResult<ParentRow> {
         .bind(id)
         .fetch_one(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// A comment as stored.
@@ -202,7 +200,7 @@ pub async fn insert(conn: &mut AnyConnection, row: &NewRow<'_>, now: i64) -> DbR
     .bind(now)
     .fetch_one(conn)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// An article's approved comments, plus the pending ones among `own` (the reader's), oldest first.
@@ -219,7 +217,7 @@ pub async fn visible(db: &Db, article_id: i64, own: &[i64]) -> DbResult<Vec<Publ
     for id in own {
         query = query.bind(*id);
     }
-    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows = query.fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -239,7 +237,7 @@ pub async fn approved_of(db: &Db, ids: &[i64]) -> DbResult<Vec<PublicComment>> {
     for id in ids {
         query = query.bind(*id);
     }
-    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows = query.fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -248,7 +246,7 @@ pub async fn all_approved_counts(db: &Db) -> DbResult<Vec<(i64, i64)>> {
     sqlx::query_as("SELECT article_id, COUNT(*) FROM comments WHERE status = 'approved' GROUP BY article_id")
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Approved comments per article, for the listed ones (one query per listing page).
@@ -264,7 +262,7 @@ pub async fn approved_counts(db: &Db, article_ids: &[i64]) -> DbResult<Vec<(i64,
     for id in article_ids {
         query = query.bind(*id);
     }
-    query.fetch_all(&db.pool).await.map_err(DbError::classify)
+    query.fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
 /// A comment for a feed: the comment and its article's slug and title.
@@ -292,7 +290,7 @@ pub async fn latest_approved(
     if let Some(id) = article_id {
         query = query.bind(id);
     }
-    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows = query.fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(|r| (r.comment.into(), r.slug, r.title)).collect())
 }
 
@@ -336,8 +334,7 @@ pub async fn for_moderation(
         .bind(limit)
         .bind(offset)
         .fetch_all(&db.pool)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| ModeratedComment {
@@ -356,7 +353,7 @@ pub async fn count_for_moderation(db: &Db, filter: ModerationFilter) -> DbResult
         .bind(i64::from(filter.published_articles_only))
         .fetch_one(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Sets the status of the comments among `ids` whose status differs; returns the ids changed.
@@ -373,7 +370,7 @@ pub async fn set_status(conn: &mut AnyConnection, ids: &[i64], status: CommentSt
     for id in ids {
         update = update.bind(*id);
     }
-    let mut changed = update.fetch_all(&mut *conn).await.map_err(DbError::classify)?;
+    let mut changed = update.fetch_all(&mut *conn).await?;
     changed.sort_unstable();
     Ok(changed)
 }
@@ -389,7 +386,7 @@ pub async fn existing(db: &Db, ids: &[i64]) -> DbResult<Vec<i64>> {
     for id in ids {
         query = query.bind(*id);
     }
-    query.fetch_all(&db.pool).await.map_err(DbError::classify)
+    query.fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
 /// Approved top-level comments on the article older than `root_id`: where a thread sits.
@@ -401,5 +398,5 @@ pub async fn threads_before(db: &Db, article_id: i64, root_id: i64) -> DbResult<
     .bind(root_id)
     .fetch_one(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }

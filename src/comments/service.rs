@@ -50,6 +50,12 @@ pub enum CommentError {
     Db(#[from] DbError),
 }
 
+impl From<sqlx::Error> for CommentError {
+    fn from(err: sqlx::Error) -> Self {
+        CommentError::Db(err.into())
+    }
+}
+
 /// A submission as the web layer hands it over.
 #[derive(Debug, Clone)]
 pub struct Submission {
@@ -239,12 +245,12 @@ pub async fn submit(
         content_html: &content_html,
         content_hash: &content_hash,
     };
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let id = queries::insert(&mut tx, &row, now).await?;
     if status == CommentStatus::Approved {
         store::bump_content_epoch(&mut tx).await?;
     }
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     tracing::info!(comment.id = id, article.id = target.id, status = status.as_str(), "New comment on {}", target.slug);
 
     let root = thread_id.unwrap_or(id);
@@ -384,7 +390,7 @@ pub async fn set_status(db: &Db, ids: &[i64], status: CommentStatus) -> Result<V
         return Err(CommentError::Invalid(vec![("id", format!("no comment with id {}", missing.join(", ")))]));
     }
     let now = store::now();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let changed = queries::set_status(&mut tx, ids, status, now).await?;
     if !changed.is_empty() {
         let detail =
@@ -393,7 +399,7 @@ pub async fn set_status(db: &Db, ids: &[i64], status: CommentStatus) -> Result<V
         // Approving publishes; spam or trash may hide a public comment. Either way pages change.
         store::bump_content_epoch(&mut tx).await?;
     }
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(changed)
 }
 
@@ -404,10 +410,10 @@ pub async fn set_article_settings(db: &Db, slug: &str, settings: ArticleSettings
         Err(DbError::NotFound) => return Err(CommentError::Invalid(vec![("article", format!("no article {slug:?}"))])),
         Err(err) => return Err(err.into()),
     };
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     queries::save_settings(&mut tx, article_id, settings).await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -459,14 +465,14 @@ pub async fn reply_as_moderator(
         content_hash: &content_hash,
     };
     let now = store::now();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     if parent_status == Some(CommentStatus::Pending) {
         queries::set_status(&mut tx, &[parent.id], CommentStatus::Approved, now).await?;
     }
     let id = queries::insert(&mut tx, &row, now).await?;
     store::record_activity(&mut tx, "comments.replied", Some(id), &parent.id.to_string()).await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(id)
 }
 

@@ -94,7 +94,7 @@ pub async fn list_published(db: &Db, filter: ListFilter, limit: i64, offset: i64
     if let Some(arg) = arg {
         query = query.bind(arg);
     }
-    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows = query.fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -105,7 +105,7 @@ pub async fn count_published(db: &Db, filter: ListFilter) -> DbResult<i64> {
     if let Some(arg) = arg {
         query = query.bind(arg);
     }
-    query.fetch_one(&db.pool).await.map_err(DbError::classify)
+    query.fetch_one(&db.pool).await.map_err(DbError::from)
 }
 
 /// Every article of any status, newest first (for the CLI).
@@ -113,22 +113,19 @@ pub async fn list_all(db: &Db, limit: i64) -> DbResult<Vec<ArticleSummary>> {
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} ORDER BY COALESCE(a.published_at, a.scheduled_at, a.created_at) DESC, a.id DESC LIMIT $1"
     );
-    let rows =
-        sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn find_by_slug(db: &Db, slug: &str) -> DbResult<Article> {
     let sql = format!("SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.slug = $1");
-    let summary: ArticleSummary =
-        sqlx::query_as::<_, SummaryRow>(&sql).bind(slug).fetch_one(&db.pool).await.map_err(DbError::classify)?.into();
+    let summary: ArticleSummary = sqlx::query_as::<_, SummaryRow>(&sql).bind(slug).fetch_one(&db.pool).await?.into();
     with_body(db, summary).await
 }
 
 pub async fn find_by_id(db: &Db, id: i64) -> DbResult<Article> {
     let sql = format!("SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.id = $1");
-    let summary: ArticleSummary =
-        sqlx::query_as::<_, SummaryRow>(&sql).bind(id).fetch_one(&db.pool).await.map_err(DbError::classify)?.into();
+    let summary: ArticleSummary = sqlx::query_as::<_, SummaryRow>(&sql).bind(id).fetch_one(&db.pool).await?.into();
     with_body(db, summary).await
 }
 
@@ -136,8 +133,7 @@ async fn with_body(db: &Db, summary: ArticleSummary) -> DbResult<Article> {
     let body = sqlx::query_as::<_, BodyRow>("SELECT body_md, body_html, featured_image FROM articles WHERE id = $1")
         .bind(summary.id)
         .fetch_one(&db.pool)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     let tags = tags_of(db, summary.id).await?;
     Ok(Article { summary, body_md: body.body_md, body_html: body.body_html, featured_image: body.featured_image, tags })
 }
@@ -152,8 +148,7 @@ pub async fn latest_with_bodies(db: &Db, category_id: Option<i64>, limit: i64) -
             sqlx::query_as::<_, BodyRow>("SELECT body_md, body_html, featured_image FROM articles WHERE id = $1")
                 .bind(summary.id)
                 .fetch_one(&db.pool)
-                .await
-                .map_err(DbError::classify)?;
+                .await?;
         let tags = tags_of(db, summary.id).await?;
         articles.push(Article {
             summary,
@@ -173,7 +168,7 @@ pub async fn tags_of(db: &Db, article_id: i64) -> DbResult<Vec<Tag>> {
     .bind(article_id)
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(rows.into_iter().map(|(slug, name)| Tag { slug, name }).collect())
 }
 
@@ -187,8 +182,7 @@ pub async fn neighbours(db: &Db, article: &ArticleSummary) -> DbResult<Neighbour
     .bind(published_at)
     .bind(article.id)
     .fetch_optional(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     let next: Option<(String, String)> = sqlx::query_as(
         "SELECT slug, title FROM articles WHERE kind = 'post' AND status = 'published' \
          AND (published_at, id) > ($1, $2) ORDER BY published_at ASC, id ASC LIMIT 1",
@@ -196,8 +190,7 @@ pub async fn neighbours(db: &Db, article: &ArticleSummary) -> DbResult<Neighbour
     .bind(published_at)
     .bind(article.id)
     .fetch_optional(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     let to_link = |(slug, title)| LinkRef { slug, title };
     Ok(Neighbours { previous: previous.map(to_link), next: next.map(to_link) })
 }
@@ -210,8 +203,7 @@ pub async fn standing_pages(db: &Db, limit: i64) -> DbResult<Vec<LinkRef>> {
     )
     .bind(limit)
     .fetch_all(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(rows.into_iter().map(|(slug, title)| LinkRef { slug, title }).collect())
 }
 
@@ -220,7 +212,7 @@ pub async fn published_summaries(db: &Db) -> DbResult<Vec<ArticleSummary>> {
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.status = 'published' ORDER BY a.published_at DESC, a.id DESC"
     );
-    let rows = sqlx::query_as::<_, SummaryRow>(&sql).fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows = sqlx::query_as::<_, SummaryRow>(&sql).fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -232,8 +224,7 @@ pub async fn tags_of_published(db: &Db) -> DbResult<Vec<(i64, i64, Tag)>> {
          JOIN articles a ON a.id = at.article_id WHERE a.status = 'published' ORDER BY at.article_id, t.name",
     )
     .fetch_all(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(rows.into_iter().map(|(article_id, id, slug, name)| (article_id, id, Tag { slug, name })).collect())
 }
 
@@ -249,7 +240,7 @@ pub async fn bodies(db: &Db, ids: &[i64]) -> DbResult<Vec<(i64, String, String, 
     for id in ids {
         query = query.bind(*id);
     }
-    query.fetch_all(&db.pool).await.map_err(DbError::classify)
+    query.fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
 /// Slug, kind and modification time of everything public: the sitemap's input.
@@ -259,7 +250,7 @@ pub async fn published_index(db: &Db) -> DbResult<Vec<(String, String, i64)>> {
     )
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Full-text search over published posts, best match first. `terms` are plain words.
@@ -303,22 +294,14 @@ pub async fn search(
             terms.join(" "),
         ),
     };
-    let total: i64 =
-        sqlx::query_scalar(&count_sql).bind(&query_text).fetch_one(&db.pool).await.map_err(DbError::classify)?;
-    let rows = sqlx::query(&sql)
-        .bind(&query_text)
-        .bind(limit)
-        .bind(offset)
-        .bind(START)
-        .bind(STOP)
-        .fetch_all(&db.pool)
-        .await
-        .map_err(DbError::classify)?;
+    let total: i64 = sqlx::query_scalar(&count_sql).bind(&query_text).fetch_one(&db.pool).await?;
+    let rows =
+        sqlx::query(&sql).bind(&query_text).bind(limit).bind(offset).bind(START).bind(STOP).fetch_all(&db.pool).await?;
     let mut hits = Vec::with_capacity(rows.len());
     for row in rows {
         use sqlx::Row;
-        let snippet: String = row.try_get("snippet").map_err(DbError::classify)?;
-        let summary: ArticleSummary = SummaryRow::from_row(&row).map_err(DbError::classify)?.into();
+        let snippet: String = row.try_get("snippet")?;
+        let summary: ArticleSummary = SummaryRow::from_row(&row)?.into();
         hits.push((summary, snippet));
     }
     Ok((hits, total))
@@ -332,7 +315,7 @@ pub async fn category_by_slug(db: &Db, slug: &str) -> DbResult<Category> {
     .fetch_one(&db.pool)
     .await
     .map(|(id, slug, name, description)| Category { id, slug, name, description })
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Finds a category by its exact name or slug.
@@ -344,7 +327,7 @@ pub async fn category_by_name_or_slug(db: &Db, key: &str) -> DbResult<Category> 
     .fetch_one(&db.pool)
     .await
     .map(|(id, slug, name, description)| Category { id, slug, name, description })
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// All categories with their number of published posts.
@@ -355,8 +338,7 @@ pub async fn categories_with_counts(db: &Db) -> DbResult<Vec<(Category, i64)>> {
          FROM categories c ORDER BY c.name",
     )
     .fetch_all(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(rows.into_iter().map(|(id, slug, name, description, n)| (Category { id, slug, name, description }, n)).collect())
 }
 
@@ -366,7 +348,7 @@ pub async fn tag_by_slug(db: &Db, slug: &str) -> DbResult<(i64, Tag)> {
         .fetch_one(&db.pool)
         .await
         .map(|(id, slug, name)| (id, Tag { slug, name }))
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn insert_category(
@@ -385,7 +367,7 @@ pub async fn insert_category(
     .bind(now)
     .fetch_one(conn)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Returns the category id for `name`, creating it when missing.
@@ -394,8 +376,7 @@ pub async fn ensure_category(conn: &mut AnyConnection, slug: &str, name: &str, n
         .bind(slug)
         .bind(name)
         .fetch_optional(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     match existing {
         Some(id) => Ok(id),
         None => insert_category(conn, slug, name, "", now).await,
@@ -418,7 +399,7 @@ pub async fn article_ids_by_slugs(conn: &mut AnyConnection, slugs: &[&str]) -> D
         for slug in chunk {
             query = query.bind(*slug);
         }
-        found.extend(query.fetch_all(&mut *conn).await.map_err(DbError::classify)?);
+        found.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(found)
 }
@@ -437,7 +418,7 @@ pub async fn ensure_tags(
         for slug in chunk {
             query = query.bind(*slug);
         }
-        for (id, slug) in query.fetch_all(&mut *conn).await.map_err(DbError::classify)? {
+        for (id, slug) in query.fetch_all(&mut *conn).await? {
             ids.insert(slug, id);
         }
     }
@@ -456,7 +437,7 @@ pub async fn ensure_tags(
         for (slug, name) in chunk {
             query = query.bind(slug.as_str()).bind(name.as_str());
         }
-        for (id, slug) in query.fetch_all(&mut *conn).await.map_err(DbError::classify)? {
+        for (id, slug) in query.fetch_all(&mut *conn).await? {
             ids.insert(slug, id);
         }
     }
@@ -556,8 +537,8 @@ pub async fn upsert_articles(
         for row in chunk {
             query = bind_article_columns(query, row).bind(now).bind(now);
         }
-        for row in query.fetch_all(&mut *conn).await.map_err(DbError::classify)? {
-            written.push((row.try_get(0).map_err(DbError::classify)?, row.try_get(1).map_err(DbError::classify)?));
+        for row in query.fetch_all(&mut *conn).await? {
+            written.push((row.try_get(0)?, row.try_get(1)?));
         }
     }
     Ok(written)
@@ -570,13 +551,8 @@ fn bind_article_row<'q>(sql: &'q str, row: &'q ArticleRow<'q>, now: i64) -> Quer
 
 pub async fn insert_article(conn: &mut AnyConnection, row: &ArticleRow<'_>, now: i64) -> DbResult<i64> {
     let sql = format!("{} RETURNING id", insert_articles_sql(1));
-    let inserted = bind_article_columns(sqlx::query(&sql), row)
-        .bind(now)
-        .bind(now)
-        .fetch_one(conn)
-        .await
-        .map_err(DbError::classify)?;
-    inserted.try_get(0).map_err(DbError::classify)
+    let inserted = bind_article_columns(sqlx::query(&sql), row).bind(now).bind(now).fetch_one(conn).await?;
+    inserted.try_get(0).map_err(DbError::from)
 }
 
 pub async fn update_article(conn: &mut AnyConnection, id: i64, row: &ArticleRow<'_>, now: i64) -> DbResult<()> {
@@ -584,7 +560,7 @@ pub async fn update_article(conn: &mut AnyConnection, id: i64, row: &ArticleRow<
         "UPDATE articles SET kind = $1, slug = $2, title = $3, excerpt = $4, body_md = $5, body_html = $6, \
          body_text = $7, reading_minutes = $8, status = $9, author_id = $10, category_id = $11, featured_image = $12, \
          published_at = $13, scheduled_at = $14, updated_at = $15 WHERE id = $16";
-    bind_article_row(SQL, row, now).bind(id).execute(conn).await.map_err(DbError::classify)?;
+    bind_article_row(SQL, row, now).bind(id).execute(conn).await?;
     Ok(())
 }
 
@@ -607,7 +583,7 @@ pub async fn save_revisions(conn: &mut AnyConnection, article_ids: &[i64], now: 
         for id in chunk {
             query = query.bind(*id);
         }
-        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -621,7 +597,7 @@ pub async fn clear_tags(conn: &mut AnyConnection, article_ids: &[i64]) -> DbResu
         for id in chunk {
             query = query.bind(*id);
         }
-        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -637,7 +613,7 @@ pub async fn add_article_tags(conn: &mut AnyConnection, pairs: &[(i64, i64)]) ->
         for (article_id, tag_id) in chunk {
             query = query.bind(*article_id).bind(*tag_id);
         }
-        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -651,8 +627,7 @@ pub async fn save_revision(conn: &mut AnyConnection, article_id: i64, now: i64) 
     .bind(article_id)
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -661,7 +636,7 @@ pub async fn count_revisions(db: &Db, article_id: i64) -> DbResult<i64> {
         .bind(article_id)
         .fetch_one(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Ids of every published article and page.
@@ -669,7 +644,7 @@ pub async fn published_ids(db: &Db) -> DbResult<Vec<i64>> {
     sqlx::query_scalar("SELECT id FROM articles WHERE status = 'published' ORDER BY id")
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn slug_of(db: &Db, article_id: i64) -> DbResult<Option<String>> {
@@ -677,7 +652,7 @@ pub async fn slug_of(db: &Db, article_id: i64) -> DbResult<Option<String>> {
         .bind(article_id)
         .fetch_optional(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn article_id_by_slug(conn: &mut AnyConnection, slug: &str) -> DbResult<Option<i64>> {
@@ -685,7 +660,7 @@ pub async fn article_id_by_slug(conn: &mut AnyConnection, slug: &str) -> DbResul
         .bind(slug)
         .fetch_optional(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// The category whose name or slug is `name`, or whose slug is `slug`.
@@ -695,15 +670,12 @@ pub async fn category_id_by_name(conn: &mut AnyConnection, name: &str, slug: &st
         .bind(slug)
         .fetch_optional(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn slug_taken(conn: &mut AnyConnection, slug: &str, except_id: Option<i64>) -> DbResult<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM articles WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(conn)
-        .await
-        .map_err(DbError::classify)?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM articles WHERE slug = $1").bind(slug).fetch_optional(conn).await?;
     Ok(matches!(found, Some(id) if Some(id) != except_id))
 }
 
@@ -716,8 +688,7 @@ pub async fn publish_if_scheduled(conn: &mut AnyConnection, id: i64, now: i64) -
     .bind(id)
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -736,8 +707,7 @@ pub async fn set_status(
         .bind(now)
         .bind(id)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -745,16 +715,13 @@ pub async fn newest_update(db: &Db) -> DbResult<Option<i64>> {
     sqlx::query_scalar("SELECT MAX(updated_at) FROM articles WHERE status = 'published'")
         .fetch_one(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// The author and status of an article, read inside the transaction that changes it.
 pub async fn owner_and_status(conn: &mut AnyConnection, id: i64) -> DbResult<Option<(i64, Status)>> {
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT author_id, status FROM articles WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map_err(DbError::classify)?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT author_id, status FROM articles WHERE id = $1").bind(id).fetch_optional(conn).await?;
     Ok(row.map(|(author, status)| (author, Status::parse(&status).unwrap_or(Status::Draft))))
 }
 
@@ -809,7 +776,7 @@ pub async fn admin_list(
             AdminArg::Text(t) => count.bind(t.as_str()),
         };
     }
-    let total = count.fetch_one(&db.pool).await.map_err(DbError::classify)?;
+    let total = count.fetch_one(&db.pool).await?;
     let (clause, args) = admin_clause(filter, 3);
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE 1 = 1{clause} ORDER BY a.updated_at DESC, a.id DESC LIMIT $1 OFFSET $2"
@@ -821,7 +788,7 @@ pub async fn admin_list(
             AdminArg::Text(t) => query.bind(t.as_str()),
         };
     }
-    let rows = query.fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows = query.fetch_all(&db.pool).await?;
     Ok((rows.into_iter().map(Into::into).collect(), total))
 }
 
@@ -840,8 +807,7 @@ pub async fn set_text(conn: &mut AnyConnection, id: i64, text: &TextRow<'_>, now
     .bind(now)
     .bind(id)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -866,15 +832,13 @@ fn revision_of((id, article_id, title, excerpt, body_md, saved_at): RevisionTupl
 /// An article's revisions, newest first.
 pub async fn revisions(db: &Db, article_id: i64) -> DbResult<Vec<Revision>> {
     let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE article_id = $1 ORDER BY id DESC");
-    let rows: Vec<RevisionTuple> =
-        sqlx::query_as(&sql).bind(article_id).fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows: Vec<RevisionTuple> = sqlx::query_as(&sql).bind(article_id).fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(revision_of).collect())
 }
 
 pub async fn revision(db: &Db, article_id: i64, id: i64) -> DbResult<Revision> {
     let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE article_id = $1 AND id = $2");
-    let row: RevisionTuple =
-        sqlx::query_as(&sql).bind(article_id).bind(id).fetch_one(&db.pool).await.map_err(DbError::classify)?;
+    let row: RevisionTuple = sqlx::query_as(&sql).bind(article_id).bind(id).fetch_one(&db.pool).await?;
     Ok(revision_of(row))
 }
 
@@ -892,7 +856,7 @@ pub async fn save_autosave(conn: &mut AnyConnection, user_id: i64, autosave: &Au
     .bind(autosave.saved_at)
     .execute(conn)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(())
 }
 
@@ -903,8 +867,7 @@ pub async fn autosave(db: &Db, article_id: i64, user_id: i64) -> DbResult<Option
     .bind(article_id)
     .bind(user_id)
     .fetch_optional(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(row.map(|(article_id, title, excerpt, body_md, saved_at)| Autosave {
         article_id,
         title,
@@ -920,8 +883,7 @@ pub async fn delete_autosave(conn: &mut AnyConnection, article_id: i64, user_id:
         .bind(article_id)
         .bind(user_id)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -933,8 +895,7 @@ pub async fn category_entries(db: &Db) -> DbResult<Vec<CategoryEntry>> {
          FROM categories c ORDER BY c.name",
     )
     .fetch_all(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(id, slug, name, description, parent_id, articles)| CategoryEntry {
@@ -947,7 +908,7 @@ pub async fn category_entries(db: &Db) -> DbResult<Vec<CategoryEntry>> {
 
 /// Each category's parent: what a cycle check walks.
 pub async fn category_parents(conn: &mut AnyConnection) -> DbResult<Vec<(i64, Option<i64>)>> {
-    sqlx::query_as("SELECT id, parent_id FROM categories").fetch_all(conn).await.map_err(DbError::classify)
+    sqlx::query_as("SELECT id, parent_id FROM categories").fetch_all(conn).await.map_err(DbError::from)
 }
 
 pub async fn update_category(conn: &mut AnyConnection, id: i64, entry: &CategoryEntry) -> DbResult<bool> {
@@ -959,27 +920,20 @@ pub async fn update_category(conn: &mut AnyConnection, id: i64, entry: &Category
             .bind(entry.parent_id)
             .bind(id)
             .execute(conn)
-            .await
-            .map_err(DbError::classify)?;
+            .await?;
     Ok(result.rows_affected() == 1)
 }
 
 /// Deletes a category: its articles become uncategorised and its children move up to its parent.
 pub async fn delete_category(conn: &mut AnyConnection, id: i64) -> DbResult<bool> {
-    sqlx::query("UPDATE articles SET category_id = NULL WHERE category_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
+    sqlx::query("UPDATE articles SET category_id = NULL WHERE category_id = $1").bind(id).execute(&mut *conn).await?;
     sqlx::query(
         "UPDATE categories SET parent_id = (SELECT parent_id FROM categories WHERE id = $1) WHERE parent_id = $1",
     )
     .bind(id)
     .execute(&mut *conn)
-    .await
-    .map_err(DbError::classify)?;
-    let result =
-        sqlx::query("DELETE FROM categories WHERE id = $1").bind(id).execute(conn).await.map_err(DbError::classify)?;
+    .await?;
+    let result = sqlx::query("DELETE FROM categories WHERE id = $1").bind(id).execute(conn).await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -996,8 +950,7 @@ pub async fn tag_entries(db: &Db, published_only: bool) -> DbResult<Vec<TagEntry
         "SELECT t.id, t.slug, t.name, (SELECT COUNT(*) FROM article_tags at WHERE at.tag_id = t.id) \
          FROM tags t ORDER BY t.name"
     };
-    let rows: Vec<(i64, String, String, i64)> =
-        sqlx::query_as(sql).fetch_all(&db.pool).await.map_err(DbError::classify)?;
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(sql).fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(|(id, slug, name, articles)| TagEntry { id, slug, name, articles }).collect())
 }
 
@@ -1007,8 +960,7 @@ pub async fn rename_tag(conn: &mut AnyConnection, id: i64, slug: &str, name: &st
         .bind(name)
         .bind(id)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -1021,28 +973,19 @@ pub async fn merge_tag(conn: &mut AnyConnection, from: i64, into: i64) -> DbResu
     .bind(from)
     .bind(into)
     .execute(&mut *conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     delete_tag(conn, from).await
 }
 
 pub async fn delete_tag(conn: &mut AnyConnection, id: i64) -> DbResult<bool> {
-    sqlx::query("DELETE FROM article_tags WHERE tag_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
-    let result =
-        sqlx::query("DELETE FROM tags WHERE id = $1").bind(id).execute(conn).await.map_err(DbError::classify)?;
+    sqlx::query("DELETE FROM article_tags WHERE tag_id = $1").bind(id).execute(&mut *conn).await?;
+    let result = sqlx::query("DELETE FROM tags WHERE id = $1").bind(id).execute(conn).await?;
     Ok(result.rows_affected() == 1)
 }
 
 pub async fn category_exists(conn: &mut AnyConnection, id: i64) -> DbResult<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM categories WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map_err(DbError::classify)?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM categories WHERE id = $1").bind(id).fetch_optional(conn).await?;
     Ok(found.is_some())
 }
 
@@ -1055,8 +998,7 @@ pub async fn save_redirect(conn: &mut AnyConnection, old_path: &str, new_path: &
     .bind(old_path)
     .bind(new_path)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -1066,7 +1008,7 @@ pub async fn redirect(db: &Db, old_path: &str) -> DbResult<Option<String>> {
         .bind(old_path)
         .fetch_optional(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Every redirect, as (old path, new path).
@@ -1074,15 +1016,10 @@ pub async fn all_redirects(db: &Db) -> DbResult<Vec<(String, String)>> {
     sqlx::query_as("SELECT old_path, new_path FROM redirects ORDER BY old_path")
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn set_category_parent(conn: &mut AnyConnection, id: i64, parent_id: Option<i64>) -> DbResult<()> {
-    sqlx::query("UPDATE categories SET parent_id = $1 WHERE id = $2")
-        .bind(parent_id)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+    sqlx::query("UPDATE categories SET parent_id = $1 WHERE id = $2").bind(parent_id).bind(id).execute(conn).await?;
     Ok(())
 }

@@ -42,6 +42,12 @@ pub enum ContentError {
     Db(#[from] DbError),
 }
 
+impl From<sqlx::Error> for ContentError {
+    fn from(err: sqlx::Error) -> Self {
+        ContentError::Db(err.into())
+    }
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> ContentError {
     ContentError::Invalid { field, message: message.into() }
 }
@@ -309,7 +315,7 @@ pub async fn upsert_prepared(
     items: &[Prepared],
     terms: Terms,
 ) -> Result<Vec<Saved>, (Option<usize>, ContentError)> {
-    let db_error = |e| (None, ContentError::from(DbError::classify(e)));
+    let db_error = |e| (None, ContentError::from(DbError::from(e)));
     let mut tx = db.pool.begin().await.map_err(db_error)?;
     match save_batch_in(&mut tx, db, items, terms).await {
         Ok(saved) => {
@@ -457,9 +463,9 @@ async fn save(
     update_existing: bool,
 ) -> Result<Saved, ContentError> {
     let checked = check_draft(limits, &draft)?;
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let saved = save_in(&mut tx, db, &draft, &checked, terms, update_existing).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(saved)
 }
 
@@ -621,12 +627,12 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
         return Ok(Status::Published);
     }
     let now = store::now();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     queries::set_status(&mut tx, article.summary.id, Status::Published, Some(now), None, now).await?;
     enqueue_for_status(&mut tx, article.summary.id, Status::Published, None, now).await?;
     store::record_activity(&mut tx, "article.published", Some(article.summary.id), slug).await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(Status::Published)
 }
 
@@ -634,14 +640,14 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
 /// unscheduled meanwhile, so running it twice is harmless.
 pub async fn publish_scheduled(db: &Db, article_id: i64) -> Result<bool, ContentError> {
     let now = store::now();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let changed = queries::publish_if_scheduled(&mut tx, article_id, now).await?;
     if changed {
         enqueue_for_status(&mut tx, article_id, Status::Published, None, now).await?;
         store::record_activity(&mut tx, "article.published", Some(article_id), "scheduled").await?;
         store::bump_content_epoch(&mut tx).await?;
     }
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(changed)
 }
 
@@ -773,14 +779,14 @@ pub async fn add_category(db: &Db, name: &str, description: &str) -> Result<Cate
     if slug.is_empty() || name.chars().count() > MAX_TERM_CHARS {
         return Err(invalid("name", format!("{name:?} is not a usable category name")));
     }
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let id = match queries::insert_category(&mut tx, &slug, name, description, store::now()).await {
         Ok(id) => id,
         Err(DbError::Conflict(_)) => return Err(invalid("name", format!("category {name:?} already exists"))),
         Err(err) => return Err(err.into()),
     };
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(Category { id, slug, name: name.to_string(), description: description.to_string() })
 }
 
@@ -983,7 +989,7 @@ async fn write_article(
         None => None,
     };
 
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let current = match (id, before) {
         (Some(id), Some(article)) => {
             // Read again inside the transaction: the rules apply to the row being changed.
@@ -1077,7 +1083,7 @@ async fn write_article(
     };
     store::record_activity(&mut tx, activity, Some(article_id), &slug).await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(saved)
 }
 
@@ -1098,7 +1104,7 @@ fn not_found_as(err: DbError, id: i64) -> ContentError {
 /// Publishes, schedules, unpublishes, trashes or restores article `id`.
 pub async fn change_status(db: &Db, actor: &Actor, id: i64, change: StatusChange) -> Result<Status, ContentError> {
     let now = store::now();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let (author_id, was) = queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
     may_change_status(actor, author_id)?;
     let (status, published_at, scheduled_at, activity) = match (change, was) {
@@ -1120,14 +1126,14 @@ pub async fn change_status(db: &Db, actor: &Actor, id: i64, change: StatusChange
     }
     store::record_activity(&mut tx, activity, Some(id), status.as_str()).await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(status)
 }
 
 /// An article for the editor, if `actor` may see it there (their own, or anyone's for editors).
 pub async fn article_for_edit(db: &Db, actor: &Actor, id: i64) -> Result<Article, ContentError> {
     let article = queries::find_by_id(db, id).await.map_err(|e| not_found_as(e, id))?;
-    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+    let mut conn = db.pool.acquire().await?;
     let (author_id, _) = queries::owner_and_status(&mut conn, id).await?.ok_or_else(|| article_not_found(id))?;
     if author_id != actor.user_id {
         require(actor, Capability::EditOthers, "see other people's articles")?;
@@ -1174,7 +1180,7 @@ pub async fn autosave(
     if excerpt.chars().count() > MAX_EXCERPT_CHARS {
         return Err(invalid("excerpt", format!("must be at most {MAX_EXCERPT_CHARS} characters")));
     }
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let (author_id, status) = queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
     may_edit(actor, author_id, status)?;
     let saved = Autosave {
@@ -1185,7 +1191,7 @@ pub async fn autosave(
         saved_at: store::now(),
     };
     queries::save_autosave(&mut tx, actor.user_id, &saved).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(saved)
 }
 
@@ -1263,7 +1269,7 @@ pub async fn restore_revision(db: &Db, actor: &Actor, id: i64, revision_id: i64)
     })?;
     let rendered = markdown::render(&revision.body_md);
     let now = store::now();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let (author_id, status) = queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
     may_edit(actor, author_id, status)?;
     queries::save_revision(&mut tx, id, now).await?;
@@ -1279,7 +1285,7 @@ pub async fn restore_revision(db: &Db, actor: &Actor, id: i64, revision_id: i64)
     enqueue_for_status(&mut tx, id, status, None, now).await?;
     store::record_activity(&mut tx, "article.revision_restored", Some(id), &revision_id.to_string()).await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -1339,7 +1345,7 @@ pub async fn save_category(
     require(actor, Capability::ManageTerms, "manage categories")?;
     let (name, slug) = check_category(edit).map_err(first_error)?;
     let description = edit.description.trim().to_string();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     if let Some(parent) = edit.parent_id {
         let parents = queries::category_parents(&mut tx).await?;
         if !parents.iter().any(|(c, _)| *c == parent) {
@@ -1382,20 +1388,20 @@ pub async fn save_category(
     }
     store::record_activity(&mut tx, "category.saved", Some(entry.category.id), &slug).await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(entry)
 }
 
 /// Deletes a category; its articles become uncategorised, its subcategories move up a level.
 pub async fn delete_category(db: &Db, actor: &Actor, id: i64) -> Result<(), ContentError> {
     require(actor, Capability::ManageTerms, "manage categories")?;
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     if !queries::delete_category(&mut tx, id).await? {
         return Err(ContentError::NotFound(format!("category {id}")));
     }
     store::record_activity(&mut tx, "category.deleted", Some(id), "").await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -1421,7 +1427,7 @@ pub async fn rename_tag(db: &Db, actor: &Actor, id: i64, name: &str, slug: &str)
         given => given.to_string(),
     };
     validate_slug(&slug)?;
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     match queries::rename_tag(&mut tx, id, &slug, name).await {
         Ok(true) => {}
         Ok(false) => return Err(ContentError::NotFound(format!("tag {id}"))),
@@ -1432,7 +1438,7 @@ pub async fn rename_tag(db: &Db, actor: &Actor, id: i64, name: &str, slug: &str)
     }
     store::record_activity(&mut tx, "tag.renamed", Some(id), &slug).await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -1447,7 +1453,7 @@ pub async fn delete_tag(db: &Db, actor: &Actor, id: i64, into: Option<i64>) -> R
             return Err(invalid("into", format!("no tag with id {into}")));
         }
     }
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let done = match into {
         Some(into) => queries::merge_tag(&mut tx, id, into).await?,
         None => queries::delete_tag(&mut tx, id).await?,
@@ -1457,7 +1463,7 @@ pub async fn delete_tag(db: &Db, actor: &Actor, id: i64, into: Option<i64>) -> R
     }
     store::record_activity(&mut tx, if into.is_some() { "tag.merged" } else { "tag.deleted" }, Some(id), "").await?;
     store::bump_content_epoch(&mut tx).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(())
 }
 

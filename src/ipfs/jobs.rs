@@ -7,7 +7,7 @@ use crate::content::jobs::{BuildBundle, BuildSnapshot};
 use crate::ipfs::service::Publishing;
 use crate::ipfs::{pin, queries, service};
 use crate::jobs::BackgroundJob;
-use crate::store::{self, Db, DbError};
+use crate::store::{self, Db};
 
 impl BackgroundJob for BuildBundle {
     const NAME: &'static str = "ipfs.bundle";
@@ -51,7 +51,7 @@ impl BackgroundJob for PinBundle {
             Ok(state) => (state.as_str(), None),
             Err(err) => ("retrying", Some(format!("{err:#}"))),
         };
-        let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+        let mut conn = db.pool.acquire().await?;
         queries::set_pin_state(
             &mut conn,
             self.article_id,

@@ -16,8 +16,7 @@ pub async fn put_blocks(conn: &mut AnyConnection, blocks: &[openvoice_ipfs::Bloc
         .bind(block.data.len() as i64)
         .bind(now)
         .execute(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
         added += result.rows_affected() as usize;
     }
     Ok(added)
@@ -28,11 +27,11 @@ pub async fn get_block(db: &Db, cid: &str) -> DbResult<Option<Vec<u8>>> {
         .bind(cid)
         .fetch_optional(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn count_blocks(db: &Db) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM blocks").fetch_one(&db.pool).await.map_err(DbError::classify)
+    sqlx::query_scalar("SELECT COUNT(*) FROM blocks").fetch_one(&db.pool).await.map_err(DbError::from)
 }
 
 /// The newest bundle of an article: its root, the root it replaced, and when it was built.
@@ -43,7 +42,7 @@ pub async fn current_bundle(db: &Db, article_id: i64) -> DbResult<Option<(String
     .bind(article_id)
     .fetch_optional(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Each article's current bundle root, as (article id, root CID) (`export static`).
@@ -54,7 +53,7 @@ pub async fn current_bundles(db: &Db) -> DbResult<Vec<(i64, String)>> {
     )
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Every bundle root of an article, oldest first.
@@ -63,7 +62,7 @@ pub async fn bundle_history(db: &Db, article_id: i64) -> DbResult<Vec<String>> {
         .bind(article_id)
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn insert_bundle(
@@ -85,7 +84,7 @@ pub async fn insert_bundle(
         .bind(now)
         .execute(conn)
         .await
-        .map_err(DbError::classify)?;
+        ?;
     Ok(())
 }
 
@@ -98,14 +97,14 @@ pub async fn published_bundles(db: &Db) -> DbResult<Vec<(String, String, String,
     )
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 pub async fn site_root(db: &Db) -> DbResult<Option<String>> {
     sqlx::query_scalar("SELECT root_cid FROM site_snapshot WHERE id = 1")
         .fetch_optional(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn set_site_root(conn: &mut AnyConnection, root_cid: &str, now: i64) -> DbResult<()> {
@@ -116,8 +115,7 @@ pub async fn set_site_root(conn: &mut AnyConnection, root_cid: &str, now: i64) -
     .bind(root_cid)
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -143,7 +141,7 @@ pub async fn set_pin_state(
     .bind(now)
     .execute(conn)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(())
 }
 
@@ -155,5 +153,5 @@ pub async fn pin_states(db: &Db) -> DbResult<Vec<(String, String, String, String
     )
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }

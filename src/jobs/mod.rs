@@ -85,8 +85,7 @@ pub struct NewJob {
 
 impl NewJob {
     pub fn new<J: BackgroundJob>(job: &J, run_at: i64, unique_key: Option<String>) -> DbResult<NewJob> {
-        let payload =
-            serde_json::to_string(job).map_err(|e| store::DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
+        let payload = serde_json::to_string(job)?;
         Ok(NewJob { kind: J::NAME, payload, unique_key, run_at, max_attempts: J::MAX_ATTEMPTS })
     }
 }

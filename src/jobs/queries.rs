@@ -54,7 +54,7 @@ pub async fn insert_many(conn: &mut AnyConnection, jobs: &[NewJob], replace: boo
                 .bind(job.max_attempts)
                 .bind(now);
         }
-        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -85,7 +85,7 @@ pub async fn claim(
     for kind in kinds {
         query = query.bind(*kind);
     }
-    query.fetch_optional(&db.pool).await.map_err(DbError::classify)
+    query.fetch_optional(&db.pool).await.map_err(DbError::from)
 }
 
 pub async fn finish(db: &Db, id: i64, node: &str, now: i64) -> DbResult<()> {
@@ -96,8 +96,7 @@ pub async fn finish(db: &Db, id: i64, node: &str, now: i64) -> DbResult<()> {
     .bind(id)
     .bind(node)
     .execute(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -111,8 +110,7 @@ pub async fn repeat(db: &Db, id: i64, node: &str, run_at: i64) -> DbResult<()> {
     .bind(id)
     .bind(node)
     .execute(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -128,7 +126,7 @@ pub async fn fail(db: &Db, id: i64, node: &str, error: &str, retry_at: i64, gave
     .bind(node)
     .execute(&db.pool)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(())
 }
 
@@ -136,5 +134,5 @@ pub async fn counts(db: &Db) -> DbResult<Vec<(String, i64)>> {
     sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }

@@ -135,8 +135,7 @@ fn site_host(base_url: &str) -> String {
 /// Queues a finished message in the caller's transaction. `topic` names what it is about, for
 /// the operator (`password-reset:<user>:<time>`). Delivered by the next `mail.deliver` run.
 pub async fn enqueue(conn: &mut sqlx::AnyConnection, mail: &Outgoing, topic: &str, now: i64) -> DbResult<()> {
-    let payload =
-        serde_json::to_string(mail).map_err(|e| crate::store::DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
+    let payload = serde_json::to_string(mail)?;
     let row = NewMail {
         kind: RAW_KIND,
         topic,

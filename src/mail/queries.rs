@@ -45,7 +45,7 @@ pub async fn insert(conn: &mut AnyConnection, mail: &NewMail<'_>, now: i64) -> D
     .bind(now)
     .execute(conn)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -67,8 +67,7 @@ pub async fn claim(db: &Db, node: &str, now: i64, lease_until: i64, limit: i64) 
         .bind(now)
         .bind(limit)
         .fetch_all(&db.pool)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
 }
@@ -85,7 +84,7 @@ pub async fn mark_sent(db: &Db, ids: &[i64], now: i64) -> DbResult<()> {
         for id in chunk {
             query = query.bind(*id);
         }
-        query.execute(&db.pool).await.map_err(DbError::classify)?;
+        query.execute(&db.pool).await?;
     }
     Ok(())
 }
@@ -101,8 +100,7 @@ pub async fn retry(db: &Db, id: i64, node: &str, error: &str, retry_at: i64) -> 
     .bind(id)
     .bind(node)
     .execute(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -125,8 +123,7 @@ pub async fn finish_unsent(
     .bind(id)
     .bind(node)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -142,7 +139,7 @@ pub async fn release(db: &Db, ids: &[i64], node: &str) -> DbResult<()> {
         for id in chunk {
             query = query.bind(*id);
         }
-        query.execute(&db.pool).await.map_err(DbError::classify)?;
+        query.execute(&db.pool).await?;
     }
     Ok(())
 }
@@ -165,8 +162,7 @@ pub async fn record_bounce(
     .bind(error)
     .bind(now)
     .fetch_one(&mut *conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     if count < threshold {
         return Ok(false);
     }
@@ -186,8 +182,7 @@ pub async fn suppress(conn: &mut AnyConnection, email: &str, reason: &str, detai
     .bind(detail)
     .bind(now)
     .execute(&mut *conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     sqlx::query(
         "UPDATE outbox SET state = 'cancelled', last_error = $1, locked_until = NULL \
          WHERE recipient = $2 AND state = 'queued' AND bulk = 1",
@@ -195,15 +190,14 @@ pub async fn suppress(conn: &mut AnyConnection, email: &str, reason: &str, detai
     .bind(format!("suppressed: {reason}"))
     .bind(email)
     .execute(&mut *conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
 /// Takes `email` off the suppression list and forgets its bounces (it was confirmed anew).
 pub async fn unsuppress(conn: &mut AnyConnection, email: &str) -> DbResult<()> {
     for sql in ["DELETE FROM mail_suppressions WHERE email = $1", "DELETE FROM mail_bounces WHERE email = $1"] {
-        sqlx::query(sql).bind(email).execute(&mut *conn).await.map_err(DbError::classify)?;
+        sqlx::query(sql).bind(email).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -214,7 +208,7 @@ pub async fn suppression(conn: &mut AnyConnection, email: &str) -> DbResult<Opti
         .bind(email)
         .fetch_optional(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// The suppressed addresses among `emails`.
@@ -229,7 +223,7 @@ pub async fn suppressed_among(conn: &mut AnyConnection, emails: &[String]) -> Db
         for email in chunk {
             query = query.bind(email);
         }
-        found.extend(query.fetch_all(&mut *conn).await.map_err(DbError::classify)?);
+        found.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(found)
 }
@@ -243,8 +237,7 @@ pub async fn cancel_for_subscriber(conn: &mut AnyConnection, subscriber_id: i64,
     .bind(reason)
     .bind(subscriber_id)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(done.rows_affected())
 }
 
@@ -253,7 +246,7 @@ pub async fn counts(db: &Db) -> DbResult<Vec<(String, i64)>> {
     sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Suppressed addresses per reason.
@@ -261,7 +254,7 @@ pub async fn suppression_counts(db: &Db) -> DbResult<Vec<(String, i64)>> {
     sqlx::query_as("SELECT reason, COUNT(*) FROM mail_suppressions GROUP BY reason ORDER BY reason")
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// The most recent failures, newest first: (id, recipient, state, attempts, error).
@@ -273,7 +266,7 @@ pub async fn recent_failures(db: &Db, limit: i64) -> DbResult<Vec<(i64, String, 
     .bind(limit)
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Deletes up to `limit` finished rows (sent, failed, cancelled) created before `before`;
@@ -286,7 +279,6 @@ pub async fn prune(db: &Db, before: i64, limit: i64) -> DbResult<u64> {
     .bind(before)
     .bind(limit)
     .execute(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(done.rows_affected())
 }

@@ -20,7 +20,7 @@ use crate::mail::message::{self, Outgoing};
 use crate::mail::queries::{self, OutboxRow};
 use crate::mail::transport::SendError;
 use crate::mail::{Composed, Mailer, RAW_KIND};
-use crate::store::{self, Db, DbError};
+use crate::store::{self, Db};
 
 /// What one delivery run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -263,13 +263,13 @@ async fn record(db: &Db, mailer: &Mailer, rows: &[OutboxRow], outcomes: Vec<Outc
                 report.stopped |= connection;
                 let error = format!("gave up after {} attempts: {error}", row.attempts);
                 warn!(outbox.id = row.id, error = %error, "Mail failed for good");
-                let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+                let mut conn = db.pool.acquire().await?;
                 queries::finish_unsent(&mut conn, row.id, node, "failed", &error, now).await?;
                 report.failed += 1;
             }
             Outcome::Fail { error, bounce } => {
                 warn!(outbox.id = row.id, error = %error, "Mail failed for good");
-                let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+                let mut tx = db.pool.begin().await?;
                 queries::finish_unsent(&mut tx, row.id, node, "failed", &error, now).await?;
                 if bounce
                     && queries::record_bounce(&mut tx, &row.recipient, &error, config.bounce_threshold, now).await?
@@ -277,11 +277,11 @@ async fn record(db: &Db, mailer: &Mailer, rows: &[OutboxRow], outcomes: Vec<Outc
                     report.suppressed += 1;
                     info!(outbox.id = row.id, "An address is now suppressed as bouncing");
                 }
-                tx.commit().await.map_err(DbError::classify)?;
+                tx.commit().await?;
                 report.failed += 1;
             }
             Outcome::Cancel(reason) => {
-                let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+                let mut conn = db.pool.acquire().await?;
                 queries::finish_unsent(&mut conn, row.id, node, "cancelled", &reason, now).await?;
                 report.cancelled += 1;
             }

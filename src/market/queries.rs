@@ -38,7 +38,7 @@ pub async fn quotes(db: &Db) -> DbResult<Vec<Quote>> {
     )
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(rows.into_iter().map(Quote::from).collect())
 }
 
@@ -48,8 +48,7 @@ pub async fn points_since(db: &Db, since: i64) -> DbResult<Vec<(String, PricePoi
         sqlx::query_as("SELECT coin_id, at, usd FROM market_points WHERE at >= $1 ORDER BY coin_id, at")
             .bind(since)
             .fetch_all(&db.pool)
-            .await
-            .map_err(DbError::classify)?;
+            .await?;
     Ok(rows.into_iter().map(|(coin, at, usd)| (coin, PricePoint { at, usd })).collect())
 }
 
@@ -65,7 +64,7 @@ pub async fn provider_states(db: &Db) -> DbResult<Vec<ProviderState>> {
     sqlx::query_as("SELECT name, failures, blocked_until FROM market_providers")
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// When each coin's history was last fetched.
@@ -73,7 +72,7 @@ pub async fn history_synced(db: &Db) -> DbResult<Vec<(String, i64)>> {
     sqlx::query_as("SELECT coin_id, synced_at FROM market_history_sync")
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Stores a checked observation as the coin's current value (fresh unless the provider said
@@ -95,7 +94,7 @@ pub async fn upsert_quote(conn: &mut AnyConnection, obs: &Observation, source: &
     .bind(obs.provider_updated_at)
     .execute(conn)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(())
 }
 
@@ -116,7 +115,7 @@ pub async fn upsert_points(conn: &mut AnyConnection, coin_id: &str, points: &[Pr
         for p in chunk {
             query = query.bind(coin_id).bind(p.at).bind(p.usd);
         }
-        query.execute(&mut *conn).await.map_err(DbError::classify)?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -130,8 +129,7 @@ pub async fn mark_history_synced(conn: &mut AnyConnection, coin_id: &str, at: i6
     .bind(at)
     .bind(source)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -144,7 +142,7 @@ pub async fn record_provider_success(conn: &mut AnyConnection, name: &str, now: 
     .bind(now)
     .execute(conn)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(())
 }
 
@@ -165,8 +163,7 @@ pub async fn record_provider_failure(
     .bind(blocked_until)
     .bind(error)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -177,17 +174,12 @@ pub async fn refresh_stale_flags(conn: &mut AnyConnection, fresh_since: i64) -> 
     let result = sqlx::query(&format!("UPDATE market_quotes SET stale = {flag} WHERE stale <> {flag}"))
         .bind(fresh_since)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(result.rows_affected())
 }
 
 /// Deletes history older than `before`; returns how many points went.
 pub async fn prune_points(conn: &mut AnyConnection, before: i64) -> DbResult<u64> {
-    let result = sqlx::query("DELETE FROM market_points WHERE at < $1")
-        .bind(before)
-        .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+    let result = sqlx::query("DELETE FROM market_points WHERE at < $1").bind(before).execute(conn).await?;
     Ok(result.rows_affected())
 }

@@ -11,7 +11,7 @@ use crate::config::market::{MarketConfig, TokenSource};
 use crate::market::model::{self, bucket, CoinLabel, Observation, PricePoint, Quote, Rejection};
 use crate::market::provider::{PriceProvider, ProviderError, Providers};
 use crate::market::queries;
-use crate::store::{self, Db, DbError, DbResult};
+use crate::store::{self, Db, DbResult};
 
 /// Most history requests one poll makes (CoinGecko's free tier allows about 30 calls a minute).
 pub const HISTORY_REQUESTS_PER_POLL: usize = 10;
@@ -121,7 +121,7 @@ pub async fn poll(db: &Db, polling: &Polling, now: i64) -> anyhow::Result<PollRe
 
     let histories = fetch_due_histories(db, polling, &coins, now, &blocked, &mut outcomes, &mut report).await?;
 
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     for (coin, points, source) in &histories {
         queries::upsert_points(&mut tx, coin.as_str(), &hourly(points)).await?;
         queries::mark_history_synced(&mut tx, coin.as_str(), now, source).await?;
@@ -147,7 +147,7 @@ pub async fn poll(db: &Db, polling: &Polling, now: i64) -> anyhow::Result<PollRe
     if report.epoch_bumped {
         store::bump_content_epoch(&mut tx).await?;
     }
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(report)
 }
 

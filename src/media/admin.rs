@@ -339,13 +339,17 @@ fn refusal(err: &MediaError) -> (StatusCode, &'static str, String) {
         MediaError::Invalid { field, message } => (StatusCode::UNPROCESSABLE_ENTITY, field, message.clone()),
         MediaError::NotFound => (StatusCode::NOT_FOUND, "id", "There is no such image.".into()),
         MediaError::Forbidden(message) => (StatusCode::FORBIDDEN, "id", message.clone()),
-        MediaError::Db(_) => (StatusCode::INTERNAL_SERVER_ERROR, "", "Something went wrong on our side.".into()),
+        MediaError::Db(_) | MediaError::Worker(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "", "Something went wrong on our side.".into())
+        }
     }
 }
 
 fn refuse(signed_in: &SignedIn, err: MediaError) -> Response {
-    if let MediaError::Db(db) = err {
-        return signed_in.refuse(StatusCode::INTERNAL_SERVER_ERROR, &internal(db));
+    match err {
+        MediaError::Db(db) => return signed_in.refuse(StatusCode::INTERNAL_SERVER_ERROR, &internal(db)),
+        MediaError::Worker(why) => return signed_in.refuse(StatusCode::INTERNAL_SERVER_ERROR, &internal(why)),
+        _ => {}
     }
     let (status, _, message) = refusal(&err);
     signed_in.refuse(status, &message)

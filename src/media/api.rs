@@ -34,6 +34,7 @@ impl From<MediaError> for ApiError {
             MediaError::NotFound => ApiError::not_found("No such media item."),
             MediaError::Forbidden(message) => ApiError::forbidden(message),
             MediaError::Db(db) => db.into(),
+            MediaError::Worker(why) => ApiError::internal(why),
             MediaError::TooLarge { field, .. } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", err.to_string()).with_field(field)
             }

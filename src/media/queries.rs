@@ -28,8 +28,7 @@ pub async fn insert_file(conn: &mut AnyConnection, file: &NewFile<'_>, now: i64)
     .bind(file.bytes.len() as i64)
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -51,7 +50,7 @@ pub async fn insert_media(
     .bind(now)
     .fetch_one(conn)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 pub async fn insert_size(conn: &mut AnyConnection, media_id: i64, file: &NewFile<'_>) -> DbResult<()> {
@@ -61,8 +60,7 @@ pub async fn insert_size(conn: &mut AnyConnection, media_id: i64, file: &NewFile
         .bind(file.height)
         .bind(file.cid)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -98,7 +96,7 @@ async fn sizes_of(conn: &mut AnyConnection, media_id: i64) -> DbResult<Vec<FileR
     .fetch_all(conn)
     .await
     .map(|rows| rows.into_iter().map(|(cid, width, height)| FileRef { cid, width, height }).collect())
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// The entry with this id, in the caller's transaction or connection.
@@ -106,8 +104,7 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> DbResult<Option<MediaIt
     let row = sqlx::query_as::<_, ItemRow>(&format!("{ITEM_SELECT} WHERE m.id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     match row {
         Some(row) => Ok(Some(item(row, sizes_of(conn, id).await?))),
         None => Ok(None),
@@ -120,20 +117,19 @@ pub async fn id_by_cid(conn: &mut AnyConnection, cid: &str) -> DbResult<Option<i
         .bind(cid)
         .fetch_optional(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Newest first.
 pub async fn list(db: &Db, limit: i64, offset: i64) -> DbResult<Vec<MediaItem>> {
-    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+    let mut conn = db.pool.acquire().await?;
     let rows = sqlx::query_as::<_, ItemRow>(&format!(
         "{ITEM_SELECT} ORDER BY m.created_at DESC, m.id DESC LIMIT $1 OFFSET $2"
     ))
     .bind(limit)
     .bind(offset)
     .fetch_all(&mut *conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         let sizes = sizes_of(&mut conn, row.0).await?;
@@ -143,7 +139,7 @@ pub async fn list(db: &Db, limit: i64, offset: i64) -> DbResult<Vec<MediaItem>> 
 }
 
 pub async fn count(db: &Db) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM media").fetch_one(&db.pool).await.map_err(DbError::classify)
+    sqlx::query_scalar("SELECT COUNT(*) FROM media").fetch_one(&db.pool).await.map_err(DbError::from)
 }
 
 pub async fn file(db: &Db, cid: &str) -> DbResult<Option<MediaFile>> {
@@ -152,27 +148,19 @@ pub async fn file(db: &Db, cid: &str) -> DbResult<Option<MediaFile>> {
         .fetch_optional(&db.pool)
         .await
         .map(|row| row.map(|(bytes, content_type)| MediaFile { bytes, content_type }))
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn update_alt(conn: &mut AnyConnection, id: i64, alt_text: &str) -> DbResult<bool> {
-    let done = sqlx::query("UPDATE media SET alt_text = $1 WHERE id = $2")
-        .bind(alt_text)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+    let done =
+        sqlx::query("UPDATE media SET alt_text = $1 WHERE id = $2").bind(alt_text).bind(id).execute(conn).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Deletes the entry and its sizes, then whichever of `cids` no entry uses any more.
 pub async fn delete(conn: &mut AnyConnection, id: i64, cids: &[String]) -> DbResult<()> {
-    sqlx::query("DELETE FROM media_sizes WHERE media_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
-    sqlx::query("DELETE FROM media WHERE id = $1").bind(id).execute(&mut *conn).await.map_err(DbError::classify)?;
+    sqlx::query("DELETE FROM media_sizes WHERE media_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM media WHERE id = $1").bind(id).execute(&mut *conn).await?;
     for cid in cids {
         sqlx::query(
             "DELETE FROM media_files WHERE cid = $1 \
@@ -181,8 +169,7 @@ pub async fn delete(conn: &mut AnyConnection, id: i64, cids: &[String]) -> DbRes
         )
         .bind(cid)
         .execute(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     }
     Ok(())
 }

@@ -30,8 +30,17 @@ pub enum MediaError {
     /// The signed-in user may not change this entry.
     #[error("{0}")]
     Forbidden(String),
+    /// The image worker could not run (its thread panicked, or the pool is shutting down).
+    #[error("image worker: {0}")]
+    Worker(String),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for MediaError {
+    fn from(err: sqlx::Error) -> Self {
+        MediaError::Db(err.into())
+    }
 }
 
 /// An upload as received.
@@ -64,7 +73,7 @@ pub async fn upload(db: &Db, config: &MediaConfig, upload: Upload) -> Result<(Me
     images::detect(&upload.bytes).map_err(image_error)?;
     let config = config.clone();
     let bytes = upload.bytes;
-    let permit = IMAGE_WORK.acquire().await.map_err(|e| DbError::Other(sqlx::Error::Protocol(e.to_string())))?;
+    let permit = IMAGE_WORK.acquire().await.map_err(|e| MediaError::Worker(e.to_string()))?;
     let processed = tokio::task::spawn_blocking(move || {
         let processed = images::process(&bytes, &config)?;
         let files: Vec<(String, Encoded)> = std::iter::once(processed.original)
@@ -74,12 +83,12 @@ pub async fn upload(db: &Db, config: &MediaConfig, upload: Upload) -> Result<(Me
         Ok::<_, ImageProblem>(files)
     })
     .await
-    .map_err(|e| MediaError::Db(DbError::Other(sqlx::Error::Protocol(format!("image worker failed: {e}")))))?
+    .map_err(|e| MediaError::Worker(e.to_string()))?
     .map_err(image_error)?;
     drop(permit);
 
     let now = store::now();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let (original_cid, _) = &processed[0];
     if let Some(id) = queries::id_by_cid(&mut tx, original_cid).await? {
         let item = queries::by_id(&mut tx, id).await?.ok_or(MediaError::NotFound)?;
@@ -93,7 +102,7 @@ pub async fn upload(db: &Db, config: &MediaConfig, upload: Upload) -> Result<(Me
         // The same image uploaded at the same moment: the other upload's entry stands.
         Err(DbError::Conflict(_)) => {
             drop(tx);
-            let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+            let mut conn = db.pool.acquire().await?;
             let id = queries::id_by_cid(&mut conn, original_cid).await?.ok_or(MediaError::NotFound)?;
             return Ok((queries::by_id(&mut conn, id).await?.ok_or(MediaError::NotFound)?, false));
         }
@@ -104,7 +113,7 @@ pub async fn upload(db: &Db, config: &MediaConfig, upload: Upload) -> Result<(Me
     }
     store::record_activity(&mut tx, "media.upload", Some(id), &name).await?;
     let item = queries::by_id(&mut tx, id).await?.ok_or(MediaError::NotFound)?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok((item, true))
 }
 
@@ -120,7 +129,7 @@ pub async fn list_range(db: &Db, limit: i64, offset: i64) -> Result<(Vec<MediaIt
 }
 
 pub async fn find(db: &Db, id: i64) -> Result<MediaItem, MediaError> {
-    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+    let mut conn = db.pool.acquire().await?;
     queries::by_id(&mut conn, id).await?.ok_or(MediaError::NotFound)
 }
 
@@ -130,7 +139,7 @@ pub async fn srcset_for_url(db: &Db, url: Option<&str>) -> Result<Option<String>
     let Some(cid) = url.and_then(|u| u.strip_prefix("/media/")).and_then(|rest| rest.split('/').next()) else {
         return Ok(None);
     };
-    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+    let mut conn = db.pool.acquire().await?;
     let Some(id) = queries::id_by_cid(&mut conn, cid).await? else { return Ok(None) };
     Ok(queries::by_id(&mut conn, id).await?.filter(|item| !item.sizes.is_empty()).map(|item| item.srcset()))
 }
@@ -145,26 +154,26 @@ pub async fn file(db: &Db, cid: &str) -> Result<Option<MediaFile>, MediaError> {
 
 pub async fn set_alt(db: &Db, actor: &Actor, id: i64, alt_text: &str) -> Result<MediaItem, MediaError> {
     let alt_text = check_alt(alt_text)?;
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let item = queries::by_id(&mut tx, id).await?.ok_or(MediaError::NotFound)?;
     check_owner(actor, &item, "edit")?;
     queries::update_alt(&mut tx, id, &alt_text).await?;
     store::record_activity(&mut tx, "media.alt", Some(id), &item.original_name).await?;
     let item = queries::by_id(&mut tx, id).await?.ok_or(MediaError::NotFound)?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(item)
 }
 
 /// Deletes the entry and every file no other entry uses.
 pub async fn delete(db: &Db, actor: &Actor, id: i64) -> Result<(), MediaError> {
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let item = queries::by_id(&mut tx, id).await?.ok_or(MediaError::NotFound)?;
     check_owner(actor, &item, "delete")?;
     let cids: Vec<String> =
         std::iter::once(item.original.cid.clone()).chain(item.sizes.iter().map(|s| s.cid.clone())).collect();
     queries::delete(&mut tx, id, &cids).await?;
     store::record_activity(&mut tx, "media.delete", Some(id), &item.original_name).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ pub async fn import_key(db: &Db, source: &str, kind: &str, external_id: &str) ->
         .bind(external_id)
         .fetch_optional(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn save_import_key(
@@ -31,8 +31,7 @@ pub async fn save_import_key(
     .bind(external_id)
     .bind(local_id)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -41,7 +40,7 @@ pub async fn article_id_by_slug(db: &Db, slug: &str) -> DbResult<Option<i64>> {
         .bind(slug)
         .fetch_optional(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn set_category_description(conn: &mut AnyConnection, id: i64, description: &str) -> DbResult<()> {
@@ -49,8 +48,7 @@ pub async fn set_category_description(conn: &mut AnyConnection, id: i64, descrip
         .bind(description)
         .bind(id)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -59,8 +57,7 @@ pub async fn set_featured_image(conn: &mut AnyConnection, article_id: i64, url: 
         .bind(url)
         .bind(article_id)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -72,7 +69,7 @@ pub async fn categories_with_parents(db: &Db) -> DbResult<Vec<(String, String, S
     )
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// An imported comment, with its original time.
@@ -113,7 +110,7 @@ pub async fn insert_comment(conn: &mut AnyConnection, row: &ImportedComment<'_>)
     .bind(row.created_at)
     .fetch_one(conn)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// A comment's thread position: `(article_id, depth, thread_id)`.
@@ -122,7 +119,7 @@ pub async fn comment_position(db: &Db, id: i64) -> DbResult<Option<(i64, i64, Op
         .bind(id)
         .fetch_optional(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// Every comment of an article for an export, oldest first (the moderator's view: emails included):
@@ -139,17 +136,17 @@ pub async fn comments_for_export(
     .bind(article_id)
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Every tag, `(slug, name)`, by slug.
 pub async fn all_tags(db: &Db) -> DbResult<Vec<(String, String)>> {
-    sqlx::query_as("SELECT slug, name FROM tags ORDER BY slug").fetch_all(&db.pool).await.map_err(DbError::classify)
+    sqlx::query_as("SELECT slug, name FROM tags ORDER BY slug").fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
 /// Refreshes the planner's statistics after an import. Without them SQLite lists a category's
 /// articles by walking every published article; with them it takes the category's index.
 pub async fn analyze(db: &Db) -> DbResult<()> {
-    sqlx::query("ANALYZE").execute(&db.pool).await.map_err(DbError::classify)?;
+    sqlx::query("ANALYZE").execute(&db.pool).await?;
     Ok(())
 }

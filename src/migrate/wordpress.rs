@@ -162,9 +162,9 @@ impl Importer<'_> {
                     self.report.failed.push(format!("tag {:?}: no usable slug", tag.name));
                     return Ok(());
                 }
-                let mut tx = self.db.pool.begin().await.map_err(DbError::classify)?;
+                let mut tx = self.db.pool.begin().await?;
                 crate::content::queries::ensure_tag(&mut tx, &slug, &name).await?;
-                tx.commit().await.map_err(DbError::classify)?;
+                tx.commit().await?;
                 self.report.tags += 1;
             }
             Node::Item(item) => {
@@ -227,13 +227,13 @@ impl Importer<'_> {
                 self.report.failed.push(format!("category {name:?}: not a usable category name"));
                 continue;
             }
-            let mut tx = self.db.pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = self.db.pool.begin().await?;
             let id = crate::content::queries::ensure_category(&mut tx, &slug, name, now).await?;
             if !category.description.is_empty() {
                 queries::set_category_description(&mut tx, id, &category.description).await?;
             }
             store::bump_content_epoch(&mut tx).await?;
-            tx.commit().await.map_err(DbError::classify)?;
+            tx.commit().await?;
             ids.insert(category.nicename.clone(), id);
             self.report.categories += 1;
         }
@@ -246,9 +246,9 @@ impl Importer<'_> {
                 ));
                 continue;
             };
-            let mut tx = self.db.pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = self.db.pool.begin().await?;
             content_queries::set_category_parent(&mut tx, id, Some(parent)).await?;
-            tx.commit().await.map_err(DbError::classify)?;
+            tx.commit().await?;
         }
         Ok(())
     }
@@ -423,13 +423,13 @@ impl Importer<'_> {
         };
         let old_path = old_path(&item.link);
         let result: Result<(), DbError> = async {
-            let mut tx = self.db.pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = self.db.pool.begin().await?;
             queries::save_import_key(&mut tx, SOURCE, "post", &external_id, id).await?;
             if let Some(old) = old_path.as_deref().filter(|old| *old != new_path) {
                 content_queries::save_redirect(&mut tx, old, &new_path).await?;
                 self.report.redirects += 1;
             }
-            tx.commit().await.map_err(DbError::classify)
+            tx.commit().await.map_err(DbError::from)
         }
         .await;
         result.map_err(|e| e.to_string())?;
@@ -527,13 +527,13 @@ impl Importer<'_> {
             created_at,
         };
         let result: Result<(), DbError> = async {
-            let mut tx = self.db.pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = self.db.pool.begin().await?;
             let id = queries::insert_comment(&mut tx, &row).await?;
             queries::save_import_key(&mut tx, SOURCE, "comment", &comment.id, id).await?;
             if status == "approved" {
                 store::bump_content_epoch(&mut tx).await?;
             }
-            tx.commit().await.map_err(DbError::classify)
+            tx.commit().await.map_err(DbError::from)
         }
         .await;
         result.map_err(|e| e.to_string())?;
@@ -548,10 +548,10 @@ impl Importer<'_> {
                 self.report.notes.push(format!("featured image {attachment} is not in the export"));
                 continue;
             };
-            let mut tx = self.db.pool.begin().await.map_err(DbError::classify)?;
+            let mut tx = self.db.pool.begin().await?;
             queries::set_featured_image(&mut tx, article_id, url).await?;
             store::bump_content_epoch(&mut tx).await?;
-            tx.commit().await.map_err(DbError::classify)?;
+            tx.commit().await?;
         }
         Ok(())
     }

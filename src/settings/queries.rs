@@ -5,10 +5,7 @@ use sqlx::AnyConnection;
 use crate::store::{Db, DbError, DbResult};
 
 pub async fn all(db: &Db) -> DbResult<Vec<(String, String)>> {
-    sqlx::query_as("SELECT key, value FROM site_settings ORDER BY key")
-        .fetch_all(&db.pool)
-        .await
-        .map_err(DbError::classify)
+    sqlx::query_as("SELECT key, value FROM site_settings ORDER BY key").fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
 pub async fn upsert(conn: &mut AnyConnection, key: &str, value: &str, now: i64) -> DbResult<()> {
@@ -20,12 +17,11 @@ pub async fn upsert(conn: &mut AnyConnection, key: &str, value: &str, now: i64) 
     .bind(value)
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
 pub async fn delete(conn: &mut AnyConnection, key: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM site_settings WHERE key = $1").bind(key).execute(conn).await.map_err(DbError::classify)?;
+    sqlx::query("DELETE FROM site_settings WHERE key = $1").bind(key).execute(conn).await?;
     Ok(())
 }

@@ -142,6 +142,12 @@ pub enum SettingsError {
     Db(#[from] DbError),
 }
 
+impl From<sqlx::Error> for SettingsError {
+    fn from(err: sqlx::Error) -> Self {
+        SettingsError::Db(err.into())
+    }
+}
+
 /// The overrides saved in the database, by key.
 pub async fn overrides(db: &Db) -> Result<BTreeMap<String, toml::Value>, DbError> {
     let mut out = BTreeMap::new();
@@ -250,7 +256,7 @@ pub async fn save(db: &Db, base: &Config, form: &[(String, String)]) -> Result<V
 
     let now = store::now();
     let mut changed = Vec::new();
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     for (key, value) in &submitted {
         let before = saved.get(*key);
         if leaf(base, key).as_ref() == Some(value) {
@@ -259,7 +265,7 @@ pub async fn save(db: &Db, base: &Config, form: &[(String, String)]) -> Result<V
                 changed.push(key.to_string());
             }
         } else if before != Some(value) {
-            let json = serde_json::to_string(value).map_err(|e| DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
+            let json = serde_json::to_string(value).map_err(DbError::from)?;
             queries::upsert(&mut tx, key, &json, now).await?;
             changed.push(key.to_string());
         }
@@ -269,7 +275,7 @@ pub async fn save(db: &Db, base: &Config, form: &[(String, String)]) -> Result<V
         store::record_activity(&mut tx, "settings.save", None, &changed.join(", ")).await?;
         store::bump_content_epoch(&mut tx).await?;
     }
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(changed)
 }
 

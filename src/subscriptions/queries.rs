@@ -29,15 +29,11 @@ pub async fn by_email(conn: &mut AnyConnection, email: &str) -> DbResult<Option<
         .bind(email)
         .fetch_optional(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> DbResult<Option<SubscriberRow>> {
-    sqlx::query_as(&format!("{SUBSCRIBER} WHERE s.id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map_err(DbError::classify)
+    sqlx::query_as(&format!("{SUBSCRIBER} WHERE s.id = $1")).bind(id).fetch_optional(conn).await.map_err(DbError::from)
 }
 
 pub async fn by_ids(db: &Db, ids: &[i64]) -> DbResult<Vec<SubscriberRow>> {
@@ -48,7 +44,7 @@ pub async fn by_ids(db: &Db, ids: &[i64]) -> DbResult<Vec<SubscriberRow>> {
         for id in chunk {
             query = query.bind(*id);
         }
-        rows.extend(query.fetch_all(&db.pool).await.map_err(DbError::classify)?);
+        rows.extend(query.fetch_all(&db.pool).await?);
     }
     Ok(rows)
 }
@@ -65,7 +61,7 @@ pub async fn categories_of(db: &Db, ids: &[i64]) -> DbResult<Vec<(i64, i64)>> {
         for id in chunk {
             query = query.bind(*id);
         }
-        rows.extend(query.fetch_all(&db.pool).await.map_err(DbError::classify)?);
+        rows.extend(query.fetch_all(&db.pool).await?);
     }
     Ok(rows)
 }
@@ -78,7 +74,7 @@ pub async fn all_category_slugs(db: &Db) -> DbResult<Vec<(i64, String)>> {
     )
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Adds a subscriber unless the address is known; `false` if it was. Also the first statement of
@@ -105,7 +101,7 @@ pub async fn insert_if_absent(
     .bind(confirmed_at)
     .execute(conn)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -115,7 +111,7 @@ pub async fn delete_by_email(conn: &mut AnyConnection, email: &str) -> DbResult<
         .bind(email)
         .fetch_optional(conn)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// One subscriber of a CSV import.
@@ -152,18 +148,14 @@ pub async fn insert_many(conn: &mut AnyConnection, rows: &[ImportRow], now: i64)
                 .bind(row.all_categories as i64)
                 .bind(confirmed_at);
         }
-        inserted.extend(query.fetch_all(&mut *conn).await.map_err(DbError::classify)?);
+        inserted.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(inserted)
 }
 
 /// Replaces a subscriber's categories; `None` means every category.
 pub async fn set_categories(conn: &mut AnyConnection, id: i64, categories: Option<&[i64]>, now: i64) -> DbResult<()> {
-    sqlx::query("DELETE FROM subscriber_categories WHERE subscriber_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
+    sqlx::query("DELETE FROM subscriber_categories WHERE subscriber_id = $1").bind(id).execute(&mut *conn).await?;
     if let Some(categories) = categories {
         for category in categories {
             sqlx::query(
@@ -172,8 +164,7 @@ pub async fn set_categories(conn: &mut AnyConnection, id: i64, categories: Optio
             .bind(id)
             .bind(*category)
             .execute(&mut *conn)
-            .await
-            .map_err(DbError::classify)?;
+            .await?;
         }
     }
     sqlx::query("UPDATE subscribers SET all_categories = $1, updated_at = $2 WHERE id = $3")
@@ -181,8 +172,7 @@ pub async fn set_categories(conn: &mut AnyConnection, id: i64, categories: Optio
         .bind(now)
         .bind(id)
         .execute(&mut *conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -192,8 +182,7 @@ pub async fn set_frequency(conn: &mut AnyConnection, id: i64, frequency: &str, n
         .bind(now)
         .bind(id)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -206,8 +195,7 @@ pub async fn mark_confirmation_sent(conn: &mut AnyConnection, id: i64, now: i64)
     .bind(now)
     .bind(id)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(())
 }
 
@@ -220,8 +208,7 @@ pub async fn confirm(conn: &mut AnyConnection, id: i64, now: i64) -> DbResult<bo
     .bind(now)
     .bind(id)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -234,8 +221,7 @@ pub async fn unsubscribe(conn: &mut AnyConnection, id: i64, now: i64) -> DbResul
     .bind(now)
     .bind(id)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -247,7 +233,7 @@ pub async fn list(db: &Db, status: Option<&str>, limit: i64, offset: i64) -> DbR
         .bind(offset)
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 pub async fn count(db: &Db, status: Option<&str>) -> DbResult<i64> {
@@ -255,7 +241,7 @@ pub async fn count(db: &Db, status: Option<&str>) -> DbResult<i64> {
         .bind(status.unwrap_or(""))
         .fetch_one(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }
 
 /// (status, frequency, suppressed, count).
@@ -267,7 +253,7 @@ pub async fn counts(db: &Db) -> DbResult<Vec<(String, String, i64, i64)>> {
     )
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 // ---- Article mail ----------------------------------------------------------------------
@@ -299,7 +285,7 @@ pub async fn article(db: &Db, id: i64) -> DbResult<Option<MailArticle>> {
     .bind(id)
     .fetch_optional(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Records the decision; `false` if one was recorded before (by another run of the job).
@@ -319,8 +305,7 @@ pub async fn record_mailing(
     .bind(state)
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -335,7 +320,7 @@ pub async fn force_mailing(conn: &mut AnyConnection, article_id: i64, now: i64) 
         .bind(article_id)
         .execute(conn)
         .await
-        .map_err(DbError::classify)?;
+        ?;
     Ok(())
 }
 
@@ -344,8 +329,7 @@ pub async fn set_mailing_recipients(conn: &mut AnyConnection, article_id: i64, r
         .bind(recipients)
         .bind(article_id)
         .execute(conn)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
 
@@ -373,7 +357,7 @@ pub async fn fan_out(
     .bind(category_id.unwrap_or(-1))
     .execute(conn)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(done.rows_affected())
 }
 
@@ -409,7 +393,7 @@ pub async fn digest_fan_out(
     .bind(until)
     .execute(conn)
     .await
-    .map_err(DbError::classify)?;
+    ?;
     Ok(done.rows_affected())
 }
 
@@ -438,7 +422,7 @@ pub async fn digest_articles(db: &Db, since: i64, until: i64, limit: i64) -> DbR
     .bind(limit)
     .fetch_all(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 /// Mail about one topic per state, for tests and the CLI: (state, count).
@@ -447,5 +431,5 @@ pub async fn topic_counts(db: &Db, topic: &str) -> DbResult<Vec<(String, i64)>> 
         .bind(topic)
         .fetch_all(&db.pool)
         .await
-        .map_err(DbError::classify)
+        .map_err(DbError::from)
 }

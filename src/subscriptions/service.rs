@@ -31,6 +31,12 @@ pub enum SubscriptionError {
     Db(#[from] DbError),
 }
 
+impl From<sqlx::Error> for SubscriptionError {
+    fn from(err: sqlx::Error) -> Self {
+        SubscriptionError::Db(err.into())
+    }
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> SubscriptionError {
     SubscriptionError::Invalid { field, message: message.into() }
 }
@@ -75,7 +81,7 @@ pub async fn request(
     source: &str,
     now: i64,
 ) -> Result<Requested, DbError> {
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     queries::insert_if_absent(&mut tx, address.as_str(), "pending", "instant", source, now).await?;
     let existing = queries::by_email(&mut tx, address.as_str()).await?.ok_or(DbError::NotFound)?;
     if existing.confirm_sent_at.is_some_and(|at| now - at < config.confirm_resend_secs) {
@@ -93,7 +99,7 @@ pub async fn request(
         bulk: false,
     };
     mail_queries::insert(&mut tx, &row, now).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(Requested::MailQueued)
 }
 
@@ -105,7 +111,7 @@ pub async fn add_confirmed(
     frequency: Frequency,
     now: i64,
 ) -> Result<Subscriber, SubscriptionError> {
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     queries::insert_if_absent(&mut tx, address.as_str(), "confirmed", frequency.as_str(), "cli", now).await?;
     if let Some(reason) = mail_queries::suppression(&mut tx, address.as_str()).await? {
         // Dropping the transaction rolls the insert back.
@@ -118,7 +124,7 @@ pub async fn add_confirmed(
     queries::confirm(&mut tx, id, now).await?;
     queries::set_frequency(&mut tx, id, frequency.as_str(), now).await?;
     let row = queries::by_id(&mut tx, id).await?.ok_or(DbError::NotFound)?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(row.into_subscriber(None))
 }
 
@@ -132,7 +138,7 @@ async fn verified(
     check: impl FnOnce(&Keys, &tokens::Claims, &str) -> Result<(), TokenError>,
 ) -> Result<SubscriberRow, SubscriptionError> {
     let claims = tokens::parse(token).ok_or(SubscriptionError::Token(TokenError::Forged))?;
-    let mut conn = db.pool.acquire().await.map_err(DbError::classify)?;
+    let mut conn = db.pool.acquire().await?;
     let row =
         queries::by_id(&mut conn, claims.subscriber_id).await?.ok_or(SubscriptionError::Token(TokenError::Forged))?;
     check(keys, &claims, &row.email).map_err(SubscriptionError::Token)?;
@@ -164,11 +170,11 @@ pub async fn confirm(
 ) -> Result<(Subscriber, bool), SubscriptionError> {
     let max_age = config.confirm_max_age_hours * 3600;
     let row = verified(db, keys, token, |k, c, e| k.check_confirm(c, e, now, max_age)).await?;
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let changed = queries::confirm(&mut tx, row.id, now).await?;
     mail_queries::unsuppress(&mut tx, &row.email).await?;
     let row = queries::by_id(&mut tx, row.id).await?.ok_or(DbError::NotFound)?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     if changed {
         info!(subscriber.id = row.id, "Subscription confirmed");
     }
@@ -212,11 +218,11 @@ pub async fn update(
         }
     }
     let row = verified(db, keys, token, |k, c, e| k.check_manage(c, e)).await?;
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     queries::set_frequency(&mut tx, row.id, frequency.as_str(), now).await?;
     queries::set_categories(&mut tx, row.id, categories.as_deref(), now).await?;
     let row = queries::by_id(&mut tx, row.id).await?.ok_or(DbError::NotFound)?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     with_categories(db, row).await
 }
 
@@ -225,10 +231,10 @@ pub async fn update(
 /// cancelled. Idempotent; returns whether they were subscribed until now.
 pub async fn unsubscribe(db: &Db, keys: &Keys, token: &str, now: i64) -> Result<(Subscriber, bool), SubscriptionError> {
     let row = verified(db, keys, token, |k, c, e| k.check_manage(c, e)).await?;
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let changed = unsubscribe_row(&mut tx, &row, "link", now).await?;
     let row = queries::by_id(&mut tx, row.id).await?.ok_or(DbError::NotFound)?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok((row.into_subscriber(None), changed))
 }
 
@@ -249,7 +255,7 @@ async fn unsubscribe_row(
 
 /// Unsubscribes an address by hand (a `mailto:` unsubscribe request). `false` if unknown.
 pub async fn unsubscribe_address(db: &Db, address: &Address, now: i64) -> Result<bool, DbError> {
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     mail_queries::suppress(&mut tx, address.as_str(), "unsubscribed", "operator", now).await?;
     let found = match queries::by_email(&mut tx, address.as_str()).await? {
         Some(row) => {
@@ -258,19 +264,19 @@ pub async fn unsubscribe_address(db: &Db, address: &Address, now: i64) -> Result
         }
         None => false,
     };
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(found)
 }
 
 /// Deletes a subscriber and cancels their queued mail; the suppression list keeps the
 /// address if it is on it. `false` if unknown.
 pub async fn remove(db: &Db, address: &Address) -> Result<bool, DbError> {
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     let Some(id) = queries::delete_by_email(&mut tx, address.as_str()).await? else {
         return Ok(false);
     };
     mail_queries::cancel_for_subscriber(&mut tx, id, "subscriber removed").await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     Ok(true)
 }
 
@@ -311,7 +317,7 @@ pub async fn fan_out(
     let published_at = article.published_at.unwrap_or(queued_at);
     let fresh = published_at >= queued_at - config.notify_window_hours * 3600;
     let state = if fresh || force { "sent" } else { "skipped" };
-    let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+    let mut tx = db.pool.begin().await?;
     // The decision first: a write, so concurrent runs serialise on it (and SQLite does not
     // refuse a read-then-write transaction).
     let first = queries::record_mailing(&mut tx, article_id, article.category_id, state, now).await?;
@@ -319,7 +325,7 @@ pub async fn fan_out(
         (false, false) => return Ok(FanOut::AlreadyDone),
         (false, true) => queries::force_mailing(&mut tx, article_id, now).await?,
         (true, _) if state == "skipped" => {
-            tx.commit().await.map_err(DbError::classify)?;
+            tx.commit().await?;
             return Ok(FanOut::Skipped(format!(
                 "first published more than {} hours before it went live here (an import)",
                 config.notify_window_hours
@@ -331,7 +337,7 @@ pub async fn fan_out(
     let queued = queries::fan_out(&mut tx, ARTICLE_KIND, &topic, article.category_id, now).await?;
     queries::set_mailing_recipients(&mut tx, article_id, queued as i64).await?;
     store::record_activity(&mut tx, "article.mailed", Some(article_id), &format!("{queued} subscriber(s)")).await?;
-    tx.commit().await.map_err(DbError::classify)?;
+    tx.commit().await?;
     info!(article.id = article_id, queued, "Queued article mail for {queued} subscriber(s)");
     Ok(FanOut::Queued(queued))
 }
@@ -376,10 +382,10 @@ pub async fn queue_digests(db: &Db, config: &SubscriptionsConfig, at: i64) -> Re
         let Some((topic, since, until)) = digest_period(config, frequency, at) else { continue };
         let payload =
             serde_json::json!({ "since": since, "until": until, "frequency": frequency.as_str() }).to_string();
-        let mut tx = db.pool.begin().await.map_err(DbError::classify)?;
+        let mut tx = db.pool.begin().await?;
         let n = queries::digest_fan_out(&mut tx, DIGEST_KIND, &topic, &payload, frequency.as_str(), since, until, now)
             .await?;
-        tx.commit().await.map_err(DbError::classify)?;
+        tx.commit().await?;
         if n > 0 {
             info!(queued = n, "Queued {n} {} digest(s)", frequency.as_str());
         }
@@ -501,11 +507,11 @@ pub async fn import(db: &Db, text: &str, pending: bool, now: i64) -> Result<Impo
     // Read before the transaction, which must start with a write on SQLite (see
     // `queries::insert_if_absent`); an address suppressed in between is the only race.
     let emails: Vec<String> = rows.iter().map(|(r, _)| r.email.clone()).collect();
-    let mut conn = db.pool.acquire().await.map_err(|e| db_error(DbError::classify(e)))?;
+    let mut conn = db.pool.acquire().await.map_err(|e| db_error(DbError::from(e)))?;
     let suppressed: HashSet<String> =
         mail_queries::suppressed_among(&mut conn, &emails).await.map_err(db_error)?.into_iter().collect();
     drop(conn);
-    let mut tx = db.pool.begin().await.map_err(|e| db_error(DbError::classify(e)))?;
+    let mut tx = db.pool.begin().await.map_err(|e| db_error(DbError::from(e)))?;
     let (blocked, rows): (Vec<_>, Vec<_>) =
         rows.into_iter().partition(|(r, _)| suppressed.contains(&r.email) && r.status != "unsubscribed");
     report.suppressed = blocked.len();
@@ -540,7 +546,7 @@ pub async fn import(db: &Db, text: &str, pending: bool, now: i64) -> Result<Impo
             _ => {}
         }
     }
-    tx.commit().await.map_err(|e| db_error(DbError::classify(e)))?;
+    tx.commit().await.map_err(|e| db_error(DbError::from(e)))?;
     Ok(report)
 }
 

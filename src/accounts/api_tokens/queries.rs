@@ -16,7 +16,7 @@ pub async fn insert(db: &Db, user_id: i64, name: &str, role: &str, token_hash: &
     .bind(now)
     .fetch_one(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 #[derive(FromRow)]
@@ -37,8 +37,7 @@ pub async fn list(db: &Db, username: Option<&str>) -> DbResult<Vec<ApiToken>> {
     )
     .bind(username.unwrap_or(""))
     .fetch_all(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| ApiToken {
@@ -62,8 +61,7 @@ pub async fn revoke(db: &Db, id: i64, username: Option<&str>, now: i64) -> DbRes
     .bind(id)
     .bind(username.unwrap_or(""))
     .execute(&db.pool)
-    .await
-    .map_err(DbError::classify)?;
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -88,7 +86,7 @@ pub async fn live_by_hash(db: &Db, token_hash: &str) -> DbResult<Option<LiveToke
     .bind(token_hash)
     .fetch_optional(&db.pool)
     .await
-    .map_err(DbError::classify)
+    .map_err(DbError::from)
 }
 
 pub async fn touch(db: &Db, token_id: i64, now: i64) -> DbResult<()> {
@@ -96,7 +94,6 @@ pub async fn touch(db: &Db, token_id: i64, now: i64) -> DbResult<()> {
         .bind(now)
         .bind(token_id)
         .execute(&db.pool)
-        .await
-        .map_err(DbError::classify)?;
+        .await?;
     Ok(())
 }
