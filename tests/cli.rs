@@ -1,8 +1,9 @@
 //! The `openvoice` command line, run as a user runs it, on every backend.
 
+#[macro_use]
 mod common;
 
-use common::{backends, cli_at, fresh_database_url, stderr, stdout, write_file, Backend};
+use common::{cli_at, fresh_database_url, stderr, stdout, write_file, Backend};
 
 struct CliSite {
     dir: tempfile::TempDir,
@@ -36,87 +37,83 @@ impl CliSite {
     }
 }
 
-#[tokio::test]
-async fn init_seeds_once_and_prints_the_admin_password_once() {
-    for backend in backends() {
-        let site = CliSite::new(backend).await;
-        let first = site.ok(&["init"]);
-        assert!(first.contains("username: admin") && first.contains("password: "), "{first}");
-        assert!(site.dir.path().join("openvoice.toml").exists());
-        let second = site.ok(&["init"]);
-        assert!(!second.contains("password"), "a second start seeds nothing: {second}");
-        let list = site.ok(&["post", "list"]);
-        assert_eq!(list.lines().count(), 8, "7 demo articles and the About page:\n{list}");
-        let categories = site.ok(&["category", "list"]);
-        assert!(categories.contains("Defence & Security") && categories.contains("defence-security"));
-        site.finish().await;
-    }
+on_each_backend!(init_seeds_once_and_prints_the_admin_password_once);
+async fn init_seeds_once_and_prints_the_admin_password_once(backend: Backend) {
+    let site = CliSite::new(backend).await;
+    let first = site.ok(&["init"]);
+    assert!(first.contains("username: admin") && first.contains("password: "), "{first}");
+    assert!(site.dir.path().join("openvoice.toml").exists());
+    let second = site.ok(&["init"]);
+    assert!(!second.contains("password"), "a second start seeds nothing: {second}");
+    let list = site.ok(&["post", "list"]);
+    assert_eq!(list.lines().count(), 8, "7 demo articles and the About page:\n{list}");
+    let categories = site.ok(&["category", "list"]);
+    assert!(categories.contains("Defence & Security") && categories.contains("defence-security"));
+    site.finish().await;
 }
 
-#[tokio::test]
-async fn writing_publishing_and_editing_articles() {
-    for backend in backends() {
-        let site = CliSite::new(backend).await;
-        site.ok(&["init"]);
-        let out = site.ok(&[
-            "user",
-            "add",
-            "jdoe",
-            "--email",
-            "jdoe@example.org",
-            "--role",
-            "editor",
-            "--display-name",
-            "Jane Doe",
-        ]);
-        assert!(out.contains("Password (shown once): "), "{out}");
-        let body = site.file("body.md", "# Hello\n\nFirst version.");
-        let out = site.ok(&[
-            "post",
-            "new",
-            "--title",
-            "Harbour Opens",
-            "--category",
-            "Economy",
-            "--file",
-            &body,
-            "--tags",
-            "harbour,ships",
-            "--author",
-            "jdoe",
-        ]);
-        assert!(out.starts_with("draft harbour-opens"), "{out}");
-        // Same title again: a unique derived slug.
-        let out = site.ok(&[
-            "post",
-            "new",
-            "--title",
-            "Harbour Opens",
-            "--category",
-            "economy",
-            "--file",
-            &body,
-            "--author",
-            "Jane Doe",
-        ]);
-        assert!(out.starts_with("draft harbour-opens-2"), "{out}");
-        let out = site.ok(&["post", "publish", "harbour-opens"]);
-        assert!(out.contains("published harbour-opens"));
-        let list = site.ok(&["post", "list"]);
-        assert!(list.lines().any(|l| l.starts_with("published") && l.contains("harbour-opens ")), "{list}");
-        assert!(list.lines().any(|l| l.starts_with("draft") && l.contains("harbour-opens-2")), "{list}");
+on_each_backend!(writing_publishing_and_editing_articles);
+async fn writing_publishing_and_editing_articles(backend: Backend) {
+    let site = CliSite::new(backend).await;
+    site.ok(&["init"]);
+    let out = site.ok(&[
+        "user",
+        "add",
+        "jdoe",
+        "--email",
+        "jdoe@example.org",
+        "--role",
+        "editor",
+        "--display-name",
+        "Jane Doe",
+    ]);
+    assert!(out.contains("Password (shown once): "), "{out}");
+    let body = site.file("body.md", "# Hello\n\nFirst version.");
+    let out = site.ok(&[
+        "post",
+        "new",
+        "--title",
+        "Harbour Opens",
+        "--category",
+        "Economy",
+        "--file",
+        &body,
+        "--tags",
+        "harbour,ships",
+        "--author",
+        "jdoe",
+    ]);
+    assert!(out.starts_with("draft harbour-opens"), "{out}");
+    // Same title again: a unique derived slug.
+    let out = site.ok(&[
+        "post",
+        "new",
+        "--title",
+        "Harbour Opens",
+        "--category",
+        "economy",
+        "--file",
+        &body,
+        "--author",
+        "Jane Doe",
+    ]);
+    assert!(out.starts_with("draft harbour-opens-2"), "{out}");
+    let out = site.ok(&["post", "publish", "harbour-opens"]);
+    assert!(out.contains("published harbour-opens"));
+    let list = site.ok(&["post", "list"]);
+    assert!(list.lines().any(|l| l.starts_with("published") && l.contains("harbour-opens ")), "{list}");
+    assert!(list.lines().any(|l| l.starts_with("draft") && l.contains("harbour-opens-2")), "{list}");
 
-        let v2 = site.file("v2.md", "Second version.");
-        site.ok(&["post", "edit", "harbour-opens", "--file", &v2, "--title", "Harbour Opens Early"]);
-        let db = openvoice::store::Db::connect(&site.url, 2).await.unwrap();
-        let article = openvoice::content::service::find(&db, "harbour-opens").await.unwrap();
-        assert_eq!(article.summary.title, "Harbour Opens Early");
-        assert!(article.body_html.contains("Second version."));
-        assert_eq!(article.summary.status, openvoice::content::model::Status::Published, "an edit keeps the status");
-        assert_eq!(openvoice::content::queries::count_revisions(&db, article.summary.id).await.unwrap(), 1);
-        db.pool.close().await;
-        site.finish().await;
-    }
+    let v2 = site.file("v2.md", "Second version.");
+    site.ok(&["post", "edit", "harbour-opens", "--file", &v2, "--title", "Harbour Opens Early"]);
+    let db = openvoice::store::Db::connect(&site.url, 2).await.unwrap();
+    let article = openvoice::content::service::find(&db, "harbour-opens").await.unwrap();
+    assert_eq!(article.summary.title, "Harbour Opens Early");
+    assert!(article.body_html.contains("Second version."));
+    assert_eq!(article.summary.status, openvoice::content::model::Status::Published, "an edit keeps the status");
+    assert_eq!(openvoice::content::queries::count_revisions(&db, article.summary.id).await.unwrap(), 1);
+    db.pool.close().await;
+    site.finish().await;
 }
 
 #[tokio::test]
@@ -190,44 +187,42 @@ async fn config_layers_and_invalid_values() {
     site.finish().await;
 }
 
-#[tokio::test]
-async fn markdown_import_reports_bad_files_by_line_and_imports_the_rest() {
-    for backend in backends() {
-        let site = CliSite::new(backend).await;
-        site.ok(&["init"]);
-        let dir = site.dir.path().join("content");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("a.md"), "---\ntitle: \"Imported A\"\ndate: 2021-03-04T05:06:07Z\ncategories: [\"Local News\"]\ntags: [\"x\", \"y\"]\nauthor: \"Pat Writer\"\nslug: \"imported-a\"\n---\nBody A\n").unwrap();
-        std::fs::write(dir.join("b.md"), "---\ntitle: \"Broken\"\ndate: \"not a date\"\n---\nBody\n").unwrap();
-        std::fs::write(dir.join("c.md"), "---\ntitle: \"Bad YAML\"\ntags: [unclosed\n---\nBody\n").unwrap();
-        std::fs::write(dir.join("d.md"), "no front matter").unwrap();
-        // Refused inside the batch's transaction: the batch is written without it.
-        std::fs::write(dir.join("e.md"), format!("---\ntitle: \"{}\"\n---\nBody\n", "Long ".repeat(70))).unwrap();
-        // Content folders nest (Hugo, Zola); a section's `_index.md` is not an article.
-        std::fs::create_dir(dir.join("posts")).unwrap();
-        std::fs::write(dir.join("posts/f.md"), "---\ntitle: \"Nested F\"\ndraft: true\n---\nBody F\n").unwrap();
-        std::fs::write(dir.join("posts/_index.md"), "---\ntitle: \"Posts\"\n---\n").unwrap();
-        let out = site.run(&["import", "markdown", dir.to_str().unwrap()]);
-        assert!(!out.status.success());
-        let err = stderr(&out);
-        assert!(err.contains("b.md:3:") && err.contains("not a date"), "{err}");
-        assert!(err.contains("c.md:"), "{err}");
-        assert!(err.contains("d.md:1:"), "{err}");
-        assert!(err.contains("e.md:2:") && err.contains("title"), "{err}");
-        assert!(err.contains("_index.md: a section's list page"), "{err}");
-        let summary = "Imported 2 new and 0 updated articles (1 drafts or scheduled); 4 failed, 1 skipped";
-        assert!(stdout(&out).contains(summary), "{}", stdout(&out));
-        // Idempotent: a second run updates instead of duplicating.
-        for bad in ["b.md", "c.md", "d.md", "e.md"] {
-            std::fs::remove_file(dir.join(bad)).unwrap();
-        }
-        let out = site.ok(&["import", "markdown", dir.to_str().unwrap()]);
-        assert!(out.contains("Imported 0 new and 2 updated"), "{out}");
-        let list = site.ok(&["post", "list", "--limit", "100"]);
-        assert!(
-            list.contains("imported-a") && list.contains("Local News") && list.contains("2021-03-04T05:06:07Z"),
-            "{list}"
-        );
-        site.finish().await;
+on_each_backend!(markdown_import_reports_bad_files_by_line_and_imports_the_rest);
+async fn markdown_import_reports_bad_files_by_line_and_imports_the_rest(backend: Backend) {
+    let site = CliSite::new(backend).await;
+    site.ok(&["init"]);
+    let dir = site.dir.path().join("content");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a.md"), "---\ntitle: \"Imported A\"\ndate: 2021-03-04T05:06:07Z\ncategories: [\"Local News\"]\ntags: [\"x\", \"y\"]\nauthor: \"Pat Writer\"\nslug: \"imported-a\"\n---\nBody A\n").unwrap();
+    std::fs::write(dir.join("b.md"), "---\ntitle: \"Broken\"\ndate: \"not a date\"\n---\nBody\n").unwrap();
+    std::fs::write(dir.join("c.md"), "---\ntitle: \"Bad YAML\"\ntags: [unclosed\n---\nBody\n").unwrap();
+    std::fs::write(dir.join("d.md"), "no front matter").unwrap();
+    // Refused inside the batch's transaction: the batch is written without it.
+    std::fs::write(dir.join("e.md"), format!("---\ntitle: \"{}\"\n---\nBody\n", "Long ".repeat(70))).unwrap();
+    // Content folders nest (Hugo, Zola); a section's `_index.md` is not an article.
+    std::fs::create_dir(dir.join("posts")).unwrap();
+    std::fs::write(dir.join("posts/f.md"), "---\ntitle: \"Nested F\"\ndraft: true\n---\nBody F\n").unwrap();
+    std::fs::write(dir.join("posts/_index.md"), "---\ntitle: \"Posts\"\n---\n").unwrap();
+    let out = site.run(&["import", "markdown", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("b.md:3:") && err.contains("not a date"), "{err}");
+    assert!(err.contains("c.md:"), "{err}");
+    assert!(err.contains("d.md:1:"), "{err}");
+    assert!(err.contains("e.md:2:") && err.contains("title"), "{err}");
+    assert!(err.contains("_index.md: a section's list page"), "{err}");
+    let summary = "Imported 2 new and 0 updated articles (1 drafts or scheduled); 4 failed, 1 skipped";
+    assert!(stdout(&out).contains(summary), "{}", stdout(&out));
+    // Idempotent: a second run updates instead of duplicating.
+    for bad in ["b.md", "c.md", "d.md", "e.md"] {
+        std::fs::remove_file(dir.join(bad)).unwrap();
     }
+    let out = site.ok(&["import", "markdown", dir.to_str().unwrap()]);
+    assert!(out.contains("Imported 0 new and 2 updated"), "{out}");
+    let list = site.ok(&["post", "list", "--limit", "100"]);
+    assert!(
+        list.contains("imported-a") && list.contains("Local News") && list.contains("2021-03-04T05:06:07Z"),
+        "{list}"
+    );
+    site.finish().await;
 }

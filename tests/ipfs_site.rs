@@ -1,6 +1,7 @@
 //! "Download IPFS": article bundles, the trustless gateway, the site snapshot and pinning,
 //! checked against the independent JavaScript implementation.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use common::{backends, ipfs_js, stdout, Backend, TestSite};
+use common::{ipfs_js, stdout, Backend, TestSite};
 
 const SLUG: &str = "parliament-approves-coastal-drone-patrols";
 
@@ -29,64 +30,58 @@ async fn download(site: &TestSite, path: &str) -> (reqwest::header::HeaderMap, V
     (headers, response.bytes().await.unwrap().to_vec())
 }
 
-#[tokio::test]
-async fn the_download_ipfs_link_gives_a_car_that_the_reference_implementation_verifies() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        let (_, before) = site.fetch(&format!("/article/{SLUG}")).await;
-        assert!(!before.contains("Download IPFS"), "no CID before the bundle is built");
-        assert!(site.run_due_jobs().await >= 8, "one bundle job per published article and page");
-        site.settle().await;
-        let (_, html) = site.fetch(&format!("/article/{SLUG}")).await;
-        let cid = page_cid(&site, SLUG).await;
-        assert!(cid.starts_with("bafybei"), "{cid}");
-        let car_link = format!("/ipfs/{cid}?format=car&amp;filename={SLUG}.car");
-        assert!(html.contains(&car_link) && html.contains("Download IPFS"), "{backend:?}");
-        assert!(html.contains(&format!("ipfs://{cid}")) && html.contains(&format!("https://ipfs.io/ipfs/{cid}/")));
+on_each_backend!(the_download_ipfs_link_gives_a_car_that_the_reference_implementation_verifies);
+async fn the_download_ipfs_link_gives_a_car_that_the_reference_implementation_verifies(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let (_, before) = site.fetch(&format!("/article/{SLUG}")).await;
+    assert!(!before.contains("Download IPFS"), "no CID before the bundle is built");
+    assert!(site.run_due_jobs().await >= 8, "one bundle job per published article and page");
+    site.settle().await;
+    let (_, html) = site.fetch(&format!("/article/{SLUG}")).await;
+    let cid = page_cid(&site, SLUG).await;
+    assert!(cid.starts_with("bafybei"), "{cid}");
+    let car_link = format!("/ipfs/{cid}?format=car&amp;filename={SLUG}.car");
+    assert!(html.contains(&car_link) && html.contains("Download IPFS"), "{backend:?}");
+    assert!(html.contains(&format!("ipfs://{cid}")) && html.contains(&format!("https://ipfs.io/ipfs/{cid}/")));
 
-        let (headers, car) = download(&site, &format!("/ipfs/{cid}?format=car&filename={SLUG}.car")).await;
-        assert_eq!(headers["content-type"], "application/vnd.ipld.car; version=1");
-        assert_eq!(headers["content-disposition"], format!("attachment; filename=\"{SLUG}.car\""));
-        assert_eq!(headers["cache-control"], "public, max-age=29030400, immutable");
-        assert_eq!(headers["x-ipfs-path"], format!("/ipfs/{cid}"));
-        // Our own reader accepts it.
-        let blocks: Vec<_> = openvoice_ipfs::car::CarReader::new(&car[..]).unwrap().collect::<Result<_, _>>().unwrap();
-        assert_eq!(blocks.len(), 4, "a directory and three one-block files");
+    let (headers, car) = download(&site, &format!("/ipfs/{cid}?format=car&filename={SLUG}.car")).await;
+    assert_eq!(headers["content-type"], "application/vnd.ipld.car; version=1");
+    assert_eq!(headers["content-disposition"], format!("attachment; filename=\"{SLUG}.car\""));
+    assert_eq!(headers["cache-control"], "public, max-age=29030400, immutable");
+    assert_eq!(headers["x-ipfs-path"], format!("/ipfs/{cid}"));
+    // Our own reader accepts it.
+    let blocks: Vec<_> = openvoice_ipfs::car::CarReader::new(&car[..]).unwrap().collect::<Result<_, _>>().unwrap();
+    assert_eq!(blocks.len(), 4, "a directory and three one-block files");
 
-        let out = tempfile::tempdir().unwrap();
-        let car_path = out.path().join("a.car");
-        std::fs::write(&car_path, &car).unwrap();
-        let unpacked = out.path().join("unpacked");
-        let Some(verify) = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), &cid, unpacked.to_str().unwrap()])
-        else {
-            site.finish().await;
-            return;
-        };
-        assert!(verify.status.success(), "independent verifier: {}{}", stdout(&verify), common::stderr(&verify));
-        let mut names: Vec<String> =
-            std::fs::read_dir(&unpacked).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-        names.sort();
-        assert_eq!(names, ["article.md", "index.html", "meta.json"]);
-        // The JavaScript importer computes the same CID from the unpacked files: byte-for-byte verifiable.
-        let again = ipfs_js("import-cid.mjs", &[unpacked.to_str().unwrap()]).unwrap();
-        assert_eq!(stdout(&again).trim(), cid);
-
-        let meta: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(unpacked.join("meta.json")).unwrap()).unwrap();
-        assert_eq!(meta["title"], "Parliament Approves Coastal Drone Patrols After Year-Long Review");
-        assert_eq!(meta["author"], "Mara Lindqvist");
-        assert_eq!(meta["category"], "Defence & Security");
-        assert_eq!(meta["canonical_url"], format!("{}/article/{SLUG}", site.base));
-        assert!(meta["previous_version"].is_null());
-        let index = std::fs::read_to_string(unpacked.join("index.html")).unwrap();
-        assert!(
-            index.contains("<style>") && !index.contains("<script") && !index.contains("/static/"),
-            "self-contained"
-        );
-        let md = std::fs::read_to_string(unpacked.join("article.md")).unwrap();
-        assert!(md.starts_with("---\n") && md.contains("title: Parliament Approves"));
+    let out = tempfile::tempdir().unwrap();
+    let car_path = out.path().join("a.car");
+    std::fs::write(&car_path, &car).unwrap();
+    let unpacked = out.path().join("unpacked");
+    let Some(verify) = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), &cid, unpacked.to_str().unwrap()])
+    else {
         site.finish().await;
-    }
+        return;
+    };
+    assert!(verify.status.success(), "independent verifier: {}{}", stdout(&verify), common::stderr(&verify));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&unpacked).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["article.md", "index.html", "meta.json"]);
+    // The JavaScript importer computes the same CID from the unpacked files: byte-for-byte verifiable.
+    let again = ipfs_js("import-cid.mjs", &[unpacked.to_str().unwrap()]).unwrap();
+    assert_eq!(stdout(&again).trim(), cid);
+
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(unpacked.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["title"], "Parliament Approves Coastal Drone Patrols After Year-Long Review");
+    assert_eq!(meta["author"], "Mara Lindqvist");
+    assert_eq!(meta["category"], "Defence & Security");
+    assert_eq!(meta["canonical_url"], format!("{}/article/{SLUG}", site.base));
+    assert!(meta["previous_version"].is_null());
+    let index = std::fs::read_to_string(unpacked.join("index.html")).unwrap();
+    assert!(index.contains("<style>") && !index.contains("<script") && !index.contains("/static/"), "self-contained");
+    let md = std::fs::read_to_string(unpacked.join("article.md")).unwrap();
+    assert!(md.starts_with("---\n") && md.contains("title: Parliament Approves"));
+    site.finish().await;
 }
 
 #[tokio::test]
@@ -196,83 +191,75 @@ async fn the_gateway_answers_each_request_form() {
     site.finish().await;
 }
 
-#[tokio::test]
-async fn an_edit_makes_a_new_version_that_links_the_previous_one() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        site.run_due_jobs().await;
-        let first = page_cid(&site, SLUG).await;
-        assert_eq!(site.run_due_jobs().await, 0, "nothing left to do");
-        let publishing = site.publishing();
-        let id = openvoice::content::service::find(&site.db, SLUG).await.unwrap().summary.id;
-        let again = openvoice::ipfs::service::bundle_article(&site.db, &publishing, id).await.unwrap().unwrap();
-        assert_eq!(again.to_string(), first, "rebuilding an unchanged version is a no-op");
+on_each_backend!(an_edit_makes_a_new_version_that_links_the_previous_one);
+async fn an_edit_makes_a_new_version_that_links_the_previous_one(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    site.run_due_jobs().await;
+    let first = page_cid(&site, SLUG).await;
+    assert_eq!(site.run_due_jobs().await, 0, "nothing left to do");
+    let publishing = site.publishing();
+    let id = openvoice::content::service::find(&site.db, SLUG).await.unwrap().summary.id;
+    let again = openvoice::ipfs::service::bundle_article(&site.db, &publishing, id).await.unwrap().unwrap();
+    assert_eq!(again.to_string(), first, "rebuilding an unchanged version is a no-op");
 
-        let body = common::write_file(site.dir.path(), "v2.md", "A corrected second version.");
-        let out = site.cli(&["post", "edit", SLUG, "--file", body.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", common::stderr(&out));
-        site.run_due_jobs().await;
-        site.settle().await;
-        let second = page_cid(&site, SLUG).await;
-        assert_ne!(second, first);
-        let (_, meta) = download(&site, &format!("/ipfs/{second}/meta.json")).await;
-        let meta: serde_json::Value = serde_json::from_slice(&meta).unwrap();
-        assert_eq!(meta["previous_version"], first.as_str());
-        assert_eq!(openvoice::ipfs::queries::bundle_history(&site.db, id).await.unwrap(), vec![first.clone(), second]);
-        // The old version stays downloadable.
-        assert_eq!(site.get(&format!("/ipfs/{first}/index.html")).await.status(), 200);
-        site.finish().await;
-    }
+    let body = common::write_file(site.dir.path(), "v2.md", "A corrected second version.");
+    let out = site.cli(&["post", "edit", SLUG, "--file", body.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    site.run_due_jobs().await;
+    site.settle().await;
+    let second = page_cid(&site, SLUG).await;
+    assert_ne!(second, first);
+    let (_, meta) = download(&site, &format!("/ipfs/{second}/meta.json")).await;
+    let meta: serde_json::Value = serde_json::from_slice(&meta).unwrap();
+    assert_eq!(meta["previous_version"], first.as_str());
+    assert_eq!(openvoice::ipfs::queries::bundle_history(&site.db, id).await.unwrap(), vec![first.clone(), second]);
+    // The old version stays downloadable.
+    assert_eq!(site.get(&format!("/ipfs/{first}/index.html")).await.status(), 200);
+    site.finish().await;
 }
 
-#[tokio::test]
-async fn the_site_snapshot_and_export_car() {
-    for backend in backends() {
-        // The CLI and the server must agree on the public URL, which is in every bundle.
-        let site = TestSite::start_with(backend, "[site]\nbase_url = \"https://news.example.org\"\n").await;
-        site.run_due_jobs().await;
-        let publishing = site.publishing();
-        let root = openvoice::ipfs::service::build_snapshot(&site.db, &publishing.config, &publishing.templates)
-            .await
-            .unwrap();
-        let redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let response = redirect.get(format!("{}/ipfs/site", site.base)).send().await.unwrap();
-        assert_eq!(response.status(), 303);
-        assert_eq!(response.headers()["location"], format!("/ipfs/{root}/"));
-        let (_, index) = site.fetch(&format!("/ipfs/{root}/")).await;
-        assert!(index.contains(&format!("articles/{SLUG}/index.html")));
-        let (status, feed) = site.fetch(&format!("/ipfs/{root}/feed.xml")).await;
-        assert_eq!(status, 200);
-        assert!(feed_rs::parser::parse(feed.as_bytes()).is_ok());
-        let article_cid = page_cid(&site, SLUG).await;
-        // The snapshot links the article's current bundle itself, not a copy.
-        let (headers, _) = download(&site, &format!("/ipfs/{root}/articles/{SLUG}?format=raw")).await;
-        assert_eq!(headers["etag"].to_str().unwrap(), format!("\"{article_cid}.raw\""));
+on_each_backend!(the_site_snapshot_and_export_car);
+async fn the_site_snapshot_and_export_car(backend: Backend) {
+    // The CLI and the server must agree on the public URL, which is in every bundle.
+    let site = TestSite::start_with(backend, "[site]\nbase_url = \"https://news.example.org\"\n").await;
+    site.run_due_jobs().await;
+    let publishing = site.publishing();
+    let root =
+        openvoice::ipfs::service::build_snapshot(&site.db, &publishing.config, &publishing.templates).await.unwrap();
+    let redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = redirect.get(format!("{}/ipfs/site", site.base)).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], format!("/ipfs/{root}/"));
+    let (_, index) = site.fetch(&format!("/ipfs/{root}/")).await;
+    assert!(index.contains(&format!("articles/{SLUG}/index.html")));
+    let (status, feed) = site.fetch(&format!("/ipfs/{root}/feed.xml")).await;
+    assert_eq!(status, 200);
+    assert!(feed_rs::parser::parse(feed.as_bytes()).is_ok());
+    let article_cid = page_cid(&site, SLUG).await;
+    // The snapshot links the article's current bundle itself, not a copy.
+    let (headers, _) = download(&site, &format!("/ipfs/{root}/articles/{SLUG}?format=raw")).await;
+    assert_eq!(headers["etag"].to_str().unwrap(), format!("\"{article_cid}.raw\""));
 
-        // `openvoice export car`: a whole-site CAR the reference implementation verifies.
-        let car_path = site.dir.path().join("site.car");
-        let out = site.cli(&["export", "car", "--out", car_path.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", common::stderr(&out));
-        let exported_root = stdout(&out).trim().to_string();
-        assert_eq!(exported_root, root.to_string(), "nothing changed since the snapshot");
-        if let Some(verify) = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), &exported_root]) {
-            assert!(verify.status.success(), "{}{}", stdout(&verify), common::stderr(&verify));
-        }
-
-        // Changing one article adds only that article's blocks and the snapshot's own.
-        let blocks_before = openvoice::ipfs::queries::count_blocks(&site.db).await.unwrap();
-        let body = common::write_file(site.dir.path(), "v2.md", "Changed.");
-        assert!(site.cli(&["post", "edit", SLUG, "--file", body.to_str().unwrap()]).status.success());
-        let out = site.cli(&["export", "car", "--out", car_path.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", common::stderr(&out));
-        let added = openvoice::ipfs::queries::count_blocks(&site.db).await.unwrap() - blocks_before;
-        assert!(
-            (4..=9).contains(&added),
-            "one bundle (dir + 3 files, some unchanged) + root dir, index, feed: {added}"
-        );
-        assert_ne!(stdout(&out).trim(), exported_root);
-        site.finish().await;
+    // `openvoice export car`: a whole-site CAR the reference implementation verifies.
+    let car_path = site.dir.path().join("site.car");
+    let out = site.cli(&["export", "car", "--out", car_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let exported_root = stdout(&out).trim().to_string();
+    assert_eq!(exported_root, root.to_string(), "nothing changed since the snapshot");
+    if let Some(verify) = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), &exported_root]) {
+        assert!(verify.status.success(), "{}{}", stdout(&verify), common::stderr(&verify));
     }
+
+    // Changing one article adds only that article's blocks and the snapshot's own.
+    let blocks_before = openvoice::ipfs::queries::count_blocks(&site.db).await.unwrap();
+    let body = common::write_file(site.dir.path(), "v2.md", "Changed.");
+    assert!(site.cli(&["post", "edit", SLUG, "--file", body.to_str().unwrap()]).status.success());
+    let out = site.cli(&["export", "car", "--out", car_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let added = openvoice::ipfs::queries::count_blocks(&site.db).await.unwrap() - blocks_before;
+    assert!((4..=9).contains(&added), "one bundle (dir + 3 files, some unchanged) + root dir, index, feed: {added}");
+    assert_ne!(stdout(&out).trim(), exported_root);
+    site.finish().await;
 }
 
 #[derive(Default)]

@@ -1,11 +1,12 @@
 //! The durable job table: scheduled publishing, exclusive claims, retries.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{backends, TestSite};
+use common::{Backend, TestSite};
 use openvoice::content::model::{ArticleKind, Status};
 use openvoice::content::service::{self, ContentLimits, Draft, Publish, Terms};
 use openvoice::jobs::{self, BackgroundJob, Registry, WorkerConfig};
@@ -65,124 +66,118 @@ impl BackgroundJob for Refused {
     }
 }
 
-#[tokio::test]
-async fn a_scheduled_article_goes_live_when_due_exactly_once() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        site.run_due_jobs().await;
-        let registry = site.job_registry();
-        let saved =
-            service::create(&site.db, LIMITS, draft("Later Today", Publish::At(store::now() + 2)), Terms::MustExist)
-                .await
-                .unwrap();
-        let slug = saved.slug().to_string();
-        assert_eq!(service::find(&site.db, &slug).await.unwrap().summary.status, Status::Scheduled);
-        assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 404, "not public before its time");
-        assert!(!jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap(), "nothing due yet");
-
-        tokio::time::sleep(Duration::from_millis(2100)).await;
-        // The publish job, the bundle job it queues and the coalesced snapshot job.
-        assert!(site.run_due_jobs().await >= 2);
-        assert_eq!(job_states(&site.db, "content.publish_scheduled").await, vec![("done".to_string(), 1)]);
-        assert_eq!(job_states(&site.db, "ipfs.bundle").await, vec![("done".to_string(), 9)]);
-        assert!(!jobs::run_one(&site.db, &registry, &worker("b")).await.unwrap(), "a done job is not claimed again");
-        let article = service::find(&site.db, &slug).await.unwrap();
-        assert_eq!(article.summary.status, Status::Published);
-        assert_eq!(activity_count(&site.db, "article.published", article.summary.id).await, 1);
-        site.settle().await;
-        assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 200);
-        site.finish().await;
-    }
-}
-
-#[tokio::test]
-async fn concurrent_workers_never_take_the_same_job() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        site.run_due_jobs().await;
-        let mut ids = Vec::new();
-        for n in 0..30 {
-            let saved = service::create(
-                &site.db,
-                LIMITS,
-                draft(&format!("Batch {n}"), Publish::At(store::now() + 1)),
-                Terms::MustExist,
-            )
+on_each_backend!(a_scheduled_article_goes_live_when_due_exactly_once);
+async fn a_scheduled_article_goes_live_when_due_exactly_once(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    site.run_due_jobs().await;
+    let registry = site.job_registry();
+    let saved =
+        service::create(&site.db, LIMITS, draft("Later Today", Publish::At(store::now() + 2)), Terms::MustExist)
             .await
             .unwrap();
-            ids.push(saved.slug().to_string());
-        }
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        let mut tasks = tokio::task::JoinSet::new();
-        for w in 0..4 {
-            let (db, registry) = (site.db.clone(), site.job_registry());
-            tasks.spawn(async move {
-                let config = worker(&format!("w{w}"));
-                let mut ran = 0;
-                while jobs::run_one(&db, &registry, &config).await.unwrap() {
-                    ran += 1;
-                }
-                ran
-            });
-        }
-        let mut total = 0;
-        while let Some(ran) = tasks.join_next().await {
-            total += ran.unwrap();
-        }
-        // Each publish, bundle and subscriber-notification job claimed once; the coalesced
-        // snapshot job may also have come due (and run) meanwhile.
-        assert!((90..=93).contains(&total), "{backend:?}: {total} jobs run");
-        let claimed_twice: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE kind IN ('content.publish_scheduled', 'ipfs.bundle', 'subscriptions.notify') \
-             AND (state <> 'done' OR attempts <> 1)",
-        )
-        .fetch_one(&site.db.pool)
-        .await
-        .unwrap();
-        assert_eq!(claimed_twice, 0, "{backend:?}: each job claimed once");
-        assert_eq!(job_states(&site.db, "content.publish_scheduled").await, vec![("done".to_string(), 30)]);
-        let mut seen = HashSet::new();
-        for slug in &ids {
-            let article = service::find(&site.db, slug).await.unwrap();
-            assert_eq!(article.summary.status, Status::Published);
-            assert_eq!(activity_count(&site.db, "article.published", article.summary.id).await, 1);
-            seen.insert(article.summary.id);
-        }
-        assert_eq!(seen.len(), 30);
-        site.finish().await;
-    }
+    let slug = saved.slug().to_string();
+    assert_eq!(service::find(&site.db, &slug).await.unwrap().summary.status, Status::Scheduled);
+    assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 404, "not public before its time");
+    assert!(!jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap(), "nothing due yet");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The publish job, the bundle job it queues and the coalesced snapshot job.
+    assert!(site.run_due_jobs().await >= 2);
+    assert_eq!(job_states(&site.db, "content.publish_scheduled").await, vec![("done".to_string(), 1)]);
+    assert_eq!(job_states(&site.db, "ipfs.bundle").await, vec![("done".to_string(), 9)]);
+    assert!(!jobs::run_one(&site.db, &registry, &worker("b")).await.unwrap(), "a done job is not claimed again");
+    let article = service::find(&site.db, &slug).await.unwrap();
+    assert_eq!(article.summary.status, Status::Published);
+    assert_eq!(activity_count(&site.db, "article.published", article.summary.id).await, 1);
+    site.settle().await;
+    assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 200);
+    site.finish().await;
 }
 
-#[tokio::test]
-async fn a_failing_job_backs_off_and_keeps_its_error() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        site.run_due_jobs().await;
-        let mut conn = site.db.pool.acquire().await.unwrap();
-        jobs::enqueue(&mut conn, &Refused { why: "the printer is on fire".into() }, store::now(), None).await.unwrap();
-        drop(conn);
-        let state = || async {
-            let row: (String, i64, i64, Option<String>) =
-                sqlx::query_as("SELECT state, attempts, run_at, last_error FROM jobs WHERE kind = 'test.refused'")
-                    .fetch_one(&site.db.pool)
-                    .await
-                    .unwrap();
-            row
-        };
-        // A worker that was not given the kind leaves it for one that was.
-        assert!(!jobs::run_one(&site.db, &Registry::default(), &worker("a")).await.unwrap());
-        assert_eq!(state().await.1, 0, "not claimed by a worker without the kind");
-
-        let registry = Registry::default().with::<Refused>(std::sync::Arc::new(()));
-        assert!(jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap());
-        let (state, attempts, run_at, error) = state().await;
-        assert_eq!(state, "queued");
-        assert_eq!(attempts, 1);
-        assert!(run_at > store::now(), "retried later, not at once");
-        assert!(error.unwrap().contains("the printer is on fire"));
-        assert!(!jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap(), "backing off");
-        site.finish().await;
+on_each_backend!(concurrent_workers_never_take_the_same_job);
+async fn concurrent_workers_never_take_the_same_job(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    site.run_due_jobs().await;
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let saved = service::create(
+            &site.db,
+            LIMITS,
+            draft(&format!("Batch {n}"), Publish::At(store::now() + 1)),
+            Terms::MustExist,
+        )
+        .await
+        .unwrap();
+        ids.push(saved.slug().to_string());
     }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let (db, registry) = (site.db.clone(), site.job_registry());
+        tasks.spawn(async move {
+            let config = worker(&format!("w{w}"));
+            let mut ran = 0;
+            while jobs::run_one(&db, &registry, &config).await.unwrap() {
+                ran += 1;
+            }
+            ran
+        });
+    }
+    let mut total = 0;
+    while let Some(ran) = tasks.join_next().await {
+        total += ran.unwrap();
+    }
+    // Each publish, bundle and subscriber-notification job claimed once; the coalesced
+    // snapshot job may also have come due (and run) meanwhile.
+    assert!((90..=93).contains(&total), "{backend:?}: {total} jobs run");
+    let claimed_twice: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE kind IN ('content.publish_scheduled', 'ipfs.bundle', 'subscriptions.notify') \
+         AND (state <> 'done' OR attempts <> 1)",
+    )
+    .fetch_one(&site.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(claimed_twice, 0, "{backend:?}: each job claimed once");
+    assert_eq!(job_states(&site.db, "content.publish_scheduled").await, vec![("done".to_string(), 30)]);
+    let mut seen = HashSet::new();
+    for slug in &ids {
+        let article = service::find(&site.db, slug).await.unwrap();
+        assert_eq!(article.summary.status, Status::Published);
+        assert_eq!(activity_count(&site.db, "article.published", article.summary.id).await, 1);
+        seen.insert(article.summary.id);
+    }
+    assert_eq!(seen.len(), 30);
+    site.finish().await;
+}
+
+on_each_backend!(a_failing_job_backs_off_and_keeps_its_error);
+async fn a_failing_job_backs_off_and_keeps_its_error(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    site.run_due_jobs().await;
+    let mut conn = site.db.pool.acquire().await.unwrap();
+    jobs::enqueue(&mut conn, &Refused { why: "the printer is on fire".into() }, store::now(), None).await.unwrap();
+    drop(conn);
+    let state = || async {
+        let row: (String, i64, i64, Option<String>) =
+            sqlx::query_as("SELECT state, attempts, run_at, last_error FROM jobs WHERE kind = 'test.refused'")
+                .fetch_one(&site.db.pool)
+                .await
+                .unwrap();
+        row
+    };
+    // A worker that was not given the kind leaves it for one that was.
+    assert!(!jobs::run_one(&site.db, &Registry::default(), &worker("a")).await.unwrap());
+    assert_eq!(state().await.1, 0, "not claimed by a worker without the kind");
+
+    let registry = Registry::default().with::<Refused>(std::sync::Arc::new(()));
+    assert!(jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap());
+    let (state, attempts, run_at, error) = state().await;
+    assert_eq!(state, "queued");
+    assert_eq!(attempts, 1);
+    assert!(run_at > store::now(), "retried later, not at once");
+    assert!(error.unwrap().contains("the printer is on fire"));
+    assert!(!jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap(), "backing off");
+    site.finish().await;
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 //! Public pages over real HTTP, on every backend.
 
+#[macro_use]
 mod common;
 
-use common::{backends, TestSite};
+use common::{Backend, TestSite};
 use scraper::{Html, Selector};
 
 const DEFENCE_ARTICLE: &str = "parliament-approves-coastal-drone-patrols";
@@ -15,163 +16,155 @@ fn text_of(doc: &Html, css: &str) -> String {
     select(doc, css).first().map(|e| e.text().collect::<String>()).unwrap_or_default().trim().to_string()
 }
 
-#[tokio::test]
-async fn article_page_has_everything_a_reader_and_a_crawler_need() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        let (status, html) = site.fetch(&format!("/article/{DEFENCE_ARTICLE}")).await;
-        assert_eq!(status, 200, "{backend:?}");
-        let doc = Html::parse_document(&html);
-        assert_eq!(text_of(&doc, "article .label"), "Defence & Security");
-        assert_eq!(text_of(&doc, "article h1"), "Parliament Approves Coastal Drone Patrols After Year-Long Review");
-        let byline = text_of(&doc, ".byline");
-        assert!(
-            byline.contains("Mara Lindqvist") && byline.contains("min read") && byline.contains("November 2026"),
-            "{byline}"
-        );
-        // Markdown extensions rendered and sanitised.
-        assert!(!select(&doc, "article .body table").is_empty() || !select(&doc, "article .body p").is_empty());
-        assert!(!select(&doc, ".tags a[rel=tag]").is_empty());
-        assert!(!select(&doc, ".post-nav a").is_empty(), "previous/next links");
-        assert_eq!(select(&doc, "section#comments").len(), 1, "comments slot");
-        assert_eq!(select(&doc, ".widget-search").len(), 1, "sidebar");
-        // Metadata.
-        let canonical = select(&doc, "link[rel=canonical]")[0].value().attr("href").unwrap().to_string();
-        assert_eq!(canonical, format!("{}/article/{DEFENCE_ARTICLE}", site.base));
-        let og_type = select(&doc, "meta[property='og:type']")[0].value().attr("content").unwrap();
-        assert_eq!(og_type, "article");
-        assert_eq!(select(&doc, "meta[property='og:title']").len(), 1);
-        assert_eq!(select(&doc, "meta[name='twitter:card']").len(), 1);
-        let json_ld = text_of(&doc, "script[type='application/ld+json']");
-        let ld: serde_json::Value = serde_json::from_str(&json_ld).expect("JSON-LD parses");
-        assert_eq!(ld["@type"], "NewsArticle");
-        assert_eq!(ld["headline"], "Parliament Approves Coastal Drone Patrols After Year-Long Review");
-        assert_eq!(ld["author"][0]["name"], "Mara Lindqvist");
-        assert_eq!(ld["articleSection"], "Defence & Security");
-        assert!(ld["datePublished"].as_str().unwrap().starts_with("2026-11-"));
-        site.finish().await;
-    }
+on_each_backend!(article_page_has_everything_a_reader_and_a_crawler_need);
+async fn article_page_has_everything_a_reader_and_a_crawler_need(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let (status, html) = site.fetch(&format!("/article/{DEFENCE_ARTICLE}")).await;
+    assert_eq!(status, 200, "{backend:?}");
+    let doc = Html::parse_document(&html);
+    assert_eq!(text_of(&doc, "article .label"), "Defence & Security");
+    assert_eq!(text_of(&doc, "article h1"), "Parliament Approves Coastal Drone Patrols After Year-Long Review");
+    let byline = text_of(&doc, ".byline");
+    assert!(
+        byline.contains("Mara Lindqvist") && byline.contains("min read") && byline.contains("November 2026"),
+        "{byline}"
+    );
+    // Markdown extensions rendered and sanitised.
+    assert!(!select(&doc, "article .body table").is_empty() || !select(&doc, "article .body p").is_empty());
+    assert!(!select(&doc, ".tags a[rel=tag]").is_empty());
+    assert!(!select(&doc, ".post-nav a").is_empty(), "previous/next links");
+    assert_eq!(select(&doc, "section#comments").len(), 1, "comments slot");
+    assert_eq!(select(&doc, ".widget-search").len(), 1, "sidebar");
+    // Metadata.
+    let canonical = select(&doc, "link[rel=canonical]")[0].value().attr("href").unwrap().to_string();
+    assert_eq!(canonical, format!("{}/article/{DEFENCE_ARTICLE}", site.base));
+    let og_type = select(&doc, "meta[property='og:type']")[0].value().attr("content").unwrap();
+    assert_eq!(og_type, "article");
+    assert_eq!(select(&doc, "meta[property='og:title']").len(), 1);
+    assert_eq!(select(&doc, "meta[name='twitter:card']").len(), 1);
+    let json_ld = text_of(&doc, "script[type='application/ld+json']");
+    let ld: serde_json::Value = serde_json::from_str(&json_ld).expect("JSON-LD parses");
+    assert_eq!(ld["@type"], "NewsArticle");
+    assert_eq!(ld["headline"], "Parliament Approves Coastal Drone Patrols After Year-Long Review");
+    assert_eq!(ld["author"][0]["name"], "Mara Lindqvist");
+    assert_eq!(ld["articleSection"], "Defence & Security");
+    assert!(ld["datePublished"].as_str().unwrap().starts_with("2026-11-"));
+    site.finish().await;
 }
 
-#[tokio::test]
-async fn markdown_extensions_render_and_scripts_do_not() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        let body = "Intro with a note[^n].\n\n| A | B |\n|---|---|\n| 1 | 2 |\n\n~~old~~ new\n\n- [x] done\n- [ ] todo\n\n[^n]: The note.\n\n<script>alert('x')</script>\n\n<img src=x onerror=alert(1)>\n";
-        let file = common::write_file(site.dir.path(), "body.md", body);
-        let out = site.cli(&[
-            "post",
-            "new",
-            "--title",
-            "<b>Bold</b> & \"quoted\"",
-            "--category",
-            "Technology",
-            "--file",
-            file.to_str().unwrap(),
-            "--tags",
-            "tests,markdown",
-            "--publish",
-        ]);
-        assert!(out.status.success(), "{}", common::stderr(&out));
-        let stdout = common::stdout(&out);
-        let slug = stdout.split_whitespace().nth(1).expect("the CLI prints the status and slug");
-        site.settle().await;
-        let (status, html) = site.fetch(&format!("/article/{slug}")).await;
-        assert_eq!(status, 200);
-        let doc = Html::parse_document(&html);
-        // The title is text, escaped by the template engine.
-        assert_eq!(text_of(&doc, "article h1"), "<b>Bold</b> & \"quoted\"");
-        assert!(select(&doc, "article h1 b").is_empty());
-        assert_eq!(select(&doc, ".body table").len(), 1);
-        assert_eq!(select(&doc, ".body del").len(), 1);
-        assert_eq!(select(&doc, ".body input[type=checkbox]").len(), 2);
-        assert_eq!(select(&doc, ".body .footnote-definition").len(), 1);
-        assert!(select(&doc, ".body script").is_empty());
-        assert!(!html.contains("alert('x')") && !html.contains("onerror"), "sanitised");
-        site.finish().await;
-    }
+on_each_backend!(markdown_extensions_render_and_scripts_do_not);
+async fn markdown_extensions_render_and_scripts_do_not(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let body = "Intro with a note[^n].\n\n| A | B |\n|---|---|\n| 1 | 2 |\n\n~~old~~ new\n\n- [x] done\n- [ ] todo\n\n[^n]: The note.\n\n<script>alert('x')</script>\n\n<img src=x onerror=alert(1)>\n";
+    let file = common::write_file(site.dir.path(), "body.md", body);
+    let out = site.cli(&[
+        "post",
+        "new",
+        "--title",
+        "<b>Bold</b> & \"quoted\"",
+        "--category",
+        "Technology",
+        "--file",
+        file.to_str().unwrap(),
+        "--tags",
+        "tests,markdown",
+        "--publish",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let stdout = common::stdout(&out);
+    let slug = stdout.split_whitespace().nth(1).expect("the CLI prints the status and slug");
+    site.settle().await;
+    let (status, html) = site.fetch(&format!("/article/{slug}")).await;
+    assert_eq!(status, 200);
+    let doc = Html::parse_document(&html);
+    // The title is text, escaped by the template engine.
+    assert_eq!(text_of(&doc, "article h1"), "<b>Bold</b> & \"quoted\"");
+    assert!(select(&doc, "article h1 b").is_empty());
+    assert_eq!(select(&doc, ".body table").len(), 1);
+    assert_eq!(select(&doc, ".body del").len(), 1);
+    assert_eq!(select(&doc, ".body input[type=checkbox]").len(), 2);
+    assert_eq!(select(&doc, ".body .footnote-definition").len(), 1);
+    assert!(select(&doc, ".body script").is_empty());
+    assert!(!html.contains("alert('x')") && !html.contains("onerror"), "sanitised");
+    site.finish().await;
 }
 
-#[tokio::test]
-async fn listings_archives_and_pagination() {
-    for backend in backends() {
-        let site = TestSite::start_with(backend, "[content]\nper_page = 3\n").await;
-        let (status, html) = site.fetch("/").await;
-        assert_eq!(status, 200);
-        let doc = Html::parse_document(&html);
-        let titles: Vec<String> = select(&doc, ".card-title a").iter().map(|e| e.text().collect()).collect();
-        assert_eq!(titles.len(), 3);
-        // Newest first: the demo's latest article is dated 24 November.
-        assert!(titles[0].contains("Cooperative"), "{titles:?}");
-        assert_eq!(select(&doc, ".pagination a[rel=next]")[0].value().attr("href"), Some("/page/2"));
-        let (status, page3) = site.fetch("/page/3").await;
-        assert_eq!(status, 200);
-        let page3 = Html::parse_document(&page3);
-        assert_eq!(select(&page3, ".card").len(), 1, "7 demo articles over pages of 3");
-        assert_eq!(select(&page3, ".pagination a[rel=prev]")[0].value().attr("href"), Some("/page/2"));
-        let (_, page2) = site.fetch("/page/2").await;
-        assert_eq!(select(&Html::parse_document(&page2), ".pagination a[rel=prev]")[0].value().attr("href"), Some("/"));
-        assert_eq!(site.fetch("/page/4").await.0, 404);
-        // The older `?page=n` form, and `/page/1`, move permanently to the one URL of the page.
-        let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        for (from, to) in [
-            ("/?page=3", "/page/3"),
-            ("/?page=1", "/"),
-            ("/page/1", "/"),
-            ("/category/defence-security?page=2", "/category/defence-security/page/2"),
-            ("/tag/drones/page/1", "/tag/drones"),
-        ] {
-            let response = no_redirects.get(format!("{}{from}", site.base)).send().await.unwrap();
-            assert_eq!(response.status().as_u16(), 301, "{from}");
-            assert_eq!(response.headers()["location"], to, "{from}");
-        }
-
-        let (status, html) = site.fetch("/category/defence-security").await;
-        assert_eq!(status, 200);
-        let doc = Html::parse_document(&html);
-        assert_eq!(text_of(&doc, ".archive-header h1"), "Defence & Security");
-        let labels: Vec<String> = select(&doc, ".card .label").iter().map(|e| e.text().collect()).collect();
-        assert!(labels.len() >= 2 && labels.iter().all(|l| l == "Defence & Security"), "{labels:?}");
-
-        let (status, html) = site.fetch("/tag/drones").await;
-        assert_eq!(status, 200);
-        assert!(html.contains(DEFENCE_ARTICLE));
-
-        let (status, html) = site.fetch("/author/mara-lindqvist").await;
-        assert_eq!(status, 200);
-        assert!(html.contains("Mara Lindqvist"));
-
-        let (status, html) = site.fetch("/about").await;
-        assert_eq!(status, 200);
-        assert!(Html::parse_document(&html).select(&Selector::parse("article h1").unwrap()).next().is_some());
-        // Pages are not articles and not listed.
-        assert_eq!(site.fetch("/article/about").await.0, 404);
-        for page in 1..=3 {
-            assert!(!site.fetch(&format!("/page/{page}")).await.1.contains("/article/about"));
-        }
-        site.finish().await;
+on_each_backend!(listings_archives_and_pagination);
+async fn listings_archives_and_pagination(backend: Backend) {
+    let site = TestSite::start_with(backend, "[content]\nper_page = 3\n").await;
+    let (status, html) = site.fetch("/").await;
+    assert_eq!(status, 200);
+    let doc = Html::parse_document(&html);
+    let titles: Vec<String> = select(&doc, ".card-title a").iter().map(|e| e.text().collect()).collect();
+    assert_eq!(titles.len(), 3);
+    // Newest first: the demo's latest article is dated 24 November.
+    assert!(titles[0].contains("Cooperative"), "{titles:?}");
+    assert_eq!(select(&doc, ".pagination a[rel=next]")[0].value().attr("href"), Some("/page/2"));
+    let (status, page3) = site.fetch("/page/3").await;
+    assert_eq!(status, 200);
+    let page3 = Html::parse_document(&page3);
+    assert_eq!(select(&page3, ".card").len(), 1, "7 demo articles over pages of 3");
+    assert_eq!(select(&page3, ".pagination a[rel=prev]")[0].value().attr("href"), Some("/page/2"));
+    let (_, page2) = site.fetch("/page/2").await;
+    assert_eq!(select(&Html::parse_document(&page2), ".pagination a[rel=prev]")[0].value().attr("href"), Some("/"));
+    assert_eq!(site.fetch("/page/4").await.0, 404);
+    // The older `?page=n` form, and `/page/1`, move permanently to the one URL of the page.
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (from, to) in [
+        ("/?page=3", "/page/3"),
+        ("/?page=1", "/"),
+        ("/page/1", "/"),
+        ("/category/defence-security?page=2", "/category/defence-security/page/2"),
+        ("/tag/drones/page/1", "/tag/drones"),
+    ] {
+        let response = no_redirects.get(format!("{}{from}", site.base)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 301, "{from}");
+        assert_eq!(response.headers()["location"], to, "{from}");
     }
+
+    let (status, html) = site.fetch("/category/defence-security").await;
+    assert_eq!(status, 200);
+    let doc = Html::parse_document(&html);
+    assert_eq!(text_of(&doc, ".archive-header h1"), "Defence & Security");
+    let labels: Vec<String> = select(&doc, ".card .label").iter().map(|e| e.text().collect()).collect();
+    assert!(labels.len() >= 2 && labels.iter().all(|l| l == "Defence & Security"), "{labels:?}");
+
+    let (status, html) = site.fetch("/tag/drones").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(DEFENCE_ARTICLE));
+
+    let (status, html) = site.fetch("/author/mara-lindqvist").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Mara Lindqvist"));
+
+    let (status, html) = site.fetch("/about").await;
+    assert_eq!(status, 200);
+    assert!(Html::parse_document(&html).select(&Selector::parse("article h1").unwrap()).next().is_some());
+    // Pages are not articles and not listed.
+    assert_eq!(site.fetch("/article/about").await.0, 404);
+    for page in 1..=3 {
+        assert!(!site.fetch(&format!("/page/{page}")).await.1.contains("/article/about"));
+    }
+    site.finish().await;
 }
 
-#[tokio::test]
-async fn search_ranks_and_highlights() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        let (status, html) = site.fetch("/search?q=drone+patrols").await;
-        assert_eq!(status, 200);
-        let doc = Html::parse_document(&html);
-        let first = select(&doc, ".card-title a")[0].value().attr("href").unwrap().to_string();
-        assert_eq!(first, format!("/article/{DEFENCE_ARTICLE}"), "{backend:?}: title matches rank first");
-        assert!(!select(&doc, ".snippet mark").is_empty(), "highlighted snippet");
-        // Operators and quotes are taken literally, never a syntax error.
-        for q in ["%22unbalanced", "a+OR+NOT", "*", "%3Cscript%3E", "NEAR(x"] {
-            assert_eq!(site.fetch(&format!("/search?q={q}")).await.0, 200, "{q}");
-        }
-        let (_, html) = site.fetch("/search?q=zzzznotaword").await;
-        assert!(html.contains("Nothing matched"));
-        assert_eq!(site.fetch(&format!("/search?q={}", "a".repeat(201))).await.0, 400);
-        site.finish().await;
+on_each_backend!(search_ranks_and_highlights);
+async fn search_ranks_and_highlights(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let (status, html) = site.fetch("/search?q=drone+patrols").await;
+    assert_eq!(status, 200);
+    let doc = Html::parse_document(&html);
+    let first = select(&doc, ".card-title a")[0].value().attr("href").unwrap().to_string();
+    assert_eq!(first, format!("/article/{DEFENCE_ARTICLE}"), "{backend:?}: title matches rank first");
+    assert!(!select(&doc, ".snippet mark").is_empty(), "highlighted snippet");
+    // Operators and quotes are taken literally, never a syntax error.
+    for q in ["%22unbalanced", "a+OR+NOT", "*", "%3Cscript%3E", "NEAR(x"] {
+        assert_eq!(site.fetch(&format!("/search?q={q}")).await.0, 200, "{q}");
     }
+    let (_, html) = site.fetch("/search?q=zzzznotaword").await;
+    assert!(html.contains("Nothing matched"));
+    assert_eq!(site.fetch(&format!("/search?q={}", "a".repeat(201))).await.0, 400);
+    site.finish().await;
 }
 
 #[tokio::test]
@@ -257,66 +250,62 @@ async fn theme_templates_can_be_overridden_from_the_data_folder() {
     site.finish().await;
 }
 
-#[tokio::test]
-async fn a_published_article_appears_after_the_page_was_cached() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        let (_, before) = site.fetch("/").await;
-        assert!(!before.contains("Fresh News"));
-        let file = common::write_file(site.dir.path(), "fresh.md", "Fresh body.");
-        let out = site.cli(&[
-            "post",
-            "new",
-            "--title",
-            "Fresh News",
-            "--category",
-            "Economy",
-            "--file",
-            file.to_str().unwrap(),
-            "--publish",
-        ]);
-        assert!(out.status.success(), "{}", common::stderr(&out));
-        site.settle().await;
-        let (_, after) = site.fetch("/").await;
-        assert!(after.contains("Fresh News"), "{backend:?}: cache follows the content epoch");
-        site.finish().await;
-    }
+on_each_backend!(a_published_article_appears_after_the_page_was_cached);
+async fn a_published_article_appears_after_the_page_was_cached(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let (_, before) = site.fetch("/").await;
+    assert!(!before.contains("Fresh News"));
+    let file = common::write_file(site.dir.path(), "fresh.md", "Fresh body.");
+    let out = site.cli(&[
+        "post",
+        "new",
+        "--title",
+        "Fresh News",
+        "--category",
+        "Economy",
+        "--file",
+        file.to_str().unwrap(),
+        "--publish",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    site.settle().await;
+    let (_, after) = site.fetch("/").await;
+    assert!(after.contains("Fresh News"), "{backend:?}: cache follows the content epoch");
+    site.finish().await;
 }
 
-#[tokio::test]
-async fn the_category_navigation_follows_new_posts() {
-    for backend in backends() {
-        let site = TestSite::start(backend).await;
-        // The sidebar's count of a category, as a page rendered now shows it.
-        let technology_count = |html: &str| -> String {
-            let doc = Html::parse_document(html);
-            let item = select(&doc, ".widget-categories li")
-                .into_iter()
-                .find(|li| li.text().collect::<String>().contains("Technology"))
-                .map(|li| li.text().collect::<String>())
-                .unwrap_or_default();
-            item.rsplit('(').next().unwrap_or("").trim_end_matches(')').to_string()
-        };
-        // Rendered once (and the navigation memoised for this content epoch).
-        let (_, before) = site.fetch("/").await;
-        let before: u32 = technology_count(&before).parse().unwrap_or(0);
-        let file = common::write_file(site.dir.path(), "new.md", "A new post.\n");
-        let out = site.cli(&[
-            "post",
-            "new",
-            "--title",
-            "Counted",
-            "--category",
-            "Technology",
-            "--file",
-            file.to_str().unwrap(),
-            "--publish",
-        ]);
-        assert!(out.status.success(), "{}", common::stderr(&out));
-        site.settle().await;
-        // A page not rendered before, so only the navigation memo could be stale.
-        let (_, after) = site.fetch("/category/technology").await;
-        assert_eq!(technology_count(&after), (before + 1).to_string(), "{backend:?}");
-        site.finish().await;
-    }
+on_each_backend!(the_category_navigation_follows_new_posts);
+async fn the_category_navigation_follows_new_posts(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    // The sidebar's count of a category, as a page rendered now shows it.
+    let technology_count = |html: &str| -> String {
+        let doc = Html::parse_document(html);
+        let item = select(&doc, ".widget-categories li")
+            .into_iter()
+            .find(|li| li.text().collect::<String>().contains("Technology"))
+            .map(|li| li.text().collect::<String>())
+            .unwrap_or_default();
+        item.rsplit('(').next().unwrap_or("").trim_end_matches(')').to_string()
+    };
+    // Rendered once (and the navigation memoised for this content epoch).
+    let (_, before) = site.fetch("/").await;
+    let before: u32 = technology_count(&before).parse().unwrap_or(0);
+    let file = common::write_file(site.dir.path(), "new.md", "A new post.\n");
+    let out = site.cli(&[
+        "post",
+        "new",
+        "--title",
+        "Counted",
+        "--category",
+        "Technology",
+        "--file",
+        file.to_str().unwrap(),
+        "--publish",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    site.settle().await;
+    // A page not rendered before, so only the navigation memo could be stale.
+    let (_, after) = site.fetch("/category/technology").await;
+    assert_eq!(technology_count(&after), (before + 1).to_string(), "{backend:?}");
+    site.finish().await;
 }

@@ -4,12 +4,13 @@
 //! feeds parse, every published article is there, drafts are not, old URLs forward, no page
 //! has a form that needs the server, and every page is what the router renders for its path.
 
+#[macro_use]
 mod common;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-use common::{backends, stderr, stdout, write_file, TestSite};
+use common::{stderr, stdout, write_file, Backend, TestSite};
 use openvoice::content::queries;
 use openvoice::content::service::ContentLimits;
 use openvoice::migrate::static_site;
@@ -87,131 +88,129 @@ fn markdown(title: &str, day: u32, extra: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn the_static_copy_is_complete_and_every_link_resolves() {
-    for backend in backends() {
-        let site = TestSite::start_with(backend, "[content]\nper_page = 2\n").await;
-        // Comments (approved, pending, threaded), an uploaded file, a page, a draft.
-        let uploads = Uploads { from: fixture("uploads"), to: site.dir.path().join("theme/static/uploads") };
-        let limits = ContentLimits { max_article_bytes: 1 << 20 };
-        wordpress::import_file(&site.db, limits, &fixture("awkward.xml"), Some(&uploads), |_| {})
-            .await
-            .expect("WXR import");
-        // Five articles in one category and tag: three archive pages of two; and a draft.
-        let corpus = site.dir.path().join("corpus");
-        std::fs::create_dir(&corpus).unwrap();
-        for n in 1..=5 {
-            write_file(&corpus, &format!("part-{n}.md"), &markdown(&format!("Series part {n}"), n, ""));
-        }
-        write_file(
-            &corpus,
-            "unfinished.md",
-            &markdown("Unfinished series part", 9, "draft: true\nslug: unfinished-part\n"),
-        );
-        let output = site.cli(&["import", "markdown", corpus.to_str().unwrap()]);
-        assert!(output.status.success(), "{backend:?}: {}", stderr(&output));
-
-        let out = site.dir.path().join("public");
-        let output = site.cli(&["export", "static", out.to_str().unwrap(), "--base-url", &site.base]);
-        assert!(output.status.success(), "{backend:?}: {}", stderr(&output));
-        assert!(stdout(&output).contains("Wrote"), "{}", stdout(&output));
-        assert!(!stderr(&output).contains("lead nowhere"), "{backend:?}: {}", stderr(&output));
-
-        let crawled = crawl(&out, &site.base);
-
-        // Every published article is reachable from the home page, every page (linked from
-        // the sitemap, maybe nowhere else) is there; drafts are absent.
-        for (slug, kind, _) in queries::published_index(&site.db).await.unwrap() {
-            if kind == "page" {
-                assert!(served_file(&out, &format!("/{slug}")).is_some(), "{backend:?}: page {slug} missing");
-            } else {
-                assert!(crawled.visited.contains(&format!("/article/{slug}")), "{backend:?}: {slug} not reachable");
-            }
-        }
-        for draft in ["a-draft-about-quays", "unfinished-part"] {
-            assert!(served_file(&out, &format!("/article/{draft}")).is_none(), "{draft}");
-            assert!(crawled.pages.iter().all(|(_, html)| !html.contains(draft)), "{draft} is mentioned");
-        }
-
-        // Archives with all their pages, in the path form a static server can answer.
-        for path in ["/category/long-reads/page/2", "/category/long-reads/page/3", "/tag/series/page/3", "/page/2"] {
-            assert!(crawled.visited.contains(path), "{backend:?}: {path} not reached");
-        }
-        assert!(!crawled.visited.contains("/category/long-reads/page/4"));
-
-        // Approved comments are shown, pending ones are not; their avatars are files.
-        let (_, fish) = crawled.pages.iter().find(|(p, _)| p == "/article/fish-and-chips").expect("fish page");
-        assert!(fish.contains("Lovely <em>chips</em>") && fish.contains("A reply — with Unicode ✓"), "{fish}");
-        assert!(!fish.contains("Waiting for a moderator"), "pending comment shown");
-        assert!(crawled.visited.iter().any(|p| p.starts_with("/comments/avatar/")), "avatars");
-
-        // The uploaded file is copied byte for byte.
-        let upload = served_file(&out, "/static/uploads/2020/01/harbour.gif").expect("upload");
-        assert_eq!(std::fs::read(upload).unwrap(), std::fs::read(fixture("uploads/2020/01/harbour.gif")).unwrap());
-
-        // Nothing that needs the server: no forms (comments, subscribe, search), no reply links,
-        // no links to this site's IPFS gateway. The live pages do have the forms.
-        let forms = Selector::parse("form, a.comment-reply-link, a.download-ipfs").unwrap();
-        for (path, html) in &crawled.pages {
-            assert!(Html::parse_document(html).select(&forms).next().is_none(), "{backend:?}: {path} has a form");
-        }
-        let (_, live) = site.fetch("/article/parliament-approves-coastal-drone-patrols").await;
-        assert!(live.contains("id=\"commentform\"") && live.contains("action=\"/subscribe\""), "live forms");
-
-        // Feeds parse, and are the bytes the server sends.
-        for path in
-            ["/feed", "/feed/atom", "/feed.json", "/category/long-reads/feed", "/article/fish-and-chips/comments/feed"]
-        {
-            let file = served_file(&out, path).unwrap_or_else(|| panic!("{path}"));
-            let bytes = std::fs::read(file).unwrap();
-            let feed = feed_rs::parser::parse(&bytes[..]).unwrap_or_else(|e| panic!("{path}: {e}"));
-            assert!(!feed.entries.is_empty(), "{path}");
-            let live = site.get(path).await.bytes().await.unwrap();
-            assert_eq!(bytes, live.to_vec(), "{backend:?}: {path} differs from the server's");
-        }
-        let sitemap = std::fs::read_to_string(served_file(&out, "/sitemap.xml").unwrap()).unwrap();
-        assert!(sitemap.contains(&format!("{}/article/fish-and-chips", site.base)), "{sitemap}");
-        assert!(served_file(&out, "/robots.txt").is_some() && out.join("404.html").is_file());
-        assert!(crawled.visited.contains("/static/style.css"));
-
-        // The imported site's old permalinks forward to the articles they became.
-        let redirects = openvoice::content::queries::all_redirects(&site.db).await.unwrap();
-        let published: Vec<String> = queries::published_index(&site.db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(slug, kind, _)| if kind == "page" { format!("/{slug}") } else { format!("/article/{slug}") })
-            .collect();
-        let mut forwarded = 0;
-        let same_file = |old: &str, new: &str| old.trim_end_matches('/') == new;
-        for (old, new) in redirects.iter().filter(|(old, new)| published.contains(new) && !same_file(old, new)) {
-            let file = served_file(&out, old).unwrap_or_else(|| panic!("{backend:?}: no page at the old URL {old}"));
-            let html = std::fs::read_to_string(file).unwrap();
-            assert!(html.contains(&format!("url={new}\"")), "{backend:?}: {old} does not forward to {new}: {html}");
-            forwarded += 1;
-        }
-        assert!(forwarded >= 3, "{backend:?}: {forwarded} old URLs forwarded of {redirects:?}");
-
-        // Every page is the bytes the router renders for its path in a static copy, the
-        // articles and listings rendered in bulk from one read of the site included.
-        let mut config = (*site.config).clone();
-        config.site.base_url = site.base.clone();
-        let state = static_site::export_state(site.db.clone(), config, site.dir.path().to_path_buf()).await.unwrap();
-        let router = openvoice::app::router::router(state);
-        let mut compared = 0;
-        for (path, html) in &crawled.pages {
-            let request = axum::http::Request::get(path.as_str()).body(axum::body::Body::empty()).unwrap();
-            let response = router.clone().oneshot(request).await.unwrap();
-            assert_eq!(response.status(), 200, "{backend:?}: {path}");
-            let rendered = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-            assert!(rendered == html.as_bytes(), "{backend:?}: {path} differs from what the router renders");
-            compared += 1;
-        }
-        assert!(compared >= 20, "{backend:?}: only {compared} pages");
-
-        // A second export refuses to mix with the first.
-        let again = site.cli(&["export", "static", out.to_str().unwrap()]);
-        assert!(!again.status.success() && stderr(&again).contains("not empty"), "{}", stderr(&again));
-        site.finish().await;
+on_each_backend!(the_static_copy_is_complete_and_every_link_resolves);
+async fn the_static_copy_is_complete_and_every_link_resolves(backend: Backend) {
+    let site = TestSite::start_with(backend, "[content]\nper_page = 2\n").await;
+    // Comments (approved, pending, threaded), an uploaded file, a page, a draft.
+    let uploads = Uploads { from: fixture("uploads"), to: site.dir.path().join("theme/static/uploads") };
+    let limits = ContentLimits { max_article_bytes: 1 << 20 };
+    wordpress::import_file(&site.db, limits, &fixture("awkward.xml"), Some(&uploads), |_| {})
+        .await
+        .expect("WXR import");
+    // Five articles in one category and tag: three archive pages of two; and a draft.
+    let corpus = site.dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    for n in 1..=5 {
+        write_file(&corpus, &format!("part-{n}.md"), &markdown(&format!("Series part {n}"), n, ""));
     }
+    write_file(
+        &corpus,
+        "unfinished.md",
+        &markdown("Unfinished series part", 9, "draft: true\nslug: unfinished-part\n"),
+    );
+    let output = site.cli(&["import", "markdown", corpus.to_str().unwrap()]);
+    assert!(output.status.success(), "{backend:?}: {}", stderr(&output));
+
+    let out = site.dir.path().join("public");
+    let output = site.cli(&["export", "static", out.to_str().unwrap(), "--base-url", &site.base]);
+    assert!(output.status.success(), "{backend:?}: {}", stderr(&output));
+    assert!(stdout(&output).contains("Wrote"), "{}", stdout(&output));
+    assert!(!stderr(&output).contains("lead nowhere"), "{backend:?}: {}", stderr(&output));
+
+    let crawled = crawl(&out, &site.base);
+
+    // Every published article is reachable from the home page, every page (linked from
+    // the sitemap, maybe nowhere else) is there; drafts are absent.
+    for (slug, kind, _) in queries::published_index(&site.db).await.unwrap() {
+        if kind == "page" {
+            assert!(served_file(&out, &format!("/{slug}")).is_some(), "{backend:?}: page {slug} missing");
+        } else {
+            assert!(crawled.visited.contains(&format!("/article/{slug}")), "{backend:?}: {slug} not reachable");
+        }
+    }
+    for draft in ["a-draft-about-quays", "unfinished-part"] {
+        assert!(served_file(&out, &format!("/article/{draft}")).is_none(), "{draft}");
+        assert!(crawled.pages.iter().all(|(_, html)| !html.contains(draft)), "{draft} is mentioned");
+    }
+
+    // Archives with all their pages, in the path form a static server can answer.
+    for path in ["/category/long-reads/page/2", "/category/long-reads/page/3", "/tag/series/page/3", "/page/2"] {
+        assert!(crawled.visited.contains(path), "{backend:?}: {path} not reached");
+    }
+    assert!(!crawled.visited.contains("/category/long-reads/page/4"));
+
+    // Approved comments are shown, pending ones are not; their avatars are files.
+    let (_, fish) = crawled.pages.iter().find(|(p, _)| p == "/article/fish-and-chips").expect("fish page");
+    assert!(fish.contains("Lovely <em>chips</em>") && fish.contains("A reply — with Unicode ✓"), "{fish}");
+    assert!(!fish.contains("Waiting for a moderator"), "pending comment shown");
+    assert!(crawled.visited.iter().any(|p| p.starts_with("/comments/avatar/")), "avatars");
+
+    // The uploaded file is copied byte for byte.
+    let upload = served_file(&out, "/static/uploads/2020/01/harbour.gif").expect("upload");
+    assert_eq!(std::fs::read(upload).unwrap(), std::fs::read(fixture("uploads/2020/01/harbour.gif")).unwrap());
+
+    // Nothing that needs the server: no forms (comments, subscribe, search), no reply links,
+    // no links to this site's IPFS gateway. The live pages do have the forms.
+    let forms = Selector::parse("form, a.comment-reply-link, a.download-ipfs").unwrap();
+    for (path, html) in &crawled.pages {
+        assert!(Html::parse_document(html).select(&forms).next().is_none(), "{backend:?}: {path} has a form");
+    }
+    let (_, live) = site.fetch("/article/parliament-approves-coastal-drone-patrols").await;
+    assert!(live.contains("id=\"commentform\"") && live.contains("action=\"/subscribe\""), "live forms");
+
+    // Feeds parse, and are the bytes the server sends.
+    for path in
+        ["/feed", "/feed/atom", "/feed.json", "/category/long-reads/feed", "/article/fish-and-chips/comments/feed"]
+    {
+        let file = served_file(&out, path).unwrap_or_else(|| panic!("{path}"));
+        let bytes = std::fs::read(file).unwrap();
+        let feed = feed_rs::parser::parse(&bytes[..]).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(!feed.entries.is_empty(), "{path}");
+        let live = site.get(path).await.bytes().await.unwrap();
+        assert_eq!(bytes, live.to_vec(), "{backend:?}: {path} differs from the server's");
+    }
+    let sitemap = std::fs::read_to_string(served_file(&out, "/sitemap.xml").unwrap()).unwrap();
+    assert!(sitemap.contains(&format!("{}/article/fish-and-chips", site.base)), "{sitemap}");
+    assert!(served_file(&out, "/robots.txt").is_some() && out.join("404.html").is_file());
+    assert!(crawled.visited.contains("/static/style.css"));
+
+    // The imported site's old permalinks forward to the articles they became.
+    let redirects = openvoice::content::queries::all_redirects(&site.db).await.unwrap();
+    let published: Vec<String> = queries::published_index(&site.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(slug, kind, _)| if kind == "page" { format!("/{slug}") } else { format!("/article/{slug}") })
+        .collect();
+    let mut forwarded = 0;
+    let same_file = |old: &str, new: &str| old.trim_end_matches('/') == new;
+    for (old, new) in redirects.iter().filter(|(old, new)| published.contains(new) && !same_file(old, new)) {
+        let file = served_file(&out, old).unwrap_or_else(|| panic!("{backend:?}: no page at the old URL {old}"));
+        let html = std::fs::read_to_string(file).unwrap();
+        assert!(html.contains(&format!("url={new}\"")), "{backend:?}: {old} does not forward to {new}: {html}");
+        forwarded += 1;
+    }
+    assert!(forwarded >= 3, "{backend:?}: {forwarded} old URLs forwarded of {redirects:?}");
+
+    // Every page is the bytes the router renders for its path in a static copy, the
+    // articles and listings rendered in bulk from one read of the site included.
+    let mut config = (*site.config).clone();
+    config.site.base_url = site.base.clone();
+    let state = static_site::export_state(site.db.clone(), config, site.dir.path().to_path_buf()).await.unwrap();
+    let router = openvoice::app::router::router(state);
+    let mut compared = 0;
+    for (path, html) in &crawled.pages {
+        let request = axum::http::Request::get(path.as_str()).body(axum::body::Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200, "{backend:?}: {path}");
+        let rendered = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert!(rendered == html.as_bytes(), "{backend:?}: {path} differs from what the router renders");
+        compared += 1;
+    }
+    assert!(compared >= 20, "{backend:?}: only {compared} pages");
+
+    // A second export refuses to mix with the first.
+    let again = site.cli(&["export", "static", out.to_str().unwrap()]);
+    assert!(!again.status.success() && stderr(&again).contains("not empty"), "{}", stderr(&again));
+    site.finish().await;
 }

@@ -1,6 +1,6 @@
 //! A real site for tests: a fresh database (SQLite file, or a PostgreSQL schema when
 //! `OPENVOICE_TEST_POSTGRES_URL` is set), the demo content, and the router served on 127.0.0.1:0.
-#![allow(dead_code)] // Each test binary uses a different part of this module.
+#![allow(dead_code, unused_macros)] // Each test binary uses a different part of this module.
 
 pub mod desk;
 pub mod market_apis;
@@ -25,13 +25,28 @@ pub enum Backend {
 
 /// SQLite always; PostgreSQL when configured. With `OPENVOICE_TEST_REQUIRE_ALL=1` (CI) a missing
 /// PostgreSQL is an error, elsewhere a visible skip.
-pub fn backends() -> Vec<Backend> {
-    let mut list = vec![Backend::Sqlite];
-    match postgres_url() {
-        Some(_) => list.push(Backend::Postgres),
-        None => skip_or_fail("PostgreSQL tests (set OPENVOICE_TEST_POSTGRES_URL)"),
-    }
-    list
+/// Declares `$test::sqlite` and `$test::postgres`, each running `async fn $test(backend: Backend)`
+/// on its own database, so a failure names its backend and the two may run side by side.
+/// Without `OPENVOICE_TEST_POSTGRES_URL` the PostgreSQL one says it skipped (and fails under
+/// `OPENVOICE_TEST_REQUIRE_ALL=1`, as in CI).
+macro_rules! on_each_backend {
+    ($test:ident) => {
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test(crate::common::Backend::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if crate::common::postgres_url().is_some() {
+                    super::$test(crate::common::Backend::Postgres).await
+                } else {
+                    crate::common::skip_or_fail("PostgreSQL tests (set OPENVOICE_TEST_POSTGRES_URL)")
+                }
+            }
+        }
+    };
 }
 
 pub fn free_port() -> u16 {
