@@ -29,7 +29,7 @@ use crate::accounts::session::{self, AdminForm, SignedIn};
 use crate::accounts::users::{self, Change};
 use crate::accounts::{AccountError, Capability, NewUser, Role};
 use crate::http::forms;
-use crate::http::{error_page, AppError, AppState};
+use crate::http::{AppError, AppState};
 use crate::mail::Outgoing;
 
 pub fn admin_router() -> Router<AppState> {
@@ -143,7 +143,7 @@ async fn login(State(state): State<AppState>, request: Request) -> Response {
             let cookie = session::session_cookie(&opened.token, max_age, secure(&state));
             session::with_cookie(Redirect::to(&next).into_response(), &cookie)
         }
-        Err(LoginError::Db(err)) => error_page(&state, AppError::from(err)),
+        Err(LoginError::Db(err)) => AppError::from(err).into_response(),
         Err(err) => {
             let status = match err {
                 LoginError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -168,7 +168,7 @@ struct Empty {}
 
 async fn logout(State(state): State<AppState>, AdminForm(signed_in, Empty {}): AdminForm<Empty>) -> Response {
     if let Err(err) = auth::logout(&state.db, &signed_in.token).await {
-        return error_page(&state, AppError::from(err));
+        return AppError::from(err).into_response();
     }
     let response = Redirect::to("/admin/login?done=logged_out").into_response();
     session::with_cookie(response, &session::clear_cookie(secure(&state)))
@@ -189,14 +189,14 @@ struct PasswordForm {
 }
 
 /// `AccountError::Invalid` as a per-field message for a form; anything else is an error page.
-fn field_error(state: &AppState, err: AccountError) -> Result<minijinja::Value, Response> {
+fn field_error(err: AccountError) -> Result<minijinja::Value, Response> {
     match err {
         AccountError::Invalid { field, message } => Ok(context! { field => field, message => message }),
         AccountError::Taken { field, value } => {
             Ok(context! { field => field, message => format!("{value:?} is already taken") })
         }
-        AccountError::Db(db) => Err(error_page(state, AppError::from(db))),
-        AccountError::Hashing(why) => Err(error_page(state, AppError::Internal(anyhow::anyhow!(why)))),
+        AccountError::Db(db) => Err(AppError::from(db).into_response()),
+        AccountError::Hashing(why) => Err(AppError::Internal(anyhow::anyhow!(why)).into_response()),
     }
 }
 
@@ -218,7 +218,7 @@ async fn change_password(
             let ctx = context! { section => "password", notice => "Your password has been changed. Your other sessions have been logged out." };
             render(&state, &signed_in, "admin/password.html", ctx)
         }
-        Err(err) => match field_error(&state, err) {
+        Err(err) => match field_error(err) {
             Ok(error) => {
                 let ctx = context! { section => "password", error => error };
                 (StatusCode::UNPROCESSABLE_ENTITY, render(&state, &signed_in, "admin/password.html", ctx))
@@ -271,7 +271,7 @@ async fn forgot(State(state): State<AppState>, request: Request) -> Response {
         }
     };
     if let Err(err) = auth::request_reset(&state.db, &state.config.accounts, &form.username, compose).await {
-        return error_page(&state, AppError::from(err));
+        return AppError::from(err).into_response();
     }
     tokio::time::sleep_until(answer_at).await;
     render_bare(&state, "admin/forgot.html", context! { sent => true })
@@ -296,7 +296,7 @@ async fn reset_page(State(state): State<AppState>, query: Result<Query<TokenQuer
             let ctx = context! { invalid => ResetError::BadToken.to_string() };
             no_referrer((StatusCode::NOT_FOUND, render_bare(&state, "admin/reset.html", ctx)).into_response())
         }
-        Err(err) => error_page(&state, AppError::from(err)),
+        Err(err) => AppError::from(err).into_response(),
     }
 }
 
@@ -321,7 +321,7 @@ async fn reset(State(state): State<AppState>, request: Request) -> Response {
             let ctx = context! { invalid => ResetError::BadToken.to_string() };
             no_referrer((StatusCode::NOT_FOUND, render_bare(&state, "admin/reset.html", ctx)).into_response())
         }
-        Err(ResetError::Account(err)) => match field_error(&state, err) {
+        Err(ResetError::Account(err)) => match field_error(err) {
             Ok(error) => {
                 let ctx = context! { token => form.token, error => error };
                 let page = render_bare(&state, "admin/reset.html", ctx);
@@ -340,7 +340,7 @@ async fn users_list(state: &AppState, signed_in: &SignedIn, status: StatusCode, 
             let ctx = context! { ..extra, ..context! { users => list, roles => roles } };
             (status, render(state, signed_in, "admin/users.html", ctx)).into_response()
         }
-        Err(err) => error_page(state, AppError::from(err)),
+        Err(err) => AppError::from(err).into_response(),
     }
 }
 
@@ -410,7 +410,7 @@ async fn add_user(State(state): State<AppState>, AdminForm(signed_in, form): Adm
             };
             users_list(&state, &signed_in, StatusCode::OK, context! { notice => notice }).await
         }
-        Err(err) => match field_error(&state, err) {
+        Err(err) => match field_error(err) {
             Ok(error) => again(error),
             Err(response) => response,
         },
@@ -449,8 +449,8 @@ async fn change_user(
     };
     match users::change(&state.db, signed_in.user.id, id, change).await {
         Ok(()) => Redirect::to("/admin/users").into_response(),
-        Err(AccountError::Db(crate::store::DbError::NotFound)) => error_page(&state, AppError::NotFound),
-        Err(err) => match field_error(&state, err) {
+        Err(AccountError::Db(crate::store::DbError::NotFound)) => AppError::NotFound.into_response(),
+        Err(err) => match field_error(err) {
             Ok(error) => {
                 users_list(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, context! { error => error }).await
             }

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::accounts::{auth, Capability, Role, User};
 use crate::http::forms::{self, parse_form};
-use crate::http::{error_page, AppError, AppState};
+use crate::http::{AppError, AppState};
 
 /// The session cookie: a random id; the database keeps its hash.
 pub const COOKIE: &str = "ov_session";
@@ -73,7 +73,7 @@ impl FromRequestParts<AppState> for SignedIn {
         let session = match forms::cookie(&parts.headers, COOKIE) {
             Some(token) => match auth::session(&state.db, &state.config.accounts, token).await {
                 Ok(session) => session.map(|s| (token.to_string(), s)),
-                Err(err) => return Err(error_page(state, AppError::from(err))),
+                Err(err) => return Err(AppError::from(err).into_response()),
             },
             None => None,
         };

@@ -5,7 +5,7 @@
 //! the frame in `accounts::desk`.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use minijinja::context;
@@ -13,7 +13,7 @@ use minijinja::context;
 use crate::accounts::desk::render;
 use crate::accounts::session::SignedIn;
 use crate::accounts::Capability;
-use crate::http::{error_page, AppError, AppState};
+use crate::http::{AppError, AppState};
 
 pub mod dashboard;
 pub mod queries;
@@ -30,6 +30,6 @@ async fn dashboard(signed_in: SignedIn, State(state): State<AppState>) -> Respon
             let operations = signed_in.role.can(Capability::EditOthers);
             render(&state, &signed_in, "admin/dashboard.html", context! { dash => dash, operations => operations })
         }
-        Err(err) => error_page(&state, AppError::from(err)),
+        Err(err) => AppError::from(err).into_response(),
     }
 }

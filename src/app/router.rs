@@ -16,9 +16,10 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::http::error::ThemedErrors;
 use crate::http::own_writes::SeeOwnWritesLayer;
 use crate::http::response_rule::ResponseRuleLayer;
-use crate::http::{error_page, security, AppError, AppState};
+use crate::http::{security, AppError, AppState};
 
 /// The whole site as one router. Tests call this directly.
 pub fn router(state: AppState) -> Router {
@@ -50,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         // router after the site-wide one.
         .merge(crate::media::admin::upload_router(&state.config.media))
         .merge(super::api::upload_router(&state.config.media))
+        // Inside compression, so themed error pages are compressed like any page.
+        .layer(ResponseRuleLayer(ThemedErrors(state.clone())))
         .layer(SeeOwnWritesLayer(state.clone()))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -101,7 +104,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 async fn static_file(State(state): State<AppState>, Path(path): Path<String>) -> Response {
     let Some(bytes) = state.templates.static_file(&path) else {
-        return error_page(&state, AppError::NotFound);
+        return AppError::NotFound.into_response();
     };
     let content_type = match path.rsplit('.').next() {
         Some("css") => "text/css; charset=utf-8",
@@ -118,8 +121,8 @@ async fn static_file(State(state): State<AppState>, Path(path): Path<String>) ->
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=86400")], bytes).into_response()
 }
 
-async fn not_found(State(state): State<AppState>) -> Response {
-    error_page(&state, AppError::NotFound)
+async fn not_found() -> Response {
+    AppError::NotFound.into_response()
 }
 
 /// A page that is not found may have moved: an imported site's old permalink (`migrate`), or a
@@ -134,7 +137,7 @@ async fn moved_permanently(State(state): State<AppState>, request: Request<axum:
     match crate::content::service::redirect_for(&state.db, uri.path()).await {
         Ok(Some(new_path)) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, new_path)]).into_response(),
         Ok(None) => response,
-        Err(err) => error_page(&state, AppError::Internal(err.into())),
+        Err(err) => AppError::Internal(err.into()).into_response(),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::accounts::Capability;
 use crate::comments::model::CommentStatus;
 use crate::comments::queries::ModerationFilter;
 use crate::comments::service::{self, CommentError};
-use crate::http::{error_page, parse_page, AppError, AppState};
+use crate::http::{parse_page, AppError, AppState};
 
 const PER_PAGE: i64 = 30;
 
@@ -34,9 +34,9 @@ struct QueueParams {
 }
 
 /// The answer to a refused moderation action.
-fn failure(state: &AppState, signed_in: &SignedIn, err: CommentError) -> Response {
+fn failure(signed_in: &SignedIn, err: CommentError) -> Response {
     match err {
-        CommentError::Db(err) => error_page(state, AppError::from(err)),
+        CommentError::Db(err) => AppError::from(err).into_response(),
         CommentError::Invalid(fields) => {
             let message = fields.iter().map(|(field, m)| format!("{field}: {m}")).collect::<Vec<_>>().join(" ");
             signed_in.refuse(StatusCode::BAD_REQUEST, &message)
@@ -72,7 +72,7 @@ async fn queue(
     let filter = ModerationFilter { status, article_id: None, published_articles_only: false };
     let (comments, total) = match service::list(&state.db, filter, PER_PAGE, (page as i64 - 1) * PER_PAGE).await {
         Ok(found) => found,
-        Err(err) => return error_page(&state, AppError::from(err)),
+        Err(err) => return AppError::from(err).into_response(),
     };
     let notice = match params.done.as_deref() {
         Some("approved") => Some("Approved."),
@@ -115,7 +115,7 @@ async fn set_status(
         return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("status: unknown status {:?}", form.status));
     };
     if let Err(err) = service::set_status(&state.db, &[id], status).await {
-        return failure(&state, &signed_in, err);
+        return failure(&signed_in, err);
     }
     let back = match form.back.as_str() {
         queue @ ("pending" | "approved" | "spam" | "trash" | "all") => queue,
@@ -140,11 +140,11 @@ async fn reply(
     }
     let keys = match crate::comments::guard::Keys::of(&state).await {
         Ok(keys) => keys,
-        Err(err) => return error_page(&state, AppError::from(err)),
+        Err(err) => return AppError::from(err).into_response(),
     };
     let user = &signed_in.user;
     match service::reply_as_moderator(&state.db, &keys, id, &user.display_name, &user.email, &form.comment).await {
         Ok(_) => Redirect::to("/admin/comments?status=approved&done=replied").into_response(),
-        Err(err) => failure(&state, &signed_in, err),
+        Err(err) => failure(&signed_in, err),
     }
 }

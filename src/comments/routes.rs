@@ -28,7 +28,7 @@ use crate::config::comments::CommentsConfig;
 use crate::content::model::{Article, ArticleKind};
 use crate::http::forms::{self, parse_form, status_page};
 use crate::http::page_cache::CachedPage;
-use crate::http::{cached, error_page, AppError, AppState};
+use crate::http::{cached, AppError, AppState};
 use crate::store::{self, DbError};
 use crate::theme;
 
@@ -121,7 +121,7 @@ where
     let response = if view.is_personal() {
         match render(view).await {
             Ok(page) => personal(page, StatusCode::OK),
-            Err(err) => error_page(state, err),
+            Err(err) => err.into_response(),
         }
     } else {
         cached(state, key, headers, || render(view)).await
@@ -370,7 +370,7 @@ async fn comment_page(
         Ok(n) if (1..=100_000).contains(&n) => n,
         _ => {
             let message = format!("expected a page number from 1 to 100000, got {page:?}");
-            return error_page(&state, AppError::BadRequest { field: "page", message });
+            return AppError::BadRequest { field: "page", message }.into_response();
         }
     };
     let key = uri.path().to_string();
@@ -389,17 +389,17 @@ async fn reply_page(
     headers: HeaderMap,
     post_page: PostPage,
 ) -> Response {
-    let Ok(id) = id.parse::<i64>() else { return error_page(&state, AppError::NotFound) };
+    let Ok(id) = id.parse::<i64>() else { return AppError::NotFound.into_response() };
     let page = match reply_target_page(&state, &slug, id).await {
         Ok(page) => page,
-        Err(err) => return error_page(&state, err),
+        Err(err) => return err.into_response(),
     };
     let mut view = view_from_cookies(&state, &headers).await;
     view.page = page;
     view.reply_to = Some(id);
     let response = match post_page(&state, &slug, view).await {
         Ok(page) => personal(page, StatusCode::OK),
-        Err(err) => error_page(&state, err),
+        Err(err) => err.into_response(),
     };
     let mut response = stamp_form_token(&state, response).await;
     response.headers_mut().insert("x-robots-tag", HeaderValue::from_static("noindex"));
@@ -488,15 +488,15 @@ async fn submit(
     };
     let target = match queries::target(&state.db, &slug).await {
         Ok(target) => target,
-        Err(DbError::NotFound) => return error_page(&state, AppError::NotFound),
-        Err(err) => return error_page(&state, err.into()),
+        Err(DbError::NotFound) => return AppError::NotFound.into_response(),
+        Err(err) => return AppError::from(err).into_response(),
     };
     if !same_origin(&state, headers) {
         return status_page(&state, StatusCode::FORBIDDEN, "Comments can only be sent from this site's own pages.");
     }
     let keys = match Keys::of(&state).await {
         Ok(keys) => keys,
-        Err(err) => return error_page(&state, err.into()),
+        Err(err) => return AppError::from(err).into_response(),
     };
     let mut view = view_from_cookies(&state, headers).await;
     let submission = Submission {
@@ -596,12 +596,12 @@ async fn refused(
             (StatusCode::TOO_MANY_REQUESTS, vec![], "You are posting comments too quickly. Slow down.")
         }
         CommentError::Duplicate => (StatusCode::CONFLICT, vec![], DUPLICATE_MESSAGE),
-        CommentError::Db(err) => return error_page(state, err.into()),
+        CommentError::Db(err) => return AppError::from(err).into_response(),
     };
     view.form = Some(FormState { values: form, errors, message: Some(message.to_string()) });
     let mut response = match post_page(state, slug, view).await {
         Ok(page) => stamp_form_token(state, personal(page, status)).await,
-        Err(err) => return error_page(state, err),
+        Err(err) => return err.into_response(),
     };
     if let Some(wait) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));

@@ -1,6 +1,6 @@
 //! The `[accounts]` section: admin sessions, login throttling and password resets.
 
-use anyhow::bail;
+use super::check_range;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -52,9 +52,7 @@ impl AccountsConfig {
             ("accounts.reset_token_secs", self.reset_token_secs, 60, 7 * 86_400),
         ];
         for (key, value, min, max) in ranges {
-            if !(min..=max).contains(&value) {
-                bail!("key `{key}`: invalid value {value}, expected a number from {min} to {max}");
-            }
+            check_range(key, value, min, max)?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! The two word lists are TOML arrays in the file, or comma- or newline-separated text in the
 //! environment (`OPENVOICE_COMMENTS_MODERATION_KEYS=casino,viagra`).
 
+use super::check_range;
 use anyhow::bail;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -74,12 +75,12 @@ impl Default for CommentsConfig {
 impl CommentsConfig {
     /// Start-up checks; errors name the key, the value and what was expected.
     pub fn validate(&self) -> anyhow::Result<()> {
-        range("comments.thread_depth", self.thread_depth, 1, 10)?;
-        range("comments.per_page", self.per_page, 1, 1000)?;
-        range("comments.moderation_links", self.moderation_links, 0, 1000)?;
-        range("comments.close_after_days", self.close_after_days, 0, 36_500)?;
-        range("comments.min_seconds", self.min_seconds, 0, 3600)?;
-        range("comments.token_max_age_secs", self.token_max_age_secs, 60, 30 * 86_400)?;
+        check_range("comments.thread_depth", self.thread_depth, 1, 10)?;
+        check_range("comments.per_page", self.per_page, 1, 1000)?;
+        check_range("comments.moderation_links", self.moderation_links, 0, 1000)?;
+        check_range("comments.close_after_days", self.close_after_days, 0, 36_500)?;
+        check_range("comments.min_seconds", self.min_seconds, 0, 3600)?;
+        check_range("comments.token_max_age_secs", self.token_max_age_secs, 60, 30 * 86_400)?;
         if self.token_max_age_secs <= self.min_seconds {
             bail!(
                 "key `comments.token_max_age_secs`: invalid value {}, expected more than comments.min_seconds ({})",
@@ -87,9 +88,9 @@ impl CommentsConfig {
                 self.min_seconds
             );
         }
-        range("comments.flood_seconds", self.flood_seconds, 0, 86_400)?;
-        range("comments.rate_limit_burst", self.rate_limit_burst, 1, 1_000_000_000)?;
-        range("comments.rate_limit_per_minute", self.rate_limit_per_minute, 1, 1_000_000_000)?;
+        check_range("comments.flood_seconds", self.flood_seconds, 0, 86_400)?;
+        check_range("comments.rate_limit_burst", self.rate_limit_burst, 1, 1_000_000_000)?;
+        check_range("comments.rate_limit_per_minute", self.rate_limit_per_minute, 1, 1_000_000_000)?;
         let header = &self.client_ip_header;
         if !header.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             bail!("key `comments.client_ip_header`: invalid value {header:?}, expected a header name like x-forwarded-for");
@@ -103,13 +104,6 @@ impl CommentsConfig {
         }
         Ok(())
     }
-}
-
-fn range(key: &str, value: u32, min: u32, max: u32) -> anyhow::Result<()> {
-    if value < min || value > max {
-        bail!("key `{key}`: invalid value {value}, expected a number from {min} to {max}");
-    }
-    Ok(())
 }
 
 /// A TOML array of strings, or one string split on commas and newlines (environment variables).

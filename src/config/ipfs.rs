@@ -1,5 +1,6 @@
 //! The `[ipfs]` section: public gateways shown on article pages and optional pinning targets.
 
+use super::check_range;
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
@@ -70,12 +71,7 @@ impl IpfsConfig {
         if !self.pinning_service_url.is_empty() && self.pinning_service_token.is_empty() {
             bail!("key `ipfs.pinning_service_token`: required when ipfs.pinning_service_url is set");
         }
-        if self.pin_timeout_secs == 0 || self.pin_timeout_secs > 3600 {
-            bail!(
-                "key `ipfs.pin_timeout_secs`: invalid value {}, expected a number from 1 to 3600",
-                self.pin_timeout_secs
-            );
-        }
+        check_range("ipfs.pin_timeout_secs", self.pin_timeout_secs, 1, 3600)?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! `openvoice mail test you@example.org` checks the settings end to end. Every key has an
 //! environment variable like any other (`OPENVOICE_MAIL_SMTP_PASSWORD`).
 
+use super::check_range;
 use std::str::FromStr;
 
 use anyhow::bail;
@@ -186,10 +187,10 @@ impl MailConfig {
         if !self.helo_name.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c)) {
             bail!("key `mail.helo_name`: invalid value {:?}, expected a host name", self.helo_name);
         }
-        range("mail.smtp_timeout_secs", self.smtp_timeout_secs as i64, 1, 600)?;
-        range("mail.pool_size", self.pool_size as i64, 1, 100)?;
-        range("mail.batch_size", self.batch_size as i64, 1, 5000)?;
-        range("mail.lease_secs", self.lease_secs, 5, 86_400)?;
+        check_range("mail.smtp_timeout_secs", self.smtp_timeout_secs as i64, 1, 600)?;
+        check_range("mail.pool_size", self.pool_size as i64, 1, 100)?;
+        check_range("mail.batch_size", self.batch_size as i64, 1, 5000)?;
+        check_range("mail.lease_secs", self.lease_secs, 5, 86_400)?;
         if self.lease_secs <= self.smtp_timeout_secs as i64 {
             bail!(
                 "key `mail.lease_secs`: invalid value {}, expected more than mail.smtp_timeout_secs ({}) so a slow send keeps its lease",
@@ -197,23 +198,16 @@ impl MailConfig {
                 self.smtp_timeout_secs
             );
         }
-        range("mail.poll_interval_secs", self.poll_interval_secs, 1, 3600)?;
-        range("mail.max_run_secs", self.max_run_secs as i64, 1, 3600)?;
-        range("mail.retry_base_secs", self.retry_base_secs, 1, 86_400)?;
-        range("mail.retry_max_secs", self.retry_max_secs, self.retry_base_secs, 7 * 86_400)?;
-        range("mail.max_attempts", self.max_attempts, 1, 100)?;
-        range("mail.bounce_threshold", self.bounce_threshold, 1, 100)?;
-        range("mail.max_message_bytes", self.max_message_bytes as i64, 4096, 64 << 20)?;
-        range("mail.keep_days", self.keep_days, 0, 36_500)?;
+        check_range("mail.poll_interval_secs", self.poll_interval_secs, 1, 3600)?;
+        check_range("mail.max_run_secs", self.max_run_secs as i64, 1, 3600)?;
+        check_range("mail.retry_base_secs", self.retry_base_secs, 1, 86_400)?;
+        check_range("mail.retry_max_secs", self.retry_max_secs, self.retry_base_secs, 7 * 86_400)?;
+        check_range("mail.max_attempts", self.max_attempts, 1, 100)?;
+        check_range("mail.bounce_threshold", self.bounce_threshold, 1, 100)?;
+        check_range("mail.max_message_bytes", self.max_message_bytes as i64, 4096, 64 << 20)?;
+        check_range("mail.keep_days", self.keep_days, 0, 36_500)?;
         Ok(())
     }
-}
-
-fn range(key: &str, value: i64, min: i64, max: i64) -> anyhow::Result<()> {
-    if value < min || value > max {
-        bail!("key `{key}`: invalid value {value}, expected a number from {min} to {max}");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

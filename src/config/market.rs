@@ -4,6 +4,7 @@
 //! `market.coins` is a list, given in the file as a TOML array or in the environment as a
 //! comma-separated list (`OPENVOICE_MARKET_COINS=bitcoin,monero`).
 
+use super::check_range;
 use std::fmt;
 
 use anyhow::bail;
@@ -251,13 +252,6 @@ impl std::fmt::Debug for MarketConfig {
 /// The canonical `'static` name of a known provider.
 pub fn provider_name(name: &str) -> Option<&'static str> {
     PROVIDERS.into_iter().find(|known| *known == name)
-}
-
-fn check_range(key: &str, value: i64, min: i64, max: i64) -> anyhow::Result<()> {
-    if value < min || value > max {
-        bail!("key `{key}`: invalid value {value}, expected a number from {min} to {max}");
-    }
-    Ok(())
 }
 
 fn check_text(key: &str, value: &str, min: usize, max: usize) -> anyhow::Result<()> {

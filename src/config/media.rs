@@ -1,5 +1,6 @@
 //! The `[media]` section: upload and decoding limits, and the responsive widths.
 
+use super::check_range;
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
@@ -41,35 +42,16 @@ impl MediaConfig {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
-        if !(1024..=1 << 30).contains(&self.max_upload_bytes) {
-            bail!(
-                "key `media.max_upload_bytes`: invalid value {}, expected a number from 1024 to {}",
-                self.max_upload_bytes,
-                1u64 << 30
-            );
-        }
-        if !(16..=65_535).contains(&self.max_dimension) {
-            bail!(
-                "key `media.max_dimension`: invalid value {}, expected a number from 16 to 65535",
-                self.max_dimension
-            );
-        }
-        if !(1 << 20..=1 << 34).contains(&self.max_decode_bytes) {
-            bail!(
-                "key `media.max_decode_bytes`: invalid value {}, expected a number from 1048576 to {}",
-                self.max_decode_bytes,
-                1u64 << 34
-            );
-        }
+        check_range("media.max_upload_bytes", self.max_upload_bytes, 1024, 1 << 30)?;
+        check_range("media.max_dimension", self.max_dimension, 16, 65_535)?;
+        check_range("media.max_decode_bytes", self.max_decode_bytes, 1 << 20, 1 << 34)?;
         if self.widths.len() > 8 || self.widths.iter().any(|w| !(16..=self.max_dimension).contains(w)) {
             bail!(
                 "key `media.widths`: invalid value {:?}, expected at most 8 widths from 16 to media.max_dimension",
                 self.widths
             );
         }
-        if !(1..=100).contains(&self.jpeg_quality) {
-            bail!("key `media.jpeg_quality`: invalid value {}, expected a number from 1 to 100", self.jpeg_quality);
-        }
+        check_range("media.jpeg_quality", self.jpeg_quality, 1, 100)?;
         Ok(())
     }
 }

@@ -357,7 +357,9 @@ pub fn with_overrides<'a>(
     Ok(config)
 }
 
-fn check_range(key: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {
+/// `value` of `key` must lie in `min..=max`; the error names the key, the value and the range,
+/// as every configuration and settings check says it.
+pub fn check_range<T: PartialOrd + std::fmt::Display>(key: &str, value: T, min: T, max: T) -> anyhow::Result<()> {
     if value < min || value > max {
         bail!("key `{key}`: invalid value {value}, expected a number from {min} to {max}");
     }

@@ -1,5 +1,6 @@
 //! The `[subscriptions]` section of the configuration and its start-up checks.
 
+use super::check_range;
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
@@ -63,13 +64,13 @@ impl Default for SubscriptionsConfig {
 impl SubscriptionsConfig {
     /// Start-up checks; errors name the key, the value and what was expected.
     pub fn validate(&self) -> anyhow::Result<()> {
-        range("subscriptions.notify_window_hours", self.notify_window_hours, 0, 24 * 365)?;
-        range("subscriptions.confirm_max_age_hours", self.confirm_max_age_hours, 1, 24 * 30)?;
-        range("subscriptions.confirm_resend_secs", self.confirm_resend_secs, 0, 86_400)?;
-        range("subscriptions.rate_limit_burst", self.rate_limit_burst as i64, 1, 1_000_000_000)?;
-        range("subscriptions.rate_limit_per_minute", self.rate_limit_per_minute as i64, 1, 1_000_000_000)?;
-        range("subscriptions.digest_hour", self.digest_hour as i64, 0, 23)?;
-        range("subscriptions.max_digest_articles", self.max_digest_articles as i64, 1, 500)?;
+        check_range("subscriptions.notify_window_hours", self.notify_window_hours, 0, 24 * 365)?;
+        check_range("subscriptions.confirm_max_age_hours", self.confirm_max_age_hours, 1, 24 * 30)?;
+        check_range("subscriptions.confirm_resend_secs", self.confirm_resend_secs, 0, 86_400)?;
+        check_range("subscriptions.rate_limit_burst", self.rate_limit_burst as i64, 1, 1_000_000_000)?;
+        check_range("subscriptions.rate_limit_per_minute", self.rate_limit_per_minute as i64, 1, 1_000_000_000)?;
+        check_range("subscriptions.digest_hour", self.digest_hour as i64, 0, 23)?;
+        check_range("subscriptions.max_digest_articles", self.max_digest_articles as i64, 1, 500)?;
         if self.weekday().is_none() {
             bail!(
                 "key `subscriptions.digest_weekday`: invalid value {:?}, expected mon, tue, wed, thu, fri, sat or sun",
@@ -85,13 +86,6 @@ impl SubscriptionsConfig {
         let day = day.get(..3)?;
         day.parse().ok()
     }
-}
-
-fn range(key: &str, value: i64, min: i64, max: i64) -> anyhow::Result<()> {
-    if value < min || value > max {
-        bail!("key `{key}`: invalid value {value}, expected a number from {min} to {max}");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::content::model::{AdminFilter, Article, ArticleKind, Status};
 use crate::content::service::{
     self, Actor, ArticleEdit, CategoryEdit, ContentError, ContentLimits, StatusChange, Transition, Version,
 };
-use crate::http::{error_page, AppError, AppState};
+use crate::http::{AppError, AppState};
 
 /// Articles per page of the admin list.
 const PER_PAGE: u32 = 20;
@@ -55,14 +55,14 @@ fn limits(state: &AppState) -> ContentLimits {
 }
 
 /// The answer to a refused or failed action that has no form to re-render.
-fn failure(state: &AppState, signed_in: &SignedIn, err: ContentError) -> Response {
+fn failure(signed_in: &SignedIn, err: ContentError) -> Response {
     match err {
         ContentError::NotFound(_) => signed_in.refuse(StatusCode::NOT_FOUND, "There is no such item."),
         ContentError::Forbidden(message) => signed_in.refuse(StatusCode::FORBIDDEN, &message),
         ContentError::Invalid { .. } | ContentError::TooLarge { .. } => {
             signed_in.refuse(StatusCode::BAD_REQUEST, &err.to_string())
         }
-        ContentError::Db(db) => error_page(state, AppError::from(db)),
+        ContentError::Db(db) => AppError::from(db).into_response(),
     }
 }
 
@@ -150,7 +150,7 @@ async fn list(
             Ok(user) => Some(user.id),
             // No such author: an empty list, like any filter that matches nothing.
             Err(crate::store::DbError::NotFound) => Some(-1),
-            Err(err) => return error_page(&state, AppError::from(err)),
+            Err(err) => return AppError::from(err).into_response(),
         },
     };
     let page = match crate::http::parse_page(params.page.as_deref()) {
@@ -161,11 +161,11 @@ async fn list(
     let filter = AdminFilter { status, category_id, author_id, search: search.clone(), tag_id: None };
     let listing = match service::admin_list(&state.db, &actor(&signed_in), filter, page, PER_PAGE).await {
         Ok(listing) => listing,
-        Err(err) => return failure(&state, &signed_in, err),
+        Err(err) => return failure(&signed_in, err),
     };
     let categories = match service::category_entries(&state.db).await {
         Ok(c) => c,
-        Err(err) => return failure(&state, &signed_in, err),
+        Err(err) => return failure(&signed_in, err),
     };
     let ctx = context! {
         listing => listing,
@@ -338,7 +338,7 @@ async fn render_editor(
     let EditorView { article, errors, notice, autosave_loaded } = view;
     let categories = match service::category_entries(&state.db).await {
         Ok(c) => c,
-        Err(err) => return failure(state, signed_in, err),
+        Err(err) => return failure(signed_in, err),
     };
     let me = actor(signed_in);
     let own = article.is_none_or(|a| a.summary.author.username == signed_in.user.username);
@@ -346,7 +346,7 @@ async fn render_editor(
     let autosave = match article {
         Some(a) => match service::pending_autosave(&state.db, &me, a).await {
             Ok(found) => found,
-            Err(err) => return failure(state, signed_in, err),
+            Err(err) => return failure(signed_in, err),
         },
         None => None,
     };
@@ -410,7 +410,7 @@ async fn rejected(
 ) -> Response {
     let mut errors = errors;
     if let Some(pos) = errors.iter().position(|e| e.field().is_none()) {
-        return failure(state, signed_in, errors.swap_remove(pos));
+        return failure(signed_in, errors.swap_remove(pos));
     }
     render_editor(
         state,
@@ -438,7 +438,7 @@ async fn edit(
     let me = actor(&signed_in);
     let article = match service::article_for_edit(&state.db, &me, id).await {
         Ok(article) => article,
-        Err(err) => return failure(&state, &signed_in, err),
+        Err(err) => return failure(&signed_in, err),
     };
     let mut form = ArticleForm::of(&article, site_zone(&state));
     let mut autosave_loaded = false;
@@ -451,7 +451,7 @@ async fn edit(
                 autosave_loaded = true;
             }
             Ok(None) => {}
-            Err(err) => return failure(&state, &signed_in, err),
+            Err(err) => return failure(&signed_in, err),
         }
     }
     let notice = done_message(params.done.as_deref());
@@ -467,12 +467,12 @@ async fn update(
     let me = actor(&signed_in);
     let article = match service::article_for_edit(&state.db, &me, id).await {
         Ok(article) => article,
-        Err(err) => return failure(&state, &signed_in, err),
+        Err(err) => return failure(&signed_in, err),
     };
     if form.action == "trash" {
         return match service::change_status(&state.db, &me, id, StatusChange::Trash).await {
             Ok(_) => see_other("/admin/articles?done=trashed"),
-            Err(err) => failure(&state, &signed_in, err),
+            Err(err) => failure(&signed_in, err),
         };
     }
     let limits = limits(&state);
@@ -520,7 +520,7 @@ async fn change_status(
             let sep = if back.contains('?') { '&' } else { '?' };
             see_other(&format!("{back}{sep}done={}", status.as_str()))
         }
-        Err(err) => failure(&state, &signed_in, err),
+        Err(err) => failure(&signed_in, err),
     }
 }
 
@@ -542,7 +542,7 @@ async fn autosave(
     match service::autosave(&state.db, limits(&state), &actor(&signed_in), id, &form.title, &form.excerpt, &body).await
     {
         Ok(saved) => Json(serde_json::json!({ "saved_at": saved.saved_at })).into_response(),
-        Err(err) => json_failure(&state, err),
+        Err(err) => json_failure(err),
     }
 }
 
@@ -570,14 +570,14 @@ async fn autosave_new(State(state): State<AppState>, AdminForm(signed_in, form):
             }))
             .into_response()
         }
-        Err(err) => json_failure(&state, err),
+        Err(err) => json_failure(err),
     }
 }
 
 /// The script's endpoints answer errors as JSON: `{"error": {"field", "message"}}`.
-fn json_failure(state: &AppState, err: ContentError) -> Response {
+fn json_failure(err: ContentError) -> Response {
     let status = match &err {
-        ContentError::Db(_) => return error_page(state, AppError::from(err)),
+        ContentError::Db(_) => return AppError::from(err).into_response(),
         ContentError::NotFound(_) => StatusCode::NOT_FOUND,
         ContentError::Forbidden(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
@@ -631,7 +631,7 @@ async fn revisions(
     let me = actor(&signed_in);
     let (article, revisions) = match service::revisions(&state.db, &me, id).await {
         Ok(found) => found,
-        Err(err) => return failure(&state, &signed_in, err),
+        Err(err) => return failure(&signed_in, err),
     };
     // By default, the newest revision against the article as it is.
     let from = parse_version(params.from.as_deref()).or(revisions.first().map(|r| Version::Revision(r.id)));
@@ -639,7 +639,7 @@ async fn revisions(
     let diff = match from {
         Some(from) => match service::diff(&state.db, &me, id, from, to).await {
             Ok(lines) => Some(lines),
-            Err(err) => return failure(&state, &signed_in, err),
+            Err(err) => return failure(&signed_in, err),
         },
         None => None,
     };
@@ -669,7 +669,7 @@ async fn restore(
 ) -> Response {
     match service::restore_revision(&state.db, &actor(&signed_in), id, rev).await {
         Ok(()) => see_other(&format!("/admin/articles/{id}/revisions?done=restored")),
-        Err(err) => failure(&state, &signed_in, err),
+        Err(err) => failure(&signed_in, err),
     }
 }
 
@@ -726,7 +726,7 @@ async fn render_categories(
 ) -> Response {
     let categories = match service::category_entries(&state.db).await {
         Ok(c) => c,
-        Err(err) => return failure(state, signed_in, err),
+        Err(err) => return failure(signed_in, err),
     };
     let ctx = context! {
         categories => categories,
@@ -756,7 +756,7 @@ async fn edit_category(State(state): State<AppState>, signed_in: SignedIn, Path(
     }
     let found = match service::category_entries(&state.db).await {
         Ok(all) => all.into_iter().find(|c| c.category.id == id),
-        Err(err) => return failure(&state, &signed_in, err),
+        Err(err) => return failure(&signed_in, err),
     };
     let Some(entry) = found else { return signed_in.refuse(StatusCode::NOT_FOUND, "There is no such category.") };
     let form = CategoryForm {
@@ -780,7 +780,7 @@ async fn save_category(state: &AppState, signed_in: &SignedIn, id: Option<i64>, 
         Ok(_) => see_other("/admin/categories?done=saved"),
         Err(mut errors) => {
             if let Some(pos) = errors.iter().position(|e| e.field().is_none()) {
-                return failure(state, signed_in, errors.swap_remove(pos));
+                return failure(signed_in, errors.swap_remove(pos));
             }
             render_categories(state, signed_in, id, form, &errors, None, StatusCode::BAD_REQUEST).await
         }
@@ -809,7 +809,7 @@ async fn delete_category(
 ) -> Response {
     match service::delete_category(&state.db, &actor(&signed_in), id).await {
         Ok(()) => see_other("/admin/categories?done=deleted"),
-        Err(err) => failure(&state, &signed_in, err),
+        Err(err) => failure(&signed_in, err),
     }
 }
 
@@ -837,7 +837,7 @@ async fn render_tags(
 ) -> Response {
     let tags = match service::tag_entries(&state.db).await {
         Ok(t) => t,
-        Err(err) => return failure(state, signed_in, err),
+        Err(err) => return failure(signed_in, err),
     };
     let ctx = context! {
         tags => tags,
@@ -866,7 +866,7 @@ async fn rename_tag(
         Err(err @ ContentError::Invalid { .. }) => {
             render_tags(&state, &signed_in, Some((id, &form)), &[err], None, StatusCode::BAD_REQUEST).await
         }
-        Err(err) => failure(&state, &signed_in, err),
+        Err(err) => failure(&signed_in, err),
     }
 }
 
@@ -891,6 +891,6 @@ async fn delete_tag(
     };
     match service::delete_tag(&state.db, &actor(&signed_in), id, into).await {
         Ok(()) => see_other(if into.is_some() { "/admin/tags?done=merged" } else { "/admin/tags?done=deleted" }),
-        Err(err) => failure(&state, &signed_in, err),
+        Err(err) => failure(&signed_in, err),
     }
 }

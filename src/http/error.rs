@@ -1,8 +1,16 @@
 //! The one error type handlers return. Variants name HTTP outcomes; internal errors are logged
 //! with the request's span and never shown to readers.
+//!
+//! An `AppError` answers with its status and a plain message marked as an error page; around the
+//! whole router, [`ThemedErrors`] renders that mark as the theme's `404.html` or `error.html`,
+//! so a handler returns `Result<_, AppError>` (or `err.into_response()`) without the site state.
 
-use axum::http::StatusCode;
+use axum::http::{header, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use minijinja::context;
+
+use crate::http::response_rule::ResponseRule;
+use crate::http::{site_context, AppState};
 
 use crate::store::DbError;
 
@@ -50,12 +58,54 @@ impl AppError {
     }
 }
 
-/// Without access to the templates (the page renderer wraps errors in the theme), a plain answer.
+/// A plain answer marked with [`ErrorPage`], which [`ThemedErrors`] dresses in the theme.
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let AppError::Internal(err) = &self {
             tracing::error!(error = format!("{err:#}"), "Internal error");
         }
-        (self.status(), self.public_message()).into_response()
+        let message = self.public_message();
+        let mut response = (self.status(), message.clone()).into_response();
+        response.extensions_mut().insert(ErrorPage(message));
+        response
+    }
+}
+
+/// What a reader is told on an error page; put on the response by `AppError::into_response`.
+#[derive(Clone)]
+pub struct ErrorPage(pub String);
+
+/// Renders every response marked [`ErrorPage`] as the theme's error page, except under the JSON
+/// API (whose errors `api::JsonErrors` answers).
+#[derive(Clone)]
+pub struct ThemedErrors(pub AppState);
+
+impl ResponseRule for ThemedErrors {
+    /// Whether the request was for the JSON API.
+    type Seen = bool;
+
+    fn see<B>(&self, request: &Request<B>) -> bool {
+        request.uri().path().starts_with("/api/")
+    }
+
+    fn apply(&self, api: bool, mut response: Response) -> Response {
+        let Some(ErrorPage(message)) = response.extensions_mut().remove::<ErrorPage>() else { return response };
+        if api {
+            return response;
+        }
+        themed(&self.0, response.status(), &message)
+    }
+}
+
+/// The theme's error page with `status` and `message`; a plain one if the theme fails.
+fn themed(state: &AppState, status: StatusCode, message: &str) -> Response {
+    let template = if status == StatusCode::NOT_FOUND { "404.html" } else { "error.html" };
+    let ctx = context! { site => site_context(state), status => status.as_u16(), message => message };
+    match state.templates.render(template, ctx) {
+        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(render_err) => {
+            tracing::error!(error = %render_err, "Rendering the error page failed");
+            (status, message.to_string()).into_response()
+        }
     }
 }

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use minijinja::{context, Value};
+use minijinja::Value;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
@@ -139,23 +139,6 @@ async fn catch_up_with_content_epoch(state: &AppState) {
     }
 }
 
-/// The theme's error page for `err`, with the right status.
-pub fn error_page(state: &AppState, err: AppError) -> Response {
-    if let AppError::Internal(cause) = &err {
-        tracing::error!(error = format!("{cause:#}"), "Internal error");
-    }
-    let status = err.status();
-    let template = if status == StatusCode::NOT_FOUND { "404.html" } else { "error.html" };
-    let ctx = context! { site => site_context(state), status => status.as_u16(), message => err.public_message() };
-    match state.templates.render(template, ctx) {
-        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
-        Err(render_err) => {
-            tracing::error!(error = %render_err, "Rendering the error page failed");
-            (status, err.public_message()).into_response()
-        }
-    }
-}
-
 /// Site-wide values every template sees as `site`.
 pub fn site_context(state: &AppState) -> Value {
     crate::theme::site_values(&state.settings.config())
@@ -199,7 +182,7 @@ where
                     state.pages.insert(key.to_string(), epoch, page.clone());
                     page
                 }
-                Err(err) => return error_page(state, err),
+                Err(err) => return err.into_response(),
             }
         }
     };

@@ -77,7 +77,7 @@ async fn site_snapshot(State(state): State<AppState>) -> Response {
     match queries::site_root(&state.db).await {
         Ok(Some(root)) => Redirect::to(&format!("/ipfs/{root}/")).into_response(),
         Ok(None) => gateway_error(StatusCode::NOT_FOUND, "no site snapshot has been built yet"),
-        Err(err) => crate::http::error_page(&state, err.into()),
+        Err(err) => AppError::from(err).into_response(),
     }
 }
 
@@ -154,7 +154,7 @@ async fn gateway(
     match queries::get_block(&state.db, &root.to_string()).await {
         Ok(Some(_)) => {}
         Ok(None) => return gateway_error(StatusCode::NOT_FOUND, format!("{root} is not on this site")),
-        Err(err) => return crate::http::error_page(&state, err.into()),
+        Err(err) => return AppError::from(err).into_response(),
     }
     let content_path = if path.is_empty() { format!("/ipfs/{root}") } else { format!("/ipfs/{root}/{path}") };
     let blocks = DbBlocks::new(state.db.clone());
@@ -182,17 +182,17 @@ async fn gateway(
             set(h, "cache-control", IMMUTABLE);
             response
         }
-        Err(err) => walk_error_response(&state, err),
+        Err(err) => walk_error_response(err),
     }
 }
 
-fn walk_error_response(state: &AppState, err: WalkError) -> Response {
+fn walk_error_response(err: WalkError) -> Response {
     match err {
         WalkError::NotFound { .. } | WalkError::Missing(_) => gateway_error(StatusCode::NOT_FOUND, err.to_string()),
         WalkError::NotADirectory { .. } | WalkError::NotAFile(_) | WalkError::UnsafeName { .. } => {
             gateway_error(StatusCode::BAD_REQUEST, err.to_string())
         }
-        other => crate::http::error_page(state, AppError::Internal(anyhow::anyhow!("gateway walk: {other}"))),
+        other => AppError::Internal(anyhow::anyhow!("gateway walk: {other}")).into_response(),
     }
 }
 

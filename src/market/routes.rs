@@ -4,7 +4,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::config::market::CoinId;
-use crate::http::{self, cached, error_page, html_page, AppError, AppState};
+use crate::http::{self, cached, html_page, AppError, AppState};
 use crate::market::model::{self, format_change, format_usd, Direction, PricePoint, Quote};
 use crate::market::service::{self, CoinSnapshot, Snapshot, TokenSnapshot};
 use crate::theme;
@@ -236,7 +236,7 @@ async fn prices_page(
     params: Result<Query<ChartQuery>, QueryRejection>,
 ) -> Response {
     if !state.settings.config().market.enabled {
-        return error_page(&state, AppError::NotFound);
+        return AppError::NotFound.into_response();
     }
     let days = match params {
         Ok(Query(ChartQuery { days: None })) => 7,
@@ -244,9 +244,9 @@ async fn prices_page(
         Ok(Query(ChartQuery { days: Some(days) })) if days == "30" => 30,
         Ok(Query(ChartQuery { days: Some(other) })) => {
             let message = format!("expected 7 or 30, got {other:?}");
-            return error_page(&state, AppError::BadRequest { field: "days", message });
+            return AppError::BadRequest { field: "days", message }.into_response();
         }
-        Err(err) => return error_page(&state, AppError::BadRequest { field: "query", message: err.body_text() }),
+        Err(err) => return AppError::BadRequest { field: "query", message: err.body_text() }.into_response(),
     };
     let key = uri.path_and_query().map_or("/prices".to_string(), |pq| pq.as_str().to_string());
     cached(&state, &key, &headers, || async {
@@ -304,7 +304,7 @@ struct ApiCoin {
 
 async fn prices_api(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap) -> Response {
     if !state.settings.config().market.enabled {
-        return error_page(&state, AppError::NotFound);
+        return AppError::NotFound.into_response();
     }
     let key = uri.path().to_string();
     cached(&state, &key, &headers, || async {

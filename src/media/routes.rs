@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::http::{error_page, AppError, AppState};
+use crate::http::{AppError, AppState};
 use crate::media::service;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -32,8 +32,8 @@ async fn serve(state: &AppState, cid: &str, headers: &HeaderMap) -> Response {
     let etag = format!("\"{cid}\"");
     let file = match service::file(&state.db, cid).await {
         Ok(Some(file)) => file,
-        Ok(None) => return error_page(state, AppError::NotFound),
-        Err(err) => return error_page(state, AppError::Internal(err.into())),
+        Ok(None) => return AppError::NotFound.into_response(),
+        Err(err) => return AppError::Internal(err.into()).into_response(),
     };
     let fresh = headers
         .get(header::IF_NONE_MATCH)

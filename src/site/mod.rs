@@ -21,7 +21,7 @@ use crate::comments::model::Counted;
 use crate::content::chrome::{base_context, page_path};
 use crate::content::model::{Article, ArticleKind, ArticleSummary, Category, ListFilter, Neighbours, Page, Tag};
 use crate::content::{queries, service};
-use crate::http::{self, cached, error_page, html_page, parse_page, AppError, AppState};
+use crate::http::{self, cached, html_page, parse_page, AppError, AppState};
 use crate::theme;
 
 pub fn router() -> Router<AppState> {
@@ -62,13 +62,8 @@ pub struct ListPath {
 /// The page a listing shows. Pages live in the path (`/category/x/page/2`), so every archive
 /// page is a file of a static copy; `?page=2`, the older form, and `/page/1` answer with a 301
 /// to the one URL of that page.
-fn listing_page(
-    state: &AppState,
-    uri: &OriginalUri,
-    in_path: Option<&str>,
-    params: ListParams,
-) -> Result<u32, Response> {
-    let fail = |err: AppError| error_page(state, err);
+fn listing_page(uri: &OriginalUri, in_path: Option<&str>, params: ListParams) -> Result<u32, Response> {
+    let fail = |err: AppError| err.into_response();
     let Query(query) = params.map_err(|e| fail(AppError::BadRequest { field: "query", message: e.body_text() }))?;
     let path = uri.path();
     let listing = match in_path {
@@ -102,7 +97,7 @@ async fn home(
     headers: HeaderMap,
     params: ListParams,
 ) -> Response {
-    let page = match listing_page(&state, &uri, list_path.as_ref().and_then(|p| p.page.as_deref()), params) {
+    let page = match listing_page(&uri, list_path.as_ref().and_then(|p| p.page.as_deref()), params) {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -291,7 +286,7 @@ where
     F: FnOnce(AppState) -> Fut,
     Fut: std::future::Future<Output = Result<Archive, AppError>>,
 {
-    let page = match listing_page(&state, &uri, list_path.page.as_deref(), params) {
+    let page = match listing_page(&uri, list_path.page.as_deref(), params) {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -352,14 +347,12 @@ async fn author(
 async fn search(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
     let (page, query) = match list_query(params) {
         Ok(parsed) => parsed,
-        Err(err) => return error_page(&state, err),
+        Err(err) => return err.into_response(),
     };
     let query = query.unwrap_or_default();
     if query.chars().count() > 200 {
-        return error_page(
-            &state,
-            AppError::BadRequest { field: "q", message: "a search is at most 200 characters".into() },
-        );
+        return AppError::BadRequest { field: "q", message: "a search is at most 200 characters".into() }
+            .into_response();
     }
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {

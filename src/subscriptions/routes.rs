@@ -28,7 +28,7 @@ use minijinja::{context, Value};
 use serde::Deserialize;
 
 use crate::http::forms::{self, parse_form, status_page};
-use crate::http::{error_page, AppError, AppState};
+use crate::http::{AppError, AppState};
 use crate::store::{self, DbError};
 use crate::subscriptions::model::{Address, Frequency, Subscriber, MAX_ADDRESS_CHARS};
 use crate::subscriptions::service::{self, SubscriptionError};
@@ -59,12 +59,12 @@ async fn page(state: &AppState, status: StatusCode, path: &str, view: Value) -> 
     let base =
         match crate::content::chrome::base_context(state, path, crate::market::routes::sidebar(state).await).await {
             Ok(base) => base,
-            Err(err) => return error_page(state, err),
+            Err(err) => return err.into_response(),
         };
     let ctx = context! { ..base, ..context! { sub => view, subscribe_limit => MAX_ADDRESS_CHARS } };
     match state.templates.render("subscriptions.html", ctx) {
         Ok(html) => private((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()),
-        Err(err) => error_page(state, AppError::Internal(anyhow::anyhow!("rendering subscriptions.html: {err:#}"))),
+        Err(err) => AppError::Internal(anyhow::anyhow!("rendering subscriptions.html: {err:#}")).into_response(),
     }
 }
 
@@ -78,7 +78,7 @@ fn private(mut response: Response) -> Response {
 }
 
 async fn keys(state: &AppState) -> Result<Keys, Response> {
-    Keys::of(state).await.map_err(|err| error_page(state, err.into()))
+    Keys::of(state).await.map_err(|err| AppError::from(err).into_response())
 }
 
 /// Reads a form body: at most [`MAX_FORM_BYTES`], URL-encoded, UTF-8.
@@ -129,8 +129,8 @@ fn refused(state: &AppState, err: SubscriptionError) -> Response {
         ),
         SubscriptionError::Invalid { message, .. } => (StatusCode::UNPROCESSABLE_ENTITY, message),
         SubscriptionError::Address(err) => (StatusCode::UNPROCESSABLE_ENTITY, err.0),
-        SubscriptionError::NotFound(_) => return error_page(state, AppError::NotFound),
-        SubscriptionError::Db(err) => return error_page(state, err.into()),
+        SubscriptionError::NotFound(_) => return AppError::NotFound.into_response(),
+        SubscriptionError::Db(err) => return AppError::from(err).into_response(),
     };
     private(status_page(state, status, &message))
 }
@@ -138,7 +138,7 @@ fn refused(state: &AppState, err: SubscriptionError) -> Response {
 /// `GET /subscribe`: the form on a page of its own (for themes without the sidebar, and links).
 async fn subscribe_form(State(state): State<AppState>) -> Response {
     if !state.config.subscriptions.enabled {
-        return error_page(&state, AppError::NotFound);
+        return AppError::NotFound.into_response();
     }
     page(&state, StatusCode::OK, "/subscribe", context! { view => "form", email => "" }).await
 }
@@ -147,7 +147,7 @@ async fn subscribe_form(State(state): State<AppState>) -> Response {
 async fn subscribe(State(state): State<AppState>, request: Request) -> Response {
     let config = &state.config.subscriptions;
     if !config.enabled {
-        return error_page(&state, AppError::NotFound);
+        return AppError::NotFound.into_response();
     }
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
@@ -190,7 +190,7 @@ async fn subscribe(State(state): State<AppState>, request: Request) -> Response 
         }
     };
     if let Err(err) = service::request(&state.db, config, &address, "form", store::now()).await {
-        return error_page(&state, err.into());
+        return AppError::from(err).into_response();
     }
     page(
         &state,
@@ -249,7 +249,7 @@ async fn confirm(State(state): State<AppState>, request: Request) -> Response {
 async fn manage_view(state: &AppState, subscriber: &Subscriber, token: &str, saved: bool) -> Result<Value, Response> {
     let categories = crate::content::queries::categories_with_counts(&state.db)
         .await
-        .map_err(|err| error_page(state, err.into()))?;
+        .map_err(|err| AppError::from(err).into_response())?;
     let chosen = subscriber.categories.clone().unwrap_or_default();
     let categories: Vec<Value> = categories
         .into_iter()
@@ -381,7 +381,7 @@ async fn unsubscribe(
             let view = context! { view => "unsubscribed", email => subscriber.email, manage => token };
             page(&state, StatusCode::OK, "/subscriptions/unsubscribe", view).await
         }
-        Err(SubscriptionError::Db(DbError::NotFound)) => error_page(&state, AppError::NotFound),
+        Err(SubscriptionError::Db(DbError::NotFound)) => AppError::NotFound.into_response(),
         Err(err) => refused(&state, err),
     }
 }

@@ -13,7 +13,7 @@ use crate::accounts::api_tokens::{self, MAX_NAME_CHARS};
 use crate::accounts::desk::render;
 use crate::accounts::session::{AdminForm, SignedIn};
 use crate::accounts::{AccountError, Capability, Role};
-use crate::http::{error_page, AppError, AppState};
+use crate::http::{AppError, AppState};
 
 pub fn admin_router() -> Router<AppState> {
     Router::new()
@@ -30,7 +30,7 @@ fn owner_scope(signed_in: &SignedIn) -> Option<&str> {
 async fn page(state: &AppState, signed_in: &SignedIn, status: StatusCode, extra: minijinja::Value) -> Response {
     let tokens = match api_tokens::list(&state.db, owner_scope(signed_in)).await {
         Ok(tokens) => tokens,
-        Err(err) => return error_page(state, AppError::from(err)),
+        Err(err) => return AppError::from(err).into_response(),
     };
     let roles: Vec<&str> = Role::ALL.iter().filter(|r| **r <= signed_in.role).map(|r| r.as_str()).collect();
     let ctx = context! {
@@ -78,7 +78,7 @@ async fn create_token(State(state): State<AppState>, AdminForm(signed_in, form):
         Err(AccountError::Invalid { field, message }) => {
             page(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, again(field, message)).await
         }
-        Err(err) => error_page(&state, AppError::Internal(err.into())),
+        Err(err) => AppError::Internal(err.into()).into_response(),
     }
 }
 
@@ -92,7 +92,7 @@ async fn revoke_token(
 ) -> Response {
     match api_tokens::revoke(&state.db, id, owner_scope(&signed_in)).await {
         Ok(true) => Redirect::to("/admin/tokens").into_response(),
-        Ok(false) => error_page(&state, AppError::NotFound),
-        Err(err) => error_page(&state, AppError::from(err)),
+        Ok(false) => AppError::NotFound.into_response(),
+        Err(err) => AppError::from(err).into_response(),
     }
 }
