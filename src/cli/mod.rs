@@ -1,31 +1,29 @@
 //! The `openvoice` command line: the clap tree and the commands that fit in a few lines here;
-//! each larger family has its own file (`comments`, `subscribers`, `mail`, `tokens`, `migrate`).
+//! each family of commands has its own file (`users`, `posts` with categories, `comments`,
+//! `subscribers`, `mail`, `tokens`, `ipfs`, `migrate`).
 
 mod comments;
+mod ipfs;
 mod mail;
 mod migrate;
+mod posts;
 mod subscribers;
 mod tokens;
+mod users;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::accounts::{self, NewUser, Role};
 use crate::app;
 use crate::config::{self, Config, Overrides};
-use crate::content::model::ArticleKind;
-use crate::content::service::{self, ContentLimits, Draft, Publish, Terms};
-use crate::content::{import, queries};
+use crate::content::service::ContentLimits;
 use crate::demo;
-use crate::ipfs;
 use crate::jobs;
 use crate::store::{self, Db};
-use crate::theme;
 
 /// OpenVoice: a self-hosted news site in one binary.
 #[derive(Debug, Parser)]
@@ -64,13 +62,13 @@ enum Command {
     Config,
     /// Manage accounts.
     #[command(subcommand)]
-    User(UserCommand),
+    User(users::UserCommand),
     /// Manage categories.
     #[command(subcommand)]
-    Category(CategoryCommand),
+    Category(posts::CategoryCommand),
     /// Write, list and publish articles.
     #[command(subcommand)]
-    Post(PostCommand),
+    Post(posts::PostCommand),
     /// Import content from other systems.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -84,7 +82,7 @@ enum Command {
     Export(ExportCommand),
     /// IPFS bundles and pins.
     #[command(subcommand)]
-    Ipfs(IpfsCommand),
+    Ipfs(ipfs::IpfsCommand),
     /// Moderate reader comments; open or close them per article.
     #[command(subcommand)]
     Comments(comments::CommentsCommand),
@@ -97,95 +95,6 @@ enum Command {
     /// API tokens for /api/v1: create (shown once), list, revoke.
     #[command(subcommand)]
     Token(tokens::TokenCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Add an account; prints a generated password unless --password-stdin is given.
-    Add {
-        /// Login name, also used in author URLs.
-        username: String,
-        #[arg(long)]
-        email: String,
-        #[arg(long, value_enum, default_value = "author")]
-        role: Role,
-        /// Name shown in bylines (default: the username).
-        #[arg(long)]
-        display_name: Option<String>,
-        /// Read the password from standard input instead of generating one.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// Set a new password (a locked-out admin without mail); ends the account's sessions and
-    /// lockout. Prints a generated password unless --password-stdin is given.
-    Password {
-        /// Username or email address.
-        username: String,
-        /// Read the password from standard input instead of generating one.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum CategoryCommand {
-    /// Add a category.
-    Add {
-        name: String,
-        #[arg(long, default_value = "")]
-        description: String,
-    },
-    /// List categories with their number of published articles.
-    List,
-}
-
-#[derive(Debug, Subcommand)]
-enum PostCommand {
-    /// Create an article from a Markdown file (a draft unless --publish or --schedule).
-    New {
-        #[arg(long)]
-        title: String,
-        /// Category name or slug (must exist).
-        #[arg(long)]
-        category: Option<String>,
-        /// Markdown body; `-` reads standard input.
-        #[arg(long)]
-        file: PathBuf,
-        /// Comma-separated tags.
-        #[arg(long, value_delimiter = ',')]
-        tags: Vec<String>,
-        #[arg(long)]
-        slug: Option<String>,
-        #[arg(long)]
-        excerpt: Option<String>,
-        /// Author's username or display name.
-        #[arg(long, default_value = "admin")]
-        author: String,
-        /// Create a standing page (About, Contact) instead of an article.
-        #[arg(long)]
-        page: bool,
-        /// Publish at once.
-        #[arg(long, conflicts_with = "schedule")]
-        publish: bool,
-        /// Publish at this time (RFC 3339, or `YYYY-MM-DD HH:MM` in UTC).
-        #[arg(long)]
-        schedule: Option<String>,
-    },
-    /// Replace an article's body (and optionally title); the previous version is kept as a revision.
-    Edit {
-        slug: String,
-        #[arg(long)]
-        file: PathBuf,
-        #[arg(long)]
-        title: Option<String>,
-    },
-    /// List articles of every status.
-    List {
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-    },
-    /// Publish a draft or scheduled article now.
-    Publish { slug: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,12 +140,6 @@ enum ExportCommand {
         #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum IpfsCommand {
-    /// Each article's current bundle CID and its pin state per target.
-    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -309,44 +212,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Config => Ok(()),
-        Command::User(UserCommand::Add { username, email, role, display_name, password_stdin }) => {
-            let password = new_password(password_stdin)?;
-            let display_name = display_name.unwrap_or_else(|| username.clone());
-            let new = NewUser {
-                username: &username,
-                email: &email,
-                display_name: &display_name,
-                role,
-                password: Some(&password),
-            };
-            let user = accounts::create_user(&db, &new).await?;
-            println!("Created {} {:?} ({})", user.role, user.username, user.email);
-            if !password_stdin {
-                println!("Password (shown once): {password}");
-            }
-            Ok(())
-        }
-        Command::User(UserCommand::Password { username, password_stdin }) => {
-            let password = new_password(password_stdin)?;
-            let user = accounts::auth::set_password(&db, &username, &password).await?;
-            println!("New password set for {:?}; its sessions have ended", user.username);
-            if !password_stdin {
-                println!("Password (shown once): {password}");
-            }
-            Ok(())
-        }
-        Command::Category(CategoryCommand::Add { name, description }) => {
-            let category = service::add_category(&db, &name, &description).await?;
-            println!("Created category {:?} (/category/{})", category.name, category.slug);
-            Ok(())
-        }
-        Command::Category(CategoryCommand::List) => {
-            for (category, count) in queries::categories_with_counts(&db).await? {
-                println!("{:<30} {:<30} {count}", category.name, category.slug);
-            }
-            Ok(())
-        }
-        Command::Post(command) => post(&db, limits, command).await,
+        Command::User(command) => users::run(&db, command).await,
+        Command::Category(command) => posts::categories(&db, command).await,
+        Command::Post(command) => posts::run(&db, limits, command).await,
         Command::Import(ImportCommand::Markdown { dir, author }) => {
             migrate::import_markdown(&db, limits, &dir, &author).await
         }
@@ -355,23 +223,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cid { .. } => Ok(()),
         Command::Export(ExportCommand::Wordpress { out }) => migrate::export_wordpress(&db, &config, &out).await,
-        Command::Export(ExportCommand::Car { out }) => export_car(&db, &config, &data_dir, &out).await,
+        Command::Export(ExportCommand::Car { out }) => ipfs::export_car(&db, &config, &data_dir, &out).await,
         Command::Export(ExportCommand::Static { out, base_url, jobs }) => {
             // A connection per task at most: the export reads the site in a few bulk queries.
             let db = Db::connect(&database_url(&config, &data_dir), jobs.clamp(1, 16) as u32).await?;
             migrate::export_static(db, config, data_dir, &out, base_url, jobs, app::router::router).await
         }
-        Command::Ipfs(IpfsCommand::Status) => {
-            for (slug, target, cid, state, error) in ipfs::queries::pin_states(&db).await? {
-                println!("{slug:<40} {target:<16} {state:<10} {cid} {}", error.unwrap_or_default());
-            }
-            println!(
-                "{} bundled article(s), {} block(s)",
-                ipfs::queries::published_bundles(&db).await?.len(),
-                ipfs::queries::count_blocks(&db).await?
-            );
-            Ok(())
-        }
+        Command::Ipfs(command) => ipfs::run(&db, command).await,
         Command::Jobs(JobsCommand::Status) => {
             for (state, count) in jobs::counts(&db).await? {
                 println!("{state:<10} {count}");
@@ -386,101 +244,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             mail::run(&db, &mailer, &config.site.title, command).await
         }
     }
-}
-
-async fn post(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow::Result<()> {
-    match command {
-        PostCommand::New { title, category, file, tags, slug, excerpt, author, page, publish, schedule } => {
-            let body_md = read_body(&file, limits)?;
-            let publish = match (publish, schedule) {
-                (true, _) => Publish::Now,
-                (false, Some(when)) => Publish::At(
-                    import::parse_time(&when)
-                        .with_context(|| format!("--schedule: {when:?} is not a time (expected e.g. 2026-12-01T09:00:00Z or \"2026-12-01 09:00\")"))?,
-                ),
-                (false, None) => Publish::Draft,
-            };
-            let kind = if page { ArticleKind::Page } else { ArticleKind::Post };
-            let draft =
-                Draft { kind, title, slug, excerpt, body_md, author, category, tags, featured_image: None, publish };
-            let saved = service::create(db, limits, draft, Terms::MustExist).await?;
-            let article = service::find(db, saved.slug()).await?;
-            println!("{} {} ({})", article.summary.status.as_str(), article.summary.slug, article.summary.title);
-            Ok(())
-        }
-        PostCommand::Edit { slug, file, title } => {
-            let current = service::find(db, &slug).await?;
-            let body_md = read_body(&file, limits)?;
-            let s = current.summary;
-            let publish = match s.status {
-                crate::content::model::Status::Draft | crate::content::model::Status::Trashed => Publish::Draft,
-                crate::content::model::Status::Scheduled => Publish::At(s.scheduled_at.unwrap_or_else(store::now)),
-                crate::content::model::Status::Published => Publish::At(s.published_at.unwrap_or_else(store::now)),
-            };
-            let draft = Draft {
-                kind: s.kind,
-                title: title.unwrap_or(s.title),
-                slug: Some(s.slug),
-                excerpt: Some(s.excerpt),
-                body_md,
-                author: s.author.username,
-                category: s.category.map(|c| c.slug),
-                tags: current.tags.into_iter().map(|t| t.name).collect(),
-                featured_image: current.featured_image,
-                publish,
-            };
-            let saved = service::upsert(db, limits, draft, Terms::MustExist).await?;
-            println!("updated {}", saved.slug());
-            Ok(())
-        }
-        PostCommand::List { limit } => {
-            for a in queries::list_all(db, limit.clamp(1, 10_000)).await? {
-                let when = a.published_at.or(a.scheduled_at).map(theme::rfc3339).unwrap_or_else(|| "-".into());
-                let category = a.category.map(|c| c.name).unwrap_or_default();
-                println!("{:<10} {:<20} {:<22} {:<20} {}", a.status.as_str(), when, category, a.slug, a.title);
-            }
-            Ok(())
-        }
-        PostCommand::Publish { slug } => {
-            service::publish_now(db, &slug).await?;
-            println!("published {slug}");
-            Ok(())
-        }
-    }
-}
-
-/// A password read from standard input (`--password-stdin`), or a generated one.
-fn new_password(from_stdin: bool) -> anyhow::Result<String> {
-    if !from_stdin {
-        return Ok(accounts::generate_password());
-    }
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).context("reading the password from standard input")?;
-    Ok(text.trim_end_matches(['\r', '\n']).to_string())
-}
-
-fn read_body(path: &Path, limits: ContentLimits) -> anyhow::Result<String> {
-    let mut bytes = Vec::new();
-    let limit = limits.max_article_bytes as u64 + 1;
-    if path == Path::new("-") {
-        std::io::stdin().take(limit).read_to_end(&mut bytes).context("reading standard input")?;
-    } else {
-        std::fs::File::open(path)
-            .with_context(|| format!("--file {}", path.display()))?
-            .take(limit)
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("reading {}", path.display()))?;
-    }
-    if bytes.len() > limits.max_article_bytes {
-        bail!("--file {}: larger than content.max_article_bytes ({} bytes)", path.display(), limits.max_article_bytes);
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "--file {}: not UTF-8 text (invalid byte at offset {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })
 }
 
 async fn connect(config: &Config, data_dir: &Path) -> anyhow::Result<Db> {
@@ -515,33 +278,4 @@ fn write_default_config(data_dir: &Path) -> anyhow::Result<()> {
         toml::to_string(&Config::default()).unwrap_or_default()
     );
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
-}
-
-/// Bundles every published article that lacks a current bundle, rebuilds the snapshot and
-/// writes it as a CAR file.
-async fn export_car(db: &Db, config: &Config, data_dir: &Path, out: &Path) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let publishing = app::jobs::publishing(config, data_dir)?;
-    let ids = queries::published_ids(db).await?;
-    for (n, id) in ids.iter().enumerate() {
-        ipfs::service::bundle_article(db, &publishing, *id).await?;
-        if (n + 1) % 1000 == 0 {
-            eprintln!("bundled {}/{}", n + 1, ids.len());
-        }
-    }
-    let root = ipfs::service::build_snapshot(db, config, &publishing.templates).await?;
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let blocks = ipfs::service::DbBlocks::new(db.clone());
-    let written = tokio::task::spawn_blocking(move || {
-        openvoice_ipfs::car::write_dag(&blocks, &root, openvoice_ipfs::Scope::All, std::io::BufWriter::new(file))
-    })
-    .await??;
-    println!("{root}");
-    eprintln!(
-        "Wrote {} ({written} bytes, {} articles) in {:.1}s",
-        out.display(),
-        ids.len(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
 }

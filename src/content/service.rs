@@ -555,22 +555,70 @@ async fn save_in(
         (None, _) => unique_slug(tx, &checked.title, &HashSet::new()).await?,
     };
     let row = article_row(draft, checked, &slug, author_id, category_id, now);
-    let saved = match existing {
+    let replaced = match existing {
         Some(id) => {
-            queries::save_revision(tx, id, now).await?;
-            queries::update_article(tx, id, &row, now).await?;
-            Saved::Updated { id, slug: slug.clone(), status: row.status }
+            let (_, status) = queries::owner_and_status(tx, id).await?.ok_or_else(|| article_not_found(id))?;
+            Some(Replaced::new(id, draft.kind, &slug, status))
+        }
+        None => None,
+    };
+    write_core(tx, replaced, &row, &tag_ids, None, now).await
+}
+
+/// The article a write replaces, as the write core needs it.
+struct Replaced {
+    id: i64,
+    status: Status,
+    /// Its URL, while it is published: a new slug leaves a redirect from it.
+    published_path: Option<String>,
+}
+
+impl Replaced {
+    fn new(id: i64, kind: ArticleKind, slug: &str, status: Status) -> Replaced {
+        Replaced { id, status, published_path: (status == Status::Published).then(|| kind.path(slug)) }
+    }
+}
+
+/// The one write of an article, inside the caller's transaction, whichever way it came (the CLI
+/// and imports by name, the desk and the API by id): the row, inserted or updated after keeping
+/// the replaced text as a revision; a redirect from the old URL of a published article whose
+/// slug changed; its tags; the jobs its status sets off (and a snapshot rebuild when it stops
+/// being published); the activity entry (`activity`, or created/updated); the epoch bump.
+/// Batched imports (`save_batch_in`) write the same rows and jobs many at a time.
+async fn write_core(
+    tx: &mut sqlx::AnyConnection,
+    replaced: Option<Replaced>,
+    row: &ArticleRow<'_>,
+    tag_ids: &[i64],
+    activity: Option<&'static str>,
+    now: i64,
+) -> Result<Saved, ContentError> {
+    let saved = match &replaced {
+        Some(old) => {
+            queries::save_revision(tx, old.id, now).await?;
+            queries::update_article(tx, old.id, row, now).await?;
+            let new_path = row.kind.path(row.slug);
+            if let Some(old_path) = old.published_path.as_deref().filter(|path| *path != new_path) {
+                // Links to a published article outlive a new slug, as in WordPress: its old URL
+                // answers with a 301 (`app::router`'s `moved_permanently` reads `redirects`).
+                queries::save_redirect(tx, old_path, &new_path).await?;
+            }
+            Saved::Updated { id: old.id, slug: row.slug.to_string(), status: row.status }
         }
         None => {
-            let id = queries::insert_article(tx, &row, now).await?;
-            Saved::Created { id, slug: slug.clone(), status: row.status }
+            let id = match queries::insert_article(tx, row, now).await {
+                Err(DbError::Conflict(_)) => return Err(invalid("slug", format!("{:?} is already used", row.slug))),
+                other => other?,
+            };
+            Saved::Created { id, slug: row.slug.to_string(), status: row.status }
         }
     };
-    queries::set_tags(tx, saved.id(), &tag_ids).await?;
-    let mut jobs = StatusJobs::default();
-    jobs.add(saved.id(), row.status, row.scheduled_at, now)?;
-    jobs.write(tx).await?;
-    store::record_activity(&mut *tx, saved.activity_kind(), Some(saved.id()), &slug).await?;
+    queries::set_tags(tx, saved.id(), tag_ids).await?;
+    enqueue_for_status(tx, saved.id(), row.status, row.scheduled_at, now).await?;
+    if replaced.is_some_and(|old| old.status == Status::Published) && row.status != Status::Published {
+        enqueue_snapshot(tx, now).await?;
+    }
+    store::record_activity(&mut *tx, activity.unwrap_or(saved.activity_kind()), Some(saved.id()), row.slug).await?;
     store::bump_content_epoch(tx).await?;
     Ok(saved)
 }
@@ -1044,45 +1092,14 @@ async fn write_article(
         published_at,
         scheduled_at,
     };
-    let saved = match id {
-        Some(id) => {
-            queries::save_revision(&mut tx, id, now).await?;
-            queries::update_article(&mut tx, id, &row, now).await?;
-            if let Some((article, _)) = current.as_ref().filter(|(a, _)| a.summary.status == Status::Published) {
-                // Links to a published article outlive a new slug, as in WordPress: its old URL
-                // answers with a 301 (`http::moved_permanently` reads `redirects`).
-                if article.summary.slug != slug {
-                    let kind = article.summary.kind;
-                    let (old_path, new_path) = (kind.path(&article.summary.slug), kind.path(&slug));
-                    queries::save_redirect(&mut tx, &old_path, &new_path).await?;
-                }
-            }
-            Saved::Updated { id, slug: slug.clone(), status }
-        }
-        None => {
-            let id = match queries::insert_article(&mut tx, &row, now).await {
-                Err(DbError::Conflict(_)) => return Err(invalid("slug", format!("{slug:?} is already used"))),
-                other => other?,
-            };
-            Saved::Created { id, slug: slug.clone(), status }
-        }
-    };
-    let article_id = match &saved {
-        Saved::Created { id, .. } | Saved::Updated { id, .. } => *id,
-    };
-    queries::set_tags(&mut tx, article_id, &tag_ids).await?;
-    queries::delete_autosave(&mut tx, article_id, actor.user_id).await?;
-    enqueue_for_status(&mut tx, article_id, status, scheduled_at, now).await?;
-    if was.is_some_and(|(s, _, _)| s == Status::Published) && status != Status::Published {
-        enqueue_snapshot(&mut tx, now).await?;
-    }
-    let activity = match (&saved, status) {
-        (Saved::Created { .. }, _) => "article.created",
-        (_, Status::Published) if was.is_some_and(|(s, _, _)| s != Status::Published) => "article.published",
-        _ => "article.updated",
-    };
-    store::record_activity(&mut tx, activity, Some(article_id), &slug).await?;
-    store::bump_content_epoch(&mut tx).await?;
+    let replaced = current.as_ref().map(|(article, _)| {
+        let s = &article.summary;
+        Replaced::new(s.id, s.kind, &s.slug, s.status)
+    });
+    let newly_published = was.is_some_and(|(s, _, _)| s != Status::Published) && status == Status::Published;
+    let activity = newly_published.then_some("article.published");
+    let saved = write_core(&mut tx, replaced, &row, &tag_ids, activity, now).await?;
+    queries::delete_autosave(&mut tx, saved.id(), actor.user_id).await?;
     tx.commit().await?;
     Ok(saved)
 }

@@ -1,0 +1,78 @@
+//! `openvoice user …`: add accounts and set passwords.
+
+use std::io::Read;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::accounts::{self, NewUser, Role};
+use crate::store::Db;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an account; prints a generated password unless --password-stdin is given.
+    Add {
+        /// Login name, also used in author URLs.
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum, default_value = "author")]
+        role: Role,
+        /// Name shown in bylines (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (a locked-out admin without mail); ends the account's sessions and
+    /// lockout. Prints a generated password unless --password-stdin is given.
+    Password {
+        /// Username or email address.
+        username: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub async fn run(db: &Db, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { username, email, role, display_name, password_stdin } => {
+            let password = new_password(password_stdin)?;
+            let display_name = display_name.unwrap_or_else(|| username.clone());
+            let new = NewUser {
+                username: &username,
+                email: &email,
+                display_name: &display_name,
+                role,
+                password: Some(&password),
+            };
+            let user = accounts::create_user(db, &new).await?;
+            println!("Created {} {:?} ({})", user.role, user.username, user.email);
+            if !password_stdin {
+                println!("Password (shown once): {password}");
+            }
+            Ok(())
+        }
+        UserCommand::Password { username, password_stdin } => {
+            let password = new_password(password_stdin)?;
+            let user = accounts::auth::set_password(db, &username, &password).await?;
+            println!("New password set for {:?}; its sessions have ended", user.username);
+            if !password_stdin {
+                println!("Password (shown once): {password}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A password read from standard input (`--password-stdin`), or a generated one.
+fn new_password(from_stdin: bool) -> anyhow::Result<String> {
+    if !from_stdin {
+        return Ok(accounts::generate_password());
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("reading the password from standard input")?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
