@@ -39,7 +39,7 @@ pub async fn seed_if_empty(db: &Db, limits: ContentLimits) -> anyhow::Result<Opt
     };
     accounts::create_user(db, &admin).await?;
     for (name, description) in CATEGORIES {
-        service::add_category(db, name, description).await?;
+        service::drafts::add_category(db, name, description).await?;
     }
     for (dir, kind) in [("articles", ArticleKind::Post), ("pages", ArticleKind::Page)] {
         let Some(dir) = DEMO.get_dir(dir) else { continue };

@@ -250,7 +250,7 @@ async fn revisions_diff_and_restore(backend: Backend) {
     assert_eq!(texts_of(&html, "tr.diff-delete pre"), ["Old ending."], "{html}");
     assert_eq!(texts_of(&html, "tr.diff-insert pre"), ["New ending."]);
     assert!(texts_of(&html, "tr.diff-equal pre").contains(&"Kept line.".to_string()));
-    let (_, revisions) = service::revisions(&site.db, &actor(&site, &author).await, id).await.unwrap();
+    let (_, revisions) = service::revisions::revisions(&site.db, &actor(&site, &author).await, id).await.unwrap();
     assert_eq!(revisions.len(), 1);
     assert_eq!(revisions[0].body_md, first);
 
@@ -450,14 +450,14 @@ async fn categories_and_tags_are_managed(backend: Backend) {
     let response = editor.post_form(&site, &format!("/admin/categories/{}/delete", parent.id), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(queries::find_by_id(&site.db, id).await.unwrap().summary.category.is_none());
-    let entries = service::category_entries(&site.db).await.unwrap();
+    let entries = service::terms::category_entries(&site.db).await.unwrap();
     let docks = entries.iter().find(|c| c.category.slug == "docks").unwrap();
     assert_eq!(docks.parent_id, None);
     assert_eq!(public_status(&site, "/category/ports").await.0, 404);
     assert!(site.fetch("/article/dock-news").await.1.contains("Dock news"), "the article stays");
 
     // Tags: rename, then merge one into the other.
-    let tags = service::tag_entries(&site.db).await.unwrap();
+    let tags = service::terms::tag_entries(&site.db).await.unwrap();
     let cranes = tags.iter().find(|t| t.slug == "cranes").unwrap().id;
     let ships = tags.iter().find(|t| t.slug == "ships").unwrap().id;
     let response =
@@ -472,7 +472,7 @@ async fn categories_and_tags_are_managed(backend: Backend) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let article = queries::find_by_id(&site.db, id).await.unwrap();
     assert_eq!(article.tags.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(), ["cranes-hoists"]);
-    assert!(service::tag_entries(&site.db).await.unwrap().iter().all(|t| t.id != ships));
+    assert!(service::terms::tag_entries(&site.db).await.unwrap().iter().all(|t| t.id != ships));
     site.finish().await;
 }
 

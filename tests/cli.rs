@@ -107,7 +107,7 @@ async fn writing_publishing_and_editing_articles(backend: Backend) {
     let v2 = site.file("v2.md", "Second version.");
     site.ok(&["post", "edit", "harbour-opens", "--file", &v2, "--title", "Harbour Opens Early"]);
     let db = openvoice::store::Db::connect(&site.url, 2).await.unwrap();
-    let article = openvoice::content::service::find(&db, "harbour-opens").await.unwrap();
+    let article = openvoice::content::service::reading::find(&db, "harbour-opens").await.unwrap();
     assert_eq!(article.summary.title, "Harbour Opens Early");
     assert!(article.body_html.contains("Second version."));
     assert_eq!(article.summary.status, openvoice::content::model::Status::Published, "an edit keeps the status");

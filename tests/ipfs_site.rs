@@ -198,7 +198,7 @@ async fn an_edit_makes_a_new_version_that_links_the_previous_one(backend: Backen
     let first = page_cid(&site, SLUG).await;
     assert_eq!(site.run_due_jobs().await, 0, "nothing left to do");
     let publishing = site.publishing();
-    let id = openvoice::content::service::find(&site.db, SLUG).await.unwrap().summary.id;
+    let id = openvoice::content::service::reading::find(&site.db, SLUG).await.unwrap().summary.id;
     let again = openvoice::ipfs::service::bundle_article(&site.db, &publishing, id).await.unwrap().unwrap();
     assert_eq!(again.to_string(), first, "rebuilding an unchanged version is a no-op");
 

@@ -71,12 +71,16 @@ async fn a_scheduled_article_goes_live_when_due_exactly_once(backend: Backend) {
     let site = TestSite::start(backend).await;
     site.run_due_jobs().await;
     let registry = site.job_registry();
-    let saved =
-        service::create(&site.db, LIMITS, draft("Later Today", Publish::At(store::now() + 2)), Terms::MustExist)
-            .await
-            .unwrap();
+    let saved = service::drafts::create(
+        &site.db,
+        LIMITS,
+        draft("Later Today", Publish::At(store::now() + 2)),
+        Terms::MustExist,
+    )
+    .await
+    .unwrap();
     let slug = saved.slug().to_string();
-    assert_eq!(service::find(&site.db, &slug).await.unwrap().summary.status, Status::Scheduled);
+    assert_eq!(service::reading::find(&site.db, &slug).await.unwrap().summary.status, Status::Scheduled);
     assert_eq!(site.fetch(&format!("/article/{slug}")).await.0, 404, "not public before its time");
     assert!(!jobs::run_one(&site.db, &registry, &worker("a")).await.unwrap(), "nothing due yet");
 
@@ -86,7 +90,7 @@ async fn a_scheduled_article_goes_live_when_due_exactly_once(backend: Backend) {
     assert_eq!(job_states(&site.db, "content.publish_scheduled").await, vec![("done".to_string(), 1)]);
     assert_eq!(job_states(&site.db, "ipfs.bundle").await, vec![("done".to_string(), 9)]);
     assert!(!jobs::run_one(&site.db, &registry, &worker("b")).await.unwrap(), "a done job is not claimed again");
-    let article = service::find(&site.db, &slug).await.unwrap();
+    let article = service::reading::find(&site.db, &slug).await.unwrap();
     assert_eq!(article.summary.status, Status::Published);
     assert_eq!(activity_count(&site.db, "article.published", article.summary.id).await, 1);
     site.settle().await;
@@ -100,7 +104,7 @@ async fn concurrent_workers_never_take_the_same_job(backend: Backend) {
     site.run_due_jobs().await;
     let mut ids = Vec::new();
     for n in 0..30 {
-        let saved = service::create(
+        let saved = service::drafts::create(
             &site.db,
             LIMITS,
             draft(&format!("Batch {n}"), Publish::At(store::now() + 1)),
@@ -141,7 +145,7 @@ async fn concurrent_workers_never_take_the_same_job(backend: Backend) {
     assert_eq!(job_states(&site.db, "content.publish_scheduled").await, vec![("done".to_string(), 30)]);
     let mut seen = HashSet::new();
     for slug in &ids {
-        let article = service::find(&site.db, slug).await.unwrap();
+        let article = service::reading::find(&site.db, slug).await.unwrap();
         assert_eq!(article.summary.status, Status::Published);
         assert_eq!(activity_count(&site.db, "article.published", article.summary.id).await, 1);
         seen.insert(article.summary.id);

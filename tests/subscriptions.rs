@@ -56,9 +56,10 @@ fn draft(title: &str, category: &str, publish: Publish) -> Draft {
 
 /// Publishes an article now and runs the jobs that follows (its notification among them).
 async fn publish(site: &TestSite, title: &str, category: &str) -> (i64, String) {
-    let saved =
-        service::create(&site.db, LIMITS, draft(title, category, Publish::Now), Terms::MustExist).await.unwrap();
-    let article = service::find(&site.db, saved.slug()).await.unwrap();
+    let saved = service::drafts::create(&site.db, LIMITS, draft(title, category, Publish::Now), Terms::MustExist)
+        .await
+        .unwrap();
+    let article = service::reading::find(&site.db, saved.slug()).await.unwrap();
     site.run_due_jobs().await;
     (article.summary.id, article.summary.slug)
 }
@@ -189,12 +190,12 @@ async fn double_opt_in_article_mail_and_one_click_unsubscribe_end_to_end(backend
     let unsubscribe_url = unsubscribe.split(['<', '>']).find(|p| p.starts_with("http")).unwrap().to_string();
     assert!(unsubscribe.contains(&format!("<{unsubscribe_url}>")) && unsubscribe.contains("<mailto:"));
     assert_eq!(mail.header_raw("List-Unsubscribe-Post").map(str::trim), Some("List-Unsubscribe=One-Click"));
-    let saved = service::find(&site.db, &slug).await.unwrap();
+    let saved = service::reading::find(&site.db, &slug).await.unwrap();
     let mut edit =
         draft("Harbour Cranes Return to Ålesund", "Economy", Publish::At(saved.summary.published_at.unwrap()));
     edit.slug = Some(slug.clone());
     edit.body_md = "Updated.".into();
-    service::upsert(&site.db, LIMITS, edit, Terms::MustExist).await.unwrap();
+    service::drafts::upsert(&site.db, LIMITS, edit, Terms::MustExist).await.unwrap();
     site.run_due_jobs().await;
     assert_eq!(deliver(&site).await.sent, 0, "an edit mails nobody");
 
@@ -526,7 +527,7 @@ async fn imports_mail_nobody_and_digests_collect_their_period(backend: Backend) 
 
     // The demo articles and an imported old one are back-catalogue: nobody is mailed.
     let old = store::now() - 30 * 86_400;
-    service::create(&site.db, LIMITS, draft("From The Archive", "Economy", Publish::At(old)), Terms::MustExist)
+    service::drafts::create(&site.db, LIMITS, draft("From The Archive", "Economy", Publish::At(old)), Terms::MustExist)
         .await
         .unwrap();
     site.run_due_jobs().await;

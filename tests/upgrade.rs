@@ -56,13 +56,13 @@ async fn a_site_made_before_0011_keeps_everything() {
     }
     let counts = dependents(&db).await;
     assert!(counts.iter().all(|(_, n)| *n > 0), "every table has rows to lose: {counts:?}");
-    let found = service::search(&db, "harbour", 1, 10).await.unwrap().total_items;
+    let found = service::reading::search(&db, "harbour", 1, 10).await.unwrap().total_items;
     db.pool.close().await;
 
     // Connecting runs 0011.
     let db = Db::connect(&url, 2).await.unwrap();
     assert_eq!(dependents(&db).await, counts);
-    assert_eq!(service::search(&db, "harbour", 1, 10).await.unwrap().total_items, found);
+    assert_eq!(service::reading::search(&db, "harbour", 1, 10).await.unwrap().total_items, found);
     let columns: Vec<String> =
         sqlx::query_scalar("SELECT name FROM pragma_table_info('articles')").fetch_all(&db.pool).await.unwrap();
     assert_eq!(columns[columns.len() - 3..], ["body_md", "body_html", "body_text"]);
@@ -90,6 +90,6 @@ async fn a_site_made_before_0011_keeps_everything() {
         featured_image: None,
         publish: service::Publish::Now,
     };
-    service::create(&db, limits, draft, service::Terms::CreateMissing).await.unwrap();
-    assert_eq!(service::search(&db, "zanzibar", 1, 10).await.unwrap().total_items, 1);
+    service::drafts::create(&db, limits, draft, service::Terms::CreateMissing).await.unwrap();
+    assert_eq!(service::reading::search(&db, "zanzibar", 1, 10).await.unwrap().total_items, 1);
 }

@@ -134,7 +134,7 @@ async fn moved_permanently(State(state): State<AppState>, request: Request<axum:
     if !is_read || response.status() != StatusCode::NOT_FOUND {
         return response;
     }
-    match crate::content::service::redirect_for(&state.db, uri.path()).await {
+    match crate::content::service::reading::redirect_for(&state.db, uri.path()).await {
         Ok(Some(new_path)) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, new_path)]).into_response(),
         Ok(None) => response,
         Err(err) => AppError::Internal(err.into()).into_response(),

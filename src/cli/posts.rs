@@ -88,13 +88,13 @@ pub async fn run(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow
             let kind = if page { ArticleKind::Page } else { ArticleKind::Post };
             let draft =
                 Draft { kind, title, slug, excerpt, body_md, author, category, tags, featured_image: None, publish };
-            let saved = service::create(db, limits, draft, Terms::MustExist).await?;
-            let article = service::find(db, saved.slug()).await?;
+            let saved = service::drafts::create(db, limits, draft, Terms::MustExist).await?;
+            let article = service::reading::find(db, saved.slug()).await?;
             println!("{} {} ({})", article.summary.status.as_str(), article.summary.slug, article.summary.title);
             Ok(())
         }
         PostCommand::Edit { slug, file, title } => {
-            let current = service::find(db, &slug).await?;
+            let current = service::reading::find(db, &slug).await?;
             let body_md = read_body(&file, limits)?;
             let s = current.summary;
             let publish = match s.status {
@@ -114,7 +114,7 @@ pub async fn run(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow
                 featured_image: current.featured_image,
                 publish,
             };
-            let saved = service::upsert(db, limits, draft, Terms::MustExist).await?;
+            let saved = service::drafts::upsert(db, limits, draft, Terms::MustExist).await?;
             println!("updated {}", saved.slug());
             Ok(())
         }
@@ -127,7 +127,7 @@ pub async fn run(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow
             Ok(())
         }
         PostCommand::Publish { slug } => {
-            service::publish_now(db, &slug).await?;
+            service::write::publish_now(db, &slug).await?;
             println!("published {slug}");
             Ok(())
         }
@@ -137,7 +137,7 @@ pub async fn run(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow
 pub async fn categories(db: &Db, command: CategoryCommand) -> anyhow::Result<()> {
     match command {
         CategoryCommand::Add { name, description } => {
-            let category = service::add_category(db, &name, &description).await?;
+            let category = service::drafts::add_category(db, &name, &description).await?;
             println!("Created category {:?} (/category/{})", category.name, category.slug);
             Ok(())
         }

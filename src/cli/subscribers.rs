@@ -182,7 +182,7 @@ pub async fn run(db: &Db, config: &Config, command: SubscribersCommand) -> anyho
             Ok(())
         }
         SubscribersCommand::Notify { slug, force } => {
-            let article = content::service::find(db, &slug).await?;
+            let article = content::service::reading::find(db, &slug).await?;
             let started = std::time::Instant::now();
             let now = store::now();
             let outcome = service::fan_out(db, &config.subscriptions, article.summary.id, now, force, now).await?;

@@ -159,11 +159,11 @@ async fn list(
     };
     let search = nonempty(&params.q);
     let filter = AdminFilter { status, category_id, author_id, search: search.clone(), tag_id: None };
-    let listing = match service::admin_list(&state.db, &actor(&signed_in), filter, page, PER_PAGE).await {
+    let listing = match service::editor::admin_list(&state.db, &actor(&signed_in), filter, page, PER_PAGE).await {
         Ok(listing) => listing,
         Err(err) => return failure(&signed_in, err),
     };
-    let categories = match service::category_entries(&state.db).await {
+    let categories = match service::terms::category_entries(&state.db).await {
         Ok(c) => c,
         Err(err) => return failure(&signed_in, err),
     };
@@ -260,7 +260,7 @@ impl ArticleForm {
             tags: self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
             featured_image: self.featured_image.clone(),
         };
-        errors.extend(service::check_edit(limits, &edit));
+        errors.extend(service::editor::check_edit(limits, &edit));
         let transition = match self.action.as_str() {
             "" | "save" => Transition::Keep,
             "publish" => Transition::Publish,
@@ -336,7 +336,7 @@ async fn render_editor(
     status: StatusCode,
 ) -> Response {
     let EditorView { article, errors, notice, autosave_loaded } = view;
-    let categories = match service::category_entries(&state.db).await {
+    let categories = match service::terms::category_entries(&state.db).await {
         Ok(c) => c,
         Err(err) => return failure(signed_in, err),
     };
@@ -344,7 +344,7 @@ async fn render_editor(
     let own = article.is_none_or(|a| a.summary.author.username == signed_in.user.username);
     let can_publish = signed_in.role.can(if own { Capability::PublishOwn } else { Capability::EditOthers });
     let autosave = match article {
-        Some(a) => match service::pending_autosave(&state.db, &me, a).await {
+        Some(a) => match service::editor::pending_autosave(&state.db, &me, a).await {
             Ok(found) => found,
             Err(err) => return failure(signed_in, err),
         },
@@ -381,7 +381,7 @@ async fn create(State(state): State<AppState>, AdminForm(signed_in, form): Admin
     let kind = ArticleKind::parse(&form.kind).unwrap_or(ArticleKind::Post);
     let saved = match form.parse(limits, site_zone(&state)) {
         Ok((edit, transition)) => {
-            service::create_article(&state.db, limits, &actor(&signed_in), kind, &edit, transition)
+            service::editor::create_article(&state.db, limits, &actor(&signed_in), kind, &edit, transition)
                 .await
                 .map_err(|e| vec![e])
         }
@@ -436,14 +436,14 @@ async fn edit(
 ) -> Response {
     let Query(params) = params.unwrap_or_default();
     let me = actor(&signed_in);
-    let article = match service::article_for_edit(&state.db, &me, id).await {
+    let article = match service::editor::article_for_edit(&state.db, &me, id).await {
         Ok(article) => article,
         Err(err) => return failure(&signed_in, err),
     };
     let mut form = ArticleForm::of(&article, site_zone(&state));
     let mut autosave_loaded = false;
     if params.autosave.is_some() {
-        match service::pending_autosave(&state.db, &me, &article).await {
+        match service::editor::pending_autosave(&state.db, &me, &article).await {
             Ok(Some(saved)) => {
                 form.title = saved.title;
                 form.excerpt = saved.excerpt;
@@ -465,12 +465,12 @@ async fn update(
     AdminForm(signed_in, form): AdminForm<ArticleForm>,
 ) -> Response {
     let me = actor(&signed_in);
-    let article = match service::article_for_edit(&state.db, &me, id).await {
+    let article = match service::editor::article_for_edit(&state.db, &me, id).await {
         Ok(article) => article,
         Err(err) => return failure(&signed_in, err),
     };
     if form.action == "trash" {
-        return match service::change_status(&state.db, &me, id, StatusChange::Trash).await {
+        return match service::write::change_status(&state.db, &me, id, StatusChange::Trash).await {
             Ok(_) => see_other("/admin/articles?done=trashed"),
             Err(err) => failure(&signed_in, err),
         };
@@ -478,7 +478,7 @@ async fn update(
     let limits = limits(&state);
     let saved = match form.parse(limits, site_zone(&state)) {
         Ok((edit, transition)) => {
-            service::update_article(&state.db, limits, &me, id, &edit, transition).await.map_err(|e| vec![e])
+            service::editor::update_article(&state.db, limits, &me, id, &edit, transition).await.map_err(|e| vec![e])
         }
         Err(errors) => Err(errors),
     };
@@ -509,7 +509,7 @@ async fn change_status(
         "restore" => StatusChange::Restore,
         other => return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("action: unknown action {other:?}")),
     };
-    match service::change_status(&state.db, &actor(&signed_in), id, change).await {
+    match service::write::change_status(&state.db, &actor(&signed_in), id, change).await {
         Ok(status) => {
             // Only a path of the admin list: never an open redirect.
             let back = if form.back.starts_with("/admin/articles") && !form.back.contains("//") {
@@ -539,7 +539,16 @@ async fn autosave(
     AdminForm(signed_in, form): AdminForm<AutosaveForm>,
 ) -> Response {
     let body = form.body.replace("\r\n", "\n");
-    match service::autosave(&state.db, limits(&state), &actor(&signed_in), id, &form.title, &form.excerpt, &body).await
+    match service::editor::autosave(
+        &state.db,
+        limits(&state),
+        &actor(&signed_in),
+        id,
+        &form.title,
+        &form.excerpt,
+        &body,
+    )
+    .await
     {
         Ok(saved) => Json(serde_json::json!({ "saved_at": saved.saved_at })).into_response(),
         Err(err) => json_failure(err),
@@ -555,7 +564,7 @@ async fn autosave_new(State(state): State<AppState>, AdminForm(signed_in, form):
     let kind = ArticleKind::parse(&form.kind).unwrap_or(ArticleKind::Post);
     let saved = match form.parse(limits, site_zone(&state)) {
         Ok((edit, _)) => {
-            service::create_article(&state.db, limits, &actor(&signed_in), kind, &edit, Transition::Keep).await
+            service::editor::create_article(&state.db, limits, &actor(&signed_in), kind, &edit, Transition::Keep).await
         }
         Err(errors) => Err(errors.into_iter().next().unwrap_or_else(|| invalid("form", "cannot be saved"))),
     };
@@ -599,7 +608,7 @@ async fn preview(State(state): State<AppState>, signed_in: SignedIn, headers: He
     if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
         return refused;
     }
-    match service::preview(limits(&state), &body.replace("\r\n", "\n")) {
+    match service::editor::preview(limits(&state), &body.replace("\r\n", "\n")) {
         Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
         Err(err) => (StatusCode::PAYLOAD_TOO_LARGE, err.to_string()).into_response(),
     }
@@ -629,7 +638,7 @@ async fn revisions(
 ) -> Response {
     let Query(params) = params.unwrap_or_default();
     let me = actor(&signed_in);
-    let (article, revisions) = match service::revisions(&state.db, &me, id).await {
+    let (article, revisions) = match service::revisions::revisions(&state.db, &me, id).await {
         Ok(found) => found,
         Err(err) => return failure(&signed_in, err),
     };
@@ -637,7 +646,7 @@ async fn revisions(
     let from = parse_version(params.from.as_deref()).or(revisions.first().map(|r| Version::Revision(r.id)));
     let to = parse_version(params.to.as_deref()).unwrap_or(Version::Current);
     let diff = match from {
-        Some(from) => match service::diff(&state.db, &me, id, from, to).await {
+        Some(from) => match service::revisions::diff(&state.db, &me, id, from, to).await {
             Ok(lines) => Some(lines),
             Err(err) => return failure(&signed_in, err),
         },
@@ -667,7 +676,7 @@ async fn restore(
     Path((id, rev)): Path<(i64, i64)>,
     AdminForm(signed_in, _): AdminForm<Empty>,
 ) -> Response {
-    match service::restore_revision(&state.db, &actor(&signed_in), id, rev).await {
+    match service::revisions::restore_revision(&state.db, &actor(&signed_in), id, rev).await {
         Ok(()) => see_other(&format!("/admin/articles/{id}/revisions?done=restored")),
         Err(err) => failure(&signed_in, err),
     }
@@ -699,7 +708,7 @@ impl CategoryForm {
             description: self.description.clone(),
             parent_id,
         };
-        match service::check_category_edit(&edit) {
+        match service::terms::check_category_edit(&edit) {
             errors if errors.is_empty() => Ok(edit),
             errors => Err(errors),
         }
@@ -724,7 +733,7 @@ async fn render_categories(
     done: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let categories = match service::category_entries(&state.db).await {
+    let categories = match service::terms::category_entries(&state.db).await {
         Ok(c) => c,
         Err(err) => return failure(signed_in, err),
     };
@@ -754,7 +763,7 @@ async fn edit_category(State(state): State<AppState>, signed_in: SignedIn, Path(
     if let Err(refused) = signed_in.require(Capability::ManageTerms) {
         return refused;
     }
-    let found = match service::category_entries(&state.db).await {
+    let found = match service::terms::category_entries(&state.db).await {
         Ok(all) => all.into_iter().find(|c| c.category.id == id),
         Err(err) => return failure(&signed_in, err),
     };
@@ -773,7 +782,7 @@ async fn save_category(state: &AppState, signed_in: &SignedIn, id: Option<i64>, 
         return refused;
     }
     let saved = match form.parse() {
-        Ok(edit) => service::save_category(&state.db, &actor(signed_in), id, &edit).await.map_err(|e| vec![e]),
+        Ok(edit) => service::terms::save_category(&state.db, &actor(signed_in), id, &edit).await.map_err(|e| vec![e]),
         Err(errors) => Err(errors),
     };
     match saved {
@@ -807,7 +816,7 @@ async fn delete_category(
     Path(id): Path<i64>,
     AdminForm(signed_in, _): AdminForm<Empty>,
 ) -> Response {
-    match service::delete_category(&state.db, &actor(&signed_in), id).await {
+    match service::terms::delete_category(&state.db, &actor(&signed_in), id).await {
         Ok(()) => see_other("/admin/categories?done=deleted"),
         Err(err) => failure(&signed_in, err),
     }
@@ -835,7 +844,7 @@ async fn render_tags(
     done: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let tags = match service::tag_entries(&state.db).await {
+    let tags = match service::terms::tag_entries(&state.db).await {
         Ok(t) => t,
         Err(err) => return failure(signed_in, err),
     };
@@ -861,7 +870,7 @@ async fn rename_tag(
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<TagForm>,
 ) -> Response {
-    match service::rename_tag(&state.db, &actor(&signed_in), id, &form.name, &form.slug).await {
+    match service::terms::rename_tag(&state.db, &actor(&signed_in), id, &form.name, &form.slug).await {
         Ok(()) => see_other("/admin/tags?done=renamed"),
         Err(err @ ContentError::Invalid { .. }) => {
             render_tags(&state, &signed_in, Some((id, &form)), &[err], None, StatusCode::BAD_REQUEST).await
@@ -889,7 +898,7 @@ async fn delete_tag(
             Err(_) => return signed_in.refuse(StatusCode::BAD_REQUEST, "into: choose a tag from the list"),
         },
     };
-    match service::delete_tag(&state.db, &actor(&signed_in), id, into).await {
+    match service::terms::delete_tag(&state.db, &actor(&signed_in), id, into).await {
         Ok(()) => see_other(if into.is_some() { "/admin/tags?done=merged" } else { "/admin/tags?done=deleted" }),
         Err(err) => failure(&signed_in, err),
     }

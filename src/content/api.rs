@@ -193,14 +193,14 @@ async fn list_articles(
     let mut filter = AdminFilter { status, search: given(query.search), ..Default::default() };
     if let Some(slug) = given(query.category) {
         filter.category_id = Some(
-            service::category_id_by_slug(&state.db, &slug)
+            service::terms::category_id_by_slug(&state.db, &slug)
                 .await?
                 .ok_or_else(|| ApiError::bad_parameter("category", format!("no category with slug {slug:?}")))?,
         );
     }
     if let Some(slug) = given(query.tag) {
         filter.tag_id = Some(
-            service::tag_id_by_slug(&state.db, &slug)
+            service::terms::tag_id_by_slug(&state.db, &slug)
                 .await?
                 .ok_or_else(|| ApiError::bad_parameter("tag", format!("no tag with slug {slug:?}")))?,
         );
@@ -216,13 +216,13 @@ async fn list_articles(
     }
     let listing = match (&caller, status) {
         (Caller::Anonymous, None | Some(Status::Published)) => {
-            service::public_list(&state.db, filter, paging.page, paging.per_page).await?
+            service::reading::public_list(&state.db, filter, paging.page, paging.per_page).await?
         }
         (Caller::Anonymous, Some(_)) => {
             return Err(ApiError::unauthorized("Only published articles can be listed without a token."))
         }
         (Caller::Token(_), _) => {
-            service::admin_list(&state.db, &caller.actor()?, filter, paging.page, paging.per_page).await?
+            service::editor::admin_list(&state.db, &caller.actor()?, filter, paging.page, paging.per_page).await?
         }
     };
     let items = listing.items.into_iter().map(ArticleOut::from).collect();
@@ -232,7 +232,7 @@ async fn list_articles(
 /// An article the caller may read: any published one, or (with a token) one they may edit.
 async fn readable(state: &AppState, caller: &Caller, key: &str) -> Result<Article, ApiError> {
     let by_id = match key.parse::<i64>() {
-        Ok(id) => match service::find_by_id(&state.db, id).await {
+        Ok(id) => match service::reading::find_by_id(&state.db, id).await {
             Ok(article) => Some(article),
             Err(ContentError::NotFound(_)) => None,
             Err(err) => return Err(err.into()),
@@ -241,7 +241,7 @@ async fn readable(state: &AppState, caller: &Caller, key: &str) -> Result<Articl
     };
     let article = match by_id {
         Some(article) => article,
-        None if service::validate_slug(key).is_ok() => service::find(&state.db, key).await?,
+        None if service::validate_slug(key).is_ok() => service::reading::find(&state.db, key).await?,
         None => return Err(ApiError::not_found(format!("Not found: {key:?}."))),
     };
     if article.summary.status == Status::Published {
@@ -250,7 +250,9 @@ async fn readable(state: &AppState, caller: &Caller, key: &str) -> Result<Articl
     match caller {
         // Drafts do not exist for readers.
         Caller::Anonymous => Err(ApiError::not_found(format!("Not found: {key:?}."))),
-        Caller::Token(_) => Ok(service::article_for_edit(&state.db, &caller.actor()?, article.summary.id).await?),
+        Caller::Token(_) => {
+            Ok(service::editor::article_for_edit(&state.db, &caller.actor()?, article.summary.id).await?)
+        }
     }
 }
 
@@ -358,8 +360,8 @@ async fn create_article(
         tags: new.tags,
         featured_image: new.featured_image.unwrap_or_default(),
     };
-    let saved = service::create_article(&state.db, limits(&state), &actor, kind, &edit, transition).await?;
-    let article = service::find(&state.db, saved.slug()).await?;
+    let saved = service::editor::create_article(&state.db, limits(&state), &actor, kind, &edit, transition).await?;
+    let article = service::reading::find(&state.db, saved.slug()).await?;
     Ok((StatusCode::CREATED, Json(ArticleFull::from(article))).into_response())
 }
 
@@ -394,7 +396,7 @@ async fn update_article(
     ApiJson(patch): ApiJson<ArticlePatch>,
 ) -> Result<Json<ArticleFull>, ApiError> {
     let actor = caller.actor()?;
-    let current = service::article_for_edit(&state.db, &actor, id).await?;
+    let current = service::editor::article_for_edit(&state.db, &actor, id).await?;
     let edit = ArticleEdit {
         title: patch.title.unwrap_or(current.summary.title),
         slug: patch.slug.unwrap_or(current.summary.slug),
@@ -404,8 +406,8 @@ async fn update_article(
         tags: patch.tags.unwrap_or_else(|| current.tags.into_iter().map(|t| t.name).collect()),
         featured_image: patch.featured_image.or(current.featured_image).unwrap_or_default(),
     };
-    service::update_article(&state.db, limits(&state), &actor, id, &edit, Transition::Keep).await?;
-    Ok(Json(service::article_for_edit(&state.db, &actor, id).await?.into()))
+    service::editor::update_article(&state.db, limits(&state), &actor, id, &edit, Transition::Keep).await?;
+    Ok(Json(service::editor::article_for_edit(&state.db, &actor, id).await?.into()))
 }
 
 async fn change(
@@ -415,8 +417,8 @@ async fn change(
     change: StatusChange,
 ) -> Result<Json<ArticleFull>, ApiError> {
     let actor = caller.actor()?;
-    service::change_status(&state.db, &actor, id, change).await?;
-    Ok(Json(service::article_for_edit(&state.db, &actor, id).await?.into()))
+    service::write::change_status(&state.db, &actor, id, change).await?;
+    Ok(Json(service::editor::article_for_edit(&state.db, &actor, id).await?.into()))
 }
 
 /// Publish an article now (its author if author or up; editors any).
@@ -514,7 +516,7 @@ async fn list_categories(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Paged<CategoryOut>>, ApiError> {
     let paging = Paging::new(query.page, query.per_page)?;
-    Ok(Json(page_of(service::category_entries(&state.db).await?, paging)))
+    Ok(Json(page_of(service::terms::category_entries(&state.db).await?, paging)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -547,7 +549,7 @@ async fn create_category(
         description: new.description.unwrap_or_default(),
         parent_id: new.parent_id,
     };
-    let saved = service::save_category(&state.db, &actor, None, &edit).await?;
+    let saved = service::terms::save_category(&state.db, &actor, None, &edit).await?;
     Ok((StatusCode::CREATED, Json(CategoryOut::from(saved))).into_response())
 }
 
@@ -579,7 +581,7 @@ async fn update_category(
     let actor = caller.actor()?;
     // Refused before the lookup, so a 404 never tells a caller without the right what exists.
     caller.require(crate::accounts::Capability::ManageTerms)?;
-    let current = service::category_entries(&state.db)
+    let current = service::terms::category_entries(&state.db)
         .await?
         .into_iter()
         .find(|e| e.category.id == id)
@@ -590,7 +592,7 @@ async fn update_category(
         description: patch.description.unwrap_or(current.category.description),
         parent_id: patch.parent_id.unwrap_or(current.parent_id),
     };
-    Ok(Json(service::save_category(&state.db, &actor, Some(id), &edit).await?.into()))
+    Ok(Json(service::terms::save_category(&state.db, &actor, Some(id), &edit).await?.into()))
 }
 
 /// Delete a category: its articles become uncategorised (editors and up).
@@ -602,7 +604,7 @@ async fn delete_category(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    service::delete_category(&state.db, &caller.actor()?, id).await?;
+    service::terms::delete_category(&state.db, &caller.actor()?, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -632,8 +634,8 @@ async fn list_tags(
 ) -> Result<Json<Paged<TagCount>>, ApiError> {
     let paging = Paging::new(query.page, query.per_page)?;
     let tags = match caller {
-        Caller::Anonymous => service::public_tag_entries(&state.db).await?,
-        Caller::Token(_) => service::tag_entries(&state.db).await?,
+        Caller::Anonymous => service::terms::public_tag_entries(&state.db).await?,
+        Caller::Token(_) => service::terms::tag_entries(&state.db).await?,
     };
     Ok(Json(page_of(tags, paging)))
 }
@@ -666,12 +668,12 @@ async fn update_tag(
     let current = tag_by_id(&state, id).await?;
     let name = patch.name.unwrap_or(current.name);
     let slug = patch.slug.unwrap_or(current.slug);
-    service::rename_tag(&state.db, &actor, id, &name, &slug).await?;
+    service::terms::rename_tag(&state.db, &actor, id, &name, &slug).await?;
     Ok(Json(tag_by_id(&state, id).await?.into()))
 }
 
 async fn tag_by_id(state: &AppState, id: i64) -> Result<TagEntry, ApiError> {
-    service::tag_entries(&state.db)
+    service::terms::tag_entries(&state.db)
         .await?
         .into_iter()
         .find(|t| t.id == id)
@@ -695,6 +697,6 @@ async fn delete_tag(
     Path(id): Path<i64>,
     ApiQuery(query): ApiQuery<TagDeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
-    service::delete_tag(&state.db, &caller.actor()?, id, query.into).await?;
+    service::terms::delete_tag(&state.db, &caller.actor()?, id, query.into).await?;
     Ok(StatusCode::NO_CONTENT)
 }

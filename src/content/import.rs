@@ -44,7 +44,7 @@ pub async fn import_document(
     default_author: &str,
 ) -> Result<Saved, DocumentError> {
     let (draft, body_line) = parse_document(text, kind, default_author)?;
-    service::upsert(db, limits, draft, Terms::CreateMissing).await.map_err(|err| locate(&err, text, body_line))
+    service::drafts::upsert(db, limits, draft, Terms::CreateMissing).await.map_err(|err| locate(&err, text, body_line))
 }
 
 /// A document as a draft, and the line its body starts on.
@@ -133,7 +133,7 @@ pub async fn import_dir(
     let mut chunks = paths.chunks(BATCH).map(<[PathBuf]>::to_vec);
     let prepare = |chunk: Vec<PathBuf>| {
         let author = default_author.to_string();
-        tokio::task::spawn_blocking(move || service::par_map(chunk, |path| prepare_file(limits, path, &author)))
+        tokio::task::spawn_blocking(move || service::drafts::par_map(chunk, |path| prepare_file(limits, path, &author)))
     };
     let mut next = chunks.next().map(prepare);
     let mut done = 0;
@@ -153,7 +153,7 @@ pub async fn import_dir(
             }
         }
         while !prepared.is_empty() {
-            match service::upsert_prepared(db, &prepared, Terms::CreateMissing).await {
+            match service::drafts::upsert_prepared(db, &prepared, Terms::CreateMissing).await {
                 Ok(saved) => {
                     for saved in saved {
                         let (created, status) = match saved {
@@ -196,7 +196,7 @@ fn prepare_file(
         },
     };
     match parsed {
-        Ok((text, draft, body_line)) => Ok((Parsed { path, text, body_line }, service::prepare(limits, draft))),
+        Ok((text, draft, body_line)) => Ok((Parsed { path, text, body_line }, service::drafts::prepare(limits, draft))),
         Err(err) => Err(format!("{}:{}: {}", path.display(), err.line, err.message)),
     }
 }

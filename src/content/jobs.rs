@@ -23,7 +23,7 @@ impl BackgroundJob for PublishScheduled {
     type Context = ();
 
     async fn run(&self, db: &Db, _: &()) -> anyhow::Result<()> {
-        let changed = service::publish_scheduled(db, self.article_id).await?;
+        let changed = service::write::publish_scheduled(db, self.article_id).await?;
         tracing::info!(article.id = self.article_id, changed, "Scheduled article due");
         Ok(())
     }

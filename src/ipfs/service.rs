@@ -42,7 +42,7 @@ impl Publishing {
 /// bundled. Returns the current bundle root, or `None` for an unpublished article.
 pub async fn bundle_article(db: &Db, publishing: &Publishing, article_id: i64) -> anyhow::Result<Option<Cid>> {
     let Some(slug) = content_queries::slug_of(db, article_id).await? else { return Ok(None) };
-    let article = content::find(db, &slug).await?;
+    let article = content::reading::find(db, &slug).await?;
     if article.summary.status != Status::Published {
         return Ok(None);
     }

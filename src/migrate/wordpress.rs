@@ -401,7 +401,7 @@ impl Importer<'_> {
             featured_image: None,
             publish,
         };
-        let saved = service::upsert(self.db, self.limits, draft, Terms::CreateMissing)
+        let saved = service::drafts::upsert(self.db, self.limits, draft, Terms::CreateMissing)
             .await
             .map_err(|e| format!("{:?}: {e}", short(&item.title)))?;
         let (id, slug) = match &saved {

@@ -103,7 +103,8 @@ async fn home(
     };
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
-        let listing = service::list_page(&state.db, ListFilter::All, page, state.config.content.per_page).await?;
+        let listing =
+            service::reading::list_page(&state.db, ListFilter::All, page, state.config.content.per_page).await?;
         let listing = comments::service::with_counts(&state.db, listing).await?;
         listing_html(&state, &Archive::home(), listing).await
     })
@@ -143,7 +144,7 @@ pub fn post_page<'a>(
     view: comments::routes::View,
 ) -> BoxFuture<'a, Result<http::page_cache::CachedPage, AppError>> {
     Box::pin(async move {
-        let article = service::find_public(&state.db, slug).await?;
+        let article = service::reading::find_public(&state.db, slug).await?;
         if article.summary.kind != ArticleKind::Post {
             return Err(AppError::NotFound);
         }
@@ -159,7 +160,7 @@ async fn standing_page(
 ) -> Response {
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
-        let article = service::find_public(&state.db, &slug).await?;
+        let article = service::reading::find_public(&state.db, &slug).await?;
         if article.summary.kind != ArticleKind::Page {
             return Err(AppError::NotFound);
         }
@@ -293,7 +294,8 @@ where
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
         let archive = resolve(state.clone()).await?;
-        let listing = service::list_page(&state.db, archive.filter, page, state.config.content.per_page).await?;
+        let listing =
+            service::reading::list_page(&state.db, archive.filter, page, state.config.content.per_page).await?;
         let listing = comments::service::with_counts(&state.db, listing).await?;
         listing_html(&state, &archive, listing).await
     })
@@ -356,7 +358,7 @@ async fn search(State(state): State<AppState>, uri: OriginalUri, headers: Header
     }
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
-        let results = service::search(&state.db, &query, page, state.config.content.per_page).await?;
+        let results = service::reading::search(&state.db, &query, page, state.config.content.per_page).await?;
         let base = base_context(&state, "/search", sidebar(&state).await).await?;
         let hits: Vec<Value> = results
             .items
