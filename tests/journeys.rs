@@ -144,6 +144,11 @@ async fn journeys(backend: Backend) {
     };
     tokio::time::timeout(Duration::from_secs(240), conversation).await.expect("the journeys finished in time");
     let status = browser.wait().await.unwrap();
+    if !status.success() {
+        let log = node.log();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        eprintln!("the server's last log lines:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+    }
     assert!(status.success(), "a journey failed (its FAIL line is above); done: {journeys:?}");
     assert!(journeys.iter().any(|j| j.starts_with("editor ")), "every journey ran: {journeys:?}");
     eprintln!("{backend:?}: journeys {journeys:?} in {:.1}s", started.elapsed().as_secs_f64());

@@ -118,7 +118,13 @@ async function fits(page, label) {
 
 async function timed(name, journey) {
   const started = Date.now();
-  await journey();
+  try {
+    await journey();
+  } catch (error) {
+    // A step that timed out often waited for something a failed request never brought: say what
+    // the pages saw go wrong too.
+    problems.unshift(`${error.name}: ${error.message.split("\n")[0]}`);
+  }
   checkProblems(`during the ${name} journey`);
   console.log(`JOURNEY ${name} ${Date.now() - started}ms`);
 }
@@ -210,12 +216,19 @@ try {
     await Promise.all([desk.waitForURL(/\/admin\/articles\/new$/), desk.click("button[type=submit]")]);
     await desk.fill("#title", title);
     await desk.fill("#body", "Boats came home **before** the storm.\n\n");
-    await desk.waitForFunction(() => document.querySelector("#preview strong")?.textContent === "before");
+    // Polled on a timer, not on animation frames, which a busy machine may hold back.
+    await desk.waitForFunction(() => document.querySelector("#preview strong")?.textContent === "before", null, {
+      polling: 100,
+    });
     await desk.click("#insert-image");
     await desk.setInputFiles("#image-file", imagePath);
     await desk.fill("#image-alt", "The harbour at dusk");
     await desk.click("#image-insert");
-    await desk.waitForFunction(() => /!\[The harbour at dusk\]\(\/media\/[^)]+\)/.test(document.querySelector("#body").value));
+    await desk.waitForFunction(
+      () => /!\[The harbour at dusk\]\(\/media\/[^)]+\)/.test(document.querySelector("#body").value),
+      null,
+      { polling: 100 },
+    );
     await desk.click("#pick-featured");
     await desk.click("#image-library .library-item");
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 16);
@@ -227,8 +240,10 @@ try {
     await Promise.all([desk.waitForURL(/\?done=published$/), desk.click("button[value=publish]")]);
     await open(desktop, `/article/${slug}`);
     if ((await desktop.textContent("h1")).trim() !== title) fail(`public title: ${await desktop.textContent("h1")}`);
-    await desktop.waitForFunction(() =>
-      [...document.querySelectorAll(".body img, img.featured")].every((img) => img.complete && img.naturalWidth > 0),
+    await desktop.waitForFunction(
+      () => [...document.querySelectorAll(".body img, img.featured")].every((img) => img.complete && img.naturalWidth > 0),
+      null,
+      { polling: 100 },
     );
   });
 
