@@ -22,7 +22,7 @@ fn saved_id(response: &reqwest::Response) -> i64 {
 }
 
 async fn status_of(site: &TestSite, id: i64) -> Status {
-    queries::find_by_id(&site.db, id).await.expect("article").summary.status
+    queries::reading::find_by_id(&site.db, id).await.expect("article").summary.status
 }
 
 async fn count_articles(site: &TestSite) -> i64 {
@@ -53,7 +53,7 @@ async fn write_publish_unpublish_trash_restore_through_the_forms(backend: Backen
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert_eq!(input_value(&html, "csrf"), editor.csrf, "the editor form carries the CSRF secret");
-    let category_id = queries::category_by_slug(&site.db, "technology").await.expect("a demo category").id;
+    let category_id = queries::terms::category_by_slug(&site.db, "technology").await.expect("a demo category").id;
     let category = category_id.to_string();
 
     // A draft: saved, not public.
@@ -64,7 +64,7 @@ async fn write_publish_unpublish_trash_restore_through_the_forms(backend: Backen
         &[("tags", "ports, Shipping"), ("category", &category), ("slug", "harbour-reopens")],
     );
     let id = saved_id(&editor.post_form(&site, "/admin/articles/new", &form).await);
-    let article = queries::find_by_id(&site.db, id).await.unwrap();
+    let article = queries::reading::find_by_id(&site.db, id).await.unwrap();
     assert_eq!(article.summary.status, Status::Draft);
     assert_eq!(article.summary.category.as_ref().map(|c| c.id), Some(category_id));
     let mut tags: Vec<&str> = article.tags.iter().map(|t| t.slug.as_str()).collect();
@@ -88,7 +88,7 @@ async fn write_publish_unpublish_trash_restore_through_the_forms(backend: Backen
     saved_id(&editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await);
     assert_eq!(status_of(&site, id).await, Status::Published, "Update keeps it published");
     assert!(public_status(&site, "/article/harbour-reopens").await.1.contains("after the storm"));
-    assert!(queries::count_revisions(&site.db, id).await.unwrap() >= 2);
+    assert!(queries::revisions::count_revisions(&site.db, id).await.unwrap() >= 2);
 
     // Unpublished: gone from the site and the feed.
     let form = article_form("Harbour reopens", edited, &[("action", "unpublish")]);
@@ -133,7 +133,7 @@ async fn write_publish_unpublish_trash_restore_through_the_forms(backend: Backen
     // Scheduled for later from the editor: the job publishes it at that time.
     let form = article_form("Harbour reopens", edited, &[("action", "schedule"), ("publish_at", "2099-01-01T09:00")]);
     saved_id(&editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await);
-    let article = queries::find_by_id(&site.db, id).await.unwrap();
+    let article = queries::reading::find_by_id(&site.db, id).await.unwrap();
     assert_eq!(article.summary.status, Status::Scheduled);
     assert_eq!(article.summary.scheduled_at, Some(4070941200));
     site.finish().await;
@@ -151,11 +151,11 @@ async fn roles_decide_who_may_do_what(backend: Backend) {
         &contributor.post_form(&site, "/admin/articles/new", &article_form("Contributed", "Text.", &[])).await,
     );
     // …but cannot publish or schedule them: 403, and nothing changed.
-    let before = queries::find_by_id(&site.db, draft).await.unwrap();
+    let before = queries::reading::find_by_id(&site.db, draft).await.unwrap();
     let form = article_form("Contributed, changed", "Other text.", &[("action", "publish")]);
     let response = contributor.post_form(&site, &format!("/admin/articles/{draft}"), &form).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let after = queries::find_by_id(&site.db, draft).await.unwrap();
+    let after = queries::reading::find_by_id(&site.db, draft).await.unwrap();
     assert_eq!((after.summary.status, after.summary.title.as_str()), (Status::Draft, "Contributed"));
     assert_eq!(after.summary.updated_at, before.summary.updated_at);
     let response =
@@ -186,7 +186,7 @@ async fn roles_decide_who_may_do_what(backend: Backend) {
     let response =
         author.post_form(&site, &format!("/admin/articles/{draft}"), &article_form("Hijacked", "Text.", &[])).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(queries::find_by_id(&site.db, draft).await.unwrap().summary.title, "Contributed");
+    assert_eq!(queries::reading::find_by_id(&site.db, draft).await.unwrap().summary.title, "Contributed");
     // Lists show a contributor or author their own articles only.
     let list = author.get(&site, "/admin/articles").await.text().await.unwrap();
     let titles = texts_of(&list, "a.article-title");
@@ -205,7 +205,7 @@ async fn roles_decide_who_may_do_what(backend: Backend) {
         .post_form(&site, &format!("/admin/articles/{draft}"), &article_form("Contributed", "Changed live.", &[]))
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(queries::find_by_id(&site.db, draft).await.unwrap().body_md, "Text.");
+    assert_eq!(queries::reading::find_by_id(&site.db, draft).await.unwrap().body_md, "Text.");
     let list = editor.get(&site, "/admin/articles").await.text().await.unwrap();
     let titles = texts_of(&list, "a.article-title");
     assert!(titles.contains(&"Authored".to_string()) && titles.contains(&"Contributed".to_string()));
@@ -258,8 +258,8 @@ async fn revisions_diff_and_restore(backend: Backend) {
     let rev = revisions[0].id;
     let response = author.post_form(&site, &format!("/admin/articles/{id}/revisions/{rev}/restore"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(queries::find_by_id(&site.db, id).await.unwrap().body_md, first);
-    let revisions = queries::revisions(&site.db, id).await.unwrap();
+    assert_eq!(queries::reading::find_by_id(&site.db, id).await.unwrap().body_md, first);
+    let revisions = queries::revisions::revisions(&site.db, id).await.unwrap();
     assert_eq!(revisions.len(), 2);
     assert_eq!(revisions[0].body_md, second, "the replaced text is the newest revision");
 
@@ -298,7 +298,7 @@ async fn autosave_never_touches_the_published_text(backend: Backend) {
     let (status, html) = public_status(&site, "/article/live-story").await;
     assert_eq!(status, 200);
     assert!(html.contains("The live text.") && !html.contains("Half-written"), "{html}");
-    let article = queries::find_by_id(&site.db, id).await.unwrap();
+    let article = queries::reading::find_by_id(&site.db, id).await.unwrap();
     assert_eq!((article.summary.status, article.body_md.as_str()), (Status::Published, "The live text."));
     assert_eq!(site.db.content_epoch().await.unwrap(), epoch, "no page changed");
 
@@ -349,7 +349,7 @@ async fn bad_input_is_shown_at_each_field_and_nothing_is_saved(backend: Backend)
     assert_eq!(count_articles(&site).await, before, "nothing saved");
 
     // A slug another article has: the message is at the slug, the article unchanged.
-    let taken = queries::list_all(&site.db, 1).await.unwrap().remove(0).slug;
+    let taken = queries::reading::list_all(&site.db, 1).await.unwrap().remove(0).slug;
     let id = saved_id(&editor.post_form(&site, "/admin/articles/new", &article_form("Fine", "Fine.", &[])).await);
     let form = article_form("Fine, edited", "Edited.", &[("slug", &taken)]);
     let response = editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await;
@@ -357,7 +357,7 @@ async fn bad_input_is_shown_at_each_field_and_nothing_is_saved(backend: Backend)
     let html = response.text().await.unwrap();
     assert!(texts_of(&html, "#slug-error")[0].contains("already used"), "{html}");
     assert_eq!(input_value(&html, "title"), "Fine, edited");
-    assert_eq!(queries::find_by_id(&site.db, id).await.unwrap().summary.title, "Fine");
+    assert_eq!(queries::reading::find_by_id(&site.db, id).await.unwrap().summary.title, "Fine");
 
     // A body over the limit is refused at the body field.
     let huge = "x".repeat(site.config.content.max_article_bytes + 1);
@@ -401,11 +401,11 @@ async fn categories_and_tags_are_managed(backend: Backend) {
         .post_form(&site, "/admin/categories", &[("name", "Harbours"), ("slug", ""), ("description", "Ports.")])
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let parent = queries::category_by_slug(&site.db, "harbours").await.unwrap();
+    let parent = queries::terms::category_by_slug(&site.db, "harbours").await.unwrap();
     let response =
         editor.post_form(&site, "/admin/categories", &[("name", "Docks"), ("parent", &parent.id.to_string())]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let child = queries::category_by_slug(&site.db, "docks").await.unwrap();
+    let child = queries::terms::category_by_slug(&site.db, "docks").await.unwrap();
     // A category cannot become its own descendant's child.
     let response = editor
         .post_form(
@@ -449,7 +449,7 @@ async fn categories_and_tags_are_managed(backend: Backend) {
     // Deleted: its article is uncategorised, its child moves up.
     let response = editor.post_form(&site, &format!("/admin/categories/{}/delete", parent.id), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(queries::find_by_id(&site.db, id).await.unwrap().summary.category.is_none());
+    assert!(queries::reading::find_by_id(&site.db, id).await.unwrap().summary.category.is_none());
     let entries = service::terms::category_entries(&site.db).await.unwrap();
     let docks = entries.iter().find(|c| c.category.slug == "docks").unwrap();
     assert_eq!(docks.parent_id, None);
@@ -470,7 +470,7 @@ async fn categories_and_tags_are_managed(backend: Backend) {
     let response =
         editor.post_form(&site, &format!("/admin/tags/{ships}/delete"), &[("into", &cranes.to_string())]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let article = queries::find_by_id(&site.db, id).await.unwrap();
+    let article = queries::reading::find_by_id(&site.db, id).await.unwrap();
     assert_eq!(article.tags.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(), ["cranes-hoists"]);
     assert!(service::terms::tag_entries(&site.db).await.unwrap().iter().all(|t| t.id != ships));
     site.finish().await;
@@ -483,8 +483,10 @@ async fn comments_are_moderated_from_the_desk(backend: Backend) {
     let site = TestSite::start(backend).await;
     let editor = Desk::sign_in(&site, Role::Editor).await;
     let author = Desk::sign_in(&site, Role::Author).await;
-    let article =
-        queries::list_published(&site.db, openvoice::content::model::ListFilter::All, 1, 0).await.unwrap().remove(0);
+    let article = queries::reading::list_published(&site.db, openvoice::content::model::ListFilter::All, 1, 0)
+        .await
+        .unwrap()
+        .remove(0);
     let row = NewRow {
         article_id: article.id,
         parent_id: None,
@@ -540,7 +542,7 @@ async fn publish_at_is_read_in_the_site_time_zone(backend: Backend) {
     // 09:00 in Berlin in January is 08:00 UTC.
     let form = article_form("Berlin morning", "Text.", &[("action", "schedule"), ("publish_at", "2099-01-01T09:00")]);
     let id = saved_id(&author.post_form(&site, "/admin/articles/new", &form).await);
-    let article = queries::find_by_id(&site.db, id).await.unwrap();
+    let article = queries::reading::find_by_id(&site.db, id).await.unwrap();
     assert_eq!((article.summary.status, article.summary.scheduled_at), (Status::Scheduled, Some(4070937600)));
     let html = author.get(&site, &format!("/admin/articles/{id}")).await.text().await.unwrap();
     assert_eq!(input_value(&html, "publish_at"), "2099-01-01T09:00", "shown back in the same zone");
@@ -584,7 +586,7 @@ async fn a_standing_page_is_written_in_the_same_editor(backend: Backend) {
         &[("kind", "page"), ("slug", "contact"), ("action", "publish")],
     );
     let id = saved_id(&editor.post_form(&site, "/admin/articles/new", &form).await);
-    let page = queries::find_by_id(&site.db, id).await.unwrap();
+    let page = queries::reading::find_by_id(&site.db, id).await.unwrap();
     assert_eq!(page.summary.kind, openvoice::content::model::ArticleKind::Page);
     let (status, html) = public_status(&site, "/contact").await;
     assert_eq!(status, 200);

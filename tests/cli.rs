@@ -111,7 +111,7 @@ async fn writing_publishing_and_editing_articles(backend: Backend) {
     assert_eq!(article.summary.title, "Harbour Opens Early");
     assert!(article.body_html.contains("Second version."));
     assert_eq!(article.summary.status, openvoice::content::model::Status::Published, "an edit keeps the status");
-    assert_eq!(openvoice::content::queries::count_revisions(&db, article.summary.id).await.unwrap(), 1);
+    assert_eq!(openvoice::content::queries::revisions::count_revisions(&db, article.summary.id).await.unwrap(), 1);
     db.pool.close().await;
     site.finish().await;
 }

@@ -41,7 +41,7 @@ async fn the_awkward_export_arrives_whole_and_a_rerun_changes_nothing(backend: B
     assert!(report.notes.iter().any(|n| n.contains("\"fish-and-chips\" is taken")), "{:?}", report.notes);
     assert!(report.notes.iter().any(|n| n.contains("parent 999")), "{:?}", report.notes);
 
-    let fish = queries::find_by_slug(&site.db, "fish-and-chips").await.expect("fish");
+    let fish = queries::reading::find_by_slug(&site.db, "fish-and-chips").await.expect("fish");
     assert_eq!(fish.summary.title, "Fish & Chips at the Café “Zoë”");
     assert_eq!(fish.summary.status, Status::Published);
     assert_eq!(fish.summary.published_at, Some(1577869920));
@@ -55,15 +55,15 @@ async fn the_awkward_export_arrives_whole_and_a_rerun_changes_nothing(backend: B
     assert!(fish.body_html.contains("/static/uploads/2020/01/harbour.gif"), "{}", fish.body_html);
     assert!(site.dir.path().join("theme/static/uploads/2020/01/harbour.gif").is_file());
 
-    let ete = queries::find_by_slug(&site.db, "ete").await.expect("percent-encoded Unicode slug");
+    let ete = queries::reading::find_by_slug(&site.db, "ete").await.expect("percent-encoded Unicode slug");
     assert_eq!(ete.summary.title, "Entre deux mers : l’été");
     assert_eq!(ete.summary.author.display_name, "guest-writer");
     assert!(ete.body_html.contains("<code>&lt;tags&gt;</code>"), "{}", ete.body_html);
-    let again = queries::find_by_slug(&site.db, "fish-and-chips-again").await.expect("renamed duplicate");
+    let again = queries::reading::find_by_slug(&site.db, "fish-and-chips-again").await.expect("renamed duplicate");
     assert_eq!(again.summary.category.as_ref().map(|c| c.slug.as_str()), Some("harbour-news"));
-    let draft = queries::find_by_slug(&site.db, "a-draft-about-quays").await.expect("draft");
+    let draft = queries::reading::find_by_slug(&site.db, "a-draft-about-quays").await.expect("draft");
     assert_eq!(draft.summary.status, Status::Draft);
-    let contact = queries::find_by_slug(&site.db, "contact-us").await.expect("page");
+    let contact = queries::reading::find_by_slug(&site.db, "contact-us").await.expect("page");
     assert_eq!(contact.summary.kind, ArticleKind::Page);
 
     // Nested categories, whatever order the export lists them in.
@@ -107,14 +107,14 @@ async fn the_awkward_export_arrives_whole_and_a_rerun_changes_nothing(backend: B
     assert_eq!(site.fetch("/2020/09/never-existed/").await.0, 404);
 
     // A second run updates in place: nothing new, no duplicate comments.
-    let n_articles = queries::list_all(&site.db, 10_000).await.unwrap().len();
+    let n_articles = queries::reading::list_all(&site.db, 10_000).await.unwrap().len();
     let rerun = wordpress::import_file(&site.db, limits(), &fixture("awkward.xml"), Some(&uploads), |_| {})
         .await
         .expect("re-import");
     assert_eq!((rerun.posts_created, rerun.posts_updated), (0, 5), "{rerun:?}");
     assert_eq!((rerun.comments, rerun.comments_already_there), (0, 5), "{rerun:?}");
-    assert_eq!(queries::list_all(&site.db, 10_000).await.unwrap().len(), n_articles);
-    assert!(queries::find_by_slug(&site.db, "fish-and-chips-again-2").await.is_err());
+    assert_eq!(queries::reading::list_all(&site.db, 10_000).await.unwrap().len(), n_articles);
+    assert!(queries::reading::find_by_slug(&site.db, "fish-and-chips-again-2").await.is_err());
     site.finish().await;
 }
 
@@ -127,8 +127,8 @@ async fn malformed_xml_is_reported_with_line_and_column_and_what_came_before_sta
     let report = wordpress::import(&site.db, limits(), broken.as_bytes(), None, |_| {}).await.expect("import");
     let last = report.failed.last().expect("an error");
     assert!(last.starts_with("malformed XML at line 168, column"), "{last}");
-    assert!(queries::find_by_slug(&site.db, "ete").await.is_ok());
-    assert!(queries::find_by_slug(&site.db, "contact-us").await.is_err());
+    assert!(queries::reading::find_by_slug(&site.db, "ete").await.is_ok());
+    assert!(queries::reading::find_by_slug(&site.db, "contact-us").await.is_err());
     // Without `--uploads`, media keep their URLs and are listed.
     assert_eq!(report.remote_media.len(), 2, "{:?}", report.remote_media);
     site.finish().await;
@@ -151,8 +151,8 @@ async fn the_cli_prints_a_summary_and_fails_when_an_item_failed() {
 /// Everything an export must carry, in a comparable form.
 async fn snapshot(db: &openvoice::store::Db) -> Vec<String> {
     let mut lines = Vec::new();
-    for summary in queries::list_all(db, 100_000).await.unwrap() {
-        let article = queries::find_by_slug(db, &summary.slug).await.unwrap();
+    for summary in queries::reading::list_all(db, 100_000).await.unwrap() {
+        let article = queries::reading::find_by_slug(db, &summary.slug).await.unwrap();
         let s = &article.summary;
         let tags: Vec<(String, String)> = article.tags.iter().map(|t| (t.slug.clone(), t.name.clone())).collect();
         lines.push(format!(
@@ -236,18 +236,18 @@ async fn a_markdown_batch_is_written_as_if_file_by_file(backend: Backend) {
     assert_eq!(report.failed.len(), 1, "{report:?}");
     assert!(report.failed[0].contains("02.md:2:") && report.failed[0].contains("title"), "{report:?}");
 
-    let dup = queries::find_by_slug(&site.db, "dup").await.unwrap();
+    let dup = queries::reading::find_by_slug(&site.db, "dup").await.unwrap();
     assert_eq!(dup.summary.title, "Second");
     let tags: Vec<&str> = dup.tags.iter().map(|t| t.slug.as_str()).collect();
     assert_eq!(tags, ["shared", "two"]);
-    let revisions = queries::revisions(&site.db, dup.summary.id).await.unwrap();
+    let revisions = queries::revisions::revisions(&site.db, dup.summary.id).await.unwrap();
     let titles: Vec<&str> = revisions.iter().map(|r| r.title.as_str()).collect();
     assert_eq!(titles, ["First"]);
-    assert_eq!(queries::find_by_slug(&site.db, "dup-2").await.unwrap().summary.title, "Dup");
-    assert!(queries::find_by_slug(&site.db, "bad").await.is_err(), "the refused file wrote nothing");
+    assert_eq!(queries::reading::find_by_slug(&site.db, "dup-2").await.unwrap().summary.title, "Dup");
+    assert!(queries::reading::find_by_slug(&site.db, "bad").await.is_err(), "the refused file wrote nothing");
 
     // One tag for the three spellings, named as the first file wrote it, on both articles.
-    let entries = queries::tag_entries(&site.db, false).await.unwrap();
+    let entries = queries::terms::tag_entries(&site.db, false).await.unwrap();
     let shared: Vec<_> = entries.iter().filter(|t| t.slug == "shared").collect();
     assert_eq!(shared.len(), 1);
     assert_eq!((shared[0].name.as_str(), shared[0].articles), ("Shared", 2));
@@ -281,9 +281,9 @@ async fn a_markdown_batch_is_written_as_if_file_by_file(backend: Backend) {
     std::fs::remove_file(dir.join("_.md")).unwrap();
     let report = import::import_dir(&site.db, limits(), &dir, "Batch Writer", |_, _| {}).await.unwrap();
     assert_eq!((report.created, report.updated, report.failed.len()), (0, 3, 0), "{report:?}");
-    let dup = queries::find_by_slug(&site.db, "dup").await.unwrap();
+    let dup = queries::reading::find_by_slug(&site.db, "dup").await.unwrap();
     assert_eq!(dup.summary.title, "Second");
-    let revisions = queries::revisions(&site.db, dup.summary.id).await.unwrap();
+    let revisions = queries::revisions::revisions(&site.db, dup.summary.id).await.unwrap();
     let titles: Vec<&str> = revisions.iter().map(|r| r.title.as_str()).collect();
     assert_eq!(titles, ["First", "Second", "First"], "newest first");
     site.finish().await;

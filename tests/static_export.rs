@@ -121,7 +121,7 @@ async fn the_static_copy_is_complete_and_every_link_resolves(backend: Backend) {
 
     // Every published article is reachable from the home page, every page (linked from
     // the sitemap, maybe nowhere else) is there; drafts are absent.
-    for (slug, kind, _) in queries::published_index(&site.db).await.unwrap() {
+    for (slug, kind, _) in queries::reading::published_index(&site.db).await.unwrap() {
         if kind == "page" {
             assert!(served_file(&out, &format!("/{slug}")).is_some(), "{backend:?}: page {slug} missing");
         } else {
@@ -175,8 +175,8 @@ async fn the_static_copy_is_complete_and_every_link_resolves(backend: Backend) {
     assert!(crawled.visited.contains("/static/style.css"));
 
     // The imported site's old permalinks forward to the articles they became.
-    let redirects = openvoice::content::queries::all_redirects(&site.db).await.unwrap();
-    let published: Vec<String> = queries::published_index(&site.db)
+    let redirects = openvoice::content::queries::reading::all_redirects(&site.db).await.unwrap();
+    let published: Vec<String> = queries::reading::published_index(&site.db)
         .await
         .unwrap()
         .into_iter()

@@ -38,7 +38,7 @@ pub async fn run(db: &Db, command: IpfsCommand) -> anyhow::Result<()> {
 pub async fn export_car(db: &Db, config: &Config, data_dir: &Path, out: &Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let publishing = app::jobs::publishing(config, data_dir)?;
-    let ids = queries::published_ids(db).await?;
+    let ids = queries::reading::published_ids(db).await?;
     for (n, id) in ids.iter().enumerate() {
         service::bundle_article(db, &publishing, *id).await?;
         if (n + 1) % 1000 == 0 {

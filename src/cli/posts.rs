@@ -119,7 +119,7 @@ pub async fn run(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow
             Ok(())
         }
         PostCommand::List { limit } => {
-            for a in queries::list_all(db, limit.clamp(1, 10_000)).await? {
+            for a in queries::reading::list_all(db, limit.clamp(1, 10_000)).await? {
                 let when = a.published_at.or(a.scheduled_at).map(theme::rfc3339).unwrap_or_else(|| "-".into());
                 let category = a.category.map(|c| c.name).unwrap_or_default();
                 println!("{:<10} {:<20} {:<22} {:<20} {}", a.status.as_str(), when, category, a.slug, a.title);
@@ -142,7 +142,7 @@ pub async fn categories(db: &Db, command: CategoryCommand) -> anyhow::Result<()>
             Ok(())
         }
         CategoryCommand::List => {
-            for (category, count) in queries::categories_with_counts(db).await? {
+            for (category, count) in queries::terms::categories_with_counts(db).await? {
                 println!("{:<30} {:<30} {count}", category.name, category.slug);
             }
             Ok(())

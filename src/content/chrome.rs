@@ -31,13 +31,13 @@ async fn navigation(state: &AppState) -> Result<Value, AppError> {
     if let Some(navigation) = state.navigation.get(epoch) {
         return Ok(navigation);
     }
-    let categories: Vec<Value> = queries::categories_with_counts(&state.db)
+    let categories: Vec<Value> = queries::terms::categories_with_counts(&state.db)
         .await?
         .into_iter()
         .filter(|(_, n)| *n > 0)
         .map(|(c, n)| context! { slug => c.slug, name => c.name, count => n })
         .collect();
-    let pages = queries::standing_pages(&state.db, FOOTER_PAGES).await?;
+    let pages = queries::reading::standing_pages(&state.db, FOOTER_PAGES).await?;
     let navigation = context! { categories => categories, pages => pages };
     state.navigation.put(epoch, navigation.clone());
     Ok(navigation)

@@ -65,10 +65,11 @@ async fn feed(
     let key = uri.path().to_string();
     cached(&state, &key, &headers, || async {
         let category = match &category_slug {
-            Some(slug) => Some(queries::category_by_slug(&state.db, slug).await?),
+            Some(slug) => Some(queries::terms::category_by_slug(&state.db, slug).await?),
             None => None,
         };
-        let articles = queries::latest_with_bodies(&state.db, category.as_ref().map(|c| c.id), FEED_ITEMS).await?;
+        let articles =
+            queries::reading::latest_with_bodies(&state.db, category.as_ref().map(|c| c.id), FEED_ITEMS).await?;
         // The saved settings' title, tagline and language.
         render_feed(&state.settings.config(), &state.templates, &articles, category.as_ref(), uri.path(), format)
     })
@@ -143,8 +144,8 @@ pub fn render_feed(
 
 async fn sitemap(State(state): State<AppState>, headers: HeaderMap) -> Response {
     cached(&state, "/sitemap.xml", &headers, || async {
-        let entries = queries::published_index(&state.db).await?;
-        let categories = queries::categories_with_counts(&state.db).await?;
+        let entries = queries::reading::published_index(&state.db).await?;
+        let categories = queries::terms::categories_with_counts(&state.db).await?;
         let base = state.config.base_url();
         let mut urls: Vec<Value> =
             vec![context! { loc => format!("{base}/"), lastmod => entries.iter().map(|e| e.2).max() }];

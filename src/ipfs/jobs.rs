@@ -45,7 +45,7 @@ impl BackgroundJob for PinBundle {
 
     async fn run(&self, db: &Db, publishing: &Publishing) -> anyhow::Result<()> {
         let root = openvoice_ipfs::parse_cid(&self.root_cid)?;
-        let name = crate::content::queries::slug_of(db, self.article_id).await?.unwrap_or_default();
+        let name = crate::content::queries::reading::slug_of(db, self.article_id).await?.unwrap_or_default();
         let outcome = pin::pin(db, publishing, &self.target, &root, &name).await;
         let (state, error) = match &outcome {
             Ok(state) => (state.as_str(), None),

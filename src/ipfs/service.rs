@@ -41,7 +41,7 @@ impl Publishing {
 /// Builds and stores the bundle of a published article, unless its current version is already
 /// bundled. Returns the current bundle root, or `None` for an unpublished article.
 pub async fn bundle_article(db: &Db, publishing: &Publishing, article_id: i64) -> anyhow::Result<Option<Cid>> {
-    let Some(slug) = content_queries::slug_of(db, article_id).await? else { return Ok(None) };
+    let Some(slug) = content_queries::reading::slug_of(db, article_id).await? else { return Ok(None) };
     let article = content::reading::find(db, &slug).await?;
     if article.summary.status != Status::Published {
         return Ok(None);
@@ -106,7 +106,7 @@ pub async fn build_snapshot(db: &Db, config: &Config, templates: &Templates) -> 
             dag_size: dag_size.max(0) as u64,
         });
     }
-    let latest = content_queries::latest_with_bodies(db, None, 20).await?;
+    let latest = content_queries::reading::latest_with_bodies(db, None, 20).await?;
     let feed =
         render_feed(config, templates, &latest, None, "/feed", Format::Rss).map_err(|e| anyhow::anyhow!("{e}"))?;
     let feed_xml = String::from_utf8_lossy(&feed.body).into_owned();

@@ -39,7 +39,7 @@ pub async fn export_file(db: &Db, site_title: &str, base_url: &str, out: &Path) 
 pub async fn export(db: &Db, site_title: &str, base_url: &str, out: &mut impl Write) -> anyhow::Result<ExportReport> {
     let base_url = base_url.trim_end_matches('/');
     let mut report = ExportReport::default();
-    let summaries = content_queries::list_all(db, i64::MAX).await?;
+    let summaries = content_queries::reading::list_all(db, i64::MAX).await?;
     writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>")?;
     writeln!(
         out,
@@ -97,7 +97,7 @@ pub async fn export(db: &Db, site_title: &str, base_url: &str, out: &mut impl Wr
 
     // Oldest first, as WordPress writes them.
     for summary in summaries.iter().rev() {
-        let article = content_queries::find_by_slug(db, &summary.slug).await?;
+        let article = content_queries::reading::find_by_slug(db, &summary.slug).await?;
         let summary = &article.summary;
         let (status, date) = match summary.status {
             Status::Published => ("publish", summary.published_at),

@@ -63,9 +63,9 @@ pub struct Rendered {
 impl Snapshot {
     pub async fn read(state: &AppState) -> anyhow::Result<Snapshot> {
         let db = &state.db;
-        let published = crate::content::queries::published_summaries(db).await?;
+        let published = crate::content::queries::reading::published_summaries(db).await?;
         let mut tags: HashMap<i64, Vec<(i64, Tag)>> = HashMap::new();
-        for (article_id, tag_id, tag) in crate::content::queries::tags_of_published(db).await? {
+        for (article_id, tag_id, tag) in crate::content::queries::reading::tags_of_published(db).await? {
             tags.entry(article_id).or_default().push((tag_id, tag));
         }
         let comment_counts = crate::comments::queries::all_approved_counts(db).await?.into_iter().collect();
@@ -114,7 +114,7 @@ impl Snapshot {
     async fn render_articles(&self, state: &AppState, indexes: &[usize]) -> anyhow::Result<Rendered> {
         let ids: Vec<i64> = indexes.iter().map(|&i| self.published[i].id).collect();
         let mut bodies: HashMap<i64, (String, String, Option<String>)> =
-            crate::content::queries::bodies(&state.db, &ids)
+            crate::content::queries::reading::bodies(&state.db, &ids)
                 .await?
                 .into_iter()
                 .map(|(id, md, html, image)| (id, (md, html, image)))

@@ -96,16 +96,16 @@ pub async fn export(
     // Old URLs (an imported site's permalinks, former slugs) keep working as forwarding pages,
     // where what they lead to is part of the copy: unless the old URL is the new one with a
     // slash at the end (`/about/` → `/about`), which a static server answers with the same file.
-    for (old, new) in crate::content::queries::all_redirects(&state.db).await? {
+    for (old, new) in crate::content::queries::reading::all_redirects(&state.db).await? {
         if crawl.seen.contains(&new) && !crawl.seen.contains(old.trim_end_matches('/')) {
             crawl.add(&old, "");
         }
     }
-    for (slug, kind, _) in queries::published_index(&state.db).await? {
+    for (slug, kind, _) in queries::reading::published_index(&state.db).await? {
         let path = if kind == "page" { format!("/{slug}") } else { format!("/article/{slug}") };
         crawl.add(&path, "");
     }
-    for (category, count) in queries::categories_with_counts(&state.db).await? {
+    for (category, count) in queries::terms::categories_with_counts(&state.db).await? {
         if count > 0 {
             crawl.add(&format!("/category/{}", category.slug), "");
         }

@@ -163,7 +163,7 @@ impl Importer<'_> {
                     return Ok(());
                 }
                 let mut tx = self.db.pool.begin().await?;
-                crate::content::queries::ensure_tag(&mut tx, &slug, &name).await?;
+                crate::content::queries::terms::ensure_tag(&mut tx, &slug, &name).await?;
                 tx.commit().await?;
                 self.report.tags += 1;
             }
@@ -228,7 +228,7 @@ impl Importer<'_> {
                 continue;
             }
             let mut tx = self.db.pool.begin().await?;
-            let id = crate::content::queries::ensure_category(&mut tx, &slug, name, now).await?;
+            let id = crate::content::queries::terms::ensure_category(&mut tx, &slug, name, now).await?;
             if !category.description.is_empty() {
                 queries::set_category_description(&mut tx, id, &category.description).await?;
             }
@@ -247,7 +247,7 @@ impl Importer<'_> {
                 continue;
             };
             let mut tx = self.db.pool.begin().await?;
-            content_queries::set_category_parent(&mut tx, id, Some(parent)).await?;
+            content_queries::terms::set_category_parent(&mut tx, id, Some(parent)).await?;
             tx.commit().await?;
         }
         Ok(())
@@ -346,7 +346,7 @@ impl Importer<'_> {
             Err(err) => return Err(err.to_string()),
         };
         let previous_slug = match previous {
-            Some(id) => crate::content::queries::slug_of(self.db, id).await.map_err(|e| e.to_string())?,
+            Some(id) => crate::content::queries::reading::slug_of(self.db, id).await.map_err(|e| e.to_string())?,
             None => None,
         };
         let wanted = service::slugify(&percent_decode(&item.post_name));
@@ -426,7 +426,7 @@ impl Importer<'_> {
             let mut tx = self.db.pool.begin().await?;
             queries::save_import_key(&mut tx, SOURCE, "post", &external_id, id).await?;
             if let Some(old) = old_path.as_deref().filter(|old| *old != new_path) {
-                content_queries::save_redirect(&mut tx, old, &new_path).await?;
+                content_queries::write::save_redirect(&mut tx, old, &new_path).await?;
                 self.report.redirects += 1;
             }
             tx.commit().await.map_err(DbError::from)

@@ -175,7 +175,7 @@ async fn render_article(
     comments_view: &comments::routes::View,
 ) -> Result<http::page_cache::CachedPage, AppError> {
     let extras = ArticleExtras {
-        neighbours: queries::neighbours(&state.db, &article.summary).await?,
+        neighbours: queries::reading::neighbours(&state.db, &article.summary).await?,
         comments: comments::routes::context(state, &article, comments_view).await?,
         ipfs: crate::ipfs::routes::article_links(state, article.summary.id, &article.summary.slug).await?,
         featured_srcset: crate::media::service::srcset_for_url(&state.db, article.featured_image.as_deref()).await?,
@@ -311,7 +311,7 @@ async fn category(
 ) -> Response {
     let slug = list_path.slug.clone().unwrap_or_default();
     serve_archive(state, &list_path, uri, headers, params, |state| async move {
-        Ok(Archive::category(&queries::category_by_slug(&state.db, &slug).await?))
+        Ok(Archive::category(&queries::terms::category_by_slug(&state.db, &slug).await?))
     })
     .await
 }
@@ -325,7 +325,7 @@ async fn tag(
 ) -> Response {
     let slug = list_path.slug.clone().unwrap_or_default();
     serve_archive(state, &list_path, uri, headers, params, |state| async move {
-        let (id, tag) = queries::tag_by_slug(&state.db, &slug).await?;
+        let (id, tag) = queries::terms::tag_by_slug(&state.db, &slug).await?;
         Ok(Archive::tag(id, &tag))
     })
     .await

@@ -247,7 +247,7 @@ async fn confirm(State(state): State<AppState>, request: Request) -> Response {
 
 /// The manage page's values for `subscriber`.
 async fn manage_view(state: &AppState, subscriber: &Subscriber, token: &str, saved: bool) -> Result<Value, Response> {
-    let categories = crate::content::queries::categories_with_counts(&state.db)
+    let categories = crate::content::queries::terms::categories_with_counts(&state.db)
         .await
         .map_err(|err| AppError::from(err).into_response())?;
     let chosen = subscriber.categories.clone().unwrap_or_default();

@@ -208,7 +208,7 @@ pub async fn update(
     now: i64,
 ) -> Result<Subscriber, SubscriptionError> {
     let known: HashSet<i64> =
-        crate::content::queries::categories_with_counts(db).await?.into_iter().map(|(c, _)| c.id).collect();
+        crate::content::queries::terms::categories_with_counts(db).await?.into_iter().map(|(c, _)| c.id).collect();
     if let Some(ids) = &categories {
         if ids.is_empty() {
             return Err(invalid("categories", "choose at least one category, or all of them"));
@@ -415,7 +415,7 @@ pub struct Imported {
 /// `pending`: the list's confirmed addresses are asked to confirm instead.
 pub async fn import(db: &Db, text: &str, pending: bool, now: i64) -> Result<Imported, Vec<String>> {
     let db_error = |e: DbError| vec![format!("database: {e}")];
-    let categories: HashMap<String, i64> = crate::content::queries::categories_with_counts(db)
+    let categories: HashMap<String, i64> = crate::content::queries::terms::categories_with_counts(db)
         .await
         .map_err(db_error)?
         .into_iter()

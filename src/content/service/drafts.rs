@@ -3,7 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::content::queries::{self, ArticleRow};
+use crate::content::queries;
+use crate::content::queries::write::ArticleRow;
 use crate::store::{self, Db, DbError};
 
 use super::write::{resolve_author, resolve_category, unique_slug, write_core, Replaced, StatusJobs};
@@ -145,7 +146,7 @@ pub(super) async fn save_batch_in(
         resolved.push((checked, author_id, category_id));
     }
     let all_tags: Vec<(String, String)> = resolved.iter().flat_map(|(c, _, _)| c.tag_slugs.iter().cloned()).collect();
-    let tag_ids = queries::ensure_tags(tx, &all_tags).await.map_err(|e| (None, e.into()))?;
+    let tag_ids = queries::terms::ensure_tags(tx, &all_tags).await.map_err(|e| (None, e.into()))?;
 
     let mut saved = Vec::with_capacity(items.len());
     let mut jobs = StatusJobs::default();
@@ -168,7 +169,7 @@ pub(super) async fn save_batch_in(
         }
         let end = start + slugs.len();
         let slug_refs: Vec<&str> = slugs.iter().map(String::as_str).collect();
-        let existing: HashMap<String, i64> = queries::article_ids_by_slugs(tx, &slug_refs)
+        let existing: HashMap<String, i64> = queries::write::article_ids_by_slugs(tx, &slug_refs)
             .await
             .map_err(|e| (None, e.into()))?
             .into_iter()
@@ -182,14 +183,14 @@ pub(super) async fn save_batch_in(
             })
             .collect();
         let batch_error = |e: DbError| (None, ContentError::from(e));
-        queries::save_revisions(tx, &updated, now).await.map_err(batch_error)?;
-        let ids: HashMap<String, i64> = queries::upsert_articles(tx, &rows, now)
+        queries::revisions::save_revisions(tx, &updated, now).await.map_err(batch_error)?;
+        let ids: HashMap<String, i64> = queries::write::upsert_articles(tx, &rows, now)
             .await
             .map_err(batch_error)?
             .into_iter()
             .map(|(id, slug)| (slug, id))
             .collect();
-        queries::clear_tags(tx, &updated).await.map_err(batch_error)?;
+        queries::write::clear_tags(tx, &updated).await.map_err(batch_error)?;
         let mut article_tags = Vec::new();
         for (i, row) in (start..end).zip(&rows) {
             let id =
@@ -204,7 +205,7 @@ pub(super) async fn save_batch_in(
                 Saved::Created { id, slug, status: row.status }
             });
         }
-        queries::add_article_tags(tx, &article_tags).await.map_err(batch_error)?;
+        queries::write::add_article_tags(tx, &article_tags).await.map_err(batch_error)?;
         start = end;
     }
     let batch_error = |e: DbError| (None, ContentError::from(e));
@@ -298,17 +299,17 @@ pub(super) async fn save_in(
         None => None,
         Some(name) => Some(resolve_category(tx, db, name, terms).await?),
     };
-    let tags = queries::ensure_tags(tx, &checked.tag_slugs).await?;
+    let tags = queries::terms::ensure_tags(tx, &checked.tag_slugs).await?;
     let tag_ids: Vec<i64> = checked.tag_slugs.iter().filter_map(|(slug, _)| tags.get(slug).copied()).collect();
 
     let existing = match &draft.slug {
-        Some(slug) if update_existing => queries::article_id_by_slug(tx, slug).await?,
+        Some(slug) if update_existing => queries::write::article_id_by_slug(tx, slug).await?,
         _ => None,
     };
     let slug = match (&draft.slug, existing) {
         (Some(slug), Some(_)) => slug.clone(),
         (Some(slug), None) => {
-            if queries::slug_taken(tx, slug, None).await? {
+            if queries::write::slug_taken(tx, slug, None).await? {
                 return Err(invalid("slug", format!("{slug:?} is already used by another article")));
             }
             slug.clone()
@@ -318,7 +319,7 @@ pub(super) async fn save_in(
     let row = article_row(draft, checked, &slug, author_id, category_id, now);
     let replaced = match existing {
         Some(id) => {
-            let (_, status) = queries::owner_and_status(tx, id).await?.ok_or_else(|| article_not_found(id))?;
+            let (_, status) = queries::write::owner_and_status(tx, id).await?.ok_or_else(|| article_not_found(id))?;
             Some(Replaced::new(id, draft.kind, &slug, status))
         }
         None => None,
@@ -334,7 +335,7 @@ pub async fn add_category(db: &Db, name: &str, description: &str) -> Result<Cate
         return Err(invalid("name", format!("{name:?} is not a usable category name")));
     }
     let mut tx = db.pool.begin().await?;
-    let id = match queries::insert_category(&mut tx, &slug, name, description, store::now()).await {
+    let id = match queries::terms::insert_category(&mut tx, &slug, name, description, store::now()).await {
         Ok(id) => id,
         Err(DbError::Conflict(_)) => return Err(invalid("name", format!("category {name:?} already exists"))),
         Err(err) => return Err(err.into()),

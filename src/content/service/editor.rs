@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use crate::accounts::Capability;
 use crate::content::markdown;
-use crate::content::queries::{self, ArticleRow};
+use crate::content::queries;
+use crate::content::queries::write::ArticleRow;
 use crate::store::{self, Db};
 
 use super::write::{unique_slug, write_core, Replaced};
@@ -120,7 +121,7 @@ pub(super) async fn write_article(
     let wanted_slug = Some(edit.slug.trim()).filter(|s| !s.is_empty());
     let now = store::now();
     let before = match id {
-        Some(id) => Some(queries::find_by_id(db, id).await.map_err(|e| not_found_as(e, id))?),
+        Some(id) => Some(queries::reading::find_by_id(db, id).await.map_err(|e| not_found_as(e, id))?),
         None => None,
     };
 
@@ -129,7 +130,7 @@ pub(super) async fn write_article(
         (Some(id), Some(article)) => {
             // Read again inside the transaction: the rules apply to the row being changed.
             let (author_id, status) =
-                queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
+                queries::write::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
             may_edit(actor, author_id, status)?;
             if status == Status::Trashed {
                 return Err(invalid("status", "restore the article from the trash before editing it"));
@@ -143,13 +144,13 @@ pub(super) async fn write_article(
         _ => None,
     };
     if let Some(category_id) = edit.category_id {
-        if !queries::category_exists(&mut tx, category_id).await? {
+        if !queries::terms::category_exists(&mut tx, category_id).await? {
             return Err(invalid("category", format!("no category with id {category_id}")));
         }
     }
     let slug = match (wanted_slug, &current) {
         (Some(slug), _) => {
-            if queries::slug_taken(&mut tx, slug, id).await? {
+            if queries::write::slug_taken(&mut tx, slug, id).await? {
                 return Err(invalid("slug", format!("{slug:?} is already used by another article")));
             }
             slug.to_string()
@@ -161,7 +162,7 @@ pub(super) async fn write_article(
     let (status, published_at, scheduled_at) = transition_to(transition, was, now)?;
     let mut tag_ids = Vec::with_capacity(tag_slugs.len());
     for (tag_slug, name) in &tag_slugs {
-        tag_ids.push(queries::ensure_tag(&mut tx, tag_slug, name).await?);
+        tag_ids.push(queries::terms::ensure_tag(&mut tx, tag_slug, name).await?);
     }
     let row = ArticleRow {
         kind: current.as_ref().map_or(kind, |(a, _)| a.summary.kind),
@@ -186,16 +187,16 @@ pub(super) async fn write_article(
     let newly_published = was.is_some_and(|(s, _, _)| s != Status::Published) && status == Status::Published;
     let activity = newly_published.then_some("article.published");
     let saved = write_core(&mut tx, replaced, &row, &tag_ids, activity, now).await?;
-    queries::delete_autosave(&mut tx, saved.id(), actor.user_id).await?;
+    queries::revisions::delete_autosave(&mut tx, saved.id(), actor.user_id).await?;
     tx.commit().await?;
     Ok(saved)
 }
 
 /// An article for the editor, if `actor` may see it there (their own, or anyone's for editors).
 pub async fn article_for_edit(db: &Db, actor: &Actor, id: i64) -> Result<Article, ContentError> {
-    let article = queries::find_by_id(db, id).await.map_err(|e| not_found_as(e, id))?;
+    let article = queries::reading::find_by_id(db, id).await.map_err(|e| not_found_as(e, id))?;
     let mut conn = db.pool.acquire().await?;
-    let (author_id, _) = queries::owner_and_status(&mut conn, id).await?.ok_or_else(|| article_not_found(id))?;
+    let (author_id, _) = queries::write::owner_and_status(&mut conn, id).await?.ok_or_else(|| article_not_found(id))?;
     if author_id != actor.user_id {
         require(actor, Capability::EditOthers, "see other people's articles")?;
     }
@@ -215,7 +216,7 @@ pub async fn admin_list(
         filter.author_id = Some(actor.user_id);
     }
     let offset = (page.max(1) as i64 - 1) * per_page as i64;
-    let (items, total) = queries::admin_list(db, &filter, per_page as i64, offset).await?;
+    let (items, total) = queries::reading::admin_list(db, &filter, per_page as i64, offset).await?;
     let total_pages = (total as u64).div_ceil(per_page as u64).max(1) as u32;
     Ok(Page { items, page, total_pages, total_items: total })
 }
@@ -242,7 +243,8 @@ pub async fn autosave(
         return Err(invalid("excerpt", format!("must be at most {MAX_EXCERPT_CHARS} characters")));
     }
     let mut tx = db.pool.begin().await?;
-    let (author_id, status) = queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
+    let (author_id, status) =
+        queries::write::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
     may_edit(actor, author_id, status)?;
     let saved = Autosave {
         article_id: id,
@@ -251,13 +253,13 @@ pub async fn autosave(
         body_md: body_md.to_string(),
         saved_at: store::now(),
     };
-    queries::save_autosave(&mut tx, actor.user_id, &saved).await?;
+    queries::revisions::save_autosave(&mut tx, actor.user_id, &saved).await?;
     tx.commit().await?;
     Ok(saved)
 }
 
 /// `actor`'s autosave of article `id`, if newer than the article's last save.
 pub async fn pending_autosave(db: &Db, actor: &Actor, article: &Article) -> Result<Option<Autosave>, ContentError> {
-    let autosave = queries::autosave(db, article.summary.id, actor.user_id).await?;
+    let autosave = queries::revisions::autosave(db, article.summary.id, actor.user_id).await?;
     Ok(autosave.filter(|a| a.saved_at >= article.summary.updated_at))
 }

@@ -11,7 +11,7 @@ use super::*;
 /// An article's earlier versions, newest first.
 pub async fn revisions(db: &Db, actor: &Actor, id: i64) -> Result<(Article, Vec<Revision>), ContentError> {
     let article = article_for_edit(db, actor, id).await?;
-    let revisions = queries::revisions(db, id).await?;
+    let revisions = queries::revisions::revisions(db, id).await?;
     Ok((article, revisions))
 }
 
@@ -28,7 +28,7 @@ pub(super) async fn version_text(db: &Db, article: &Article, version: Version) -
     Ok(match version {
         Version::Current => diff_text(&article.summary.title, &article.summary.excerpt, &article.body_md),
         Version::Revision(rev) => {
-            let r = queries::revision(db, article.summary.id, rev).await.map_err(|e| match e {
+            let r = queries::revisions::revision(db, article.summary.id, rev).await.map_err(|e| match e {
                 DbError::NotFound => ContentError::NotFound(format!("revision {rev}")),
                 other => other.into(),
             })?;
@@ -63,17 +63,18 @@ pub(super) fn line_diff(old: &str, new: &str) -> Vec<DiffLine> {
 /// Makes revision `revision_id` the article's text again; the text it replaces becomes a
 /// revision in turn, so nothing is lost. Status, slug and terms stay as they are.
 pub async fn restore_revision(db: &Db, actor: &Actor, id: i64, revision_id: i64) -> Result<(), ContentError> {
-    let revision = queries::revision(db, id, revision_id).await.map_err(|e| match e {
+    let revision = queries::revisions::revision(db, id, revision_id).await.map_err(|e| match e {
         DbError::NotFound => ContentError::NotFound(format!("revision {revision_id}")),
         other => other.into(),
     })?;
     let rendered = markdown::render(&revision.body_md);
     let now = store::now();
     let mut tx = db.pool.begin().await?;
-    let (author_id, status) = queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
+    let (author_id, status) =
+        queries::write::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
     may_edit(actor, author_id, status)?;
-    queries::save_revision(&mut tx, id, now).await?;
-    let text = queries::TextRow {
+    queries::revisions::save_revision(&mut tx, id, now).await?;
+    let text = queries::revisions::TextRow {
         title: &revision.title,
         excerpt: &revision.excerpt,
         body_md: &revision.body_md,
@@ -81,7 +82,7 @@ pub async fn restore_revision(db: &Db, actor: &Actor, id: i64, revision_id: i64)
         body_text: &rendered.text,
         reading_minutes: rendered.reading_minutes,
     };
-    queries::set_text(&mut tx, id, &text, now).await?;
+    queries::revisions::set_text(&mut tx, id, &text, now).await?;
     enqueue_for_status(&mut tx, id, status, None, now).await?;
     store::record_activity(&mut tx, "article.revision_restored", Some(id), &revision_id.to_string()).await?;
     store::bump_content_epoch(&mut tx).await?;

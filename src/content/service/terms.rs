@@ -37,7 +37,7 @@ pub fn check_category_edit(edit: &CategoryEdit) -> Vec<ContentError> {
 }
 
 pub async fn category_entries(db: &Db) -> Result<Vec<CategoryEntry>, ContentError> {
-    Ok(queries::category_entries(db).await?)
+    Ok(queries::terms::category_entries(db).await?)
 }
 
 /// Creates (`id: None`) or changes a category.
@@ -52,7 +52,7 @@ pub async fn save_category(
     let description = edit.description.trim().to_string();
     let mut tx = db.pool.begin().await?;
     if let Some(parent) = edit.parent_id {
-        let parents = queries::category_parents(&mut tx).await?;
+        let parents = queries::terms::category_parents(&mut tx).await?;
         if !parents.iter().any(|(c, _)| *c == parent) {
             return Err(invalid("parent", format!("no category with id {parent}")));
         }
@@ -79,15 +79,16 @@ pub async fn save_category(
     };
     match id {
         Some(id) => {
-            if !queries::update_category(&mut tx, id, &entry).await.map_err(conflict)? {
+            if !queries::terms::update_category(&mut tx, id, &entry).await.map_err(conflict)? {
                 return Err(ContentError::NotFound(format!("category {id}")));
             }
             entry.category.id = id;
         }
         None => {
-            let new_id =
-                queries::insert_category(&mut tx, &slug, &name, &description, store::now()).await.map_err(conflict)?;
-            queries::set_category_parent(&mut tx, new_id, edit.parent_id).await?;
+            let new_id = queries::terms::insert_category(&mut tx, &slug, &name, &description, store::now())
+                .await
+                .map_err(conflict)?;
+            queries::terms::set_category_parent(&mut tx, new_id, edit.parent_id).await?;
             entry.category.id = new_id;
         }
     }
@@ -101,7 +102,7 @@ pub async fn save_category(
 pub async fn delete_category(db: &Db, actor: &Actor, id: i64) -> Result<(), ContentError> {
     require(actor, Capability::ManageTerms, "manage categories")?;
     let mut tx = db.pool.begin().await?;
-    if !queries::delete_category(&mut tx, id).await? {
+    if !queries::terms::delete_category(&mut tx, id).await? {
         return Err(ContentError::NotFound(format!("category {id}")));
     }
     store::record_activity(&mut tx, "category.deleted", Some(id), "").await?;
@@ -112,12 +113,12 @@ pub async fn delete_category(db: &Db, actor: &Actor, id: i64) -> Result<(), Cont
 
 /// Every tag, counting articles of any status (for the desk).
 pub async fn tag_entries(db: &Db) -> Result<Vec<TagEntry>, ContentError> {
-    Ok(queries::tag_entries(db, false).await?)
+    Ok(queries::terms::tag_entries(db, false).await?)
 }
 
 /// The tags of published articles, counting only those (for anonymous readers).
 pub async fn public_tag_entries(db: &Db) -> Result<Vec<TagEntry>, ContentError> {
-    Ok(queries::tag_entries(db, true).await?)
+    Ok(queries::terms::tag_entries(db, true).await?)
 }
 
 /// Renames a tag; an empty `slug` is derived from the name.
@@ -133,7 +134,7 @@ pub async fn rename_tag(db: &Db, actor: &Actor, id: i64, name: &str, slug: &str)
     };
     validate_slug(&slug)?;
     let mut tx = db.pool.begin().await?;
-    match queries::rename_tag(&mut tx, id, &slug, name).await {
+    match queries::terms::rename_tag(&mut tx, id, &slug, name).await {
         Ok(true) => {}
         Ok(false) => return Err(ContentError::NotFound(format!("tag {id}"))),
         Err(DbError::Conflict(_)) => {
@@ -154,14 +155,14 @@ pub async fn delete_tag(db: &Db, actor: &Actor, id: i64, into: Option<i64>) -> R
         return Err(invalid("into", "a tag cannot be merged into itself"));
     }
     if let Some(into) = into {
-        if !queries::tag_entries(db, false).await?.iter().any(|t| t.id == into) {
+        if !queries::terms::tag_entries(db, false).await?.iter().any(|t| t.id == into) {
             return Err(invalid("into", format!("no tag with id {into}")));
         }
     }
     let mut tx = db.pool.begin().await?;
     let done = match into {
-        Some(into) => queries::merge_tag(&mut tx, id, into).await?,
-        None => queries::delete_tag(&mut tx, id).await?,
+        Some(into) => queries::terms::merge_tag(&mut tx, id, into).await?,
+        None => queries::terms::delete_tag(&mut tx, id).await?,
     };
     if !done {
         return Err(ContentError::NotFound(format!("tag {id}")));
@@ -174,7 +175,7 @@ pub async fn delete_tag(db: &Db, actor: &Actor, id: i64, into: Option<i64>) -> R
 
 /// The id of the tag with this slug, if any.
 pub async fn tag_id_by_slug(db: &Db, slug: &str) -> Result<Option<i64>, ContentError> {
-    match queries::tag_by_slug(db, slug).await {
+    match queries::terms::tag_by_slug(db, slug).await {
         Ok((id, _)) => Ok(Some(id)),
         Err(DbError::NotFound) => Ok(None),
         Err(err) => Err(err.into()),
@@ -183,7 +184,7 @@ pub async fn tag_id_by_slug(db: &Db, slug: &str) -> Result<Option<i64>, ContentE
 
 /// The id of the category with this slug, if any.
 pub async fn category_id_by_slug(db: &Db, slug: &str) -> Result<Option<i64>, ContentError> {
-    match queries::category_by_slug(db, slug).await {
+    match queries::terms::category_by_slug(db, slug).await {
         Ok(category) => Ok(Some(category.id)),
         Err(DbError::NotFound) => Ok(None),
         Err(err) => Err(err.into()),

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use crate::accounts::{self, NewUser, Role};
 use crate::content::jobs::{notification, BuildBundle, BuildSnapshot, PublishScheduled};
-use crate::content::queries::{self, ArticleRow};
+use crate::content::queries;
+use crate::content::queries::write::ArticleRow;
 use crate::jobs;
 use crate::store::{self, Db, DbError};
 
@@ -42,25 +43,25 @@ pub(super) async fn write_core(
 ) -> Result<Saved, ContentError> {
     let saved = match &replaced {
         Some(old) => {
-            queries::save_revision(tx, old.id, now).await?;
-            queries::update_article(tx, old.id, row, now).await?;
+            queries::revisions::save_revision(tx, old.id, now).await?;
+            queries::write::update_article(tx, old.id, row, now).await?;
             let new_path = row.kind.path(row.slug);
             if let Some(old_path) = old.published_path.as_deref().filter(|path| *path != new_path) {
                 // Links to a published article outlive a new slug, as in WordPress: its old URL
                 // answers with a 301 (`app::router`'s `moved_permanently` reads `redirects`).
-                queries::save_redirect(tx, old_path, &new_path).await?;
+                queries::write::save_redirect(tx, old_path, &new_path).await?;
             }
             Saved::Updated { id: old.id, slug: row.slug.to_string(), status: row.status }
         }
         None => {
-            let id = match queries::insert_article(tx, row, now).await {
+            let id = match queries::write::insert_article(tx, row, now).await {
                 Err(DbError::Conflict(_)) => return Err(invalid("slug", format!("{:?} is already used", row.slug))),
                 other => other?,
             };
             Saved::Created { id, slug: row.slug.to_string(), status: row.status }
         }
     };
-    queries::set_tags(tx, saved.id(), tag_ids).await?;
+    queries::write::set_tags(tx, saved.id(), tag_ids).await?;
     enqueue_for_status(tx, saved.id(), row.status, row.scheduled_at, now).await?;
     if replaced.is_some_and(|old| old.status == Status::Published) && row.status != Status::Published {
         enqueue_snapshot(tx, now).await?;
@@ -129,7 +130,7 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
     }
     let now = store::now();
     let mut tx = db.pool.begin().await?;
-    queries::set_status(&mut tx, article.summary.id, Status::Published, Some(now), None, now).await?;
+    queries::write::set_status(&mut tx, article.summary.id, Status::Published, Some(now), None, now).await?;
     enqueue_for_status(&mut tx, article.summary.id, Status::Published, None, now).await?;
     store::record_activity(&mut tx, "article.published", Some(article.summary.id), slug).await?;
     store::bump_content_epoch(&mut tx).await?;
@@ -142,7 +143,7 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
 pub async fn publish_scheduled(db: &Db, article_id: i64) -> Result<bool, ContentError> {
     let now = store::now();
     let mut tx = db.pool.begin().await?;
-    let changed = queries::publish_if_scheduled(&mut tx, article_id, now).await?;
+    let changed = queries::write::publish_if_scheduled(&mut tx, article_id, now).await?;
     if changed {
         enqueue_for_status(&mut tx, article_id, Status::Published, None, now).await?;
         store::record_activity(&mut tx, "article.published", Some(article_id), "scheduled").await?;
@@ -165,7 +166,7 @@ pub(super) async fn unique_slug(
     };
     let mut candidate = base.clone();
     for n in 2.. {
-        if !also_taken.contains(&candidate) && !queries::slug_taken(conn, &candidate, None).await? {
+        if !also_taken.contains(&candidate) && !queries::write::slug_taken(conn, &candidate, None).await? {
             break;
         }
         candidate = format!("{base}-{n}");
@@ -210,13 +211,13 @@ pub(super) async fn resolve_category(
         return Err(invalid("category", format!("{name:?} is not a usable category name")));
     }
     if terms == Terms::CreateMissing {
-        return Ok(queries::ensure_category(conn, &slug, name, store::now()).await?);
+        return Ok(queries::terms::ensure_category(conn, &slug, name, store::now()).await?);
     }
-    match queries::category_id_by_name(conn, name, &slug).await? {
+    match queries::terms::category_id_by_name(conn, name, &slug).await? {
         Some(id) => Ok(id),
         None => {
             let known: Vec<String> =
-                queries::categories_with_counts(db).await?.into_iter().map(|(c, _)| c.name).collect();
+                queries::terms::categories_with_counts(db).await?.into_iter().map(|(c, _)| c.name).collect();
             Err(invalid("category", format!("unknown category {name:?}; known: {}", known.join(", "))))
         }
     }
@@ -233,7 +234,7 @@ pub(super) async fn enqueue_snapshot(conn: &mut sqlx::AnyConnection, now: i64) -
 pub async fn change_status(db: &Db, actor: &Actor, id: i64, change: StatusChange) -> Result<Status, ContentError> {
     let now = store::now();
     let mut tx = db.pool.begin().await?;
-    let (author_id, was) = queries::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
+    let (author_id, was) = queries::write::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
     may_change_status(actor, author_id)?;
     let (status, published_at, scheduled_at, activity) = match (change, was) {
         (StatusChange::Restore, Status::Trashed) => (Status::Draft, None, None, "article.restored"),
@@ -247,7 +248,7 @@ pub async fn change_status(db: &Db, actor: &Actor, id: i64, change: StatusChange
         (StatusChange::Unpublish, _) => (Status::Draft, None, None, "article.unpublished"),
         (StatusChange::Trash, _) => (Status::Trashed, None, None, "article.trashed"),
     };
-    queries::set_status(&mut tx, id, status, published_at, scheduled_at, now).await?;
+    queries::write::set_status(&mut tx, id, status, published_at, scheduled_at, now).await?;
     enqueue_for_status(&mut tx, id, status, scheduled_at, now).await?;
     if was == Status::Published && status != Status::Published {
         enqueue_snapshot(&mut tx, now).await?;

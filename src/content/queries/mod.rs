@@ -1,0 +1,97 @@
+//! SQL for articles, categories, tags and revisions. Shared SQL for both backends except search.
+//!
+//! Laid out like `content::service`: `reading` (listings, articles with their bodies, search,
+//! the desk's list, redirects), `write` (article rows one or many at a time, tags, statuses),
+//! `revisions` (and autosaves), `terms` (categories and tags). This module holds the summary
+//! columns and row types they share.
+
+use sqlx::FromRow;
+
+use crate::content::model::*;
+use crate::store::{Db, DbResult};
+
+pub mod reading;
+pub mod revisions;
+pub mod terms;
+pub mod write;
+
+const SUMMARY_COLUMNS: &str = "a.id, a.kind, a.slug, a.title, a.excerpt, a.status, a.reading_minutes, \
+     a.published_at, a.scheduled_at, a.updated_at, u.username, u.display_name, \
+     c.id AS category_id, c.slug AS category_slug, c.name AS category_name, c.description AS category_description";
+const SUMMARY_FROM: &str =
+    "articles a JOIN users u ON u.id = a.author_id LEFT JOIN categories c ON c.id = a.category_id";
+const SEARCH_FROM: &str = "articles_fts JOIN articles a ON a.id = articles_fts.rowid \
+     JOIN users u ON u.id = a.author_id LEFT JOIN categories c ON c.id = a.category_id";
+
+#[derive(FromRow)]
+struct SummaryRow {
+    id: i64,
+    kind: String,
+    slug: String,
+    title: String,
+    excerpt: String,
+    status: String,
+    reading_minutes: i64,
+    published_at: Option<i64>,
+    scheduled_at: Option<i64>,
+    updated_at: i64,
+    username: String,
+    display_name: String,
+    category_id: Option<i64>,
+    category_slug: Option<String>,
+    category_name: Option<String>,
+    category_description: Option<String>,
+}
+
+impl From<SummaryRow> for ArticleSummary {
+    fn from(r: SummaryRow) -> Self {
+        let category = match (r.category_id, r.category_slug, r.category_name) {
+            (Some(id), Some(slug), Some(name)) => {
+                Some(Category { id, slug, name, description: r.category_description.unwrap_or_default() })
+            }
+            _ => None,
+        };
+        ArticleSummary {
+            id: r.id,
+            kind: ArticleKind::parse(&r.kind).unwrap_or(ArticleKind::Post),
+            slug: r.slug,
+            title: r.title,
+            excerpt: r.excerpt,
+            status: Status::parse(&r.status).unwrap_or(Status::Draft),
+            reading_minutes: r.reading_minutes,
+            published_at: r.published_at,
+            scheduled_at: r.scheduled_at,
+            updated_at: r.updated_at,
+            author: AuthorRef { username: r.username, display_name: r.display_name },
+            category,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct BodyRow {
+    body_md: String,
+    body_html: String,
+    featured_image: Option<String>,
+}
+
+/// The WHERE fragment for `filter`, using placeholder `$n` for its argument.
+fn filter_clause(filter: ListFilter, n: usize) -> (String, Option<i64>) {
+    match filter {
+        ListFilter::All => (String::new(), None),
+        ListFilter::Category(id) => (format!(" AND a.category_id = ${n}"), Some(id)),
+        ListFilter::Tag(id) => {
+            (format!(" AND a.id IN (SELECT article_id FROM article_tags WHERE tag_id = ${n})"), Some(id))
+        }
+        ListFilter::Author(id) => (format!(" AND a.author_id = ${n}"), Some(id)),
+    }
+}
+
+async fn with_body(db: &Db, summary: ArticleSummary) -> DbResult<Article> {
+    let body = sqlx::query_as::<_, BodyRow>("SELECT body_md, body_html, featured_image FROM articles WHERE id = $1")
+        .bind(summary.id)
+        .fetch_one(&db.pool)
+        .await?;
+    let tags = reading::tags_of(db, summary.id).await?;
+    Ok(Article { summary, body_md: body.body_md, body_html: body.body_html, featured_image: body.featured_image, tags })
+}

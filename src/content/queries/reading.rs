@@ -1,0 +1,333 @@
+//! Reading articles: listings, single articles with their bodies, search, the desk's list, redirects.
+
+use sqlx::FromRow;
+
+use crate::store::{Db, DbError, DbResult, Dialect};
+
+use super::*;
+
+/// Published posts, newest first.
+pub async fn list_published(db: &Db, filter: ListFilter, limit: i64, offset: i64) -> DbResult<Vec<ArticleSummary>> {
+    let (clause, arg) = filter_clause(filter, 3);
+    // The page's ids first, from the listing indexes alone: skipping `offset` rows costs index
+    // entries, not joined article rows (which carry their bodies), so page 500 is as quick as page 1.
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.id IN (SELECT a.id FROM articles a \
+         WHERE a.kind = 'post' AND a.status = 'published'{clause} \
+         ORDER BY a.published_at DESC, a.id DESC LIMIT $1 OFFSET $2) \
+         ORDER BY a.published_at DESC, a.id DESC"
+    );
+    let mut query = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).bind(offset);
+    if let Some(arg) = arg {
+        query = query.bind(arg);
+    }
+    let rows = query.fetch_all(&db.pool).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn count_published(db: &Db, filter: ListFilter) -> DbResult<i64> {
+    let (clause, arg) = filter_clause(filter, 1);
+    let sql = format!("SELECT COUNT(*) FROM articles a WHERE a.kind = 'post' AND a.status = 'published'{clause}");
+    let mut query = sqlx::query_scalar::<_, i64>(&sql);
+    if let Some(arg) = arg {
+        query = query.bind(arg);
+    }
+    query.fetch_one(&db.pool).await.map_err(DbError::from)
+}
+
+/// Every article of any status, newest first (for the CLI).
+pub async fn list_all(db: &Db, limit: i64) -> DbResult<Vec<ArticleSummary>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} ORDER BY COALESCE(a.published_at, a.scheduled_at, a.created_at) DESC, a.id DESC LIMIT $1"
+    );
+    let rows = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).fetch_all(&db.pool).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn find_by_slug(db: &Db, slug: &str) -> DbResult<Article> {
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.slug = $1");
+    let summary: ArticleSummary = sqlx::query_as::<_, SummaryRow>(&sql).bind(slug).fetch_one(&db.pool).await?.into();
+    with_body(db, summary).await
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> DbResult<Article> {
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.id = $1");
+    let summary: ArticleSummary = sqlx::query_as::<_, SummaryRow>(&sql).bind(id).fetch_one(&db.pool).await?.into();
+    with_body(db, summary).await
+}
+
+/// Published posts with their bodies, newest first: the feeds' input.
+pub async fn latest_with_bodies(db: &Db, category_id: Option<i64>, limit: i64) -> DbResult<Vec<Article>> {
+    let filter = category_id.map_or(ListFilter::All, ListFilter::Category);
+    let summaries = list_published(db, filter, limit, 0).await?;
+    let mut articles = Vec::with_capacity(summaries.len());
+    for summary in summaries {
+        let body =
+            sqlx::query_as::<_, BodyRow>("SELECT body_md, body_html, featured_image FROM articles WHERE id = $1")
+                .bind(summary.id)
+                .fetch_one(&db.pool)
+                .await?;
+        let tags = tags_of(db, summary.id).await?;
+        articles.push(Article {
+            summary,
+            body_md: body.body_md,
+            body_html: body.body_html,
+            featured_image: body.featured_image,
+            tags,
+        });
+    }
+    Ok(articles)
+}
+
+pub async fn tags_of(db: &Db, article_id: i64) -> DbResult<Vec<Tag>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT t.slug, t.name FROM tags t JOIN article_tags at ON at.tag_id = t.id WHERE at.article_id = $1 ORDER BY t.name",
+    )
+    .bind(article_id)
+    .fetch_all(&db.pool)
+    .await
+    ?;
+    Ok(rows.into_iter().map(|(slug, name)| Tag { slug, name }).collect())
+}
+
+pub async fn neighbours(db: &Db, article: &ArticleSummary) -> DbResult<Neighbours> {
+    // Row values, not `a < x OR (a = x AND id < y)`: the OR defeats the listing index (5x slower).
+    let Some(published_at) = article.published_at else { return Ok(Neighbours::default()) };
+    let previous: Option<(String, String)> = sqlx::query_as(
+        "SELECT slug, title FROM articles WHERE kind = 'post' AND status = 'published' \
+         AND (published_at, id) < ($1, $2) ORDER BY published_at DESC, id DESC LIMIT 1",
+    )
+    .bind(published_at)
+    .bind(article.id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let next: Option<(String, String)> = sqlx::query_as(
+        "SELECT slug, title FROM articles WHERE kind = 'post' AND status = 'published' \
+         AND (published_at, id) > ($1, $2) ORDER BY published_at ASC, id ASC LIMIT 1",
+    )
+    .bind(published_at)
+    .bind(article.id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let to_link = |(slug, title)| LinkRef { slug, title };
+    Ok(Neighbours { previous: previous.map(to_link), next: next.map(to_link) })
+}
+
+/// The first `limit` published standing pages, oldest first (About, Contact: a site's first).
+pub async fn standing_pages(db: &Db, limit: i64) -> DbResult<Vec<LinkRef>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT slug, title FROM articles WHERE kind = 'page' AND status = 'published' \
+         ORDER BY published_at, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(slug, title)| LinkRef { slug, title }).collect())
+}
+
+/// Every published post and page, newest first (`export static` reads the site at once).
+pub async fn published_summaries(db: &Db) -> DbResult<Vec<ArticleSummary>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.status = 'published' ORDER BY a.published_at DESC, a.id DESC"
+    );
+    let rows = sqlx::query_as::<_, SummaryRow>(&sql).fetch_all(&db.pool).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// The tags of every published article as (article id, tag id, tag), each article's in the
+/// order [`tags_of`] gives them.
+pub async fn tags_of_published(db: &Db) -> DbResult<Vec<(i64, i64, Tag)>> {
+    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
+        "SELECT at.article_id, t.id, t.slug, t.name FROM tags t JOIN article_tags at ON at.tag_id = t.id \
+         JOIN articles a ON a.id = at.article_id WHERE a.status = 'published' ORDER BY at.article_id, t.name",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(article_id, id, slug, name)| (article_id, id, Tag { slug, name })).collect())
+}
+
+/// The bodies of the articles `ids` (at most `store::BINDS_PER_STATEMENT`), as (id, body_md,
+/// body_html, featured_image).
+pub async fn bodies(db: &Db, ids: &[i64]) -> DbResult<Vec<(i64, String, String, Option<String>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = crate::store::numbered_rows("?", ids.len(), 1);
+    let sql = format!("SELECT id, body_md, body_html, featured_image FROM articles WHERE id IN ({list})");
+    let mut query = sqlx::query_as(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(&db.pool).await.map_err(DbError::from)
+}
+
+/// Slug, kind and modification time of everything public: the sitemap's input.
+pub async fn published_index(db: &Db) -> DbResult<Vec<(String, String, i64)>> {
+    sqlx::query_as(
+        "SELECT slug, kind, updated_at FROM articles WHERE status = 'published' ORDER BY published_at DESC, id DESC",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::from)
+}
+
+/// Full-text search over published posts, best match first. `terms` are plain words.
+pub async fn search(
+    db: &Db,
+    terms: &[String],
+    limit: i64,
+    offset: i64,
+) -> DbResult<(Vec<(ArticleSummary, String)>, i64)> {
+    // Markers the snippet functions wrap matches in; control characters cannot come from the text
+    // people search in, so the caller can escape the snippet and then turn them into <mark>.
+    const START: &str = "\u{2}";
+    const STOP: &str = "\u{3}";
+    let (sql, count_sql, query_text) = match db.dialect {
+        Dialect::Sqlite => {
+            let fts_query = terms.iter().map(|t| format!("\"{}\"", t.replace('"', ""))).collect::<Vec<_>>().join(" ");
+            (
+                format!(
+                    "SELECT {SUMMARY_COLUMNS}, snippet(articles_fts, 1, $4, $5, '…', 32) AS snippet \
+                     FROM {SEARCH_FROM} \
+                     WHERE articles_fts MATCH $1 AND a.kind = 'post' AND a.status = 'published' \
+                     ORDER BY bm25(articles_fts, 5.0, 1.0) LIMIT $2 OFFSET $3"
+                ),
+                "SELECT COUNT(*) FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid \
+                 WHERE articles_fts MATCH $1 AND a.kind = 'post' AND a.status = 'published'"
+                    .to_string(),
+                fts_query,
+            )
+        }
+        Dialect::Postgres => (
+            format!(
+                "SELECT {SUMMARY_COLUMNS}, ts_headline('english', a.body_text, plainto_tsquery('english', $1), \
+                 'MaxFragments=1, MaxWords=32, MinWords=12, StartSel=' || $4 || ', StopSel=' || $5) AS snippet \
+                 FROM {SUMMARY_FROM} WHERE a.search_vector @@ plainto_tsquery('english', $1) \
+                 AND a.kind = 'post' AND a.status = 'published' \
+                 ORDER BY ts_rank(a.search_vector, plainto_tsquery('english', $1)) DESC, a.id DESC LIMIT $2 OFFSET $3"
+            ),
+            "SELECT COUNT(*) FROM articles a WHERE a.search_vector @@ plainto_tsquery('english', $1) \
+             AND a.kind = 'post' AND a.status = 'published'"
+                .to_string(),
+            terms.join(" "),
+        ),
+    };
+    let total: i64 = sqlx::query_scalar(&count_sql).bind(&query_text).fetch_one(&db.pool).await?;
+    let rows =
+        sqlx::query(&sql).bind(&query_text).bind(limit).bind(offset).bind(START).bind(STOP).fetch_all(&db.pool).await?;
+    let mut hits = Vec::with_capacity(rows.len());
+    for row in rows {
+        use sqlx::Row;
+        let snippet: String = row.try_get("snippet")?;
+        let summary: ArticleSummary = SummaryRow::from_row(&row)?.into();
+        hits.push((summary, snippet));
+    }
+    Ok((hits, total))
+}
+
+/// Ids of every published article and page.
+pub async fn published_ids(db: &Db) -> DbResult<Vec<i64>> {
+    sqlx::query_scalar("SELECT id FROM articles WHERE status = 'published' ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+pub async fn slug_of(db: &Db, article_id: i64) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT slug FROM articles WHERE id = $1")
+        .bind(article_id)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+pub async fn newest_update(db: &Db) -> DbResult<Option<i64>> {
+    sqlx::query_scalar("SELECT MAX(updated_at) FROM articles WHERE status = 'published'")
+        .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+/// The WHERE fragment (after `WHERE 1 = 1`) and its arguments for the admin's article list.
+pub(super) fn admin_clause(filter: &AdminFilter, first: usize) -> (String, Vec<AdminArg>) {
+    let mut sql = String::from(if filter.status.is_none() { " AND a.status <> 'trashed'" } else { "" });
+    let mut args = Vec::new();
+    let mut push = |fragment: &str, arg: AdminArg| {
+        sql.push_str(&fragment.replace('?', &format!("${}", first + args.len())));
+        args.push(arg);
+    };
+    if let Some(status) = filter.status {
+        push(" AND a.status = ?", AdminArg::Text(status.as_str().to_string()));
+    }
+    if let Some(id) = filter.category_id {
+        push(" AND a.category_id = ?", AdminArg::Int(id));
+    }
+    if let Some(id) = filter.author_id {
+        push(" AND a.author_id = ?", AdminArg::Int(id));
+    }
+    if let Some(id) = filter.tag_id {
+        push(" AND a.id IN (SELECT article_id FROM article_tags WHERE tag_id = ?)", AdminArg::Int(id));
+    }
+    if let Some(words) = &filter.search {
+        for word in words.split_whitespace().take(8) {
+            // LIKE's wildcards in the word are taken literally.
+            let escaped = word.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            push(" AND LOWER(a.title) LIKE ? ESCAPE '\\'", AdminArg::Text(format!("%{escaped}%")));
+        }
+    }
+    (sql, args)
+}
+
+pub(super) enum AdminArg {
+    Int(i64),
+    Text(String),
+}
+
+/// Articles and pages of any status for the admin, most recently changed first, and how many match.
+pub async fn admin_list(
+    db: &Db,
+    filter: &AdminFilter,
+    limit: i64,
+    offset: i64,
+) -> DbResult<(Vec<ArticleSummary>, i64)> {
+    let (clause, args) = admin_clause(filter, 1);
+    let count_sql = format!("SELECT COUNT(*) FROM articles a WHERE 1 = 1{clause}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    for arg in &args {
+        count = match arg {
+            AdminArg::Int(n) => count.bind(*n),
+            AdminArg::Text(t) => count.bind(t.as_str()),
+        };
+    }
+    let total = count.fetch_one(&db.pool).await?;
+    let (clause, args) = admin_clause(filter, 3);
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE 1 = 1{clause} ORDER BY a.updated_at DESC, a.id DESC LIMIT $1 OFFSET $2"
+    );
+    let mut query = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).bind(offset);
+    for arg in &args {
+        query = match arg {
+            AdminArg::Int(n) => query.bind(*n),
+            AdminArg::Text(t) => query.bind(t.as_str()),
+        };
+    }
+    let rows = query.fetch_all(&db.pool).await?;
+    Ok((rows.into_iter().map(Into::into).collect(), total))
+}
+
+/// Where `old_path` was sent, if anywhere.
+pub async fn redirect(db: &Db, old_path: &str) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT new_path FROM redirects WHERE old_path = $1")
+        .bind(old_path)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+/// Every redirect, as (old path, new path).
+pub async fn all_redirects(db: &Db) -> DbResult<Vec<(String, String)>> {
+    sqlx::query_as("SELECT old_path, new_path FROM redirects ORDER BY old_path")
+        .fetch_all(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
