@@ -5,7 +5,7 @@
 //! the frame in `accounts::desk`.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use minijinja::context;
@@ -23,13 +23,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/admin", get(dashboard)).merge(settings::admin_router())
 }
 
-async fn dashboard(signed_in: SignedIn, State(state): State<AppState>) -> Response {
-    match dashboard::load(&state.db).await {
-        Ok(dash) => {
-            // Who logged in and how the queues stand is for editors and admins, as in WordPress.
-            let operations = signed_in.role.can(Capability::EditOthers);
-            render(&state, &signed_in, "admin/dashboard.html", context! { dash => dash, operations => operations })
-        }
-        Err(err) => AppError::from(err).into_response(),
-    }
+async fn dashboard(signed_in: SignedIn, State(state): State<AppState>) -> Result<Response, AppError> {
+    let dash = dashboard::load(&state.db).await?;
+    // Who logged in and how the queues stand is for editors and admins, as in WordPress.
+    let operations = signed_in.role.can(Capability::EditOthers);
+    Ok(render(&state, &signed_in, "admin/dashboard.html", context! { dash => dash, operations => operations }))
 }

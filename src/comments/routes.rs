@@ -365,20 +365,20 @@ async fn comment_page(
     uri: OriginalUri,
     headers: HeaderMap,
     post_page: PostPage,
-) -> Response {
+) -> Result<Response, AppError> {
     let page = match page.parse::<u32>() {
         Ok(n) if (1..=100_000).contains(&n) => n,
         _ => {
             let message = format!("expected a page number from 1 to 100000, got {page:?}");
-            return AppError::BadRequest { field: "page", message }.into_response();
+            return Err(AppError::BadRequest { field: "page", message });
         }
     };
     let key = uri.path().to_string();
-    article_page(&state, &key, &headers, |mut view| {
+    Ok(article_page(&state, &key, &headers, |mut view| {
         view.page = page;
         post_page(&state, &slug, view)
     })
-    .await
+    .await)
 }
 
 /// `GET /article/{slug}/reply/{id}`: the article with the form replying to comment `id`, for
@@ -388,22 +388,15 @@ async fn reply_page(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
     post_page: PostPage,
-) -> Response {
-    let Ok(id) = id.parse::<i64>() else { return AppError::NotFound.into_response() };
-    let page = match reply_target_page(&state, &slug, id).await {
-        Ok(page) => page,
-        Err(err) => return err.into_response(),
-    };
+) -> Result<Response, AppError> {
+    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     let mut view = view_from_cookies(&state, &headers).await;
-    view.page = page;
+    view.page = reply_target_page(&state, &slug, id).await?;
     view.reply_to = Some(id);
-    let response = match post_page(&state, &slug, view).await {
-        Ok(page) => personal(page, StatusCode::OK),
-        Err(err) => err.into_response(),
-    };
-    let mut response = stamp_form_token(&state, response).await;
+    let page = post_page(&state, &slug, view).await?;
+    let mut response = stamp_form_token(&state, personal(page, StatusCode::OK)).await;
     response.headers_mut().insert("x-robots-tag", HeaderValue::from_static("noindex"));
-    response
+    Ok(response)
 }
 
 /// The thread page showing comment `id` of the article `slug`.

@@ -4,7 +4,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
@@ -234,9 +234,9 @@ async fn prices_page(
     uri: OriginalUri,
     headers: HeaderMap,
     params: Result<Query<ChartQuery>, QueryRejection>,
-) -> Response {
+) -> Result<Response, AppError> {
     if !state.settings.config().market.enabled {
-        return AppError::NotFound.into_response();
+        return Err(AppError::NotFound);
     }
     let days = match params {
         Ok(Query(ChartQuery { days: None })) => 7,
@@ -244,12 +244,12 @@ async fn prices_page(
         Ok(Query(ChartQuery { days: Some(days) })) if days == "30" => 30,
         Ok(Query(ChartQuery { days: Some(other) })) => {
             let message = format!("expected 7 or 30, got {other:?}");
-            return AppError::BadRequest { field: "days", message }.into_response();
+            return Err(AppError::BadRequest { field: "days", message });
         }
-        Err(err) => return AppError::BadRequest { field: "query", message: err.body_text() }.into_response(),
+        Err(err) => return Err(AppError::BadRequest { field: "query", message: err.body_text() }),
     };
     let key = uri.path_and_query().map_or("/prices".to_string(), |pq| pq.as_str().to_string());
-    cached(&state, &key, &headers, || async {
+    Ok(cached(&state, &key, &headers, || async {
         let snapshot = service::snapshot(&state.db, &state.settings.config().market, days).await?;
         let coins: Vec<Value> = snapshot
             .coins
@@ -280,7 +280,7 @@ async fn prices_page(
         }};
         html_page(&state, "prices.html", ctx, snapshot.as_of)
     })
-    .await
+    .await)
 }
 
 /// One coin in `/api/prices`.
@@ -302,12 +302,12 @@ struct ApiCoin {
     provider_updated_at: Option<String>,
 }
 
-async fn prices_api(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap) -> Response {
+async fn prices_api(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap) -> Result<Response, AppError> {
     if !state.settings.config().market.enabled {
-        return AppError::NotFound.into_response();
+        return Err(AppError::NotFound);
     }
     let key = uri.path().to_string();
-    cached(&state, &key, &headers, || async {
+    Ok(cached(&state, &key, &headers, || async {
         let snapshot = service::snapshot(&state.db, &state.settings.config().market, 0).await?;
         let rfc3339 = |ts: i64| theme::rfc3339(ts);
         let coins: Vec<ApiCoin> = snapshot
@@ -345,5 +345,5 @@ async fn prices_api(State(state): State<AppState>, uri: OriginalUri, headers: He
         let bytes = serde_json::to_vec_pretty(&body).map_err(|e| AppError::Internal(e.into()))?;
         Ok(http::page(StatusCode::OK, "application/json", bytes.into(), snapshot.as_of))
     })
-    .await
+    .await)
 }

@@ -16,7 +16,11 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/media/{cid}", get(by_cid)).route("/media/{cid}/{name}", get(by_cid_and_name))
 }
 
-async fn by_cid(State(state): State<AppState>, Path(cid): Path<String>, headers: HeaderMap) -> Response {
+async fn by_cid(
+    State(state): State<AppState>,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     serve(&state, &cid, &headers).await
 }
 
@@ -24,17 +28,14 @@ async fn by_cid_and_name(
     State(state): State<AppState>,
     Path((cid, _name)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, AppError> {
     serve(&state, &cid, &headers).await
 }
 
-async fn serve(state: &AppState, cid: &str, headers: &HeaderMap) -> Response {
+async fn serve(state: &AppState, cid: &str, headers: &HeaderMap) -> Result<Response, AppError> {
     let etag = format!("\"{cid}\"");
-    let file = match service::file(&state.db, cid).await {
-        Ok(Some(file)) => file,
-        Ok(None) => return AppError::NotFound.into_response(),
-        Err(err) => return AppError::Internal(err.into()).into_response(),
-    };
+    let file =
+        service::file(&state.db, cid).await.map_err(|err| AppError::Internal(err.into()))?.ok_or(AppError::NotFound)?;
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -51,5 +52,5 @@ async fn serve(state: &AppState, cid: &str, headers: &HeaderMap) -> Response {
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
+    Ok(response)
 }

@@ -346,18 +346,19 @@ async fn author(
     .await
 }
 
-async fn search(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap, params: ListParams) -> Response {
-    let (page, query) = match list_query(params) {
-        Ok(parsed) => parsed,
-        Err(err) => return err.into_response(),
-    };
+async fn search(
+    State(state): State<AppState>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: ListParams,
+) -> Result<Response, AppError> {
+    let (page, query) = list_query(params)?;
     let query = query.unwrap_or_default();
     if query.chars().count() > 200 {
-        return AppError::BadRequest { field: "q", message: "a search is at most 200 characters".into() }
-            .into_response();
+        return Err(AppError::BadRequest { field: "q", message: "a search is at most 200 characters".into() });
     }
     let key = cache_key(&uri);
-    cached(&state, &key, &headers, || async {
+    Ok(cached(&state, &key, &headers, || async {
         let results = service::reading::search(&state.db, &query, page, state.config.content.per_page).await?;
         let base = base_context(&state, "/search", sidebar(&state).await).await?;
         let hits: Vec<Value> = results
@@ -370,7 +371,7 @@ async fn search(State(state): State<AppState>, uri: OriginalUri, headers: Header
         let ctx = context! { ..base, ..context! { query => query, results => results, hits => hits } };
         html_page(&state, "search.html", ctx, None)
     })
-    .await
+    .await)
 }
 
 /// The sidebar's price widgets.
