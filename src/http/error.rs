@@ -75,25 +75,21 @@ impl IntoResponse for AppError {
 #[derive(Clone)]
 pub struct ErrorPage(pub String);
 
-/// Renders every response marked [`ErrorPage`] as the theme's error page, except under the JSON
-/// API (whose errors `api::JsonErrors` answers).
+/// Renders every response marked [`ErrorPage`] as the theme's error page. Under the JSON API,
+/// `api::JsonErrors`, outside this rule, then answers with the API's error body instead.
 #[derive(Clone)]
 pub struct ThemedErrors(pub AppState);
 
 impl ResponseRule for ThemedErrors {
-    /// Whether the request was for the JSON API.
-    type Seen = bool;
+    type Seen = ();
 
-    fn see<B>(&self, request: &Request<B>) -> bool {
-        request.uri().path().starts_with("/api/")
-    }
+    fn see<B>(&self, _: &Request<B>) {}
 
-    fn apply(&self, api: bool, mut response: Response) -> Response {
-        let Some(ErrorPage(message)) = response.extensions_mut().remove::<ErrorPage>() else { return response };
-        if api {
-            return response;
+    fn apply(&self, _: (), mut response: Response) -> Response {
+        match response.extensions_mut().remove::<ErrorPage>() {
+            Some(ErrorPage(message)) => themed(&self.0, response.status(), &message),
+            None => response,
         }
-        themed(&self.0, response.status(), &message)
     }
 }
 
