@@ -206,3 +206,24 @@ async fn rescheduling_keeps_one_job() {
     assert_eq!(job_states(&site.db, "content.publish_scheduled").await, vec![("queued".to_string(), 1)]);
     site.finish().await;
 }
+
+on_each_backend!(unpublishing_through_an_upsert_rebuilds_the_site_snapshot);
+/// Every write path ends in the one write core: an upsert by name that takes a published article
+/// back to a draft queues the snapshot rebuild that drops it, as the desk's unpublish does.
+async fn unpublishing_through_an_upsert_rebuilds_the_site_snapshot(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let saved = service::drafts::create(&site.db, LIMITS, draft("Briefly Public", Publish::Now), Terms::MustExist)
+        .await
+        .unwrap();
+    site.run_due_jobs().await;
+    // The bundle queued a rebuild a moment ahead; start from none.
+    sqlx::query("DELETE FROM jobs WHERE kind = 'ipfs.snapshot'").execute(&site.db.pool).await.unwrap();
+
+    let mut again = draft("Briefly Public", Publish::Draft);
+    again.slug = Some(saved.slug().to_string());
+    let updated = service::drafts::upsert(&site.db, LIMITS, again, Terms::MustExist).await.unwrap();
+    assert_eq!(updated.id(), saved.id());
+    let states = job_states(&site.db, "ipfs.snapshot").await;
+    assert!(states.iter().any(|(state, n)| state == "queued" && *n == 1), "{states:?}");
+    site.finish().await;
+}
