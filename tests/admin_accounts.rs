@@ -8,7 +8,7 @@ mod common;
 use common::desk::{add_user, browser, csrf_of, input_value, texts_of, Desk, PASSWORD};
 use common::{Backend, TestSite};
 use openvoice::accounts::Role;
-use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use reqwest::header::{self, CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
@@ -790,8 +790,13 @@ async fn role_matrix_every_admin_route_refuses_roles_below_its_minimum(backend: 
                 route.method,
                 route.path
             );
+            let is_html = response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html");
             let html = response.text().await.unwrap();
             assert!(html.contains("You are not allowed to"), "{} {}: {html}", route.method, route.path);
+            // A refusal is told inside the desk, with its navigation, not on the public theme.
+            if is_html {
+                assert!(html.contains(r#"<nav class="admin-nav""#), "{} {}: {html}", route.method, route.path);
+            }
         }
     }
     // At the minimum: not refused (the request may still be invalid, or the row gone).

@@ -4,13 +4,16 @@
 //! framing) are added by `http::security` for every response under `/admin`, rendered here or
 //! not.
 
+use axum::extract::{OptionalFromRequestParts, Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use minijinja::{context, Value};
 use serde::Serialize;
 
 use crate::accounts::session::SignedIn;
 use crate::accounts::Capability;
+use crate::http::error::ErrorPage;
 use crate::http::{site_context, AppState};
 
 /// One entry of the admin navigation; shown to roles with `capability` (everyone if `None`).
@@ -97,6 +100,31 @@ pub fn render(state: &AppState, signed_in: &SignedIn, template: &str, ctx: Value
     };
     let frame = context! { me => me, csrf => signed_in.csrf, nav => nav };
     html(state, template, context! { ..frame, ..ctx })
+}
+
+/// Wraps every desk route: an error page a desk handler answers (`Err(AppError)`, marked
+/// [`ErrorPage`]) is shown to a signed-in user inside the desk's frame, with its navigation,
+/// instead of in the public theme. The session is looked up once here; the handler's
+/// `SignedIn` extractor reuses it.
+pub async fn errors_in_frame(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let signed_in = match <SignedIn as OptionalFromRequestParts<AppState>>::from_request_parts(&mut parts, &state).await
+    {
+        Ok(signed_in) => signed_in,
+        Err(response) => return response,
+    };
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let Some(signed_in) = signed_in else { return response };
+    match response.extensions_mut().remove::<ErrorPage>() {
+        Some(ErrorPage(message)) => {
+            let mut page = render(&state, &signed_in, "admin/message.html", context! { message => message });
+            if page.status().is_success() {
+                *page.status_mut() = response.status();
+            }
+            page
+        }
+        None => response,
+    }
 }
 
 /// Renders an admin template for someone not signed in (login, password reset).

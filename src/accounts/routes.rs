@@ -130,10 +130,10 @@ async fn public_form<T: DeserializeOwned>(state: &AppState, request: Request) ->
     }
 }
 
-async fn login(State(state): State<AppState>, request: Request) -> Response {
+async fn login(State(state): State<AppState>, request: Request) -> Result<Response, AppError> {
     let (sender, form) = match public_form::<LoginForm>(&state, request).await {
         Ok(read) => read,
-        Err(refused) => return refused,
+        Err(refused) => return Ok(refused),
     };
     let next = safe_next(form.next.as_deref());
     let (ip, previous) = (sender.ip, sender.previous_session.as_deref());
@@ -141,9 +141,9 @@ async fn login(State(state): State<AppState>, request: Request) -> Response {
         Ok(opened) => {
             let max_age = form.remember.is_some().then_some(opened.max_age_secs);
             let cookie = session::session_cookie(&opened.token, max_age, secure(&state));
-            session::with_cookie(Redirect::to(&next).into_response(), &cookie)
+            Ok(session::with_cookie(Redirect::to(&next).into_response(), &cookie))
         }
-        Err(LoginError::Db(err)) => AppError::from(err).into_response(),
+        Err(LoginError::Db(err)) => Err(err.into()),
         Err(err) => {
             let status = match err {
                 LoginError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -158,7 +158,7 @@ async fn login(State(state): State<AppState>, request: Request) -> Response {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
             }
-            response
+            Ok(response)
         }
     }
 }
@@ -166,12 +166,13 @@ async fn login(State(state): State<AppState>, request: Request) -> Response {
 #[derive(Deserialize)]
 struct Empty {}
 
-async fn logout(State(state): State<AppState>, AdminForm(signed_in, Empty {}): AdminForm<Empty>) -> Response {
-    if let Err(err) = auth::logout(&state.db, &signed_in.token).await {
-        return AppError::from(err).into_response();
-    }
+async fn logout(
+    State(state): State<AppState>,
+    AdminForm(signed_in, Empty {}): AdminForm<Empty>,
+) -> Result<Response, AppError> {
+    auth::logout(&state.db, &signed_in.token).await?;
     let response = Redirect::to("/admin/login?done=logged_out").into_response();
-    session::with_cookie(response, &session::clear_cookie(secure(&state)))
+    Ok(session::with_cookie(response, &session::clear_cookie(secure(&state))))
 }
 
 async fn password_page(State(state): State<AppState>, signed_in: SignedIn) -> Response {
@@ -189,21 +190,21 @@ struct PasswordForm {
 }
 
 /// `AccountError::Invalid` as a per-field message for a form; anything else is an error page.
-fn field_error(err: AccountError) -> Result<minijinja::Value, Response> {
+fn field_error(err: AccountError) -> Result<minijinja::Value, AppError> {
     match err {
         AccountError::Invalid { field, message } => Ok(context! { field => field, message => message }),
         AccountError::Taken { field, value } => {
             Ok(context! { field => field, message => format!("{value:?} is already taken") })
         }
-        AccountError::Db(db) => Err(AppError::from(db).into_response()),
-        AccountError::Hashing(why) => Err(AppError::Internal(anyhow::anyhow!(why)).into_response()),
+        AccountError::Db(db) => Err(db.into()),
+        AccountError::Hashing(why) => Err(AppError::Internal(anyhow::anyhow!(why))),
     }
 }
 
 async fn change_password(
     State(state): State<AppState>,
     AdminForm(signed_in, form): AdminForm<PasswordForm>,
-) -> Response {
+) -> Result<Response, AppError> {
     let result = auth::change_password(
         &state.db,
         &signed_in.user,
@@ -216,16 +217,13 @@ async fn change_password(
     match result {
         Ok(()) => {
             let ctx = context! { section => "password", notice => "Your password has been changed. Your other sessions have been logged out." };
-            render(&state, &signed_in, "admin/password.html", ctx)
+            Ok(render(&state, &signed_in, "admin/password.html", ctx))
         }
-        Err(err) => match field_error(err) {
-            Ok(error) => {
-                let ctx = context! { section => "password", error => error };
-                (StatusCode::UNPROCESSABLE_ENTITY, render(&state, &signed_in, "admin/password.html", ctx))
-                    .into_response()
-            }
-            Err(response) => response,
-        },
+        Err(err) => {
+            let ctx = context! { section => "password", error => field_error(err)? };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &signed_in, "admin/password.html", ctx))
+                .into_response())
+        }
     }
 }
 
@@ -245,11 +243,11 @@ const FORGOT_ANSWER_MS: u64 = 400;
 
 /// The same page, after the same time, whatever was typed: nobody learns which addresses have
 /// accounts.
-async fn forgot(State(state): State<AppState>, request: Request) -> Response {
+async fn forgot(State(state): State<AppState>, request: Request) -> Result<Response, AppError> {
     let answer_at = tokio::time::Instant::now() + std::time::Duration::from_millis(FORGOT_ANSWER_MS);
     let form = match public_form::<ForgotForm>(&state, request).await {
         Ok((_, form)) => form,
-        Err(refused) => return refused,
+        Err(refused) => return Ok(refused),
     };
     let live = state.settings.config();
     let base = live.base_url();
@@ -270,11 +268,9 @@ async fn forgot(State(state): State<AppState>, request: Request) -> Response {
             unsubscribe: None,
         }
     };
-    if let Err(err) = auth::request_reset(&state.db, &state.config.accounts, &form.username, compose).await {
-        return AppError::from(err).into_response();
-    }
+    auth::request_reset(&state.db, &state.config.accounts, &form.username, compose).await?;
     tokio::time::sleep_until(answer_at).await;
-    render_bare(&state, "admin/forgot.html", context! { sent => true })
+    Ok(render_bare(&state, "admin/forgot.html", context! { sent => true }))
 }
 
 #[derive(Deserialize, Default)]
@@ -288,16 +284,17 @@ fn no_referrer(mut response: Response) -> Response {
     response
 }
 
-async fn reset_page(State(state): State<AppState>, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
+async fn reset_page(
+    State(state): State<AppState>,
+    query: Result<Query<TokenQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
     let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
-    match auth::reset_token_valid(&state.db, &token).await {
-        Ok(true) => no_referrer(render_bare(&state, "admin/reset.html", context! { token => token })),
-        Ok(false) => {
-            let ctx = context! { invalid => ResetError::BadToken.to_string() };
-            no_referrer((StatusCode::NOT_FOUND, render_bare(&state, "admin/reset.html", ctx)).into_response())
-        }
-        Err(err) => AppError::from(err).into_response(),
-    }
+    Ok(if auth::reset_token_valid(&state.db, &token).await? {
+        no_referrer(render_bare(&state, "admin/reset.html", context! { token => token }))
+    } else {
+        let ctx = context! { invalid => ResetError::BadToken.to_string() };
+        no_referrer((StatusCode::NOT_FOUND, render_bare(&state, "admin/reset.html", ctx)).into_response())
+    })
 }
 
 #[derive(Deserialize)]
@@ -310,54 +307,48 @@ struct ResetForm {
     confirm_password: String,
 }
 
-async fn reset(State(state): State<AppState>, request: Request) -> Response {
+async fn reset(State(state): State<AppState>, request: Request) -> Result<Response, AppError> {
     let form = match public_form::<ResetForm>(&state, request).await {
         Ok((_, form)) => form,
-        Err(refused) => return no_referrer(refused),
+        Err(refused) => return Ok(no_referrer(refused)),
     };
     match auth::reset_password(&state.db, &form.token, &form.new_password, &form.confirm_password).await {
-        Ok(()) => Redirect::to("/admin/login?done=reset").into_response(),
+        Ok(()) => Ok(Redirect::to("/admin/login?done=reset").into_response()),
         Err(ResetError::BadToken) => {
             let ctx = context! { invalid => ResetError::BadToken.to_string() };
-            no_referrer((StatusCode::NOT_FOUND, render_bare(&state, "admin/reset.html", ctx)).into_response())
+            Ok(no_referrer((StatusCode::NOT_FOUND, render_bare(&state, "admin/reset.html", ctx)).into_response()))
         }
-        Err(ResetError::Account(err)) => match field_error(err) {
-            Ok(error) => {
-                let ctx = context! { token => form.token, error => error };
-                let page = render_bare(&state, "admin/reset.html", ctx);
-                no_referrer((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-            }
-            Err(response) => response,
-        },
+        Err(ResetError::Account(err)) => {
+            let ctx = context! { token => form.token, error => field_error(err)? };
+            let page = render_bare(&state, "admin/reset.html", ctx);
+            Ok(no_referrer((StatusCode::UNPROCESSABLE_ENTITY, page).into_response()))
+        }
     }
 }
 
 /// The users screen, with `extra` (a notice or an error) in its context.
-async fn users_list(state: &AppState, signed_in: &SignedIn, status: StatusCode, extra: minijinja::Value) -> Response {
-    match users::list(&state.db).await {
-        Ok(list) => {
-            let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-            let ctx = context! { ..extra, ..context! { users => list, roles => roles } };
-            (status, render(state, signed_in, "admin/users.html", ctx)).into_response()
-        }
-        Err(err) => AppError::from(err).into_response(),
-    }
+async fn users_list(
+    state: &AppState,
+    signed_in: &SignedIn,
+    status: StatusCode,
+    extra: minijinja::Value,
+) -> Result<Response, AppError> {
+    let list = users::list(&state.db).await?;
+    let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+    let ctx = context! { ..extra, ..context! { users => list, roles => roles } };
+    Ok((status, render(state, signed_in, "admin/users.html", ctx)).into_response())
 }
 
-async fn users_page(State(state): State<AppState>, signed_in: SignedIn) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageUsers) {
-        return refused;
-    }
+async fn users_page(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageUsers)?;
     users_list(&state, &signed_in, StatusCode::OK, context! {}).await
 }
 
-async fn new_user_page(State(state): State<AppState>, signed_in: SignedIn) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageUsers) {
-        return refused;
-    }
+async fn new_user_page(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageUsers)?;
     let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
     let form = context! { role => Role::Author.as_str() };
-    render(&state, &signed_in, "admin/user_new.html", context! { roles => roles, form => form })
+    Ok(render(&state, &signed_in, "admin/user_new.html", context! { roles => roles, form => form }))
 }
 
 #[derive(Deserialize)]
@@ -375,16 +366,17 @@ struct NewUserForm {
     password: String,
 }
 
-async fn add_user(State(state): State<AppState>, AdminForm(signed_in, form): AdminForm<NewUserForm>) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageUsers) {
-        return refused;
-    }
+async fn add_user(
+    State(state): State<AppState>,
+    AdminForm(signed_in, form): AdminForm<NewUserForm>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageUsers)?;
     let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
     let again = |error: minijinja::Value| {
         // The password typed is not sent back.
         let form = context! { username => form.username, email => form.email, display_name => form.display_name, role => form.role };
         let ctx = context! { roles => roles, form => form, error => error };
-        (StatusCode::UNPROCESSABLE_ENTITY, render(&state, &signed_in, "admin/user_new.html", ctx)).into_response()
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &signed_in, "admin/user_new.html", ctx)).into_response())
     };
     let Some(role) = Role::parse(&form.role) else {
         return again(context! { field => "role", message => "choose one of the roles" });
@@ -410,10 +402,7 @@ async fn add_user(State(state): State<AppState>, AdminForm(signed_in, form): Adm
             };
             users_list(&state, &signed_in, StatusCode::OK, context! { notice => notice }).await
         }
-        Err(err) => match field_error(err) {
-            Ok(error) => again(error),
-            Err(response) => response,
-        },
+        Err(err) => again(field_error(err)?),
     }
 }
 
@@ -429,10 +418,8 @@ async fn change_user(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<ChangeUserForm>,
-) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageUsers) {
-        return refused;
-    }
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageUsers)?;
     let change = match (form.action.as_str(), Role::parse(&form.role)) {
         ("role", Some(role)) => Change::Role(role),
         ("disable", _) => Change::Disable,
@@ -448,13 +435,10 @@ async fn change_user(
         }
     };
     match users::change(&state.db, signed_in.user.id, id, change).await {
-        Ok(()) => Redirect::to("/admin/users").into_response(),
-        Err(AccountError::Db(crate::store::DbError::NotFound)) => AppError::NotFound.into_response(),
-        Err(err) => match field_error(err) {
-            Ok(error) => {
-                users_list(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, context! { error => error }).await
-            }
-            Err(response) => response,
-        },
+        Ok(()) => Ok(Redirect::to("/admin/users").into_response()),
+        Err(err) => {
+            let error = field_error(err)?;
+            users_list(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, context! { error => error }).await
+        }
     }
 }

@@ -28,38 +28,27 @@ pub struct SignedIn {
     pub csrf: String,
     /// The cookie value, so the session can be ended or kept apart from the user's others.
     pub(crate) token: String,
-    state: AppState,
 }
 
 impl SignedIn {
-    /// `Err` with a 403 page unless the role has `capability`.
-    #[allow(clippy::result_large_err)]
-    pub fn require(&self, capability: Capability) -> Result<(), Response> {
+    /// A 403 unless the role has `capability`.
+    pub fn require(&self, capability: Capability) -> Result<(), AppError> {
         if self.role.can(capability) {
             Ok(())
         } else {
-            Err(self.refuse(StatusCode::FORBIDDEN, &format!("You are not allowed to {}.", capability.describe())))
+            Err(AppError::Forbidden(format!("You are not allowed to {}.", capability.describe())))
         }
     }
 
-    /// `Err` with a 403 page unless `token` is this session's CSRF secret.
-    #[allow(clippy::result_large_err)]
-    pub fn check_csrf(&self, token: &str) -> Result<(), Response> {
+    /// A 403 unless `token` is this session's CSRF secret.
+    pub fn check_csrf(&self, token: &str) -> Result<(), AppError> {
         if !token.is_empty() && auth::same_secret(token, &self.csrf) {
             Ok(())
         } else {
-            Err(self.refuse(
-                StatusCode::FORBIDDEN,
-                "This form has expired or did not come from this site. Go back, reload the page and try again.",
+            Err(AppError::Forbidden(
+                "This form has expired or did not come from this site. Go back, reload the page and try again.".into(),
             ))
         }
-    }
-
-    /// An admin page with `status` saying `message`.
-    pub fn refuse(&self, status: StatusCode, message: &str) -> Response {
-        let page =
-            crate::accounts::desk::render(&self.state, self, "admin/message.html", context! { message => message });
-        (status, page).into_response()
     }
 }
 
@@ -89,7 +78,7 @@ impl FromRequestParts<AppState> for SignedIn {
         };
         // An unknown role (a row edited by hand) gets the least rights.
         let role = Role::parse(&session.user.role).unwrap_or(Role::Contributor);
-        let signed_in = SignedIn { user: session.user, role, csrf: session.csrf, token, state: state.clone() };
+        let signed_in = SignedIn { user: session.user, role, csrf: session.csrf, token };
         parts.extensions.insert(signed_in.clone());
         Ok(signed_in)
     }
@@ -128,21 +117,26 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
         let (mut parts, body) = request.into_parts();
         let signed_in = <SignedIn as FromRequestParts<AppState>>::from_request_parts(&mut parts, state).await?;
         if !forms::is_urlencoded(&parts.headers) {
-            return Err(signed_in.refuse(
+            return Err(AppError::refused(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "This form is sent as an HTML form (application/x-www-form-urlencoded).",
-            ));
+            )
+            .into_response());
         }
         let bytes = axum::body::to_bytes(body, state.config.http.max_body_bytes)
             .await
-            .map_err(|_| signed_in.refuse(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large to be accepted."))?;
-        let fields = parse_form(&bytes).map_err(|message| signed_in.refuse(StatusCode::BAD_REQUEST, &message))?;
+            .map_err(|_| AppError::refused(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large to be accepted."))
+            .map_err(IntoResponse::into_response)?;
+        let fields = parse_form(&bytes)
+            .map_err(|message| AppError::refused(StatusCode::BAD_REQUEST, message).into_response())?;
         let csrf = fields.iter().find(|(name, _)| name == "csrf").map_or("", |(_, value)| value.as_str());
-        signed_in.check_csrf(csrf)?;
+        signed_in.check_csrf(csrf).map_err(IntoResponse::into_response)?;
         let request = Request::from_parts(parts, Body::from(bytes));
         match Form::<T>::from_request(request, state).await {
             Ok(Form(value)) => Ok(AdminForm(signed_in, value)),
-            Err(rejection) => Err(signed_in.refuse(StatusCode::UNPROCESSABLE_ENTITY, &rejection.body_text())),
+            Err(rejection) => {
+                Err(AppError::refused(StatusCode::UNPROCESSABLE_ENTITY, rejection.body_text()).into_response())
+            }
         }
     }
 }

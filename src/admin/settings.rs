@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::session::{AdminForm, SignedIn};
 use crate::accounts::Capability;
 use crate::config::{Config, WIDGETS};
-use crate::http::AppState;
+use crate::http::{AppError, AppState};
 use crate::settings::service::{self, FieldErrors, Kind, SettingsError};
 
 pub fn admin_router() -> Router<AppState> {
@@ -113,34 +113,34 @@ fn page(
     crate::accounts::desk::render(state, signed_in, "admin/settings.html", ctx)
 }
 
-async fn show(State(state): State<AppState>, signed_in: SignedIn, Query(query): Query<NoticeQuery>) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageSettings) {
-        return refused;
-    }
+async fn show(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageSettings)?;
     let notice = query.notice.as_deref().filter(|n| *n == "saved").map(|_| "The settings were saved.");
-    page(&state, &signed_in, None, &FieldErrors::new(), notice)
+    Ok(page(&state, &signed_in, None, &FieldErrors::new(), notice))
 }
 
-async fn save(State(state): State<AppState>, AdminForm(signed_in, form): AdminForm<Vec<(String, String)>>) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageSettings) {
-        return refused;
-    }
+async fn save(
+    State(state): State<AppState>,
+    AdminForm(signed_in, form): AdminForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageSettings)?;
     match service::save(&state.db, &state.config, &form).await {
         Ok(_) => {
             // This node applies them at once; the others within a poll of the content epoch.
             if let Ok(epoch) = state.db.content_epoch().await {
                 state.settings.follow(&state.db, &state.config, &state.templates, epoch).await;
             }
-            Redirect::to("/admin/settings?notice=saved").into_response()
+            Ok(Redirect::to("/admin/settings?notice=saved").into_response())
         }
         Err(SettingsError::Invalid(errors)) => {
             let mut response = page(&state, &signed_in, Some(&form), &errors, None);
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            response
+            Ok(response)
         }
-        Err(SettingsError::Db(err)) => {
-            tracing::error!(error = %err, "Saving the settings failed");
-            signed_in.refuse(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.")
-        }
+        Err(SettingsError::Db(err)) => Err(err.into()),
     }
 }

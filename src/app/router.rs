@@ -32,14 +32,18 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::market::routes::router())
         .merge(crate::comments::routes::router(crate::site::post_page))
         .merge(crate::subscriptions::routes::router())
-        .merge(crate::accounts::routes::admin_router())
-        .merge(crate::admin::router())
-        .merge(crate::content::admin::admin_router())
-        .merge(crate::comments::admin::admin_router())
         .merge(crate::media::routes::router())
-        .merge(crate::media::admin::admin_router())
+        .merge(in_desk_frame(
+            &state,
+            Router::new()
+                .merge(crate::accounts::routes::admin_router())
+                .merge(crate::admin::router())
+                .merge(crate::content::admin::admin_router())
+                .merge(crate::comments::admin::admin_router())
+                .merge(crate::media::admin::admin_router())
+                .merge(crate::accounts::api_tokens::routes::admin_router()),
+        ))
         .merge(super::api::router())
-        .merge(crate::accounts::api_tokens::routes::admin_router())
         .route("/healthz", get(healthz))
         .route("/static/{*path}", get(static_file))
         // Browsers ask for this on every page without a `<link rel=icon>` (the IPFS copies).
@@ -49,7 +53,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(http.max_body_bytes))
         // Image uploads have a limit of their own (`media.max_upload_bytes`), so they join the
         // router after the site-wide one.
-        .merge(crate::media::admin::upload_router(&state.config.media))
+        .merge(in_desk_frame(&state, crate::media::admin::upload_router(&state.config.media)))
         .merge(super::api::upload_router(&state.config.media))
         // Inside compression, so themed error pages are compressed like any page.
         .layer(ResponseRuleLayer(ThemedErrors(state.clone())))
@@ -77,6 +81,11 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .layer(ResponseRuleLayer(security::SecurityHeaders { behind_tls: state.config.http.behind_tls }))
         .with_state(state)
+}
+
+/// Desk routes, their error pages shown inside the desk's frame.
+fn in_desk_frame(state: &AppState, desk: Router<AppState>) -> Router<AppState> {
+    desk.layer(axum::middleware::from_fn_with_state(state.clone(), crate::accounts::desk::errors_in_frame))
 }
 
 async fn overloaded(err: BoxError) -> Response {

@@ -34,15 +34,15 @@ struct QueueParams {
 }
 
 /// The answer to a refused moderation action.
-fn failure(signed_in: &SignedIn, err: CommentError) -> Response {
+fn failure(err: CommentError) -> AppError {
     match err {
-        CommentError::Db(err) => AppError::from(err).into_response(),
+        CommentError::Db(err) => err.into(),
         CommentError::Invalid(fields) => {
             let message = fields.iter().map(|(field, m)| format!("{field}: {m}")).collect::<Vec<_>>().join(" ");
-            signed_in.refuse(StatusCode::BAD_REQUEST, &message)
+            AppError::refused(StatusCode::BAD_REQUEST, message)
         }
-        CommentError::ParentNotFound => signed_in.refuse(StatusCode::NOT_FOUND, "There is no such comment."),
-        other => signed_in.refuse(StatusCode::BAD_REQUEST, &other.to_string()),
+        CommentError::ParentNotFound => AppError::refused(StatusCode::NOT_FOUND, "There is no such comment."),
+        other => AppError::refused(StatusCode::BAD_REQUEST, other.to_string()),
     }
 }
 
@@ -50,30 +50,22 @@ async fn queue(
     State(state): State<AppState>,
     signed_in: SignedIn,
     params: Result<Query<QueueParams>, QueryRejection>,
-) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ModerateComments) {
-        return refused;
-    }
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ModerateComments)?;
     let Ok(Query(params)) = params else {
-        return signed_in.refuse(StatusCode::BAD_REQUEST, "The queue's filters are malformed.");
+        return Err(AppError::refused(StatusCode::BAD_REQUEST, "The queue's filters are malformed."));
     };
     // Pending first, as WordPress's queue; `all` lists every status.
     let status = match params.status.as_deref().unwrap_or("pending") {
         "all" => None,
         name => match CommentStatus::parse(name) {
             Some(status) => Some(status),
-            None => return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("status: unknown status {name:?}")),
+            None => return Err(AppError::refused(StatusCode::BAD_REQUEST, format!("status: unknown status {name:?}"))),
         },
     };
-    let page = match parse_page(params.page.as_deref()) {
-        Ok(page) => page,
-        Err(err) => return signed_in.refuse(StatusCode::BAD_REQUEST, &err.public_message()),
-    };
+    let page = parse_page(params.page.as_deref())?;
     let filter = ModerationFilter { status, article_id: None, published_articles_only: false };
-    let (comments, total) = match service::list(&state.db, filter, PER_PAGE, (page as i64 - 1) * PER_PAGE).await {
-        Ok(found) => found,
-        Err(err) => return AppError::from(err).into_response(),
-    };
+    let (comments, total) = service::list(&state.db, filter, PER_PAGE, (page as i64 - 1) * PER_PAGE).await?;
     let notice = match params.done.as_deref() {
         Some("approved") => Some("Approved."),
         Some("spam") => Some("Marked as spam."),
@@ -91,7 +83,7 @@ async fn queue(
         statuses => ["pending", "approved", "spam", "trash", "all"],
         notice => notice,
     };
-    crate::accounts::desk::render(&state, &signed_in, "admin/comments.html", ctx)
+    Ok(crate::accounts::desk::render(&state, &signed_in, "admin/comments.html", ctx))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,21 +99,17 @@ async fn set_status(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<StatusForm>,
-) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ModerateComments) {
-        return refused;
-    }
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ModerateComments)?;
     let Some(status) = CommentStatus::parse(&form.status) else {
-        return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("status: unknown status {:?}", form.status));
+        return Err(AppError::refused(StatusCode::BAD_REQUEST, format!("status: unknown status {:?}", form.status)));
     };
-    if let Err(err) = service::set_status(&state.db, &[id], status).await {
-        return failure(&signed_in, err);
-    }
+    service::set_status(&state.db, &[id], status).await.map_err(failure)?;
     let back = match form.back.as_str() {
         queue @ ("pending" | "approved" | "spam" | "trash" | "all") => queue,
         _ => "pending",
     };
-    Redirect::to(&format!("/admin/comments?status={back}&done={}", status.as_str())).into_response()
+    Ok(Redirect::to(&format!("/admin/comments?status={back}&done={}", status.as_str())).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,17 +122,12 @@ async fn reply(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<ReplyForm>,
-) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ModerateComments) {
-        return refused;
-    }
-    let keys = match crate::comments::guard::Keys::of(&state).await {
-        Ok(keys) => keys,
-        Err(err) => return AppError::from(err).into_response(),
-    };
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ModerateComments)?;
+    let keys = crate::comments::guard::Keys::of(&state).await?;
     let user = &signed_in.user;
-    match service::reply_as_moderator(&state.db, &keys, id, &user.display_name, &user.email, &form.comment).await {
-        Ok(_) => Redirect::to("/admin/comments?status=approved&done=replied").into_response(),
-        Err(err) => failure(&signed_in, err),
-    }
+    service::reply_as_moderator(&state.db, &keys, id, &user.display_name, &user.email, &form.comment)
+        .await
+        .map_err(failure)?;
+    Ok(Redirect::to("/admin/comments?status=approved&done=replied").into_response())
 }

@@ -54,18 +54,6 @@ fn limits(state: &AppState) -> ContentLimits {
     ContentLimits { max_article_bytes: state.config.content.max_article_bytes }
 }
 
-/// The answer to a refused or failed action that has no form to re-render.
-fn failure(signed_in: &SignedIn, err: ContentError) -> Response {
-    match err {
-        ContentError::NotFound(_) => signed_in.refuse(StatusCode::NOT_FOUND, "There is no such item."),
-        ContentError::Forbidden(message) => signed_in.refuse(StatusCode::FORBIDDEN, &message),
-        ContentError::Invalid { .. } | ContentError::TooLarge { .. } => {
-            signed_in.refuse(StatusCode::BAD_REQUEST, &err.to_string())
-        }
-        ContentError::Db(db) => AppError::from(db).into_response(),
-    }
-}
-
 /// Field → message, as the templates show them next to each field.
 fn field_errors(errors: &[ContentError]) -> BTreeMap<&'static str, String> {
     let mut map = BTreeMap::new();
@@ -123,25 +111,23 @@ async fn list(
     State(state): State<AppState>,
     signed_in: SignedIn,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Response {
-    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
-        return refused;
-    }
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::WriteDrafts)?;
     let Ok(Query(params)) = params else {
-        return signed_in.refuse(StatusCode::BAD_REQUEST, "The list's filters are malformed.");
+        return Err(AppError::refused(StatusCode::BAD_REQUEST, "The list's filters are malformed."));
     };
     let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let status = match nonempty(&params.status) {
         None => None,
         Some(s) => match Status::parse(&s) {
             Some(status) => Some(status),
-            None => return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("status: unknown status {s:?}")),
+            None => return Err(AppError::refused(StatusCode::BAD_REQUEST, format!("status: unknown status {s:?}"))),
         },
     };
     let category_id = match nonempty(&params.category).map(|c| c.parse::<i64>()) {
         None => None,
         Some(Ok(id)) => Some(id),
-        Some(Err(_)) => return signed_in.refuse(StatusCode::BAD_REQUEST, "category: expected a category id"),
+        Some(Err(_)) => return Err(AppError::refused(StatusCode::BAD_REQUEST, "category: expected a category id")),
     };
     let author = nonempty(&params.author);
     let author_id = match &author {
@@ -150,23 +136,14 @@ async fn list(
             Ok(user) => Some(user.id),
             // No such author: an empty list, like any filter that matches nothing.
             Err(crate::store::DbError::NotFound) => Some(-1),
-            Err(err) => return AppError::from(err).into_response(),
+            Err(err) => return Err(err.into()),
         },
     };
-    let page = match crate::http::parse_page(params.page.as_deref()) {
-        Ok(page) => page,
-        Err(err) => return signed_in.refuse(StatusCode::BAD_REQUEST, &err.public_message()),
-    };
+    let page = crate::http::parse_page(params.page.as_deref())?;
     let search = nonempty(&params.q);
     let filter = AdminFilter { status, category_id, author_id, search: search.clone(), tag_id: None };
-    let listing = match service::editor::admin_list(&state.db, &actor(&signed_in), filter, page, PER_PAGE).await {
-        Ok(listing) => listing,
-        Err(err) => return failure(&signed_in, err),
-    };
-    let categories = match service::terms::category_entries(&state.db).await {
-        Ok(c) => c,
-        Err(err) => return failure(&signed_in, err),
-    };
+    let listing = service::editor::admin_list(&state.db, &actor(&signed_in), filter, page, PER_PAGE).await?;
+    let categories = service::terms::category_entries(&state.db).await?;
     let ctx = context! {
         listing => listing,
         categories => categories,
@@ -181,7 +158,7 @@ async fn list(
         can_edit_others => signed_in.role.can(Capability::EditOthers),
         can_publish => signed_in.role.can(Capability::PublishOwn),
     };
-    crate::accounts::desk::render(&state, &signed_in, "admin/articles/list.html", ctx)
+    Ok(crate::accounts::desk::render(&state, &signed_in, "admin/articles/list.html", ctx))
 }
 
 // --- the editor -----------------------------------------------------------------------------
@@ -334,19 +311,16 @@ async fn render_editor(
     form: &ArticleForm,
     view: EditorView<'_>,
     status: StatusCode,
-) -> Response {
+) -> Result<Response, AppError> {
     let EditorView { article, errors, notice, autosave_loaded } = view;
-    let categories = match service::terms::category_entries(&state.db).await {
-        Ok(c) => c,
-        Err(err) => return failure(signed_in, err),
-    };
+    let categories = service::terms::category_entries(&state.db).await?;
     let me = actor(signed_in);
     let own = article.is_none_or(|a| a.summary.author.username == signed_in.user.username);
     let can_publish = signed_in.role.can(if own { Capability::PublishOwn } else { Capability::EditOthers });
     let autosave = match article {
         Some(a) => match service::editor::pending_autosave(&state.db, &me, a).await {
             Ok(found) => found,
-            Err(err) => return failure(signed_in, err),
+            Err(err) => return Err(err.into()),
         },
         None => None,
     };
@@ -362,21 +336,20 @@ async fn render_editor(
         time_zone => site_zone(state).name(),
         notice => notice,
     };
-    with_status(crate::accounts::desk::render(state, signed_in, "admin/articles/edit.html", ctx), status)
+    Ok(with_status(crate::accounts::desk::render(state, signed_in, "admin/articles/edit.html", ctx), status))
 }
 
-async fn new_article(State(state): State<AppState>, signed_in: SignedIn) -> Response {
-    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
-        return refused;
-    }
+async fn new_article(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
+    signed_in.require(Capability::WriteDrafts)?;
     let form = ArticleForm { kind: "post".into(), ..ArticleForm::default() };
     render_editor(&state, &signed_in, &form, EditorView::default(), StatusCode::OK).await
 }
 
-async fn create(State(state): State<AppState>, AdminForm(signed_in, form): AdminForm<ArticleForm>) -> Response {
-    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
-        return refused;
-    }
+async fn create(
+    State(state): State<AppState>,
+    AdminForm(signed_in, form): AdminForm<ArticleForm>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::WriteDrafts)?;
     let limits = limits(&state);
     let kind = ArticleKind::parse(&form.kind).unwrap_or(ArticleKind::Post);
     let saved = match form.parse(limits, site_zone(&state)) {
@@ -388,7 +361,7 @@ async fn create(State(state): State<AppState>, AdminForm(signed_in, form): Admin
         Err(errors) => Err(errors),
     };
     match saved {
-        Ok(saved) => see_other(&format!("/admin/articles/{}?done={}", saved_id(&saved), form.done())),
+        Ok(saved) => Ok(see_other(&format!("/admin/articles/{}?done={}", saved_id(&saved), form.done()))),
         Err(errors) => rejected(&state, &signed_in, None, &form, errors).await,
     }
 }
@@ -407,10 +380,10 @@ async fn rejected(
     article: Option<&Article>,
     form: &ArticleForm,
     errors: Vec<ContentError>,
-) -> Response {
+) -> Result<Response, AppError> {
     let mut errors = errors;
     if let Some(pos) = errors.iter().position(|e| e.field().is_none()) {
-        return failure(signed_in, errors.swap_remove(pos));
+        return Err(errors.swap_remove(pos).into());
     }
     render_editor(
         state,
@@ -433,13 +406,10 @@ async fn edit(
     signed_in: SignedIn,
     Path(id): Path<i64>,
     params: Result<Query<EditParams>, QueryRejection>,
-) -> Response {
+) -> Result<Response, AppError> {
     let Query(params) = params.unwrap_or_default();
     let me = actor(&signed_in);
-    let article = match service::editor::article_for_edit(&state.db, &me, id).await {
-        Ok(article) => article,
-        Err(err) => return failure(&signed_in, err),
-    };
+    let article = service::editor::article_for_edit(&state.db, &me, id).await?;
     let mut form = ArticleForm::of(&article, site_zone(&state));
     let mut autosave_loaded = false;
     if params.autosave.is_some() {
@@ -451,7 +421,7 @@ async fn edit(
                 autosave_loaded = true;
             }
             Ok(None) => {}
-            Err(err) => return failure(&signed_in, err),
+            Err(err) => return Err(err.into()),
         }
     }
     let notice = done_message(params.done.as_deref());
@@ -463,16 +433,13 @@ async fn update(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<ArticleForm>,
-) -> Response {
+) -> Result<Response, AppError> {
     let me = actor(&signed_in);
-    let article = match service::editor::article_for_edit(&state.db, &me, id).await {
-        Ok(article) => article,
-        Err(err) => return failure(&signed_in, err),
-    };
+    let article = service::editor::article_for_edit(&state.db, &me, id).await?;
     if form.action == "trash" {
         return match service::write::change_status(&state.db, &me, id, StatusChange::Trash).await {
-            Ok(_) => see_other("/admin/articles?done=trashed"),
-            Err(err) => failure(&signed_in, err),
+            Ok(_) => Ok(see_other("/admin/articles?done=trashed")),
+            Err(err) => Err(err.into()),
         };
     }
     let limits = limits(&state);
@@ -483,7 +450,7 @@ async fn update(
         Err(errors) => Err(errors),
     };
     match saved {
-        Ok(_) => see_other(&format!("/admin/articles/{id}?done={}", form.done())),
+        Ok(_) => Ok(see_other(&format!("/admin/articles/{id}?done={}", form.done()))),
         Err(errors) => rejected(&state, &signed_in, Some(&article), &form, errors).await,
     }
 }
@@ -501,13 +468,13 @@ async fn change_status(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<StatusForm>,
-) -> Response {
+) -> Result<Response, AppError> {
     let change = match form.action.as_str() {
         "publish" => StatusChange::Publish,
         "unpublish" => StatusChange::Unpublish,
         "trash" => StatusChange::Trash,
         "restore" => StatusChange::Restore,
-        other => return signed_in.refuse(StatusCode::BAD_REQUEST, &format!("action: unknown action {other:?}")),
+        other => return Err(AppError::refused(StatusCode::BAD_REQUEST, format!("action: unknown action {other:?}"))),
     };
     match service::write::change_status(&state.db, &actor(&signed_in), id, change).await {
         Ok(status) => {
@@ -518,9 +485,9 @@ async fn change_status(
                 "/admin/articles"
             };
             let sep = if back.contains('?') { '&' } else { '?' };
-            see_other(&format!("{back}{sep}done={}", status.as_str()))
+            Ok(see_other(&format!("{back}{sep}done={}", status.as_str())))
         }
-        Err(err) => failure(&signed_in, err),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -600,17 +567,18 @@ fn json_failure(err: ContentError) -> Response {
 
 /// The live preview: Markdown in (the request body), the sanitised HTML the site would show
 /// out. The script sends the session's CSRF secret in `X-CSRF-Token`.
-async fn preview(State(state): State<AppState>, signed_in: SignedIn, headers: HeaderMap, body: String) -> Response {
+async fn preview(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, AppError> {
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if let Err(refused) = signed_in.check_csrf(token) {
-        return refused;
-    }
-    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
-        return refused;
-    }
+    signed_in.check_csrf(token)?;
+    signed_in.require(Capability::WriteDrafts)?;
     match service::editor::preview(limits(&state), &body.replace("\r\n", "\n")) {
-        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
-        Err(err) => (StatusCode::PAYLOAD_TOO_LARGE, err.to_string()).into_response(),
+        Ok(html) => Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()),
+        Err(err) => Ok((StatusCode::PAYLOAD_TOO_LARGE, err.to_string()).into_response()),
     }
 }
 
@@ -635,20 +603,17 @@ async fn revisions(
     signed_in: SignedIn,
     Path(id): Path<i64>,
     params: Result<Query<DiffParams>, QueryRejection>,
-) -> Response {
+) -> Result<Response, AppError> {
     let Query(params) = params.unwrap_or_default();
     let me = actor(&signed_in);
-    let (article, revisions) = match service::revisions::revisions(&state.db, &me, id).await {
-        Ok(found) => found,
-        Err(err) => return failure(&signed_in, err),
-    };
+    let (article, revisions) = service::revisions::revisions(&state.db, &me, id).await?;
     // By default, the newest revision against the article as it is.
     let from = parse_version(params.from.as_deref()).or(revisions.first().map(|r| Version::Revision(r.id)));
     let to = parse_version(params.to.as_deref()).unwrap_or(Version::Current);
     let diff = match from {
         Some(from) => match service::revisions::diff(&state.db, &me, id, from, to).await {
             Ok(lines) => Some(lines),
-            Err(err) => return failure(&signed_in, err),
+            Err(err) => return Err(err.into()),
         },
         None => None,
     };
@@ -665,7 +630,7 @@ async fn revisions(
         to => label(Some(to)),
         notice => done_message(params.done.as_deref()),
     };
-    crate::accounts::desk::render(&state, &signed_in, "admin/articles/revisions.html", ctx)
+    Ok(crate::accounts::desk::render(&state, &signed_in, "admin/articles/revisions.html", ctx))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -675,10 +640,10 @@ async fn restore(
     State(state): State<AppState>,
     Path((id, rev)): Path<(i64, i64)>,
     AdminForm(signed_in, _): AdminForm<Empty>,
-) -> Response {
+) -> Result<Response, AppError> {
     match service::revisions::restore_revision(&state.db, &actor(&signed_in), id, rev).await {
-        Ok(()) => see_other(&format!("/admin/articles/{id}/revisions?done=restored")),
-        Err(err) => failure(&signed_in, err),
+        Ok(()) => Ok(see_other(&format!("/admin/articles/{id}/revisions?done=restored"))),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -732,11 +697,8 @@ async fn render_categories(
     errors: &[ContentError],
     done: Option<String>,
     status: StatusCode,
-) -> Response {
-    let categories = match service::terms::category_entries(&state.db).await {
-        Ok(c) => c,
-        Err(err) => return failure(signed_in, err),
-    };
+) -> Result<Response, AppError> {
+    let categories = service::terms::category_entries(&state.db).await?;
     let ctx = context! {
         categories => categories,
         editing => editing,
@@ -744,30 +706,30 @@ async fn render_categories(
         errors => field_errors(errors),
         notice => done_message(done.as_deref()),
     };
-    with_status(crate::accounts::desk::render(state, signed_in, "admin/categories.html", ctx), status)
+    Ok(with_status(crate::accounts::desk::render(state, signed_in, "admin/categories.html", ctx), status))
 }
 
 async fn categories(
     State(state): State<AppState>,
     signed_in: SignedIn,
     params: Result<Query<DoneParams>, QueryRejection>,
-) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageTerms) {
-        return refused;
-    }
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageTerms)?;
     let Query(params) = params.unwrap_or_default();
     render_categories(&state, &signed_in, None, &CategoryForm::default(), &[], params.done, StatusCode::OK).await
 }
 
-async fn edit_category(State(state): State<AppState>, signed_in: SignedIn, Path(id): Path<i64>) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageTerms) {
-        return refused;
-    }
+async fn edit_category(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageTerms)?;
     let found = match service::terms::category_entries(&state.db).await {
         Ok(all) => all.into_iter().find(|c| c.category.id == id),
-        Err(err) => return failure(&signed_in, err),
+        Err(err) => return Err(err.into()),
     };
-    let Some(entry) = found else { return signed_in.refuse(StatusCode::NOT_FOUND, "There is no such category.") };
+    let Some(entry) = found else { return Err(AppError::refused(StatusCode::NOT_FOUND, "There is no such category.")) };
     let form = CategoryForm {
         name: entry.category.name,
         slug: entry.category.slug,
@@ -777,19 +739,22 @@ async fn edit_category(State(state): State<AppState>, signed_in: SignedIn, Path(
     render_categories(&state, &signed_in, Some(id), &form, &[], None, StatusCode::OK).await
 }
 
-async fn save_category(state: &AppState, signed_in: &SignedIn, id: Option<i64>, form: &CategoryForm) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageTerms) {
-        return refused;
-    }
+async fn save_category(
+    state: &AppState,
+    signed_in: &SignedIn,
+    id: Option<i64>,
+    form: &CategoryForm,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageTerms)?;
     let saved = match form.parse() {
         Ok(edit) => service::terms::save_category(&state.db, &actor(signed_in), id, &edit).await.map_err(|e| vec![e]),
         Err(errors) => Err(errors),
     };
     match saved {
-        Ok(_) => see_other("/admin/categories?done=saved"),
+        Ok(_) => Ok(see_other("/admin/categories?done=saved")),
         Err(mut errors) => {
             if let Some(pos) = errors.iter().position(|e| e.field().is_none()) {
-                return failure(signed_in, errors.swap_remove(pos));
+                return Err(errors.swap_remove(pos).into());
             }
             render_categories(state, signed_in, id, form, &errors, None, StatusCode::BAD_REQUEST).await
         }
@@ -799,7 +764,7 @@ async fn save_category(state: &AppState, signed_in: &SignedIn, id: Option<i64>, 
 async fn create_category(
     State(state): State<AppState>,
     AdminForm(signed_in, form): AdminForm<CategoryForm>,
-) -> Response {
+) -> Result<Response, AppError> {
     save_category(&state, &signed_in, None, &form).await
 }
 
@@ -807,7 +772,7 @@ async fn update_category(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<CategoryForm>,
-) -> Response {
+) -> Result<Response, AppError> {
     save_category(&state, &signed_in, Some(id), &form).await
 }
 
@@ -815,10 +780,10 @@ async fn delete_category(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, _): AdminForm<Empty>,
-) -> Response {
+) -> Result<Response, AppError> {
     match service::terms::delete_category(&state.db, &actor(&signed_in), id).await {
-        Ok(()) => see_other("/admin/categories?done=deleted"),
-        Err(err) => failure(&signed_in, err),
+        Ok(()) => Ok(see_other("/admin/categories?done=deleted")),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -828,10 +793,8 @@ async fn tags(
     State(state): State<AppState>,
     signed_in: SignedIn,
     params: Result<Query<DoneParams>, QueryRejection>,
-) -> Response {
-    if let Err(refused) = signed_in.require(Capability::ManageTerms) {
-        return refused;
-    }
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageTerms)?;
     let Query(params) = params.unwrap_or_default();
     render_tags(&state, &signed_in, None, &[], params.done, StatusCode::OK).await
 }
@@ -843,11 +806,8 @@ async fn render_tags(
     errors: &[ContentError],
     done: Option<String>,
     status: StatusCode,
-) -> Response {
-    let tags = match service::terms::tag_entries(&state.db).await {
-        Ok(t) => t,
-        Err(err) => return failure(signed_in, err),
-    };
+) -> Result<Response, AppError> {
+    let tags = service::terms::tag_entries(&state.db).await?;
     let ctx = context! {
         tags => tags,
         failed_id => failed.map(|(id, _)| id),
@@ -855,7 +815,7 @@ async fn render_tags(
         errors => field_errors(errors),
         notice => done_message(done.as_deref()),
     };
-    with_status(crate::accounts::desk::render(state, signed_in, "admin/tags.html", ctx), status)
+    Ok(with_status(crate::accounts::desk::render(state, signed_in, "admin/tags.html", ctx), status))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -869,13 +829,13 @@ async fn rename_tag(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<TagForm>,
-) -> Response {
+) -> Result<Response, AppError> {
     match service::terms::rename_tag(&state.db, &actor(&signed_in), id, &form.name, &form.slug).await {
-        Ok(()) => see_other("/admin/tags?done=renamed"),
+        Ok(()) => Ok(see_other("/admin/tags?done=renamed")),
         Err(err @ ContentError::Invalid { .. }) => {
             render_tags(&state, &signed_in, Some((id, &form)), &[err], None, StatusCode::BAD_REQUEST).await
         }
-        Err(err) => failure(&signed_in, err),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -890,16 +850,16 @@ async fn delete_tag(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<DeleteTagForm>,
-) -> Response {
+) -> Result<Response, AppError> {
     let into = match form.into.trim() {
         "" => None,
         text => match text.parse::<i64>() {
             Ok(into) => Some(into),
-            Err(_) => return signed_in.refuse(StatusCode::BAD_REQUEST, "into: choose a tag from the list"),
+            Err(_) => return Err(AppError::refused(StatusCode::BAD_REQUEST, "into: choose a tag from the list")),
         },
     };
     match service::terms::delete_tag(&state.db, &actor(&signed_in), id, into).await {
-        Ok(()) => see_other(if into.is_some() { "/admin/tags?done=merged" } else { "/admin/tags?done=deleted" }),
-        Err(err) => failure(&signed_in, err),
+        Ok(()) => Ok(see_other(if into.is_some() { "/admin/tags?done=merged" } else { "/admin/tags?done=deleted" })),
+        Err(err) => Err(err.into()),
     }
 }

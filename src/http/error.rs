@@ -24,6 +24,9 @@ pub enum AppError {
     /// The signed-in user's role does not allow it; the message says what.
     #[error("{0}")]
     Forbidden(String),
+    /// Any other refusal: `status` (a 4xx) and what the user is told.
+    #[error("{message}")]
+    Refused { status: StatusCode, message: String },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -38,11 +41,16 @@ impl From<DbError> for AppError {
 }
 
 impl AppError {
+    pub fn refused(status: StatusCode, message: impl Into<String>) -> AppError {
+        AppError::Refused { status, message: message.into() }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Refused { status, .. } => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -52,7 +60,7 @@ impl AppError {
         match self {
             AppError::NotFound => "The page you were looking for does not exist.".into(),
             AppError::BadRequest { field, message } => format!("Invalid parameter `{field}`: {message}"),
-            AppError::Forbidden(message) => message.clone(),
+            AppError::Forbidden(message) | AppError::Refused { message, .. } => message.clone(),
             AppError::Internal(_) => "Something went wrong on our side. Please try again later.".into(),
         }
     }

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::accounts::session::{AdminForm, SignedIn};
 use crate::accounts::Capability;
 use crate::config::media::MediaConfig;
-use crate::http::{parse_page, AppState};
+use crate::http::{parse_page, AppError, AppState};
 use crate::media::model::MediaItem;
 use crate::media::service::{self, Actor, MediaError, Upload};
 
@@ -113,11 +113,8 @@ async fn render_library(
     notice: Option<&str>,
     error: Option<FormError>,
     status: StatusCode,
-) -> Response {
-    let (items, total) = match service::list(&state.db, page).await {
-        Ok(found) => found,
-        Err(err) => return signed_in.refuse(StatusCode::INTERNAL_SERVER_ERROR, &internal(err)),
-    };
+) -> Result<Response, AppError> {
+    let (items, total) = service::list(&state.db, page).await.map_err(refused)?;
     let views: Vec<ItemView> = items.iter().map(|item| view(item, signed_in)).collect();
     let pages = (total + service::PER_PAGE - 1) / service::PER_PAGE;
     let ctx = context! {
@@ -132,17 +129,16 @@ async fn render_library(
     };
     let mut response = crate::accounts::desk::render(state, signed_in, "admin/media.html", ctx);
     *response.status_mut() = status;
-    response
+    Ok(response)
 }
 
-async fn library(State(state): State<AppState>, signed_in: SignedIn, Query(query): Query<PageQuery>) -> Response {
-    if let Err(refused) = signed_in.require(Capability::UploadMedia) {
-        return refused;
-    }
-    let page = match parse_page(query.page.as_deref()) {
-        Ok(page) => page,
-        Err(err) => return signed_in.refuse(StatusCode::BAD_REQUEST, &err.public_message()),
-    };
+async fn library(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::UploadMedia)?;
+    let page = parse_page(query.page.as_deref())?;
     render_library(&state, &signed_in, page, query.notice.as_deref(), None, StatusCode::OK).await
 }
 
@@ -235,10 +231,12 @@ fn too_large_message(limit: usize) -> String {
     format!("the file is larger than the limit of {:.1} MiB", limit as f64 / (1 << 20) as f64)
 }
 
-async fn upload_form(State(state): State<AppState>, signed_in: SignedIn, request: Request) -> Response {
-    if let Err(refused) = signed_in.require(Capability::UploadMedia) {
-        return refused;
-    }
+async fn upload_form(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    request: Request,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::UploadMedia)?;
     let received = match receive(&state, request).await {
         Ok(received) => received,
         Err(why) => {
@@ -246,18 +244,16 @@ async fn upload_form(State(state): State<AppState>, signed_in: SignedIn, request
             return render_library(&state, &signed_in, 1, None, Some(error), why.status).await;
         }
     };
-    if let Err(refused) = signed_in.check_csrf(&received.csrf) {
-        return refused;
-    }
+    signed_in.check_csrf(&received.csrf)?;
     let alt = received.alt.clone();
     let upload =
         Upload { name: received.name, alt_text: received.alt, bytes: received.bytes, uploader_id: signed_in.user.id };
     match service::upload(&state.db, &state.config.media, upload).await {
         Ok((_, created)) => {
-            Redirect::to(if created { "/admin/media?notice=uploaded" } else { "/admin/media?notice=existing" })
-                .into_response()
+            Ok(Redirect::to(if created { "/admin/media?notice=uploaded" } else { "/admin/media?notice=existing" })
+                .into_response())
         }
-        Err(MediaError::Db(err)) => signed_in.refuse(StatusCode::INTERNAL_SERVER_ERROR, &internal(err)),
+        Err(err @ (MediaError::Db(_) | MediaError::Worker(_))) => Err(refused(err)),
         Err(err) => {
             let (status, field, message) = refusal(&err);
             let error = FormError { field, message, item: None, alt };
@@ -299,17 +295,15 @@ async fn set_alt(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, form): AdminForm<AltForm>,
-) -> Response {
-    if let Err(refused) = signed_in.require(Capability::UploadMedia) {
-        return refused;
-    }
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::UploadMedia)?;
     match service::set_alt(&state.db, &actor(&signed_in), id, &form.alt).await {
-        Ok(_) => Redirect::to("/admin/media?notice=alt").into_response(),
+        Ok(_) => Ok(Redirect::to("/admin/media?notice=alt").into_response()),
         Err(MediaError::Invalid { field, message }) => {
             let error = FormError { field, message, item: Some(id), alt: form.alt };
             render_library(&state, &signed_in, 1, None, Some(error), StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => refuse(&signed_in, err),
+        Err(err) => Err(refused(err)),
     }
 }
 
@@ -321,14 +315,10 @@ async fn delete(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, NoFields {}): AdminForm<NoFields>,
-) -> Response {
-    if let Err(refused) = signed_in.require(Capability::UploadMedia) {
-        return refused;
-    }
-    match service::delete(&state.db, &actor(&signed_in), id).await {
-        Ok(()) => Redirect::to("/admin/media?notice=deleted").into_response(),
-        Err(err) => refuse(&signed_in, err),
-    }
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::UploadMedia)?;
+    service::delete(&state.db, &actor(&signed_in), id).await.map_err(refused)?;
+    Ok(Redirect::to("/admin/media?notice=deleted").into_response())
 }
 
 /// Status, field and message of a refused upload or edit.
@@ -345,14 +335,16 @@ fn refusal(err: &MediaError) -> (StatusCode, &'static str, String) {
     }
 }
 
-fn refuse(signed_in: &SignedIn, err: MediaError) -> Response {
+/// A refusal with no form to re-render, as an error page.
+fn refused(err: MediaError) -> AppError {
     match err {
-        MediaError::Db(db) => return signed_in.refuse(StatusCode::INTERNAL_SERVER_ERROR, &internal(db)),
-        MediaError::Worker(why) => return signed_in.refuse(StatusCode::INTERNAL_SERVER_ERROR, &internal(why)),
-        _ => {}
+        MediaError::Db(db) => db.into(),
+        MediaError::Worker(why) => AppError::Internal(anyhow::anyhow!("media worker: {why}")),
+        other => {
+            let (status, _, message) = refusal(&other);
+            AppError::refused(status, message)
+        }
     }
-    let (status, _, message) = refusal(&err);
-    signed_in.refuse(status, &message)
 }
 
 fn internal(err: impl std::fmt::Display) -> String {

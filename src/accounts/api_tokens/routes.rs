@@ -27,11 +27,13 @@ fn owner_scope(signed_in: &SignedIn) -> Option<&str> {
 }
 
 /// The page, with `extra` (a notice, the new token, a form error) and `status`.
-async fn page(state: &AppState, signed_in: &SignedIn, status: StatusCode, extra: minijinja::Value) -> Response {
-    let tokens = match api_tokens::list(&state.db, owner_scope(signed_in)).await {
-        Ok(tokens) => tokens,
-        Err(err) => return AppError::from(err).into_response(),
-    };
+async fn page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    status: StatusCode,
+    extra: minijinja::Value,
+) -> Result<Response, AppError> {
+    let tokens = api_tokens::list(&state.db, owner_scope(signed_in)).await?;
     let roles: Vec<&str> = Role::ALL.iter().filter(|r| **r <= signed_in.role).map(|r| r.as_str()).collect();
     let ctx = context! {
         tokens => tokens,
@@ -40,13 +42,11 @@ async fn page(state: &AppState, signed_in: &SignedIn, status: StatusCode, extra:
         show_owner => owner_scope(signed_in).is_none(),
         ..extra
     };
-    (status, render(state, signed_in, "admin/tokens.html", ctx)).into_response()
+    Ok((status, render(state, signed_in, "admin/tokens.html", ctx)).into_response())
 }
 
-async fn tokens_page(State(state): State<AppState>, signed_in: SignedIn) -> Response {
-    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
-        return refused;
-    }
+async fn tokens_page(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
+    signed_in.require(Capability::WriteDrafts)?;
     page(&state, &signed_in, StatusCode::OK, context! {}).await
 }
 
@@ -58,10 +58,11 @@ struct NewTokenForm {
     role: String,
 }
 
-async fn create_token(State(state): State<AppState>, AdminForm(signed_in, form): AdminForm<NewTokenForm>) -> Response {
-    if let Err(refused) = signed_in.require(Capability::WriteDrafts) {
-        return refused;
-    }
+async fn create_token(
+    State(state): State<AppState>,
+    AdminForm(signed_in, form): AdminForm<NewTokenForm>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::WriteDrafts)?;
     let again = |field: &str, message: String| {
         let form = context! { name => form.name, role => form.role };
         context! { form => form, error => context! { field => field, message => message } }
@@ -78,7 +79,7 @@ async fn create_token(State(state): State<AppState>, AdminForm(signed_in, form):
         Err(AccountError::Invalid { field, message }) => {
             page(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, again(field, message)).await
         }
-        Err(err) => AppError::Internal(err.into()).into_response(),
+        Err(err) => Err(AppError::Internal(err.into())),
     }
 }
 
@@ -89,10 +90,9 @@ async fn revoke_token(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     AdminForm(signed_in, Empty {}): AdminForm<Empty>,
-) -> Response {
-    match api_tokens::revoke(&state.db, id, owner_scope(&signed_in)).await {
-        Ok(true) => Redirect::to("/admin/tokens").into_response(),
-        Ok(false) => AppError::NotFound.into_response(),
-        Err(err) => AppError::from(err).into_response(),
+) -> Result<Response, AppError> {
+    match api_tokens::revoke(&state.db, id, owner_scope(&signed_in)).await? {
+        true => Ok(Redirect::to("/admin/tokens").into_response()),
+        false => Err(AppError::NotFound),
     }
 }
