@@ -9,7 +9,7 @@ two "##" subheadings and the occasional **bold**, *italic* and [link](...).
 
 The slug of article i ends in "-%05d" % i, so article 500 is the file ending in
 "-00500.md".  There are 20 categories and 12 authors.  All dates lie between
-2019 and 2021, so no article looks scheduled for the future.
+2019 and 2025, so no article looks scheduled for the future.
 
 Output depends only on the arguments: the random numbers come from a SplitMix64
 generator implemented here and seeded from SHA-256 of (seed, index), not from
@@ -269,7 +269,7 @@ def make_body(rng, target_words):
     return "\n\n".join(blocks) + "\n", n_words
 
 
-def make_article(index, seed, mean_words):
+def make_article(index, seed, mean_words, step_minutes=120):
     rng = SplitMix64("openvoice-corpus:%d:%d" % (seed, index))
     title = "%s %s %s %s" % (
         rng.pick(PLACES), rng.pick(TITLE_NOUNS), rng.pick(TITLE_VERBS),
@@ -288,8 +288,9 @@ def make_article(index, seed, mean_words):
             tags.append(tag)
     tags.sort()
     author = AUTHORS[rng.below(len(AUTHORS))]
-    # About one article every two hours, oldest first, so the newest index is the newest article.
-    date = BASE_DATE + dt.timedelta(hours=2 * index, minutes=rng.below(110))
+    # One article every `step_minutes` (two hours unless the corpus is large), oldest first, so
+    # the newest index is the newest article.
+    date = BASE_DATE + dt.timedelta(minutes=step_minutes * index + rng.below(step_minutes - 10))
 
     body, n_words = make_body(rng, mean_words + rng.between(-50, 50))
     front_matter = "\n".join([
@@ -314,14 +315,17 @@ def main():
     parser.add_argument("--seed", type=int, default=42, help="corpus seed (default 42)")
     parser.add_argument("--words", type=int, default=600, help="mean body length in words")
     args = parser.parse_args()
-    if args.n < 0 or args.n > 99999:
-        parser.error("--n must be between 0 and 99999 (slugs carry a 5-digit index)")
+    if args.n < 0 or args.n > 100000:
+        parser.error("--n must be between 0 and 100000 (slugs carry a 5-digit index, 00000-99999)")
+
+    # Every date in the past: a corpus past 25,000 articles comes closer than two hours apart.
+    step_minutes = max(20, min(120, 3_000_000 // max(args.n, 1)))
 
     os.makedirs(args.out, exist_ok=True)
     corpus_hash = hashlib.sha256()
     total_words = 0
     for index in range(args.n):
-        slug, text, n_words = make_article(index, args.seed, args.words)
+        slug, text, n_words = make_article(index, args.seed, args.words, step_minutes)
         data = text.encode("utf-8")
         corpus_hash.update(data)
         total_words += n_words

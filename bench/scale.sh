@@ -146,9 +146,12 @@ for size in $SIZES; do
     # The middle article of the archive; its category, tag and author.
     middle="$(printf '%05d' $((size / 2)))"
     slug="$(sed -n 's/^slug: "\(.*\)"$/\1/p' "$(compgen -G "$corpus/*-$middle.md" | head -n 1)" | head -n 1)"
-    category="$(curl -s "http://$ADDR/article/$slug" | grep -o 'href="/category/[^"/]*"' | head -n 1 | sed 's|href="/category/||; s|"||')"
-    tag="$(curl -s "http://$ADDR/article/$slug" | grep -o 'href="/tag/[^"/]*"' | head -n 1 | sed 's|href="/tag/||; s|"||')"
-    author="$(curl -s "http://$ADDR/article/$slug" | grep -o 'href="/author/[^"/]*"' | head -n 1 | sed 's|href="/author/||; s|"||')"
+    article_html="$(curl -s "http://$ADDR/article/$slug")"
+    link_in_article() { grep -o "href=\"/$1/[^\"/]*\"" <<<"$article_html" | head -n 1 | sed "s|href=\"/$1/||; s|\"||" || true; }
+    category="$(link_in_article category)"
+    tag="$(link_in_article tag)"
+    author="$(link_in_article author)"
+    [[ -n "$category" && -n "$tag" && -n "$author" ]] || die "/article/$slug links no category, tag or author"
     pages_of() { # "Page 1 of N" on PATH's pagination, or 1
         curl -s "http://$ADDR$1" | grep -o 'Page 1 of [0-9]*' | head -n 1 | grep -o '[0-9]*$' || echo 1
     }
@@ -185,6 +188,6 @@ for page in "${PAGES[@]}"; do
     name="${page%%|*}"
     row="| $name |"
     for size in $SIZES; do row+=" ${RESULT["$name|$size"]} |"; done
-    ratio="$(awk -v a="${RESULT["$name|$largest"]}" -v b="${RESULT["$name|$smallest"]}" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')"
+    ratio="$(awk -v a="${RESULT["$name|$largest"]}" -v b="${RESULT["$name|$smallest"]}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')"
     printf '%s **%s** |\n' "$row" "$ratio"
 done

@@ -75,27 +75,30 @@ async fn write_publish_unpublish_trash_restore_through_the_forms(backend: Backen
     assert!(texts_of(&list, "a.article-title").contains(&"Harbour reopens".to_string()), "{list}");
 
     // Published from the editor: on the article page and in the feed.
-    let form = article_form("Harbour reopens", body, &[("category", &category), ("action", "publish")]);
+    let tags = ("tags", "ports, Shipping");
+    let form = article_form("Harbour reopens", body, &[("category", &category), tags, ("action", "publish")]);
     assert_eq!(saved_id(&editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await), id);
     let (status, html) = public_status(&site, "/article/harbour-reopens").await;
     assert_eq!(status, 200);
     assert!(html.contains("Harbour reopens") && html.contains("<strong>reopened</strong>"), "{html}");
     assert!(site.fetch("/feed").await.1.contains("Harbour reopens"), "in the feed");
+    assert!(site.fetch("/tag/ports").await.1.contains("Harbour reopens"), "in its tags' archives");
 
     // An edit of the published article changes the live text and keeps a revision.
     let edited = "The harbour reopened today after the storm.";
-    let form = article_form("Harbour reopens", edited, &[("category", &category)]);
+    let form = article_form("Harbour reopens", edited, &[("category", &category), tags]);
     saved_id(&editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await);
     assert_eq!(status_of(&site, id).await, Status::Published, "Update keeps it published");
     assert!(public_status(&site, "/article/harbour-reopens").await.1.contains("after the storm"));
     assert!(queries::revisions::count_revisions(&site.db, id).await.unwrap() >= 2);
 
     // Unpublished: gone from the site and the feed.
-    let form = article_form("Harbour reopens", edited, &[("action", "unpublish")]);
+    let form = article_form("Harbour reopens", edited, &[tags, ("action", "unpublish")]);
     saved_id(&editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await);
     assert_eq!(status_of(&site, id).await, Status::Draft);
     assert_eq!(public_status(&site, "/article/harbour-reopens").await.0, 404);
     assert!(!site.fetch("/feed").await.1.contains("Harbour reopens"));
+    assert!(!site.fetch("/tag/ports").await.1.contains("Harbour reopens"), "gone from its tags' archives");
 
     // Published again from the list, then trashed: gone from pages, feeds, search, sitemap.
     let list_action = |action: &'static str| [("action", action), ("back", "/admin/articles?status=published")];
@@ -103,15 +106,17 @@ async fn write_publish_unpublish_trash_restore_through_the_forms(backend: Backen
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/admin/articles?status=published&done=published");
     assert_eq!(public_status(&site, "/article/harbour-reopens").await.0, 200);
-    assert!(site.fetch("/sitemap.xml").await.1.contains("harbour-reopens"));
+    assert!(site.fetch("/sitemap/posts-1.xml").await.1.contains("harbour-reopens"));
+    assert!(site.fetch("/tag/shipping").await.1.contains("Harbour reopens"), "back in its tags' archives");
     let response = editor.post_form(&site, &format!("/admin/articles/{id}/status"), &list_action("trash")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(status_of(&site, id).await, Status::Trashed);
     assert_eq!(public_status(&site, "/article/harbour-reopens").await.0, 404);
     assert!(!site.fetch("/feed").await.1.contains("Harbour reopens"));
-    assert!(!site.fetch("/sitemap.xml").await.1.contains("harbour-reopens"));
+    assert!(!site.fetch("/sitemap/posts-1.xml").await.1.contains("harbour-reopens"));
     assert!(!site.fetch("/search?q=harbour").await.1.contains("Harbour reopens"));
     assert!(!site.fetch("/category/technology").await.1.contains("Harbour reopens"));
+    assert!(!site.fetch("/tag/shipping").await.1.contains("Harbour reopens"));
     let list = editor.get(&site, "/admin/articles").await.text().await.unwrap();
     assert!(!texts_of(&list, "a.article-title").contains(&"Harbour reopens".to_string()), "not in the list");
     let trash = editor.get(&site, "/admin/articles?status=trashed").await.text().await.unwrap();
@@ -483,10 +488,16 @@ async fn comments_are_moderated_from_the_desk(backend: Backend) {
     let site = TestSite::start(backend).await;
     let editor = Desk::sign_in(&site, Role::Editor).await;
     let author = Desk::sign_in(&site, Role::Author).await;
-    let article = queries::reading::list_published(&site.db, openvoice::content::model::ListFilter::All, 1, 0)
-        .await
-        .unwrap()
-        .remove(0);
+    let article = queries::reading::list_published(
+        &site.db,
+        openvoice::content::model::ListFilter::All,
+        1,
+        0,
+        queries::ListEnd::Newest,
+    )
+    .await
+    .unwrap()
+    .remove(0);
     let row = NewRow {
         article_id: article.id,
         parent_id: None,

@@ -395,6 +395,7 @@ async fn the_email_address_appears_nowhere_public(backend: Backend) {
         "/feed/atom".to_string(),
         "/feed.json".to_string(),
         "/sitemap.xml".to_string(),
+        "/sitemap/posts-1.xml".to_string(),
         "/search?q=approved".to_string(),
         avatar.clone(),
     ];

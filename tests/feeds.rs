@@ -1,4 +1,4 @@
-//! Feeds, sitemap and robots.txt, parsed by independent parsers (feed-rs, roxmltree via scraper-free checks).
+//! Feeds, sitemap and robots.txt, parsed by independent parsers (feed-rs for the feeds, quick-xml for the sitemaps).
 
 #[macro_use]
 mod common;
@@ -72,8 +72,21 @@ async fn feeds_escape_titles_that_look_like_markup() {
 on_each_backend!(sitemap_and_robots);
 async fn sitemap_and_robots(backend: Backend) {
     let site = TestSite::start(backend).await;
-    let (status, xml) = site.fetch("/sitemap.xml").await;
+    // An index of sitemap files (the protocol's `sitemapindex`), each a `urlset`.
+    let (status, index) = site.fetch("/sitemap.xml").await;
     assert_eq!(status, 200);
+    let (root, files) = root_and_locs(&index);
+    assert_eq!(root, "sitemapindex", "{index}");
+    assert_eq!(files, [format!("{}/sitemap/pages.xml", site.base), format!("{}/sitemap/posts-1.xml", site.base)]);
+    let mut xml = String::new();
+    for file in &files {
+        let (status, body) = site.fetch(file.strip_prefix(&site.base).unwrap()).await;
+        assert_eq!(status, 200, "{file}");
+        assert_eq!(root_and_locs(&body).0, "urlset", "{body}");
+        xml.push_str(&body);
+    }
+    assert_eq!(site.fetch("/sitemap/posts-2.xml").await.0, 404, "no second file for 7 posts");
+    assert_eq!(site.fetch("/sitemap/posts-0.xml").await.0, 404);
     let locs: Vec<&str> = xml.split("<loc>").skip(1).filter_map(|s| s.split("</loc>").next()).collect();
     assert!(locs.contains(&format!("{}/", site.base).as_str()));
     assert!(locs.contains(&format!("{}/about", site.base).as_str()));
@@ -84,4 +97,28 @@ async fn sitemap_and_robots(backend: Backend) {
     assert_eq!(status, 200);
     assert!(robots.contains(&format!("Sitemap: {}/sitemap.xml", site.base)));
     site.finish().await;
+}
+
+/// The root element's name and the text of every `<loc>`, as quick-xml reads them.
+fn root_and_locs(xml: &str) -> (String, Vec<String>) {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut root, mut locs, mut in_loc) = (None, Vec::new(), false);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(start) => {
+                let name = String::from_utf8(start.local_name().as_ref().to_vec()).unwrap();
+                in_loc = name == "loc";
+                root.get_or_insert(name);
+            }
+            Event::Text(text) if in_loc => {
+                let raw = String::from_utf8(text.into_inner().to_vec()).unwrap();
+                locs.push(quick_xml::escape::unescape(&raw).unwrap().into_owned());
+            }
+            Event::End(_) => in_loc = false,
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    (root.unwrap_or_default(), locs)
 }

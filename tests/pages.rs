@@ -250,6 +250,55 @@ async fn theme_templates_can_be_overridden_from_the_data_folder() {
     site.finish().await;
 }
 
+on_each_backend!(every_page_of_a_listing_shows_the_next_posts_in_order);
+/// Later pages are read from the listing's oldest end; walking every page of home, a category
+/// and a tag must still give each published post once, newest first, as SQL orders them.
+async fn every_page_of_a_listing_shows_the_next_posts_in_order(backend: Backend) {
+    let site = TestSite::start_with(backend, "[content]\nper_page = 2\n").await;
+    let posts = "FROM articles a WHERE a.kind = 'post' AND a.status = 'published'";
+    let order = "ORDER BY a.published_at DESC, a.id DESC";
+    let in_category = " AND a.category_id = (SELECT id FROM categories WHERE slug = 'defence-security')";
+    let in_tag =
+        " AND a.id IN (SELECT article_id FROM article_tags WHERE tag_id = (SELECT id FROM tags WHERE slug = 'drones'))";
+    for (listing, condition) in [("/", ""), ("/category/defence-security", in_category), ("/tag/drones", in_tag)] {
+        let sql = format!("SELECT a.slug {posts}{condition} {order}");
+        let expected: Vec<String> = sqlx::query_scalar(&sql).fetch_all(&site.db.pool).await.unwrap();
+        assert!(!expected.is_empty(), "{listing}");
+        let mut shown = Vec::new();
+        for page in 1..=expected.len().div_ceil(2) {
+            let path = match page {
+                1 => listing.to_string(),
+                n => format!("{}/page/{n}", listing.trim_end_matches('/')),
+            };
+            let (status, html) = site.fetch(&path).await;
+            assert_eq!(status, 200, "{path}");
+            let doc = Html::parse_document(&html);
+            for link in select(&doc, ".card-title a") {
+                shown.push(link.value().attr("href").unwrap().trim_start_matches("/article/").to_string());
+            }
+        }
+        assert_eq!(shown, expected, "{backend:?} {listing}");
+    }
+    site.finish().await;
+}
+
+on_each_backend!(searching_too_quickly_is_refused_with_a_retry_after);
+async fn searching_too_quickly_is_refused_with_a_retry_after(backend: Backend) {
+    let site = TestSite::start_with(backend, "[content]\nsearch_burst = 2\nsearch_per_minute = 1\n").await;
+    for _ in 0..2 {
+        assert_eq!(site.fetch("/search?q=harbour").await.0, 200);
+    }
+    let refused = site.get("/search?q=council").await;
+    assert_eq!(refused.status().as_u16(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("searching too quickly") && html.contains("class=\"masthead\""), "a themed page: {html}");
+    // Other pages are not limited.
+    assert_eq!(site.fetch("/").await.0, 200);
+    site.finish().await;
+}
+
 on_each_backend!(a_published_article_appears_after_the_page_was_cached);
 async fn a_published_article_appears_after_the_page_was_cached(backend: Backend) {
     let site = TestSite::start(backend).await;

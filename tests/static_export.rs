@@ -169,8 +169,12 @@ async fn the_static_copy_is_complete_and_every_link_resolves(backend: Backend) {
         let live = site.get(path).await.bytes().await.unwrap();
         assert_eq!(bytes, live.to_vec(), "{backend:?}: {path} differs from the server's");
     }
-    let sitemap = std::fs::read_to_string(served_file(&out, "/sitemap.xml").unwrap()).unwrap();
+    // The sitemap index and the files it names are all in the copy.
+    let index = std::fs::read_to_string(served_file(&out, "/sitemap.xml").unwrap()).unwrap();
+    assert!(index.contains(&format!("{}/sitemap/posts-1.xml", site.base)), "{index}");
+    let sitemap = std::fs::read_to_string(served_file(&out, "/sitemap/posts-1.xml").unwrap()).unwrap();
     assert!(sitemap.contains(&format!("{}/article/fish-and-chips", site.base)), "{sitemap}");
+    assert!(served_file(&out, "/sitemap/pages.xml").is_some());
     assert!(served_file(&out, "/robots.txt").is_some() && out.join("404.html").is_file());
     assert!(crawled.visited.contains("/static/style.css"));
 

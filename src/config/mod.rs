@@ -89,6 +89,10 @@ pub struct ContentConfig {
     pub per_page: u32,
     /// Largest accepted Markdown body of one article, in bytes.
     pub max_article_bytes: usize,
+    /// Searches one client may make at once, then `search_per_minute`: each search ranks up to
+    /// 500 articles, the dearest page a reader can ask for.
+    pub search_burst: u32,
+    pub search_per_minute: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -147,7 +151,7 @@ impl Default for HttpConfig {
 
 impl Default for ContentConfig {
     fn default() -> Self {
-        ContentConfig { per_page: 10, max_article_bytes: 1024 * 1024 }
+        ContentConfig { per_page: 10, max_article_bytes: 1024 * 1024, search_burst: 20, search_per_minute: 60 }
     }
 }
 
@@ -230,6 +234,8 @@ impl Config {
         self.site.validate()?;
         check_range("content.per_page", self.content.per_page as u64, 1, 100)?;
         check_range("content.max_article_bytes", self.content.max_article_bytes as u64, 1024, 64 << 20)?;
+        check_range("content.search_burst", self.content.search_burst, 1, 1_000_000_000)?;
+        check_range("content.search_per_minute", self.content.search_per_minute, 1, 1_000_000_000)?;
         check_range("http.max_body_bytes", self.http.max_body_bytes as u64, 1024, 1 << 30)?;
         check_range("http.max_concurrency", self.http.max_concurrency as u64, 1, 1_000_000)?;
         check_range("http.request_timeout_secs", self.http.request_timeout_secs, 1, 3600)?;

@@ -9,7 +9,7 @@ use axum::Router;
 use minijinja::{context, Value};
 
 use crate::config::Config;
-use crate::content::model::{Article, Category};
+use crate::content::model::{Article, Category, ListFilter};
 use crate::content::queries;
 use crate::http::page_cache::CachedPage;
 use crate::http::{cached, page, AppError, AppState};
@@ -23,7 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/feed/atom", get(atom))
         .route("/feed.json", get(json_feed))
         .route("/category/{slug}/feed", get(category_rss))
-        .route("/sitemap.xml", get(sitemap))
+        .route("/sitemap.xml", get(sitemap_index))
+        .route("/sitemap/{file}", get(sitemap_file))
         .route("/robots.txt", get(robots))
 }
 
@@ -142,30 +143,76 @@ pub fn render_feed(
     Ok(page(StatusCode::OK, content_type, xml.into(), updated))
 }
 
-async fn sitemap(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// URLs in one sitemap file (the protocol allows 50,000): a file costs the same to render at
+/// any size of archive.
+pub const SITEMAP_URLS_PER_FILE: i64 = 10_000;
+
+/// The files `/sitemap.xml` names: `pages.xml` (home, categories, standing pages), then the
+/// posts, oldest first, `SITEMAP_URLS_PER_FILE` to a file, so that every file but the last
+/// stays the same as the site grows.
+pub fn sitemap_files(posts: i64) -> Vec<String> {
+    let files = (posts + SITEMAP_URLS_PER_FILE - 1) / SITEMAP_URLS_PER_FILE;
+    std::iter::once("/sitemap/pages.xml".to_string())
+        .chain((1..=files).map(|n| format!("/sitemap/posts-{n}.xml")))
+        .collect()
+}
+
+/// `/sitemap.xml`: the sitemap index.
+async fn sitemap_index(State(state): State<AppState>, headers: HeaderMap) -> Response {
     cached(&state, "/sitemap.xml", &headers, || async {
-        let entries = queries::reading::published_index(&state.db).await?;
-        let categories = queries::terms::categories_with_counts(&state.db).await?;
+        let posts = queries::reading::count_published(&state.db, ListFilter::All).await?;
         let base = state.config.base_url();
-        let mut urls: Vec<Value> =
-            vec![context! { loc => format!("{base}/"), lastmod => entries.iter().map(|e| e.2).max() }];
-        urls.extend(entries.iter().map(|(slug, kind, updated)| {
-            let loc = if kind == "page" { format!("{base}/{slug}") } else { format!("{base}/article/{slug}") };
-            context! { loc => loc, lastmod => updated }
-        }));
-        urls.extend(
-            categories
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(c, _)| context! { loc => format!("{base}/category/{}", c.slug) }),
-        );
-        let xml = state
-            .templates
-            .render("sitemap.xml", context! { urls => urls })
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering sitemap.xml: {e:#}")))?;
-        Ok(page(StatusCode::OK, "application/xml; charset=utf-8", xml.into(), None))
+        let files: Vec<String> = sitemap_files(posts).iter().map(|path| format!("{base}{path}")).collect();
+        xml(&state, "sitemap_index.xml", context! { files => files })
     })
     .await
+}
+
+/// `/sitemap/pages.xml` and `/sitemap/posts-N.xml`.
+async fn sitemap_file(State(state): State<AppState>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let key = format!("/sitemap/{file}");
+    cached(&state, &key, &headers, || async {
+        let base = state.config.base_url();
+        let urls: Vec<Value> = if file == "pages.xml" {
+            let newest = queries::reading::newest_update(&state.db).await?;
+            let mut urls = vec![context! { loc => format!("{base}/"), lastmod => newest }];
+            for (slug, updated) in queries::reading::published_pages_index(&state.db).await? {
+                urls.push(context! { loc => format!("{base}/{slug}"), lastmod => updated });
+            }
+            for (category, count) in queries::terms::categories_with_counts(&state.db).await? {
+                if count > 0 {
+                    urls.push(context! { loc => format!("{base}/category/{}", category.slug) });
+                }
+            }
+            urls
+        } else {
+            let n = file
+                .strip_prefix("posts-")
+                .and_then(|rest| rest.strip_suffix(".xml"))
+                .and_then(|n| n.parse::<i64>().ok())
+                .filter(|n| *n >= 1)
+                .ok_or(AppError::NotFound)?;
+            let skip = (n - 1).saturating_mul(SITEMAP_URLS_PER_FILE);
+            let posts = queries::reading::published_posts_index(&state.db, SITEMAP_URLS_PER_FILE, skip).await?;
+            if posts.is_empty() {
+                return Err(AppError::NotFound);
+            }
+            posts
+                .into_iter()
+                .map(|(slug, updated)| context! { loc => format!("{base}/article/{slug}"), lastmod => updated })
+                .collect()
+        };
+        xml(&state, "sitemap.xml", context! { urls => urls })
+    })
+    .await
+}
+
+fn xml(state: &AppState, template: &str, ctx: Value) -> Result<CachedPage, AppError> {
+    let xml = state
+        .templates
+        .render(template, ctx)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {template}: {e:#}")))?;
+    Ok(page(StatusCode::OK, "application/xml; charset=utf-8", xml.into(), None))
 }
 
 async fn robots(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -95,7 +95,14 @@ impl ResponseRule for ThemedErrors {
 
     fn apply(&self, _: (), mut response: Response) -> Response {
         match response.extensions_mut().remove::<ErrorPage>() {
-            Some(ErrorPage(message)) => themed(&self.0, response.status(), &message),
+            Some(ErrorPage(message)) => {
+                let mut page = themed(&self.0, response.status(), &message);
+                // When to come back, for a 429 or 503.
+                if let Some(retry_after) = response.headers().get(header::RETRY_AFTER) {
+                    page.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
+                }
+                page
+            }
             None => response,
         }
     }

@@ -33,7 +33,7 @@ pub mod security;
 use crate::theme::Templates;
 pub use error::AppError;
 use form_guard::FormGuard;
-use page_cache::{CachedPage, EpochMemo, PageCache};
+use page_cache::{CachedPage, EpochMap, EpochMemo, PageCache};
 use rate_limit::RateLimiter;
 
 /// Everything a request handler may use. Built once at start-up.
@@ -55,6 +55,11 @@ pub struct App {
     /// The navigation (categories with published posts and their counts, standing pages) for
     /// the current content epoch.
     pub navigation: EpochMemo<Value>,
+    /// How many posts each listing (by its first page's path) holds, for the current content
+    /// epoch: counting reads an index entry per post, and every page of a listing shows it.
+    pub listing_totals: EpochMap<String, i64>,
+    /// Per-client buckets for `/search`, the one public page whose cost a reader chooses.
+    pub search_limiter: RateLimiter,
     /// The comment form's keys (from the shared site secret) and this node's per-IP buckets.
     pub comment_guard: FormGuard,
     /// The subscription links' keys (from the shared site secret) and the subscribe form's per-IP
@@ -89,6 +94,9 @@ impl AppState {
             RateLimiter::new(subscriptions.rate_limit_burst, subscriptions.rate_limit_per_minute),
         );
         let settings = crate::settings::Live::new(&config);
+        // One per listing: home, and each category, tag and author.
+        let listing_totals = EpochMap::new(10_000);
+        let search_limiter = RateLimiter::new(config.content.search_burst, config.content.search_per_minute);
         AppState(Arc::new(App {
             config,
             db,
@@ -97,6 +105,8 @@ impl AppState {
             data_dir,
             market: EpochMemo::default(),
             navigation: EpochMemo::default(),
+            listing_totals,
+            search_limiter,
             comment_guard,
             subscribe_guard,
             settings,

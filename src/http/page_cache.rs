@@ -96,3 +96,38 @@ impl<T: Clone> EpochMemo<T> {
         }
     }
 }
+
+/// Values keyed by `K`, kept for the content epoch they were read under; all dropped when it
+/// moves. For what many pages read and a write may change, such as each listing's total.
+pub struct EpochMap<K, V> {
+    entries: RwLock<(i64, HashMap<K, V>)>,
+    capacity: usize,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> EpochMap<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        EpochMap { entries: RwLock::new((0, HashMap::new())), capacity }
+    }
+
+    pub fn get(&self, epoch: i64, key: &K) -> Option<V> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        if entries.0 != epoch {
+            return None;
+        }
+        entries.1.get(key).cloned()
+    }
+
+    /// Keeps `value`, read under `epoch`, unless the map has moved on to a newer epoch.
+    pub fn put(&self, epoch: i64, key: K, value: V) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.0 != epoch {
+            if epoch < entries.0 {
+                return;
+            }
+            *entries = (epoch, HashMap::new());
+        }
+        if entries.1.len() < self.capacity {
+            entries.1.insert(key, value);
+        }
+    }
+}

@@ -93,6 +93,10 @@ pub async fn export(
     for seed in SEEDS {
         crawl.add(seed, "");
     }
+    let posts = queries::reading::count_published(&state.db, crate::content::model::ListFilter::All).await?;
+    for file in crate::content::feeds::sitemap_files(posts) {
+        crawl.add(&file, "");
+    }
     // Old URLs (an imported site's permalinks, former slugs) keep working as forwarding pages,
     // where what they lead to is part of the copy: unless the old URL is the new one with a
     // slash at the end (`/about/` → `/about`), which a static server answers with the same file.

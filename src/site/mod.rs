@@ -7,10 +7,13 @@
 //! (`article_html`, `listing_html`).
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{OriginalUri, Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, OriginalUri, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use futures_util::future::BoxFuture;
 use minijinja::{context, Value};
@@ -103,12 +106,28 @@ async fn home(
     };
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
-        let listing =
-            service::reading::list_page(&state.db, ListFilter::All, page, state.config.content.per_page).await?;
-        let listing = comments::service::with_counts(&state.db, listing).await?;
-        listing_html(&state, &Archive::home(), listing).await
+        let archive = Archive::home();
+        let listing = list_page(&state, &archive, page).await?;
+        listing_html(&state, &archive, listing).await
     })
     .await
+}
+
+/// Page `page` of what `archive` lists, with comment counts. The listing's total is counted
+/// once per content epoch: that reads an index entry per post, and every page of it shows it.
+async fn list_page(state: &AppState, archive: &Archive, page: u32) -> Result<Page<Counted<ArticleSummary>>, AppError> {
+    let epoch = state.pages.epoch();
+    let total = match state.listing_totals.get(epoch, &archive.path) {
+        Some(total) => total,
+        None => {
+            let total = service::reading::count(&state.db, archive.filter).await?;
+            state.listing_totals.put(epoch, archive.path.clone(), total);
+            total
+        }
+    };
+    let per_page = state.config.content.per_page;
+    let listing = service::reading::list_page(&state.db, archive.filter, total, page, per_page).await?;
+    Ok(comments::service::with_counts(&state.db, listing).await?)
 }
 
 /// A page of a listing (home or an archive): the one rendering the server and `export static`
@@ -294,9 +313,7 @@ where
     let key = cache_key(&uri);
     cached(&state, &key, &headers, || async {
         let archive = resolve(state.clone()).await?;
-        let listing =
-            service::reading::list_page(&state.db, archive.filter, page, state.config.content.per_page).await?;
-        let listing = comments::service::with_counts(&state.db, listing).await?;
+        let listing = list_page(&state, &archive, page).await?;
         listing_html(&state, &archive, listing).await
     })
     .await
@@ -350,8 +367,16 @@ async fn search(
     State(state): State<AppState>,
     uri: OriginalUri,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     params: ListParams,
 ) -> Result<Response, AppError> {
+    let ip = http::forms::client_ip(&state.config.comments.client_ip_header, &headers, peer.as_deref());
+    if let Err(retry_after) = state.search_limiter.take(ip) {
+        let message = "You are searching too quickly. Wait a moment, then try again.";
+        let mut response = AppError::refused(StatusCode::TOO_MANY_REQUESTS, message).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
+        return Ok(response);
+    }
     let (page, query) = list_query(params)?;
     let query = query.unwrap_or_default();
     if query.chars().count() > 200 {
@@ -368,7 +393,10 @@ async fn search(
                 |hit| context! { article => hit.article, snippet => Value::from_safe_string(hit.snippet_html.clone()) },
             )
             .collect();
-        let ctx = context! { ..base, ..context! { query => query, results => results, hits => hits } };
+        // Only the newest matches are ranked: past that many, say "500+".
+        let capped = results.total_items >= service::reading::SEARCH_CANDIDATES;
+        let ctx =
+            context! { ..base, ..context! { query => query, results => results, hits => hits, capped => capped } };
         html_page(&state, "search.html", ctx, None)
     })
     .await)

@@ -20,7 +20,8 @@ const SUMMARY_COLUMNS: &str = "a.id, a.kind, a.slug, a.title, a.excerpt, a.statu
      c.id AS category_id, c.slug AS category_slug, c.name AS category_name, c.description AS category_description";
 const SUMMARY_FROM: &str =
     "articles a JOIN users u ON u.id = a.author_id LEFT JOIN categories c ON c.id = a.category_id";
-const SEARCH_FROM: &str = "articles_fts JOIN articles a ON a.id = articles_fts.rowid \
+/// `SUMMARY_FROM` joined to a subquery `ranked` of article ids.
+const RANKED_FROM: &str = "ranked JOIN articles a ON a.id = ranked.id \
      JOIN users u ON u.id = a.author_id LEFT JOIN categories c ON c.id = a.category_id";
 
 #[derive(FromRow)]
@@ -75,16 +76,35 @@ struct BodyRow {
     featured_image: Option<String>,
 }
 
-/// The WHERE fragment for `filter`, using placeholder `$n` for its argument.
-fn filter_clause(filter: ListFilter, n: usize) -> (String, Option<i64>) {
-    match filter {
-        ListFilter::All => (String::new(), None),
-        ListFilter::Category(id) => (format!(" AND a.category_id = ${n}"), Some(id)),
+/// Which end of a listing a query counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListEnd {
+    Newest,
+    Oldest,
+}
+
+/// Where a listing's posts come from: the rows (`FROM … WHERE …`, its argument as `$n`) and
+/// their id and time columns, which a listing index holds in order. A tag's listing reads
+/// `article_tags`, whose `listed_at` mirrors the published time of the published posts.
+struct ListingSource {
+    rows: String,
+    id: &'static str,
+    time: &'static str,
+    arg: Option<i64>,
+}
+
+fn listing_source(filter: ListFilter, n: usize) -> ListingSource {
+    let posts = "articles a WHERE a.kind = 'post' AND a.status = 'published'";
+    let (rows, arg) = match filter {
+        ListFilter::All => (posts.to_string(), None),
+        ListFilter::Category(id) => (format!("{posts} AND a.category_id = ${n}"), Some(id)),
+        ListFilter::Author(id) => (format!("{posts} AND a.author_id = ${n}"), Some(id)),
         ListFilter::Tag(id) => {
-            (format!(" AND a.id IN (SELECT article_id FROM article_tags WHERE tag_id = ${n})"), Some(id))
+            let rows = format!("article_tags at WHERE at.tag_id = ${n} AND at.listed_at IS NOT NULL");
+            return ListingSource { rows, id: "at.article_id", time: "at.listed_at", arg: Some(id) };
         }
-        ListFilter::Author(id) => (format!(" AND a.author_id = ${n}"), Some(id)),
-    }
+    };
+    ListingSource { rows, id: "a.id", time: "a.published_at", arg }
 }
 
 async fn with_body(db: &Db, summary: ArticleSummary) -> DbResult<Article> {

@@ -6,18 +6,29 @@ use crate::store::{Db, DbError, DbResult, Dialect};
 
 use super::*;
 
-/// Published posts, newest first.
-pub async fn list_published(db: &Db, filter: ListFilter, limit: i64, offset: i64) -> DbResult<Vec<ArticleSummary>> {
-    let (clause, arg) = filter_clause(filter, 3);
-    // The page's ids first, from the listing indexes alone: skipping `offset` rows costs index
-    // entries, not joined article rows (which carry their bodies), so page 500 is as quick as page 1.
+/// Published posts, newest first: `limit` of them after skipping `skip` from the end `from`
+/// names. Skipping from the oldest end keeps the last pages of a long listing as quick as its
+/// first ones.
+pub async fn list_published(
+    db: &Db,
+    filter: ListFilter,
+    limit: i64,
+    skip: i64,
+    from: ListEnd,
+) -> DbResult<Vec<ArticleSummary>> {
+    let order = match from {
+        ListEnd::Newest => "DESC",
+        ListEnd::Oldest => "ASC",
+    };
+    // The page's ids first, from a listing index alone: skipping rows costs index entries, not
+    // joined article rows (which carry their bodies).
+    let ListingSource { rows, id, time, arg } = listing_source(filter, 3);
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.id IN (SELECT a.id FROM articles a \
-         WHERE a.kind = 'post' AND a.status = 'published'{clause} \
-         ORDER BY a.published_at DESC, a.id DESC LIMIT $1 OFFSET $2) \
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.id IN \
+         (SELECT {id} FROM {rows} ORDER BY {time} {order}, {id} {order} LIMIT $1 OFFSET $2) \
          ORDER BY a.published_at DESC, a.id DESC"
     );
-    let mut query = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).bind(offset);
+    let mut query = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).bind(skip);
     if let Some(arg) = arg {
         query = query.bind(arg);
     }
@@ -26,8 +37,8 @@ pub async fn list_published(db: &Db, filter: ListFilter, limit: i64, offset: i64
 }
 
 pub async fn count_published(db: &Db, filter: ListFilter) -> DbResult<i64> {
-    let (clause, arg) = filter_clause(filter, 1);
-    let sql = format!("SELECT COUNT(*) FROM articles a WHERE a.kind = 'post' AND a.status = 'published'{clause}");
+    let ListingSource { rows, arg, .. } = listing_source(filter, 1);
+    let sql = format!("SELECT COUNT(*) FROM {rows}");
     let mut query = sqlx::query_scalar::<_, i64>(&sql);
     if let Some(arg) = arg {
         query = query.bind(arg);
@@ -59,7 +70,7 @@ pub async fn find_by_id(db: &Db, id: i64) -> DbResult<Article> {
 /// Published posts with their bodies, newest first: the feeds' input.
 pub async fn latest_with_bodies(db: &Db, category_id: Option<i64>, limit: i64) -> DbResult<Vec<Article>> {
     let filter = category_id.map_or(ListFilter::All, ListFilter::Category);
-    let summaries = list_published(db, filter, limit, 0).await?;
+    let summaries = list_published(db, filter, limit, 0, ListEnd::Newest).await?;
     let mut articles = Vec::with_capacity(summaries.len());
     for summary in summaries {
         let body =
@@ -161,7 +172,7 @@ pub async fn bodies(db: &Db, ids: &[i64]) -> DbResult<Vec<(i64, String, String, 
     query.fetch_all(&db.pool).await.map_err(DbError::from)
 }
 
-/// Slug, kind and modification time of everything public: the sitemap's input.
+/// Slug, kind and modification time of everything public, newest first.
 pub async fn published_index(db: &Db) -> DbResult<Vec<(String, String, i64)>> {
     sqlx::query_as(
         "SELECT slug, kind, updated_at FROM articles WHERE status = 'published' ORDER BY published_at DESC, id DESC",
@@ -171,58 +182,102 @@ pub async fn published_index(db: &Db) -> DbResult<Vec<(String, String, i64)>> {
     .map_err(DbError::from)
 }
 
-/// Full-text search over published posts, best match first. `terms` are plain words.
+/// Slug and modification time of `limit` published posts, oldest first, after skipping `skip`.
+pub async fn published_posts_index(db: &Db, limit: i64, skip: i64) -> DbResult<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT slug, updated_at FROM articles WHERE kind = 'post' AND status = 'published' \
+         ORDER BY published_at, id LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(skip)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::from)
+}
+
+/// Slug and modification time of the published standing pages (About, Contact).
+pub async fn published_pages_index(db: &Db) -> DbResult<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT slug, updated_at FROM articles WHERE kind = 'page' AND status = 'published' ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+/// Full-text search over published posts, best match first among the newest `candidates`
+/// that match (so a common word costs `candidates` rankings, not one per article), with how
+/// many of those are published posts. `terms` are plain words.
 pub async fn search(
     db: &Db,
     terms: &[String],
+    candidates: i64,
     limit: i64,
     offset: i64,
-) -> DbResult<(Vec<(ArticleSummary, String)>, i64)> {
-    // Markers the snippet functions wrap matches in; control characters cannot come from the text
-    // people search in, so the caller can escape the snippet and then turn them into <mark>.
-    const START: &str = "\u{2}";
-    const STOP: &str = "\u{3}";
-    let (sql, count_sql, query_text) = match db.dialect {
-        Dialect::Sqlite => {
-            let fts_query = terms.iter().map(|t| format!("\"{}\"", t.replace('"', ""))).collect::<Vec<_>>().join(" ");
-            (
-                format!(
-                    "SELECT {SUMMARY_COLUMNS}, snippet(articles_fts, 1, $4, $5, '…', 32) AS snippet \
-                     FROM {SEARCH_FROM} \
-                     WHERE articles_fts MATCH $1 AND a.kind = 'post' AND a.status = 'published' \
-                     ORDER BY bm25(articles_fts, 5.0, 1.0) LIMIT $2 OFFSET $3"
-                ),
-                "SELECT COUNT(*) FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid \
-                 WHERE articles_fts MATCH $1 AND a.kind = 'post' AND a.status = 'published'"
-                    .to_string(),
-                fts_query,
-            )
-        }
+) -> DbResult<(Vec<ArticleSummary>, i64)> {
+    let (ranked, query_text) = match db.dialect {
+        Dialect::Sqlite => (
+            // bm25() ranks only the rows the inner query visits: FTS5 walks the matches newest
+            // (highest rowid) first and stops at the limit.
+            "SELECT rowid AS id, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts \
+             WHERE articles_fts MATCH $1 ORDER BY rowid DESC LIMIT $4",
+            fts_query(terms),
+        ),
         Dialect::Postgres => (
-            format!(
-                "SELECT {SUMMARY_COLUMNS}, ts_headline('english', a.body_text, plainto_tsquery('english', $1), \
-                 'MaxFragments=1, MaxWords=32, MinWords=12, StartSel=' || $4 || ', StopSel=' || $5) AS snippet \
-                 FROM {SUMMARY_FROM} WHERE a.search_vector @@ plainto_tsquery('english', $1) \
-                 AND a.kind = 'post' AND a.status = 'published' \
-                 ORDER BY ts_rank(a.search_vector, plainto_tsquery('english', $1)) DESC, a.id DESC LIMIT $2 OFFSET $3"
-            ),
-            "SELECT COUNT(*) FROM articles a WHERE a.search_vector @@ plainto_tsquery('english', $1) \
-             AND a.kind = 'post' AND a.status = 'published'"
-                .to_string(),
+            "SELECT a.id, -ts_rank(a.search_vector, plainto_tsquery('english', $1)) AS score FROM articles a \
+             WHERE a.search_vector @@ plainto_tsquery('english', $1) ORDER BY a.id DESC LIMIT $4",
             terms.join(" "),
         ),
     };
-    let total: i64 = sqlx::query_scalar(&count_sql).bind(&query_text).fetch_one(&db.pool).await?;
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS}, COUNT(*) OVER () AS total FROM ({ranked}) {RANKED_FROM} \
+         WHERE a.kind = 'post' AND a.status = 'published' \
+         ORDER BY ranked.score, a.id DESC LIMIT $2 OFFSET $3"
+    );
     let rows =
-        sqlx::query(&sql).bind(&query_text).bind(limit).bind(offset).bind(START).bind(STOP).fetch_all(&db.pool).await?;
+        sqlx::query(&sql).bind(&query_text).bind(limit).bind(offset).bind(candidates).fetch_all(&db.pool).await?;
+    let mut total = 0;
     let mut hits = Vec::with_capacity(rows.len());
     for row in rows {
         use sqlx::Row;
-        let snippet: String = row.try_get("snippet")?;
-        let summary: ArticleSummary = SummaryRow::from_row(&row)?.into();
-        hits.push((summary, snippet));
+        total = row.try_get("total")?;
+        hits.push(SummaryRow::from_row(&row)?.into());
     }
     Ok((hits, total))
+}
+
+/// The passage of each article `ids` that best matches `terms`, the matches between `start`
+/// and `stop`, as (id, passage).
+pub async fn snippets(db: &Db, terms: &[String], ids: &[i64], start: &str, stop: &str) -> DbResult<Vec<(i64, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = crate::store::numbered_rows("?", ids.len(), 4);
+    let (sql, query_text) = match db.dialect {
+        Dialect::Sqlite => (
+            format!(
+                "SELECT rowid, snippet(articles_fts, 1, $2, $3, '…', 32) FROM articles_fts \
+                 WHERE articles_fts MATCH $1 AND rowid IN ({list})"
+            ),
+            fts_query(terms),
+        ),
+        Dialect::Postgres => (
+            format!(
+                "SELECT id, ts_headline('english', body_text, plainto_tsquery('english', $1), \
+                 'MaxFragments=1, MaxWords=32, MinWords=12, StartSel=' || $2 || ', StopSel=' || $3) \
+                 FROM articles WHERE id IN ({list})"
+            ),
+            terms.join(" "),
+        ),
+    };
+    let mut query = sqlx::query_as(&sql).bind(query_text).bind(start).bind(stop);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(&db.pool).await.map_err(DbError::from)
+}
+
+/// Plain words as an FTS5 query: each quoted, so none is read as an operator.
+fn fts_query(terms: &[String]) -> String {
+    terms.iter().map(|t| format!("\"{}\"", t.replace('"', ""))).collect::<Vec<_>>().join(" ")
 }
 
 /// Ids of every published article and page.

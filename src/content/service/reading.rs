@@ -1,6 +1,6 @@
 //! Reading articles: by slug or id, listings, search, old URLs.
 
-use crate::content::queries;
+use crate::content::queries::{self, ListEnd};
 use crate::store::{Db, DbError};
 
 use super::*;
@@ -22,24 +22,42 @@ pub async fn find_public(db: &Db, slug: &str) -> Result<Article, ContentError> {
     Ok(article)
 }
 
-/// One page of published posts; `page` counts from 1. A page past the end is `NotFound`.
+/// How many published posts `filter` lists.
+pub async fn count(db: &Db, filter: ListFilter) -> Result<i64, ContentError> {
+    Ok(queries::reading::count_published(db, filter).await?)
+}
+
+/// One page of the `total` published posts `filter` lists; `page` counts from 1. A page past
+/// the end is `NotFound`.
 pub async fn list_page(
     db: &Db,
     filter: ListFilter,
+    total: i64,
     page: u32,
     per_page: u32,
 ) -> Result<Page<ArticleSummary>, ContentError> {
-    let total = queries::reading::count_published(db, filter).await?;
     let total_pages = (total as u64).div_ceil(per_page as u64).max(1) as u32;
     if page > total_pages {
         return Err(ContentError::NotFound(format!("page {page}")));
     }
-    let offset = (page as i64 - 1) * per_page as i64;
-    let items = queries::reading::list_published(db, filter, per_page as i64, offset).await?;
+    let (per_page, offset) = (per_page as i64, (page as i64 - 1) * per_page as i64);
+    // Pages past the middle skip from the oldest post, so the last page is as quick as the first.
+    let items = if offset * 2 <= total {
+        queries::reading::list_published(db, filter, per_page, offset, ListEnd::Newest).await?
+    } else {
+        let from_oldest = total - offset - per_page;
+        let (limit, skip) = if from_oldest < 0 { (per_page + from_oldest, 0) } else { (per_page, from_oldest) };
+        queries::reading::list_published(db, filter, limit, skip, ListEnd::Oldest).await?
+    };
     Ok(Page { items, page, total_pages, total_items: total })
 }
 
-/// Searches published posts. Words are taken literally; operators are not interpreted.
+/// How many of the newest matching articles a search ranks: the cost of a search is bounded
+/// by this, however common its words and however large the archive.
+pub const SEARCH_CANDIDATES: i64 = 500;
+
+/// Searches published posts: the best matches among the newest [`SEARCH_CANDIDATES`] that
+/// match. Words are taken literally; operators are not interpreted.
 pub async fn search(db: &Db, text: &str, page: u32, per_page: u32) -> Result<Page<SearchHit>, ContentError> {
     let terms: Vec<String> =
         text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(12).map(str::to_lowercase).collect();
@@ -47,9 +65,19 @@ pub async fn search(db: &Db, text: &str, page: u32, per_page: u32) -> Result<Pag
         return Ok(Page { items: vec![], page: 1, total_pages: 1, total_items: 0 });
     }
     let offset = (page as i64 - 1) * per_page as i64;
-    let (rows, total) = queries::reading::search(db, &terms, per_page as i64, offset).await?;
-    let items =
-        rows.into_iter().map(|(article, snippet)| SearchHit { article, snippet_html: highlight(&snippet) }).collect();
+    let (articles, total) = queries::reading::search(db, &terms, SEARCH_CANDIDATES, per_page as i64, offset).await?;
+    // Markers the database wraps matches in; control characters cannot come from the text
+    // people search in, so `highlight` can escape the snippet and then turn them into <mark>.
+    let ids: Vec<i64> = articles.iter().map(|a| a.id).collect();
+    let mut snippets: std::collections::HashMap<i64, String> =
+        queries::reading::snippets(db, &terms, &ids, "\u{2}", "\u{3}").await?.into_iter().collect();
+    let items = articles
+        .into_iter()
+        .map(|article| {
+            let snippet = snippets.remove(&article.id).unwrap_or_default();
+            SearchHit { article, snippet_html: highlight(&snippet) }
+        })
+        .collect();
     let total_pages = (total as u64).div_ceil(per_page as u64).max(1) as u32;
     Ok(Page { items, page, total_pages, total_items: total })
 }
