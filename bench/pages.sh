@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Page benchmark: OpenVoice against nginx serving the very same bytes as static files.
+# Page benchmark: OpenVoice against nginx serving the very same bytes as static files, and
+# against the smallest axum server answering them from memory (bench/bare_axum.rs).
 #
 # Run from the repository root:
 #
@@ -11,11 +12,13 @@
 #   CORPUS=/path        reuse this corpus folder if it exists, else generate it there
 #   N_ARTICLES=10000    corpus size when generating
 #   OPENVOICE_BIN=path  use this binary instead of `cargo build --release`
+#   BARE_AXUM_BIN=path  use this bare_axum instead of `cargo build --release --example bare_axum`
 #   KEEP=1              keep the temporary folder (data dir, static copies, logs, wrk output)
 #   STRICT=1            exit 1 if a target is missed
 #   WAIT_FOR_JOBS=0     measure while the server still bundles the imported articles (default: after)
 #
-# Targets: article page >= 0.50 of nginx's requests/s with p99 <= 20 ms;
+# Targets: article page >= 0.50 of nginx's requests/s with p99 <= 20 ms, and (issue 15) >= 0.80
+# of bare axum's with p99 <= 10 ms;
 # home page and RSS feed >= 0.30 of nginx; server RSS after the runs <= 100 MiB.
 set -euo pipefail
 
@@ -27,6 +30,7 @@ FEED_PATH="/feed"
 
 OPENVOICE_ADDR="127.0.0.1:18080"
 NGINX_ADDR="127.0.0.1:18081"
+BARE_ADDR="127.0.0.1:18082"
 WRK_THREADS=2
 WRK_CONNECTIONS=64
 DURATION="${DURATION:-20}"
@@ -38,6 +42,8 @@ HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-120}"
 
 ARTICLE_MIN_RATIO="0.50"
 ARTICLE_MAX_P99_MS="20"
+ARTICLE_MIN_AXUM_RATIO="0.80"
+ARTICLE_MAX_P99_AXUM_MS="10"
 LIST_MIN_RATIO="0.30"
 MAX_RSS_MIB="100"
 
@@ -74,9 +80,10 @@ NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 WORK="$(mktemp -d /tmp/openvoice-pages.XXXXXX)"
 OPENVOICE_PID=""
 NGINX_PID=""
+BARE_PID=""
 cleanup() {
     local status=$?
-    for pid in "$OPENVOICE_PID" "$NGINX_PID"; do
+    for pid in "$OPENVOICE_PID" "$NGINX_PID" "$BARE_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
@@ -98,6 +105,7 @@ port_is_free() {
 }
 port_is_free "$OPENVOICE_ADDR" || die "$OPENVOICE_ADDR is already in use"
 port_is_free "$NGINX_ADDR" || die "$NGINX_ADDR is already in use"
+port_is_free "$BARE_ADDR" || die "$BARE_ADDR is already in use"
 
 # --- 2. Build ---------------------------------------------------------------------------
 if [[ -n "${OPENVOICE_BIN:-}" ]]; then
@@ -108,6 +116,14 @@ else
     BIN="${CARGO_TARGET_DIR:-target}/release/openvoice"
 fi
 [[ -x "$BIN" ]] || die "no executable at $BIN"
+if [[ -n "${BARE_AXUM_BIN:-}" ]]; then
+    BARE="$BARE_AXUM_BIN"
+else
+    log "cargo build --release --example bare_axum"
+    cargo build --release --quiet --example bare_axum
+    BARE="${CARGO_TARGET_DIR:-target}/release/examples/bare_axum"
+fi
+[[ -x "$BARE" ]] || die "no executable at $BARE"
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 
 # --- 3. Corpus and data -----------------------------------------------------------------
@@ -236,6 +252,21 @@ for page in "${PAGES[@]}"; do
 done
 log "nginx is up (pid $NGINX_PID)"
 
+BARE_ARGS=()
+for page in "${PAGES[@]}"; do
+    IFS='|' read -r name path type <<<"$page"
+    BARE_ARGS+=("$path=$STATIC/$name.body=$type")
+done
+"$BARE" "$BARE_ADDR" "${BARE_ARGS[@]}" >"$WORK/bare_axum.log" 2>&1 &
+BARE_PID=$!
+deadline=$((SECONDS + 10))
+until curl -s -o /dev/null "http://$BARE_ADDR$HOME_PATH"; do
+    kill -0 "$BARE_PID" 2>/dev/null || { cat "$WORK/bare_axum.log" >&2; die "bare_axum exited"; }
+    ((SECONDS < deadline)) || die "bare_axum did not start"
+    sleep 0.1
+done
+log "bare axum is up (pid $BARE_PID)"
+
 # --- 6. Load --------------------------------------------------------------------------
 # Prints "<requests/s> <p99 in ms> <non-2xx/3xx count>" for one wrk run.
 run_wrk() {
@@ -255,7 +286,7 @@ run_wrk() {
     ' "$out"
 }
 
-declare -A NGINX_RPS OPENVOICE_RPS OPENVOICE_P99 BAD
+declare -A NGINX_RPS BARE_RPS OPENVOICE_RPS OPENVOICE_P99 BAD
 for page in "${PAGES[@]}"; do
     IFS='|' read -r name path type <<<"$page"
     log "wrk $name ($path): nginx, ${DURATION}s"
@@ -263,6 +294,11 @@ for page in "${PAGES[@]}"; do
     read -r rps p99 bad <<<"$result"
     NGINX_RPS[$name]=$rps
     log "  nginx: $rps req/s, p99 $p99 ms"
+    log "wrk $name ($path): bare axum, ${DURATION}s"
+    result="$(run_wrk "http://$BARE_ADDR$path" "$WORK/wrk-bare-$name.txt")"
+    read -r rps p99 bad <<<"$result"
+    BARE_RPS[$name]=$rps
+    log "  bare axum: $rps req/s, p99 $p99 ms"
     log "wrk $name ($path): openvoice, ${DURATION}s"
     result="$(run_wrk "http://$OPENVOICE_ADDR$path" "$WORK/wrk-openvoice-$name.txt")"
     read -r rps p99 bad <<<"$result"
@@ -280,15 +316,17 @@ ALL_MET=1
 at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 at_most() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
-TABLE="| page | nginx req/s | OpenVoice req/s | ratio (OpenVoice/nginx) | OpenVoice p99 | target |
-|---|---:|---:|---:|---:|---|"
+TABLE="| page | nginx req/s | bare axum req/s | OpenVoice req/s | OpenVoice/nginx | OpenVoice/axum | OpenVoice p99 | target |
+|---|---:|---:|---:|---:|---:|---:|---|"
 for page in "${PAGES[@]}"; do
     IFS='|' read -r name path type <<<"$page"
     ratio="$(awk -v o="${OPENVOICE_RPS[$name]}" -v n="${NGINX_RPS[$name]}" 'BEGIN { printf "%.2f", (n > 0 ? o / n : 0) }')"
+    axum_ratio="$(awk -v o="${OPENVOICE_RPS[$name]}" -v n="${BARE_RPS[$name]}" 'BEGIN { printf "%.2f", (n > 0 ? o / n : 0) }')"
     met=1
     if [[ "$name" == article ]]; then
-        target="≥ $ARTICLE_MIN_RATIO and p99 ≤ $ARTICLE_MAX_P99_MS ms"
+        target="≥ $ARTICLE_MIN_RATIO of nginx with p99 ≤ $ARTICLE_MAX_P99_MS ms; ≥ $ARTICLE_MIN_AXUM_RATIO of axum with p99 ≤ $ARTICLE_MAX_P99_AXUM_MS ms"
         at_least "$ratio" "$ARTICLE_MIN_RATIO" && at_most "${OPENVOICE_P99[$name]}" "$ARTICLE_MAX_P99_MS" || met=0
+        at_least "$axum_ratio" "$ARTICLE_MIN_AXUM_RATIO" && at_most "${OPENVOICE_P99[$name]}" "$ARTICLE_MAX_P99_AXUM_MS" || met=0
     else
         target="≥ $LIST_MIN_RATIO"
         at_least "$ratio" "$LIST_MIN_RATIO" || met=0
@@ -299,7 +337,7 @@ for page in "${PAGES[@]}"; do
     fi
     if ((met)); then target+=": met"; else target+=": **missed**"; ALL_MET=0; fi
     TABLE+="
-| $name \`$path\` | ${NGINX_RPS[$name]} | ${OPENVOICE_RPS[$name]} | $ratio | ${OPENVOICE_P99[$name]} ms | $target |"
+| $name \`$path\` | ${NGINX_RPS[$name]} | ${BARE_RPS[$name]} | ${OPENVOICE_RPS[$name]} | $ratio | $axum_ratio | ${OPENVOICE_P99[$name]} ms | $target |"
 done
 if at_most "$RSS_MIB" "$MAX_RSS_MIB"; then rss_verdict="met"; else rss_verdict="**missed**"; ALL_MET=0; fi
 RSS_LINE="OpenVoice resident memory after the runs (VmRSS): $RSS_MIB MiB (target ≤ $MAX_RSS_MIB MiB: $rss_verdict)"
@@ -313,7 +351,7 @@ REPORT="$TABLE
 
 $RSS_LINE
 
-Command: \`$COMMAND\` (each page: \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s --latency\` after a ${WARMUP}s warm-up, first against nginx on $NGINX_ADDR, then OpenVoice on $OPENVOICE_ADDR).
+Command: \`$COMMAND\` (each page: \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s --latency\` after a ${WARMUP}s warm-up, first against nginx on $NGINX_ADDR, then bare axum on $BARE_ADDR, then OpenVoice on $OPENVOICE_ADDR).
 Corpus: $(find "$CORPUS" -maxdepth 1 -name '*.md' | wc -l) articles, article page = \`$ARTICLE_PATH\`.
 Machine: $(nproc) CPUs ($CPU), load generator on the same machine; revision $REV; $NGINX_VERSION, $WRK_VERSION."
 

@@ -1,8 +1,10 @@
 //! What every public page shares (the page chrome): the site, the navigation read once per
-//! content epoch, the canonical URL and the sidebar; and how content's errors answer a request.
+//! content epoch, the canonical URL and the sidebar; listing totals; and how content's errors
+//! answer a request.
 
 use minijinja::{context, Value};
 
+use crate::content::model::ListFilter;
 use crate::content::{queries, service};
 use crate::http::{site_context, AppError, AppState};
 
@@ -63,4 +65,17 @@ impl From<service::ContentError> for AppError {
             service::ContentError::Db(db) => db.into(),
         }
     }
+}
+
+/// How many published posts the listing at `path` (its first page's) holds, counted once per
+/// content epoch: counting reads an index entry per post, and every page of the listing (and
+/// the sitemap index) shows it.
+pub async fn listing_total(state: &AppState, path: &str, filter: ListFilter) -> Result<i64, AppError> {
+    let epoch = state.pages.epoch();
+    if let Some(total) = state.listing_totals.get(epoch, path) {
+        return Ok(total);
+    }
+    let total = service::reading::count(&state.db, filter).await?;
+    state.listing_totals.put(epoch, path.to_string(), total);
+    Ok(total)
 }

@@ -160,7 +160,7 @@ pub fn sitemap_files(posts: i64) -> Vec<String> {
 /// `/sitemap.xml`: the sitemap index.
 async fn sitemap_index(State(state): State<AppState>, headers: HeaderMap) -> Response {
     cached(&state, "/sitemap.xml", &headers, || async {
-        let posts = queries::reading::count_published(&state.db, ListFilter::All).await?;
+        let posts = super::chrome::listing_total(&state, "/", ListFilter::All).await?;
         let base = state.config.base_url();
         let files: Vec<String> = sitemap_files(posts).iter().map(|path| format!("{base}{path}")).collect();
         xml(&state, "sitemap_index.xml", context! { files => files })

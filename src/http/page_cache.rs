@@ -109,7 +109,11 @@ impl<K: std::hash::Hash + Eq, V: Clone> EpochMap<K, V> {
         EpochMap { entries: RwLock::new((0, HashMap::new())), capacity }
     }
 
-    pub fn get(&self, epoch: i64, key: &K) -> Option<V> {
+    pub fn get<Q>(&self, epoch: i64, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         if entries.0 != epoch {
             return None;

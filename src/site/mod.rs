@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::comments;
 use crate::comments::model::Counted;
-use crate::content::chrome::{base_context, page_path};
+use crate::content::chrome::{base_context, listing_total, page_path};
 use crate::content::model::{Article, ArticleKind, ArticleSummary, Category, ListFilter, Neighbours, Page, Tag};
 use crate::content::{queries, service};
 use crate::http::{self, cached, html_page, parse_page, AppError, AppState};
@@ -113,18 +113,9 @@ async fn home(
     .await
 }
 
-/// Page `page` of what `archive` lists, with comment counts. The listing's total is counted
-/// once per content epoch: that reads an index entry per post, and every page of it shows it.
+/// Page `page` of what `archive` lists, with comment counts.
 async fn list_page(state: &AppState, archive: &Archive, page: u32) -> Result<Page<Counted<ArticleSummary>>, AppError> {
-    let epoch = state.pages.epoch();
-    let total = match state.listing_totals.get(epoch, &archive.path) {
-        Some(total) => total,
-        None => {
-            let total = service::reading::count(&state.db, archive.filter).await?;
-            state.listing_totals.put(epoch, archive.path.clone(), total);
-            total
-        }
-    };
+    let total = listing_total(state, &archive.path, archive.filter).await?;
     let per_page = state.config.content.per_page;
     let listing = service::reading::list_page(&state.db, archive.filter, total, page, per_page).await?;
     Ok(comments::service::with_counts(&state.db, listing).await?)
