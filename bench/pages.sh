@@ -270,11 +270,11 @@ log "bare axum is up (pid $BARE_PID)"
 # --- 6. Load --------------------------------------------------------------------------
 # Prints "<requests/s> <p99 in ms> <non-2xx/3xx count>" for one wrk run.
 run_wrk() {
-    local url=$1 out=$2
+    local url=$1 out=$2 header=${3:-X-Bench: 1}
     if ((WARMUP > 0)); then
-        wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WARMUP}s" "$url" >/dev/null
+        wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WARMUP}s" -H "$header" "$url" >/dev/null
     fi
-    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency "$url" >"$out"
+    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency -H "$header" "$url" >"$out"
     awk '
         /^Requests\/sec:/ { rps = $2 }
         $1 == "99%" {
@@ -305,6 +305,12 @@ for page in "${PAGES[@]}"; do
     OPENVOICE_RPS[$name]=$rps OPENVOICE_P99[$name]=$p99 BAD[$name]=$bad
     log "  openvoice: $rps req/s, p99 $p99 ms, non-2xx $bad"
 done
+
+# wrk sends no Accept-Encoding; a browser does, and gets every page compressed as it leaves.
+BROWSER_ENCODINGS="Accept-Encoding: gzip, deflate, br, zstd"
+log "wrk article ($ARTICLE_PATH): openvoice as a browser asks ($BROWSER_ENCODINGS), ${DURATION}s"
+read -r BROWSER_RPS BROWSER_P99 _ <<<"$(run_wrk "http://$OPENVOICE_ADDR$ARTICLE_PATH" "$WORK/wrk-openvoice-browser.txt" "$BROWSER_ENCODINGS")"
+log "  openvoice, compressed: $BROWSER_RPS req/s, p99 $BROWSER_P99 ms"
 
 # --- 7. Memory ------------------------------------------------------------------------
 RSS_KB="$(awk '/^VmRSS:/ { print $2 }' "/proc/$OPENVOICE_PID/status")"
@@ -348,6 +354,8 @@ NGINX_VERSION="$("$NGINX" -v 2>&1 | sed 's/^nginx version: //' || true)"
 WRK_VERSION="$(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }' || true)" # wrk -v exits 1.
 CPU="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 REPORT="$TABLE
+
+The article page as browsers ask for it (\`$BROWSER_ENCODINGS\`, so compressed on the way out): $BROWSER_RPS req/s, p99 $BROWSER_P99 ms.
 
 $RSS_LINE
 

@@ -58,7 +58,11 @@ pub fn router(state: AppState) -> Router {
         // Inside compression, so themed error pages are compressed like any page.
         .layer(ResponseRuleLayer(ThemedErrors(state.clone())))
         .layer(SeeOwnWritesLayer(state.clone()))
-        .layer(tower_http::compression::CompressionLayer::new())
+        // Every answer is compressed as it leaves, cached pages included, so the level is what a
+        // reader's cached page costs: the fastest level serves 2.5x the default's requests/s to
+        // browsers (15k against 6k, article page, wrk -c64 with `Accept-Encoding: br`) for 18%
+        // more bytes.
+        .layer(tower_http::compression::CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(http.request_timeout_secs),
