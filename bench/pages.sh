@@ -308,9 +308,15 @@ done
 
 # wrk sends no Accept-Encoding; a browser does, and gets every page compressed as it leaves.
 BROWSER_ENCODINGS="Accept-Encoding: gzip, deflate, br, zstd"
-log "wrk article ($ARTICLE_PATH): openvoice as a browser asks ($BROWSER_ENCODINGS), ${DURATION}s"
-read -r BROWSER_RPS BROWSER_P99 _ <<<"$(run_wrk "http://$OPENVOICE_ADDR$ARTICLE_PATH" "$WORK/wrk-openvoice-browser.txt" "$BROWSER_ENCODINGS")"
-log "  openvoice, compressed: $BROWSER_RPS req/s, p99 $BROWSER_P99 ms"
+BROWSER_LINES=""
+for page in "${PAGES[@]}"; do
+    IFS='|' read -r name path type <<<"$page"
+    log "wrk $name ($path): openvoice as a browser asks ($BROWSER_ENCODINGS), ${DURATION}s"
+    read -r rps p99 _ <<<"$(run_wrk "http://$OPENVOICE_ADDR$path" "$WORK/wrk-openvoice-browser-$name.txt" "$BROWSER_ENCODINGS")"
+    log "  openvoice, compressed: $rps req/s, p99 $p99 ms"
+    BROWSER_LINES+="
+| $name | $rps | $p99 ms |"
+done
 
 # --- 7. Memory ------------------------------------------------------------------------
 RSS_KB="$(awk '/^VmRSS:/ { print $2 }' "/proc/$OPENVOICE_PID/status")"
@@ -355,7 +361,10 @@ WRK_VERSION="$(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }' || true)" # wrk 
 CPU="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 REPORT="$TABLE
 
-The article page as browsers ask for it (\`$BROWSER_ENCODINGS\`, so compressed on the way out): $BROWSER_RPS req/s, p99 $BROWSER_P99 ms.
+OpenVoice as browsers ask (\`$BROWSER_ENCODINGS\`: the article page compressed as it leaves, since each copy carries its own comment-form token; the others compressed once per cached page):
+
+| page | OpenVoice req/s | p99 |
+|---|---:|---:|$BROWSER_LINES
 
 $RSS_LINE
 

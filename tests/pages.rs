@@ -3,6 +3,8 @@
 #[macro_use]
 mod common;
 
+use std::io::Read;
+
 use common::{Backend, TestSite};
 use scraper::{Html, Selector};
 
@@ -227,6 +229,36 @@ async fn conditional_requests_and_compression() {
     let oversize =
         site.client.post(format!("{}/search", site.base)).body(vec![b'x'; 3 * 1024 * 1024]).send().await.unwrap();
     assert_eq!(oversize.status(), 413, "bodies over http.max_body_bytes are refused");
+    site.finish().await;
+}
+
+#[tokio::test]
+async fn a_cached_page_is_sent_compressed_as_the_browser_asks() {
+    let site = TestSite::start(common::Backend::Sqlite).await;
+    let url = format!("{}/category/defence-security", site.base);
+    // Test clients decompress as browsers do, which hides the coding; this one shows it.
+    let raw = reqwest::Client::builder().no_gzip().no_brotli().build().unwrap();
+    let plain = raw.get(&url).send().await.unwrap();
+    assert!(!plain.headers().contains_key("content-encoding"));
+    let plain_etag = plain.headers()["etag"].to_str().unwrap().to_string();
+    let plain = plain.bytes().await.unwrap();
+    for (accept, coding) in [("gzip, deflate, br, zstd", "br"), ("br;q=0, gzip", "gzip")] {
+        let response = raw.get(&url).header("accept-encoding", accept).send().await.unwrap();
+        assert_eq!(response.headers()["content-encoding"], coding, "{accept}");
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        let etag = response.headers()["etag"].to_str().unwrap().to_string();
+        assert_ne!(etag, plain_etag, "each coding has its own validator");
+        let body = response.bytes().await.unwrap();
+        let mut decoded = Vec::new();
+        match coding {
+            "br" => brotli::Decompressor::new(&body[..], 4096).read_to_end(&mut decoded).unwrap(),
+            _ => flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut decoded).unwrap(),
+        };
+        assert_eq!(decoded, plain, "{coding} decodes to the page");
+        let again =
+            raw.get(&url).header("accept-encoding", accept).header("if-none-match", &etag).send().await.unwrap();
+        assert_eq!(again.status(), 304, "{coding}");
+    }
     site.finish().await;
 }
 

@@ -28,7 +28,7 @@ use crate::config::comments::CommentsConfig;
 use crate::content::model::{Article, ArticleKind};
 use crate::http::forms::{self, parse_form, status_page};
 use crate::http::page_cache::CachedPage;
-use crate::http::{cached, AppError, AppState};
+use crate::http::{cached_as_rendered, AppError, AppState};
 use crate::store::{self, DbError};
 use crate::theme;
 
@@ -124,7 +124,7 @@ where
             Err(err) => err.into_response(),
         }
     } else {
-        cached(state, key, headers, || render(view)).await
+        cached_as_rendered(state, key, headers, || render(view)).await
     };
     stamp_form_token(state, response).await
 }

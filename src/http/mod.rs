@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::store::Db;
 
+pub mod encoding;
 pub mod error;
 pub mod form_guard;
 pub mod forms;
@@ -31,6 +32,7 @@ pub mod response_rule;
 pub mod security;
 
 use crate::theme::Templates;
+use encoding::Coding;
 pub use error::AppError;
 use form_guard::FormGuard;
 use page_cache::{CachedPage, EpochMap, EpochMemo, PageCache};
@@ -172,41 +174,62 @@ pub fn html_page(
 pub fn page(status: StatusCode, content_type: &'static str, body: Bytes, last_modified: Option<i64>) -> CachedPage {
     let digest = Sha256::digest(&body);
     let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-    CachedPage { status, content_type, body, etag, last_modified }
+    CachedPage { status, content_type, body, etag, last_modified, brotli: OnceLock::new(), gzip: OnceLock::new() }
 }
 
 /// Serves `key` from the page cache, rendering it with `render` on a miss, and answers
-/// conditional requests with 304.
+/// conditional requests with 304. A browser gets the page compressed once, not as it leaves.
 pub async fn cached<F, Fut>(state: &AppState, key: &str, headers: &HeaderMap, render: F) -> Response
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<CachedPage, AppError>>,
 {
-    let page = match state.pages.get(key) {
-        Some(page) => page,
-        None => {
-            let epoch = state.pages.epoch();
-            match render().await {
-                Ok(page) => {
-                    let page = Arc::new(page);
-                    state.pages.insert(key.to_string(), epoch, page.clone());
-                    page
-                }
-                Err(err) => return err.into_response(),
-            }
-        }
-    };
-    respond(&page, headers)
+    match cached_page(state, key, render).await {
+        Ok(page) => respond(&page, headers, encoding::negotiate(headers)),
+        Err(err) => err.into_response(),
+    }
 }
 
-fn respond(page: &CachedPage, headers: &HeaderMap) -> Response {
+/// [`cached`] for a page its caller changes on the way out (the comment form's token): always
+/// the body as rendered; the compression layer compresses what the caller makes of it.
+pub async fn cached_as_rendered<F, Fut>(state: &AppState, key: &str, headers: &HeaderMap, render: F) -> Response
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<CachedPage, AppError>>,
+{
+    match cached_page(state, key, render).await {
+        Ok(page) => respond(&page, headers, None),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn cached_page<F, Fut>(state: &AppState, key: &str, render: F) -> Result<Arc<CachedPage>, AppError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<CachedPage, AppError>>,
+{
+    if let Some(page) = state.pages.get(key) {
+        return Ok(page);
+    }
+    let epoch = state.pages.epoch();
+    let page = Arc::new(render().await?);
+    state.pages.insert(key.to_string(), epoch, page.clone());
+    Ok(page)
+}
+
+/// The page's answer in `coding` (each coding its own strong validator: `"<hash>-br"`), or 304.
+fn respond(page: &CachedPage, headers: &HeaderMap, coding: Option<Coding>) -> Response {
+    let etag = match coding {
+        Some(coding) => format!("{}-{}\"", page.etag.trim_end_matches('"'), coding.header_value()),
+        None => page.etag.clone(),
+    };
     let last_modified = page
         .last_modified
         .map(|ts| httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(ts.max(0) as u64)));
     let not_modified = match headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         Some(tags) => tags.split(',').any(|t| {
             let t = t.trim();
-            t == "*" || t.trim_start_matches("W/") == page.etag
+            t == "*" || t.trim_start_matches("W/") == etag
         }),
         None => match (headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()), page.last_modified) {
             (Some(since), Some(modified)) => httpdate::parse_http_date(since)
@@ -219,10 +242,19 @@ fn respond(page: &CachedPage, headers: &HeaderMap) -> Response {
     let mut response = if not_modified && page.status == StatusCode::OK {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (page.status, [(header::CONTENT_TYPE, page.content_type)], page.body.clone()).into_response()
+        let body = match coding {
+            Some(coding) => page.encoded(coding).clone(),
+            None => page.body.clone(),
+        };
+        (page.status, [(header::CONTENT_TYPE, page.content_type)], body).into_response()
     };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&page.etag) {
+    if let Some(coding) = coding {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.header_value()));
+    }
+    // The answer depends on Accept-Encoding whichever coding it has.
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
     if let Some(Ok(v)) = last_modified.map(|d| HeaderValue::from_str(&d)) {

@@ -6,10 +6,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
+
+use super::encoding::Coding;
 
 /// One rendered response.
 #[derive(Debug)]
@@ -21,6 +23,20 @@ pub struct CachedPage {
     pub etag: String,
     /// When the content shown last changed, as Unix seconds.
     pub last_modified: Option<i64>,
+    /// The body in brotli and in gzip, each made on the first request that asks for it.
+    pub brotli: OnceLock<Bytes>,
+    pub gzip: OnceLock<Bytes>,
+}
+
+impl CachedPage {
+    /// The body in `coding`, compressed once.
+    pub fn encoded(&self, coding: Coding) -> &Bytes {
+        let slot = match coding {
+            Coding::Brotli => &self.brotli,
+            Coding::Gzip => &self.gzip,
+        };
+        slot.get_or_init(|| super::encoding::compress(&self.body, coding))
+    }
 }
 
 pub struct PageCache {
