@@ -238,19 +238,25 @@ $NGINX_LOCATIONS
     }
 }
 EOF
+# wait_until_serving NAME ADDR PID LOG: waits up to 10 s for NAME to answer, then checks it
+# serves every page's bytes as fetched from OpenVoice.
+wait_until_serving() {
+    local name=$1 addr=$2 pid=$3 log_file=$4 deadline=$((SECONDS + 10))
+    until curl -s -o /dev/null "http://$addr$HOME_PATH"; do
+        kill -0 "$pid" 2>/dev/null || { cat "$log_file" >&2; die "$name exited"; }
+        ((SECONDS < deadline)) || die "$name did not start"
+        sleep 0.1
+    done
+    for page in "${PAGES[@]}"; do
+        IFS='|' read -r page_name path _ <<<"$page"
+        curl -sS "http://$addr$path" | cmp -s - "$STATIC/$page_name.body" || die "$name does not serve $path as fetched"
+    done
+    log "$name is up (pid $pid)"
+}
+
 "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
 NGINX_PID=$!
-deadline=$((SECONDS + 10))
-until curl -s -o /dev/null "http://$NGINX_ADDR$HOME_PATH"; do
-    kill -0 "$NGINX_PID" 2>/dev/null || { cat "$WORK/nginx/error.log" >&2; die "nginx exited"; }
-    ((SECONDS < deadline)) || die "nginx did not start"
-    sleep 0.1
-done
-for page in "${PAGES[@]}"; do
-    IFS='|' read -r name path type <<<"$page"
-    curl -sS "http://$NGINX_ADDR$path" | cmp -s - "$STATIC/$name.body" || die "nginx does not serve $path as fetched"
-done
-log "nginx is up (pid $NGINX_PID)"
+wait_until_serving nginx "$NGINX_ADDR" "$NGINX_PID" "$WORK/nginx/error.log"
 
 BARE_ARGS=()
 for page in "${PAGES[@]}"; do
@@ -259,13 +265,7 @@ for page in "${PAGES[@]}"; do
 done
 "$BARE" "$BARE_ADDR" "${BARE_ARGS[@]}" >"$WORK/bare_axum.log" 2>&1 &
 BARE_PID=$!
-deadline=$((SECONDS + 10))
-until curl -s -o /dev/null "http://$BARE_ADDR$HOME_PATH"; do
-    kill -0 "$BARE_PID" 2>/dev/null || { cat "$WORK/bare_axum.log" >&2; die "bare_axum exited"; }
-    ((SECONDS < deadline)) || die "bare_axum did not start"
-    sleep 0.1
-done
-log "bare axum is up (pid $BARE_PID)"
+wait_until_serving "bare axum" "$BARE_ADDR" "$BARE_PID" "$WORK/bare_axum.log"
 
 # --- 6. Load --------------------------------------------------------------------------
 # Prints "<requests/s> <p99 in ms> <non-2xx/3xx count>" for one wrk run.
