@@ -333,9 +333,12 @@ async fn searching_too_quickly_is_refused_with_a_retry_after(backend: Backend) {
 
 on_each_backend!(a_published_article_appears_after_the_page_was_cached);
 async fn a_published_article_appears_after_the_page_was_cached(backend: Backend) {
-    let site = TestSite::start(backend).await;
+    // The demo's 7 posts fill one page of 7: a second page exists only once the listing's
+    // total (counted once per content epoch) has seen the new post.
+    let site = TestSite::start_with(backend, "[content]\nper_page = 7\n").await;
     let (_, before) = site.fetch("/").await;
     assert!(!before.contains("Fresh News"));
+    assert_eq!(site.fetch("/page/2").await.0, 404);
     let file = common::write_file(site.dir.path(), "fresh.md", "Fresh body.");
     let out = site.cli(&[
         "post",
@@ -352,6 +355,8 @@ async fn a_published_article_appears_after_the_page_was_cached(backend: Backend)
     site.settle().await;
     let (_, after) = site.fetch("/").await;
     assert!(after.contains("Fresh News"), "{backend:?}: cache follows the content epoch");
+    assert!(after.contains("Page 1 of 2"), "{backend:?}: the total follows the content epoch");
+    assert_eq!(site.fetch("/page/2").await.0, 200, "{backend:?}");
     site.finish().await;
 }
 
