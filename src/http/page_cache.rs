@@ -43,13 +43,12 @@ pub struct PageCache {
     /// The newest epoch seen in the database.
     epoch: AtomicI64,
     /// Entries and the epoch they were rendered under; cleared when the epoch moves.
-    entries: RwLock<(i64, HashMap<String, Arc<CachedPage>>)>,
-    capacity: usize,
+    entries: EpochMap<String, Arc<CachedPage>>,
 }
 
 impl PageCache {
     pub fn new(capacity: usize) -> Self {
-        PageCache { epoch: AtomicI64::new(0), entries: RwLock::new((0, HashMap::new())), capacity }
+        PageCache { epoch: AtomicI64::new(0), entries: EpochMap::new(capacity) }
     }
 
     pub fn epoch(&self) -> i64 {
@@ -61,27 +60,13 @@ impl PageCache {
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<CachedPage>> {
-        let epoch = self.epoch();
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        if entries.0 != epoch {
-            return None;
-        }
-        entries.1.get(key).cloned()
+        self.entries.get(self.epoch(), key)
     }
 
     /// Stores a page rendered under `epoch` (read before rendering, so a write that races the
     /// render leaves the entry already stale).
     pub fn insert(&self, key: String, epoch: i64, page: Arc<CachedPage>) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.0 != epoch {
-            if epoch < entries.0 {
-                return;
-            }
-            *entries = (epoch, HashMap::new());
-        }
-        if entries.1.len() < self.capacity {
-            entries.1.insert(key, page);
-        }
+        self.entries.put(epoch, key, page);
     }
 }
 
