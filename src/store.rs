@@ -143,6 +143,18 @@ impl Db {
         Ok(())
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and another connection then
+    /// commits cannot upgrade its stale snapshot, and fails with `SQLITE_BUSY_SNAPSHOT` without
+    /// waiting for `busy_timeout`.
+    pub async fn begin(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Any>> {
+        let statement = match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        };
+        Ok(self.pool.begin_with(statement).await?)
+    }
+
     /// The content epoch: bumped in the same transaction as every content change.
     pub async fn content_epoch(&self) -> DbResult<i64> {
         sqlx::query_scalar("SELECT value FROM site_state WHERE key = 'content_epoch'")
@@ -231,7 +243,7 @@ pub fn numbered_rows(template: &str, rows: usize, first: usize) -> String {
 
 /// The site secret called `name`, created with `fresh` by whichever node asks first.
 pub async fn site_secret(db: &Db, name: &str, fresh: &str) -> DbResult<String> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("INSERT INTO site_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(fresh)

@@ -124,7 +124,7 @@ pub async fn login(
     let password = password.to_string();
     // argon2 takes tens of milliseconds of CPU: off the async workers.
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let user = match row {
         Some(row) if matches && usable => row.user,
         _ => {
@@ -229,7 +229,7 @@ pub async fn change_password(
     }
     check_new_password(new, confirm)?;
     let hashed = hash(new).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     replace_password(&mut tx, user.id, &hashed, Some(&token_hash(keep_token)), "password.change").await?;
     tx.commit().await?;
     Ok(())
@@ -262,7 +262,7 @@ pub async fn set_password(db: &Db, name: &str, new: &str) -> Result<User, Accoun
         return Err(AccountError::Invalid { field: "username", message: format!("no account named {name:?}") });
     };
     let hashed = hash(new).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     replace_password(&mut tx, row.user.id, &hashed, None, "password.set").await?;
     tx.commit().await?;
     Ok(row.user)
@@ -292,7 +292,7 @@ pub async fn request_reset(
     }
     let token = random_token();
     let mail = compose(&row.user, &token);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     queries::insert_reset(&mut tx, &token_hash(&token), row.user.id, now, now + config.reset_token_secs).await?;
     crate::mail::enqueue(&mut tx, &mail, &format!("password-reset:{}:{now}", row.user.id), now).await?;
     store::record_activity(&mut tx, "password.reset_requested", Some(row.user.id), &row.user.username).await?;
@@ -326,7 +326,7 @@ pub async fn reset_password(db: &Db, token: &str, new: &str, confirm: &str) -> R
 
 async fn apply_reset(db: &Db, token_hash: &str, hashed: &str) -> Result<bool, DbError> {
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let Some(user_id) = queries::use_reset(&mut tx, token_hash, now).await? else { return Ok(false) };
     replace_password(&mut tx, user_id, hashed, None, "password.reset").await?;
     tx.commit().await?;

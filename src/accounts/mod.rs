@@ -196,7 +196,7 @@ pub async fn create_user(db: &Db, new: &NewUser<'_>) -> Result<User, AccountErro
         Some(password) => Some(auth::hash(password).await?),
         None => None,
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     match queries::insert(&mut tx, new, hash.as_deref(), store::now()).await {
         Ok(id) => {
             store::record_activity(&mut tx, "user.create", Some(id), new.username).await?;

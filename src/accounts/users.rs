@@ -30,7 +30,7 @@ pub async fn change(db: &Db, actor: i64, target: i64, change: Change) -> Result<
     if actor == target {
         return Err(refuse("you cannot change, disable or remove your own account here"));
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (role, disabled) = queries::role_and_state(&mut tx, target).await?;
     let (username, _) = queries::names_of(&mut tx, target).await?;
     let active_admin = role == Role::Admin.as_str() && !disabled;

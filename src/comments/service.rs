@@ -245,7 +245,7 @@ pub async fn submit(
         content_html: &content_html,
         content_hash: &content_hash,
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let id = queries::insert(&mut tx, &row, now).await?;
     if status == CommentStatus::Approved {
         store::bump_content_epoch(&mut tx).await?;
@@ -390,7 +390,7 @@ pub async fn set_status(db: &Db, ids: &[i64], status: CommentStatus) -> Result<V
         return Err(CommentError::Invalid(vec![("id", format!("no comment with id {}", missing.join(", ")))]));
     }
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let changed = queries::set_status(&mut tx, ids, status, now).await?;
     if !changed.is_empty() {
         let detail =
@@ -410,7 +410,7 @@ pub async fn set_article_settings(db: &Db, slug: &str, settings: ArticleSettings
         Err(DbError::NotFound) => return Err(CommentError::Invalid(vec![("article", format!("no article {slug:?}"))])),
         Err(err) => return Err(err.into()),
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     queries::save_settings(&mut tx, article_id, settings).await?;
     store::bump_content_epoch(&mut tx).await?;
     tx.commit().await?;
@@ -465,7 +465,7 @@ pub async fn reply_as_moderator(
         content_hash: &content_hash,
     };
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     if parent_status == Some(CommentStatus::Pending) {
         queries::set_status(&mut tx, &[parent.id], CommentStatus::Approved, now).await?;
     }

@@ -77,7 +77,7 @@ pub async fn bundle_article(db: &Db, publishing: &Publishing, article_id: i64) -
     let built = build(previous.clone())?;
     let root = built.root.to_string();
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     queries::put_blocks(&mut tx, &built.blocks, now).await?;
     queries::insert_bundle(&mut tx, article_id, &root, built.dag_size as i64, previous.as_deref(), now).await?;
     for target in config.ipfs.pin_targets() {
@@ -112,7 +112,7 @@ pub async fn build_snapshot(db: &Db, config: &Config, templates: &Templates) -> 
     let feed_xml = String::from_utf8_lossy(&feed.body).into_owned();
     let built = bundle::build_site_snapshot(&entries, templates, &config.site.title, &feed_xml)?;
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     queries::put_blocks(&mut tx, &built.blocks, now).await?;
     queries::set_site_root(&mut tx, &built.root.to_string(), now).await?;
     tx.commit().await?;

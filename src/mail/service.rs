@@ -269,7 +269,7 @@ async fn record(db: &Db, mailer: &Mailer, rows: &[OutboxRow], outcomes: Vec<Outc
             }
             Outcome::Fail { error, bounce } => {
                 warn!(outbox.id = row.id, error = %error, "Mail failed for good");
-                let mut tx = db.pool.begin().await?;
+                let mut tx = db.begin().await?;
                 queries::finish_unsent(&mut tx, row.id, node, "failed", &error, now).await?;
                 if bounce
                     && queries::record_bounce(&mut tx, &row.recipient, &error, config.bounce_threshold, now).await?

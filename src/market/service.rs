@@ -121,7 +121,7 @@ pub async fn poll(db: &Db, polling: &Polling, now: i64) -> anyhow::Result<PollRe
 
     let histories = fetch_due_histories(db, polling, &coins, now, &blocked, &mut outcomes, &mut report).await?;
 
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     for (coin, points, source) in &histories {
         queries::upsert_points(&mut tx, coin.as_str(), &hourly(points)).await?;
         queries::mark_history_synced(&mut tx, coin.as_str(), now, source).await?;

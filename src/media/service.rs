@@ -88,7 +88,7 @@ pub async fn upload(db: &Db, config: &MediaConfig, upload: Upload) -> Result<(Me
     drop(permit);
 
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (original_cid, _) = &processed[0];
     if let Some(id) = queries::id_by_cid(&mut tx, original_cid).await? {
         let item = queries::by_id(&mut tx, id).await?.ok_or(MediaError::NotFound)?;
@@ -154,7 +154,7 @@ pub async fn file(db: &Db, cid: &str) -> Result<Option<MediaFile>, MediaError> {
 
 pub async fn set_alt(db: &Db, actor: &Actor, id: i64, alt_text: &str) -> Result<MediaItem, MediaError> {
     let alt_text = check_alt(alt_text)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let item = queries::by_id(&mut tx, id).await?.ok_or(MediaError::NotFound)?;
     check_owner(actor, &item, "edit")?;
     queries::update_alt(&mut tx, id, &alt_text).await?;
@@ -166,7 +166,7 @@ pub async fn set_alt(db: &Db, actor: &Actor, id: i64, alt_text: &str) -> Result<
 
 /// Deletes the entry and every file no other entry uses.
 pub async fn delete(db: &Db, actor: &Actor, id: i64) -> Result<(), MediaError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let item = queries::by_id(&mut tx, id).await?.ok_or(MediaError::NotFound)?;
     check_owner(actor, &item, "delete")?;
     let cids: Vec<String> =

@@ -162,7 +162,7 @@ impl Importer<'_> {
                     self.report.failed.push(format!("tag {:?}: no usable slug", tag.name));
                     return Ok(());
                 }
-                let mut tx = self.db.pool.begin().await?;
+                let mut tx = self.db.begin().await?;
                 crate::content::queries::terms::ensure_tag(&mut tx, &slug, &name).await?;
                 tx.commit().await?;
                 self.report.tags += 1;
@@ -227,7 +227,7 @@ impl Importer<'_> {
                 self.report.failed.push(format!("category {name:?}: not a usable category name"));
                 continue;
             }
-            let mut tx = self.db.pool.begin().await?;
+            let mut tx = self.db.begin().await?;
             let id = crate::content::queries::terms::ensure_category(&mut tx, &slug, name, now).await?;
             if !category.description.is_empty() {
                 queries::set_category_description(&mut tx, id, &category.description).await?;
@@ -246,7 +246,7 @@ impl Importer<'_> {
                 ));
                 continue;
             };
-            let mut tx = self.db.pool.begin().await?;
+            let mut tx = self.db.begin().await?;
             content_queries::terms::set_category_parent(&mut tx, id, Some(parent)).await?;
             tx.commit().await?;
         }
@@ -423,7 +423,7 @@ impl Importer<'_> {
         };
         let old_path = old_path(&item.link);
         let result: Result<(), DbError> = async {
-            let mut tx = self.db.pool.begin().await?;
+            let mut tx = self.db.begin().await?;
             queries::save_import_key(&mut tx, SOURCE, "post", &external_id, id).await?;
             if let Some(old) = old_path.as_deref().filter(|old| *old != new_path) {
                 content_queries::write::save_redirect(&mut tx, old, &new_path).await?;
@@ -527,7 +527,7 @@ impl Importer<'_> {
             created_at,
         };
         let result: Result<(), DbError> = async {
-            let mut tx = self.db.pool.begin().await?;
+            let mut tx = self.db.begin().await?;
             let id = queries::insert_comment(&mut tx, &row).await?;
             queries::save_import_key(&mut tx, SOURCE, "comment", &comment.id, id).await?;
             if status == "approved" {
@@ -548,7 +548,7 @@ impl Importer<'_> {
                 self.report.notes.push(format!("featured image {attachment} is not in the export"));
                 continue;
             };
-            let mut tx = self.db.pool.begin().await?;
+            let mut tx = self.db.begin().await?;
             queries::set_featured_image(&mut tx, article_id, url).await?;
             store::bump_content_epoch(&mut tx).await?;
             tx.commit().await?;

@@ -256,7 +256,7 @@ pub async fn save(db: &Db, base: &Config, form: &[(String, String)]) -> Result<V
 
     let now = store::now();
     let mut changed = Vec::new();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     for (key, value) in &submitted {
         let before = saved.get(*key);
         if leaf(base, key).as_ref() == Some(value) {

@@ -81,7 +81,7 @@ pub async fn request(
     source: &str,
     now: i64,
 ) -> Result<Requested, DbError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     queries::insert_if_absent(&mut tx, address.as_str(), "pending", "instant", source, now).await?;
     let existing = queries::by_email(&mut tx, address.as_str()).await?.ok_or(DbError::NotFound)?;
     if existing.confirm_sent_at.is_some_and(|at| now - at < config.confirm_resend_secs) {
@@ -111,7 +111,7 @@ pub async fn add_confirmed(
     frequency: Frequency,
     now: i64,
 ) -> Result<Subscriber, SubscriptionError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     queries::insert_if_absent(&mut tx, address.as_str(), "confirmed", frequency.as_str(), "cli", now).await?;
     if let Some(reason) = mail_queries::suppression(&mut tx, address.as_str()).await? {
         // Dropping the transaction rolls the insert back.
@@ -170,7 +170,7 @@ pub async fn confirm(
 ) -> Result<(Subscriber, bool), SubscriptionError> {
     let max_age = config.confirm_max_age_hours * 3600;
     let row = verified(db, keys, token, |k, c, e| k.check_confirm(c, e, now, max_age)).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let changed = queries::confirm(&mut tx, row.id, now).await?;
     mail_queries::unsuppress(&mut tx, &row.email).await?;
     let row = queries::by_id(&mut tx, row.id).await?.ok_or(DbError::NotFound)?;
@@ -218,7 +218,7 @@ pub async fn update(
         }
     }
     let row = verified(db, keys, token, |k, c, e| k.check_manage(c, e)).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     queries::set_frequency(&mut tx, row.id, frequency.as_str(), now).await?;
     queries::set_categories(&mut tx, row.id, categories.as_deref(), now).await?;
     let row = queries::by_id(&mut tx, row.id).await?.ok_or(DbError::NotFound)?;
@@ -231,7 +231,7 @@ pub async fn update(
 /// cancelled. Idempotent; returns whether they were subscribed until now.
 pub async fn unsubscribe(db: &Db, keys: &Keys, token: &str, now: i64) -> Result<(Subscriber, bool), SubscriptionError> {
     let row = verified(db, keys, token, |k, c, e| k.check_manage(c, e)).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let changed = unsubscribe_row(&mut tx, &row, "link", now).await?;
     let row = queries::by_id(&mut tx, row.id).await?.ok_or(DbError::NotFound)?;
     tx.commit().await?;
@@ -255,7 +255,7 @@ async fn unsubscribe_row(
 
 /// Unsubscribes an address by hand (a `mailto:` unsubscribe request). `false` if unknown.
 pub async fn unsubscribe_address(db: &Db, address: &Address, now: i64) -> Result<bool, DbError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     mail_queries::suppress(&mut tx, address.as_str(), "unsubscribed", "operator", now).await?;
     let found = match queries::by_email(&mut tx, address.as_str()).await? {
         Some(row) => {
@@ -271,7 +271,7 @@ pub async fn unsubscribe_address(db: &Db, address: &Address, now: i64) -> Result
 /// Deletes a subscriber and cancels their queued mail; the suppression list keeps the
 /// address if it is on it. `false` if unknown.
 pub async fn remove(db: &Db, address: &Address) -> Result<bool, DbError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let Some(id) = queries::delete_by_email(&mut tx, address.as_str()).await? else {
         return Ok(false);
     };
@@ -317,7 +317,7 @@ pub async fn fan_out(
     let published_at = article.published_at.unwrap_or(queued_at);
     let fresh = published_at >= queued_at - config.notify_window_hours * 3600;
     let state = if fresh || force { "sent" } else { "skipped" };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     // The decision first: a write, so concurrent runs serialise on it (and SQLite does not
     // refuse a read-then-write transaction).
     let first = queries::record_mailing(&mut tx, article_id, article.category_id, state, now).await?;
@@ -382,7 +382,7 @@ pub async fn queue_digests(db: &Db, config: &SubscriptionsConfig, at: i64) -> Re
         let Some((topic, since, until)) = digest_period(config, frequency, at) else { continue };
         let payload =
             serde_json::json!({ "since": since, "until": until, "frequency": frequency.as_str() }).to_string();
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         let n = queries::digest_fan_out(&mut tx, DIGEST_KIND, &topic, &payload, frequency.as_str(), since, until, now)
             .await?;
         tx.commit().await?;
@@ -511,7 +511,7 @@ pub async fn import(db: &Db, text: &str, pending: bool, now: i64) -> Result<Impo
     let suppressed: HashSet<String> =
         mail_queries::suppressed_among(&mut conn, &emails).await.map_err(db_error)?.into_iter().collect();
     drop(conn);
-    let mut tx = db.pool.begin().await.map_err(|e| db_error(DbError::from(e)))?;
+    let mut tx = db.begin().await.map_err(db_error)?;
     let (blocked, rows): (Vec<_>, Vec<_>) =
         rows.into_iter().partition(|(r, _)| suppressed.contains(&r.email) && r.status != "unsubscribed");
     report.suppressed = blocked.len();

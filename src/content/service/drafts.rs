@@ -77,11 +77,11 @@ pub async fn upsert_prepared(
     items: &[Prepared],
     terms: Terms,
 ) -> Result<Vec<Saved>, (Option<usize>, ContentError)> {
-    let db_error = |e| (None, ContentError::from(DbError::from(e)));
-    let mut tx = db.pool.begin().await.map_err(db_error)?;
+    let db_error = |e: DbError| (None, ContentError::from(e));
+    let mut tx = db.begin().await.map_err(db_error)?;
     match save_batch_in(&mut tx, db, items, terms).await {
         Ok(saved) => {
-            tx.commit().await.map_err(db_error)?;
+            tx.commit().await.map_err(|e| db_error(e.into()))?;
             Ok(saved)
         }
         Err((None, ContentError::Db(err))) if err.is_refused_value() => {
@@ -89,14 +89,14 @@ pub async fn upsert_prepared(
             // (a NUL character, which PostgreSQL refuses in text): save them one by one, which
             // names the draft at fault.
             tracing::warn!(error = %err, "A batch write failed; saving its drafts one by one");
-            tx.rollback().await.map_err(db_error)?;
-            let mut tx = db.pool.begin().await.map_err(db_error)?;
+            tx.rollback().await.map_err(|e| db_error(e.into()))?;
+            let mut tx = db.begin().await.map_err(db_error)?;
             let mut saved = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 let checked = item.checked.as_ref().map_err(|e| (Some(i), e.copy_of_check()))?;
                 saved.push(save_in(&mut tx, db, &item.draft, checked, terms, true).await.map_err(|e| (Some(i), e))?);
             }
-            tx.commit().await.map_err(db_error)?;
+            tx.commit().await.map_err(|e| db_error(e.into()))?;
             Ok(saved)
         }
         Err(err) => {
@@ -225,7 +225,7 @@ pub(super) async fn save(
     update_existing: bool,
 ) -> Result<Saved, ContentError> {
     let checked = check_draft(limits, &draft)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let saved = save_in(&mut tx, db, &draft, &checked, terms, update_existing).await?;
     tx.commit().await?;
     Ok(saved)
@@ -334,7 +334,7 @@ pub async fn add_category(db: &Db, name: &str, description: &str) -> Result<Cate
     if slug.is_empty() || name.chars().count() > MAX_TERM_CHARS {
         return Err(invalid("name", format!("{name:?} is not a usable category name")));
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let id = match queries::terms::insert_category(&mut tx, &slug, name, description, store::now()).await {
         Ok(id) => id,
         Err(DbError::Conflict(_)) => return Err(invalid("name", format!("category {name:?} already exists"))),

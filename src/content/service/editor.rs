@@ -125,7 +125,7 @@ pub(super) async fn write_article(
         None => None,
     };
 
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let current = match (id, before) {
         (Some(id), Some(article)) => {
             // Read again inside the transaction: the rules apply to the row being changed.
@@ -242,7 +242,7 @@ pub async fn autosave(
     if excerpt.chars().count() > MAX_EXCERPT_CHARS {
         return Err(invalid("excerpt", format!("must be at most {MAX_EXCERPT_CHARS} characters")));
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (author_id, status) =
         queries::write::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
     may_edit(actor, author_id, status)?;

@@ -69,7 +69,7 @@ pub async fn restore_revision(db: &Db, actor: &Actor, id: i64, revision_id: i64)
     })?;
     let rendered = markdown::render(&revision.body_md);
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (author_id, status) =
         queries::write::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
     may_edit(actor, author_id, status)?;

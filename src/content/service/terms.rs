@@ -50,7 +50,7 @@ pub async fn save_category(
     require(actor, Capability::ManageTerms, "manage categories")?;
     let (name, slug) = check_category(edit).map_err(first_error)?;
     let description = edit.description.trim().to_string();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     if let Some(parent) = edit.parent_id {
         let parents = queries::terms::category_parents(&mut tx).await?;
         if !parents.iter().any(|(c, _)| *c == parent) {
@@ -101,7 +101,7 @@ pub async fn save_category(
 /// Deletes a category; its articles become uncategorised, its subcategories move up a level.
 pub async fn delete_category(db: &Db, actor: &Actor, id: i64) -> Result<(), ContentError> {
     require(actor, Capability::ManageTerms, "manage categories")?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     if !queries::terms::delete_category(&mut tx, id).await? {
         return Err(ContentError::NotFound(format!("category {id}")));
     }
@@ -133,7 +133,7 @@ pub async fn rename_tag(db: &Db, actor: &Actor, id: i64, name: &str, slug: &str)
         given => given.to_string(),
     };
     validate_slug(&slug)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     match queries::terms::rename_tag(&mut tx, id, &slug, name).await {
         Ok(true) => {}
         Ok(false) => return Err(ContentError::NotFound(format!("tag {id}"))),
@@ -159,7 +159,7 @@ pub async fn delete_tag(db: &Db, actor: &Actor, id: i64, into: Option<i64>) -> R
             return Err(invalid("into", format!("no tag with id {into}")));
         }
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let done = match into {
         Some(into) => queries::terms::merge_tag(&mut tx, id, into).await?,
         None => queries::terms::delete_tag(&mut tx, id).await?,

@@ -129,7 +129,7 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
         return Ok(Status::Published);
     }
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     queries::write::set_status(&mut tx, article.summary.id, Status::Published, Some(now), None, now).await?;
     enqueue_for_status(&mut tx, article.summary.id, Status::Published, None, now).await?;
     store::record_activity(&mut tx, "article.published", Some(article.summary.id), slug).await?;
@@ -142,7 +142,7 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
 /// unscheduled meanwhile, so running it twice is harmless.
 pub async fn publish_scheduled(db: &Db, article_id: i64) -> Result<bool, ContentError> {
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let changed = queries::write::publish_if_scheduled(&mut tx, article_id, now).await?;
     if changed {
         enqueue_for_status(&mut tx, article_id, Status::Published, None, now).await?;
@@ -233,7 +233,7 @@ pub(super) async fn enqueue_snapshot(conn: &mut sqlx::AnyConnection, now: i64) -
 /// Publishes, schedules, unpublishes, trashes or restores article `id`.
 pub async fn change_status(db: &Db, actor: &Actor, id: i64, change: StatusChange) -> Result<Status, ContentError> {
     let now = store::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (author_id, was) = queries::write::owner_and_status(&mut tx, id).await?.ok_or_else(|| article_not_found(id))?;
     may_change_status(actor, author_id)?;
     let (status, published_at, scheduled_at, activity) = match (change, was) {
