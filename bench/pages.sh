@@ -50,8 +50,8 @@ MAX_RSS_MIB="100"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-log() { printf '[pages.sh] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+SCRIPT=pages.sh
+source bench/lib.sh
 
 # The command line that reproduces this run, for the results file.
 COMMAND="DURATION=$DURATION WARMUP=$WARMUP N_ARTICLES=$N_ARTICLES"
@@ -275,15 +275,7 @@ run_wrk() {
         wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WARMUP}s" -H "$header" "$url" >/dev/null
     fi
     wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency -H "$header" "$url" >"$out"
-    awk '
-        /^Requests\/sec:/ { rps = $2 }
-        $1 == "99%" {
-            v = $2; unit = v; sub(/^[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v)
-            p99 = v * (unit == "us" ? 0.001 : unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : 0)
-        }
-        /Non-2xx or 3xx responses:/ { bad = $NF }
-        END { printf "%s %.2f %d\n", rps, p99, bad }
-    ' "$out"
+    wrk_figures "$out"
 }
 
 declare -A NGINX_RPS BARE_RPS OPENVOICE_RPS OPENVOICE_P99 BAD

@@ -33,8 +33,8 @@ ADDR="127.0.0.1:18090"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-log() { printf '[scale.sh] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+SCRIPT=scale.sh
+source bench/lib.sh
 
 command -v wrk >/dev/null || {
     log "installing wrk"
@@ -100,12 +100,7 @@ start_server() {
         OPENVOICE_CONTENT_SEARCH_BURST=1000000000 OPENVOICE_CONTENT_SEARCH_PER_MINUTE=1000000000 \
         "$BIN" --data "$data" "${DB_ARGS[@]}" serve --no-jobs --listen "$ADDR" >"$data/serve.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 1 600); do
-        [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/healthz" || true)" == 200 ]] && return
-        kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$data/serve.log" >&2; die "serve exited"; }
-        sleep 0.2
-    done
-    die "serve did not answer /healthz"
+    wait_for_health "$ADDR" "$SERVER_PID" "$data/serve.log"
 }
 
 stop_server() {

@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
         config.market.enabled = enabled;
         config.http.page_cache_entries = 0;
         let state = AppState::new(config, db.clone(), dir.path().to_path_buf());
-        state.pages.set_epoch(db.content_epoch().await?);
+        state.pages.advance(db.content_epoch().await?, &[openvoice::store::ContentChange::Everything]);
         routers.push(openvoice::app::router::router(state));
     }
     let bytes_on = render(&routers[0]).await;

@@ -155,6 +155,26 @@ impl Db {
         Ok(self.pool.begin_with(statement).await?)
     }
 
+    /// What the writes moving the content epoch from `seen` to `now` changed: `[Everything]`
+    /// where the record of one of them is gone.
+    pub async fn content_changes(&self, seen: i64, now: i64) -> DbResult<Vec<ContentChange>> {
+        let everything = vec![ContentChange::Everything];
+        if now - seen > KEPT_EPOCHS / 2 {
+            return Ok(everything);
+        }
+        let rows: Vec<(i64, String, Option<i64>)> =
+            sqlx::query_as("SELECT epoch, scope, article_id FROM content_changes WHERE epoch > $1 AND epoch <= $2")
+                .bind(seen)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+        let epochs: std::collections::HashSet<i64> = rows.iter().map(|(epoch, _, _)| *epoch).collect();
+        if epochs.len() as i64 != now - seen {
+            return Ok(everything);
+        }
+        Ok(rows.iter().map(|(_, scope, article_id)| ContentChange::from_scope(scope, *article_id)).collect())
+    }
+
     /// The content epoch: bumped in the same transaction as every content change.
     pub async fn content_epoch(&self) -> DbResult<i64> {
         sqlx::query_scalar("SELECT value FROM site_state WHERE key = 'content_epoch'")
@@ -164,9 +184,62 @@ impl Db {
     }
 }
 
-/// Bumps the content epoch inside the caller's transaction.
-pub async fn bump_content_epoch(tx: &mut sqlx::AnyConnection) -> DbResult<()> {
-    sqlx::query("UPDATE site_state SET value = value + 1 WHERE key = 'content_epoch'").execute(tx).await?;
+/// What a content write changed, so that page caches drop only the pages showing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentChange {
+    /// What any page may show: settings, categories, prices, many articles at once.
+    Everything,
+    /// An article's text, status or place in listings: its own pages, every other page but
+    /// other articles' pages, and those (which link to their neighbours) after a bounded lag.
+    Article(i64),
+    /// What shows only on an article's own pages (its comments, its IPFS links), and on the
+    /// pages that are no article's (listings, feeds).
+    AroundArticle(i64),
+}
+
+impl ContentChange {
+    fn scope(self) -> (&'static str, Option<i64>) {
+        match self {
+            ContentChange::Everything => ("everything", None),
+            ContentChange::Article(id) => ("article", Some(id)),
+            ContentChange::AroundArticle(id) => ("extras", Some(id)),
+        }
+    }
+
+    fn from_scope(scope: &str, article_id: Option<i64>) -> ContentChange {
+        match (scope, article_id) {
+            ("article", Some(id)) => ContentChange::Article(id),
+            ("extras", Some(id)) => ContentChange::AroundArticle(id),
+            _ => ContentChange::Everything,
+        }
+    }
+}
+
+/// Changes recorded per write; a write changing more articles counts as `Everything`.
+const MOST_SCOPED_CHANGES: usize = 100;
+/// Epochs whose changes are kept: a node further behind drops every page.
+const KEPT_EPOCHS: i64 = 10_000;
+
+/// Bumps the content epoch inside the caller's transaction, recording what changed.
+pub async fn bump_content_epoch(tx: &mut sqlx::AnyConnection, changes: &[ContentChange]) -> DbResult<()> {
+    let epoch: i64 =
+        sqlx::query_scalar("UPDATE site_state SET value = value + 1 WHERE key = 'content_epoch' RETURNING value")
+            .fetch_one(&mut *tx)
+            .await?;
+    let scoped =
+        !changes.is_empty() && changes.len() <= MOST_SCOPED_CHANGES && !changes.contains(&ContentChange::Everything);
+    let rows: Vec<(&str, Option<i64>)> =
+        if scoped { changes.iter().map(|c| c.scope()).collect() } else { vec![ContentChange::Everything.scope()] };
+    let sql = format!(
+        "INSERT INTO content_changes (epoch, scope, article_id) VALUES {}",
+        numbered_rows("(?, ?, ?)", rows.len(), 1)
+    );
+    let mut insert = sqlx::query(&sql);
+    for (scope, article_id) in rows {
+        insert = insert.bind(epoch).bind(scope).bind(article_id);
+    }
+    insert.execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM content_changes WHERE epoch <= $1").bind(epoch - KEPT_EPOCHS).execute(tx).await?;
     Ok(())
 }
 

@@ -263,6 +263,43 @@ async fn a_cached_page_is_sent_compressed_as_the_browser_asks() {
 }
 
 #[tokio::test]
+async fn an_article_page_is_sent_compressed_with_a_form_token_issued_that_second() {
+    let site = TestSite::start_with(common::Backend::Sqlite, "[comments]\nmin_seconds = 0\nflood_seconds = 0\n").await;
+    let url = format!("{}/article/{DEFENCE_ARTICLE}", site.base);
+    let raw =
+        reqwest::Client::builder().no_gzip().no_brotli().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (n, (accept, coding)) in [("gzip, deflate, br, zstd", "br"), ("gzip", "gzip")].into_iter().enumerate() {
+        let asked = chrono::Utc::now().timestamp();
+        let response = raw.get(&url).header("accept-encoding", accept).send().await.unwrap();
+        let answered = chrono::Utc::now().timestamp();
+        assert_eq!(response.headers()["content-encoding"], coding, "{accept}");
+        let body = response.bytes().await.unwrap();
+        let mut decoded = Vec::new();
+        match coding {
+            "br" => brotli::Decompressor::new(&body[..], 4096).read_to_end(&mut decoded).unwrap(),
+            _ => flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut decoded).unwrap(),
+        };
+        let html = String::from_utf8(decoded).unwrap();
+        let doc = Html::parse_document(&html);
+        let token = select(&doc, "#commentform input[name=token]")[0].value().attr("value").unwrap().to_string();
+        let issued: i64 = token.split('.').next().unwrap().parse().unwrap_or_else(|_| panic!("token {token:?}"));
+        assert!((asked..=answered).contains(&issued), "{coding}: token of {issued}, asked at {asked}");
+        // The form accepts the token.
+        let email = format!("reader{n}@example.org");
+        let form = [
+            ("author", "Reader"),
+            ("email", &email),
+            ("url", ""),
+            ("comment", &format!("Read it in {coding}.")),
+            ("token", &token),
+        ];
+        let posted = raw.post(format!("{url}/comments")).form(&form).send().await.unwrap();
+        assert_eq!(posted.status(), 303, "{coding}");
+    }
+    site.finish().await;
+}
+
+#[tokio::test]
 async fn theme_templates_can_be_overridden_from_the_data_folder() {
     let site = TestSite::start(common::Backend::Sqlite).await;
     let theme = site.dir.path().join("theme");
@@ -393,5 +430,55 @@ async fn the_category_navigation_follows_new_posts(backend: Backend) {
     // A page not rendered before, so only the navigation memo could be stale.
     let (_, after) = site.fetch("/category/technology").await;
     assert_eq!(technology_count(&after), (before + 1).to_string(), "{backend:?}");
+    site.finish().await;
+}
+
+on_each_backend!(a_write_drops_only_the_cached_pages_that_show_it);
+/// A comment approved on one article, or another article published, must not re-render every
+/// article page. To see which pages were re-rendered, a title is changed in the database behind
+/// the cache's back (no content epoch bump): a page still cached shows the old one.
+async fn a_write_drops_only_the_cached_pages_that_show_it(backend: Backend) {
+    let config = "[comments]\nmin_seconds = 0\n\n[http]\nother_articles_lag_secs = 2\n";
+    let site = TestSite::start_with(backend, config).await;
+    let commented = format!("/article/{DEFENCE_ARTICLE}");
+    let watched = "/article/selvik-port-ends-paper-manifests";
+    for path in ["/", commented.as_str(), watched] {
+        assert_eq!(site.fetch(path).await.0, 200, "{path}");
+    }
+    sqlx::query(
+        "UPDATE articles SET title = 'Retitled Behind The Cache' WHERE slug = 'selvik-port-ends-paper-manifests'",
+    )
+    .execute(&site.db.pool)
+    .await
+    .unwrap();
+
+    // A first comment is held; approving it changes its article's page and the listings (which
+    // count comments), not the watched article's page.
+    let response = common::post_comment(&site, DEFENCE_ARTICLE, "Ann Reader", "ann@example.org", "Fair point.").await;
+    assert_eq!(response.status(), 303);
+    let id = response.headers()["location"].to_str().unwrap().rsplit("#comment-").next().unwrap().to_string();
+    let out = site.cli(&["comments", "approve", &id]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    site.settle().await;
+    assert!(site.fetch(&commented).await.1.contains("Fair point."), "{backend:?}: the approved comment shows at once");
+    assert!(site.fetch("/").await.1.contains("Retitled Behind The Cache"), "{backend:?}: the home page was rendered");
+    assert!(!site.fetch(watched).await.1.contains("Retitled"), "{backend:?}: another article's page stays cached");
+
+    // A new post shows at once on listings and its own page; other article pages (their
+    // neighbour links, the sidebar's counts) follow within `other_articles_lag_secs`.
+    let file = common::write_file(site.dir.path(), "fresh.md", "Fresh body.");
+    let out = site.cli(
+        &["post", "new", "--title", "Fresh Edition", "--category", "Economy", "--file"]
+            .into_iter()
+            .chain([file.to_str().unwrap(), "--publish"])
+            .collect::<Vec<_>>(),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    site.settle().await;
+    let published = std::time::Instant::now();
+    assert!(site.fetch("/").await.1.contains("Fresh Edition"), "{backend:?}");
+    assert!(!site.fetch(watched).await.1.contains("Retitled"), "{backend:?}: within the lag, still cached");
+    tokio::time::sleep(std::time::Duration::from_secs(2).saturating_sub(published.elapsed())).await;
+    assert!(site.fetch(watched).await.1.contains("Retitled"), "{backend:?}: rendered again after the lag");
     site.finish().await;
 }

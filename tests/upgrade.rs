@@ -30,7 +30,9 @@ async fn a_site_made_before_0011_keeps_everything() {
     // The schema as it was at 0010, with the demo site and a comment in it.
     let all =
         Migrator::new(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))).await.unwrap();
-    let before: Vec<_> = all.migrations.iter().filter(|m| m.version <= 10).cloned().collect();
+    // Seeding runs today's code, which also records each write in `content_changes` (0013, a
+    // new table that 0011 does not touch): that migration runs early.
+    let before: Vec<_> = all.migrations.iter().filter(|m| m.version <= 10 || m.version == 13).cloned().collect();
     assert!(all.migrations.iter().any(|m| m.version == 11), "the migration under test");
     let old = Migrator { migrations: Cow::Owned(before), ..Migrator::DEFAULT };
     let pool = AnyPoolOptions::new()

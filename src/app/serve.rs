@@ -11,7 +11,7 @@ use tracing::info;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::jobs::WorkerConfig;
-use crate::store::Db;
+use crate::store::{ContentChange, Db};
 
 /// Serves the site on `config.listen` until a shutdown signal; in-flight requests and the job in
 /// hand finish first.
@@ -20,7 +20,7 @@ pub async fn serve(config: Config, db: Db, data_dir: PathBuf, run_jobs: bool) ->
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let shutdown = CancellationToken::new();
     let state = AppState::new(config.clone(), db.clone(), data_dir);
-    state.pages.set_epoch(db.content_epoch().await?);
+    state.pages.advance(db.content_epoch().await?, &[ContentChange::Everything]);
     // The file's configuration with the settings saved in the admin; pages follow later changes
     // through `state.settings`, the job worker through `settings::run_worker`.
     let config = crate::settings::service::effective(&db, &config).await.context("reading the saved settings")?;

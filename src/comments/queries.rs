@@ -356,17 +356,22 @@ pub async fn count_for_moderation(db: &Db, filter: ModerationFilter) -> DbResult
         .map_err(DbError::from)
 }
 
-/// Sets the status of the comments among `ids` whose status differs; returns the ids changed.
-/// The statement writes first, so on SQLite the transaction takes the write lock at once.
-pub async fn set_status(conn: &mut AnyConnection, ids: &[i64], status: CommentStatus, now: i64) -> DbResult<Vec<i64>> {
+/// Sets the status of the comments among `ids` whose status differs; returns those changed, as
+/// `(comment id, article id)` in the order of comment ids.
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    status: CommentStatus,
+    now: i64,
+) -> DbResult<Vec<(i64, i64)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "UPDATE comments SET status = $1, updated_at = $2 WHERE status <> $1 AND id IN ({}) RETURNING id",
+        "UPDATE comments SET status = $1, updated_at = $2 WHERE status <> $1 AND id IN ({}) RETURNING id, article_id",
         crate::store::numbered_rows("?", ids.len(), 3)
     );
-    let mut update = sqlx::query_scalar::<_, i64>(&sql).bind(status.as_str()).bind(now);
+    let mut update = sqlx::query_as::<_, (i64, i64)>(&sql).bind(status.as_str()).bind(now);
     for id in ids {
         update = update.bind(*id);
     }

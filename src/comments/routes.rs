@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,7 +28,7 @@ use crate::config::comments::CommentsConfig;
 use crate::content::model::{Article, ArticleKind};
 use crate::http::forms::{self, parse_form, status_page};
 use crate::http::page_cache::CachedPage;
-use crate::http::{cached_as_rendered, AppError, AppState};
+use crate::http::{self, encoding, AppError, AppState};
 use crate::store::{self, DbError};
 use crate::theme;
 
@@ -111,22 +111,31 @@ pub struct FormState {
 }
 
 /// Serves an article page: from the page cache for anonymous readers, rendered afresh for a
-/// reader with comment cookies; either way with a fresh form token.
+/// reader with comment cookies; either way with a form token issued this second.
 pub async fn article_page<F, Fut>(state: &AppState, key: &str, headers: &HeaderMap, render: F) -> Response
 where
     F: FnOnce(View) -> Fut,
     Fut: Future<Output = Result<CachedPage, AppError>>,
 {
     let view = view_from_cookies(state, headers).await;
-    let response = if view.is_personal() {
-        match render(view).await {
-            Ok(page) => personal(page, StatusCode::OK),
+    if view.is_personal() {
+        return match render(view).await {
+            Ok(page) => personal(state, page, StatusCode::OK).await,
             Err(err) => err.into_response(),
-        }
-    } else {
-        cached_as_rendered(state, key, headers, || render(view)).await
+        };
+    }
+    let page = match http::cached_page(state, key, || render(view)).await {
+        Ok(page) => page,
+        Err(err) => return err.into_response(),
     };
-    stamp_form_token(state, response).await
+    let now = store::now();
+    let page = match page.copy_for_second(now) {
+        Some(copy) => copy,
+        // A page without a comment form is served as cached.
+        None if find_placeholder(&page.body).is_none() => page,
+        None => page.keep_for_second(now, with_form_token(&page.body, form_keys(state).await.as_ref(), now)),
+    };
+    http::respond(&page, headers, encoding::negotiate(headers))
 }
 
 /// The `comments` value of the article template (thread, form, JSON-LD), and when the
@@ -302,46 +311,30 @@ async fn view_from_cookies(state: &AppState, headers: &HeaderMap) -> View {
     View { own, saved, ..View::default() }
 }
 
-/// A page rendered for one reader: never stored by shared caches.
-fn personal(page: CachedPage, status: StatusCode) -> Response {
-    (status, [(header::CONTENT_TYPE, page.content_type), (header::CACHE_CONTROL, "private, no-store")], page.body)
+/// A page rendered for one reader, with a form token issued now: never stored by shared caches.
+async fn personal(state: &AppState, page: CachedPage, status: StatusCode) -> Response {
+    let body = with_form_token(&page.body, form_keys(state).await.as_ref(), store::now());
+    (status, [(header::CONTENT_TYPE, page.content_type), (header::CACHE_CONTROL, "private, no-store")], body)
         .into_response()
 }
 
-/// Replaces the form-token placeholder in an HTML response with a token issued now.
-pub async fn stamp_form_token(state: &AppState, response: Response) -> Response {
-    let is_html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/html"));
-    if !is_html || response.status() == StatusCode::NOT_MODIFIED {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            tracing::error!(error = %err, "Reading a rendered page");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response();
-        }
+/// The keys form tokens are signed with; `None` (and forms that will be refused) if the
+/// database cannot be read.
+async fn form_keys(state: &AppState) -> Option<Keys> {
+    Keys::of(state).await.map_err(|err| tracing::warn!(error = %err, "Could not read the comment keys")).ok()
+}
+
+/// `body` with its form-token placeholder replaced by a token issued at `now`.
+fn with_form_token(body: &Bytes, keys: Option<&Keys>, now: i64) -> Bytes {
+    let Some((start, end, article_id)) = find_placeholder(body) else {
+        return body.clone();
     };
-    let Some((start, end, article_id)) = find_placeholder(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    let token = match Keys::of(state).await {
-        Ok(keys) => keys.form_token(article_id, store::now()),
-        Err(err) => {
-            tracing::warn!(error = %err, "Could not read the comment keys");
-            String::new()
-        }
-    };
-    let mut stamped = Vec::with_capacity(bytes.len() + token.len());
-    stamped.extend_from_slice(&bytes[..start]);
+    let token = keys.map(|keys| keys.form_token(article_id, now)).unwrap_or_default();
+    let mut stamped = Vec::with_capacity(body.len() + token.len());
+    stamped.extend_from_slice(&body[..start]);
     stamped.extend_from_slice(token.as_bytes());
-    stamped.extend_from_slice(&bytes[end..]);
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(stamped))
+    stamped.extend_from_slice(&body[end..]);
+    stamped.into()
 }
 
 /// The placeholder `__OVTOKEN_<id>__`: its byte range and the article id. The form sits near
@@ -394,7 +387,7 @@ async fn reply_page(
     view.page = reply_target_page(&state, &slug, id).await?;
     view.reply_to = Some(id);
     let page = post_page(&state, &slug, view).await?;
-    let mut response = stamp_form_token(&state, personal(page, StatusCode::OK)).await;
+    let mut response = personal(&state, page, StatusCode::OK).await;
     response.headers_mut().insert("x-robots-tag", HeaderValue::from_static("noindex"));
     Ok(response)
 }
@@ -593,7 +586,7 @@ async fn refused(
     };
     view.form = Some(FormState { values: form, errors, message: Some(message.to_string()) });
     let mut response = match post_page(state, slug, view).await {
-        Ok(page) => stamp_form_token(state, personal(page, status)).await,
+        Ok(page) => personal(state, page, status).await,
         Err(err) => return err.into_response(),
     };
     if let Some(wait) = retry_after {

@@ -3,7 +3,7 @@
 //! comment public (or hides a public one) also bumps the content epoch, so every node's page
 //! cache drops the pages that show it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
@@ -14,7 +14,7 @@ use crate::comments::queries::{self, NewRow, TargetRow};
 use crate::comments::text;
 use crate::config::comments::CommentsConfig;
 use crate::content::model::{ArticleSummary, Page};
-use crate::store::{self, Db, DbError};
+use crate::store::{self, ContentChange, Db, DbError};
 
 /// WordPress's field limits, in characters.
 pub const MAX_NAME_CHARS: usize = 245;
@@ -248,7 +248,7 @@ pub async fn submit(
     let mut tx = db.begin().await?;
     let id = queries::insert(&mut tx, &row, now).await?;
     if status == CommentStatus::Approved {
-        store::bump_content_epoch(&mut tx).await?;
+        store::bump_content_epoch(&mut tx, &[ContentChange::AroundArticle(target.id)]).await?;
     }
     tx.commit().await?;
     tracing::info!(comment.id = id, article.id = target.id, status = status.as_str(), "New comment on {}", target.slug);
@@ -391,13 +391,16 @@ pub async fn set_status(db: &Db, ids: &[i64], status: CommentStatus) -> Result<V
     }
     let now = store::now();
     let mut tx = db.begin().await?;
-    let changed = queries::set_status(&mut tx, ids, status, now).await?;
+    let (changed, articles): (Vec<i64>, Vec<i64>) =
+        queries::set_status(&mut tx, ids, status, now).await?.into_iter().unzip();
     if !changed.is_empty() {
         let detail =
             format!("{} → {}", changed.iter().map(i64::to_string).collect::<Vec<_>>().join(","), status.as_str());
         store::record_activity(&mut tx, "comments.moderated", None, &detail).await?;
-        // Approving publishes; spam or trash may hide a public comment. Either way pages change.
-        store::bump_content_epoch(&mut tx).await?;
+        // Approving publishes; spam or trash may hide a public comment. Either way the pages of
+        // the comments' articles change.
+        let pages = BTreeSet::from_iter(articles).into_iter().map(ContentChange::AroundArticle).collect::<Vec<_>>();
+        store::bump_content_epoch(&mut tx, &pages).await?;
     }
     tx.commit().await?;
     Ok(changed)
@@ -412,7 +415,7 @@ pub async fn set_article_settings(db: &Db, slug: &str, settings: ArticleSettings
     };
     let mut tx = db.begin().await?;
     queries::save_settings(&mut tx, article_id, settings).await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::AroundArticle(article_id)]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -471,7 +474,7 @@ pub async fn reply_as_moderator(
     }
     let id = queries::insert(&mut tx, &row, now).await?;
     store::record_activity(&mut tx, "comments.replied", Some(id), &parent.id.to_string()).await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::AroundArticle(parent.article_id)]).await?;
     tx.commit().await?;
     Ok(id)
 }

@@ -75,8 +75,12 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Requests handled at once; excess ones get 503 with `Retry-After` instead of queueing.
     pub max_concurrency: usize,
-    /// Rendered pages kept in memory per node (keyed by the content epoch).
+    /// Rendered pages kept in memory per node.
     pub page_cache_entries: usize,
+    /// How long a cached article page may keep showing out-of-date links to its neighbours
+    /// after another article is published, edited or taken down (its own changes and its
+    /// comments show at once). Longer keeps more pages cached on a busy site.
+    pub other_articles_lag_secs: u64,
     /// The site is served over HTTPS by a TLS-terminating proxy in front of it: session
     /// cookies get `Secure` and every response `Strict-Transport-Security`.
     pub behind_tls: bool,
@@ -144,6 +148,7 @@ impl Default for HttpConfig {
             max_body_bytes: 2 * 1024 * 1024,
             max_concurrency: 1024,
             page_cache_entries: 2048,
+            other_articles_lag_secs: 60,
             behind_tls: false,
         }
     }
@@ -238,6 +243,7 @@ impl Config {
         check_range("content.search_per_minute", self.content.search_per_minute, 1, 1_000_000_000)?;
         check_range("http.max_body_bytes", self.http.max_body_bytes as u64, 1024, 1 << 30)?;
         check_range("http.max_concurrency", self.http.max_concurrency as u64, 1, 1_000_000)?;
+        check_range("http.other_articles_lag_secs", self.http.other_articles_lag_secs, 0, 3600)?;
         check_range("http.request_timeout_secs", self.http.request_timeout_secs, 1, 3600)?;
         check_range("jobs.poll_interval_ms", self.jobs.poll_interval_ms, 10, 3_600_000)?;
         check_range("jobs.lease_secs", self.jobs.lease_secs.max(0) as u64, 5, 86_400)?;

@@ -53,17 +53,30 @@ pub fn negotiate(headers: &HeaderMap) -> Option<Coding> {
     }
 }
 
-/// `body` in `coding`, at a level worth paying once per page and content epoch.
-pub fn compress(body: &[u8], coding: Coding) -> Bytes {
+/// How hard to compress a body: it pays off once per page and content epoch, less so once a
+/// second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    /// Brotli quality 6 (window 2^22), gzip level 6: within a few percent of the best for pages,
+    /// at a millisecond.
+    OncePerPage,
+    /// Brotli quality 3, gzip level 1: a fifth of that time, for copies made once a second.
+    OncePerSecond,
+}
+
+/// `body` in `coding`, at `effort`.
+pub fn compress(body: &[u8], coding: Coding, effort: Effort) -> Bytes {
     let mut out = Vec::with_capacity(body.len() / 3);
+    let once_per_page = effort == Effort::OncePerPage;
     match coding {
         Coding::Brotli => {
-            // Quality 6, window 2^22: within a few percent of the best for pages, at a millisecond.
-            let mut writer = brotli::CompressorWriter::new(&mut out, 4096, 6, 22);
+            let quality = if once_per_page { 6 } else { 3 };
+            let mut writer = brotli::CompressorWriter::new(&mut out, 4096, quality, 22);
             writer.write_all(body).expect("writing to memory");
         }
         Coding::Gzip => {
-            let mut writer = flate2::write::GzEncoder::new(&mut out, flate2::Compression::default());
+            let level = if once_per_page { flate2::Compression::default() } else { flate2::Compression::fast() };
+            let mut writer = flate2::write::GzEncoder::new(&mut out, level);
             writer.write_all(body).expect("writing to memory");
             writer.finish().expect("writing to memory");
         }

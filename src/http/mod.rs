@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::store::Db;
+use crate::store::{ContentChange, Db};
 
 pub mod encoding;
 pub mod error;
@@ -85,7 +85,8 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(config: Config, db: Db, data_dir: PathBuf) -> AppState {
         let templates = Templates::new(&data_dir);
-        let pages = PageCache::new(config.http.page_cache_entries);
+        let pages =
+            PageCache::new(config.http.page_cache_entries, Duration::from_secs(config.http.other_articles_lag_secs));
         let (comments, subscriptions) = (&config.comments, &config.subscriptions);
         let comment_guard = FormGuard::new(
             form_guard::COMMENTS_SECRET,
@@ -141,14 +142,21 @@ pub async fn follow_content_epoch(state: AppState, shutdown: CancellationToken) 
 }
 
 async fn catch_up_with_content_epoch(state: &AppState) {
-    match state.db.content_epoch().await {
-        Ok(epoch) => {
-            // Settings first, so pages cached under the new epoch show the new settings.
-            state.settings.follow(&state.db, &state.config, &state.templates, epoch).await;
-            state.pages.set_epoch(epoch)
-        }
-        Err(err) => tracing::warn!(error = %err, "Could not read the content epoch"),
+    let epoch = match state.db.content_epoch().await {
+        Ok(epoch) => epoch,
+        Err(err) => return tracing::warn!(error = %err, "Could not read the content epoch"),
+    };
+    // Settings first, so pages cached under the new epoch show the new settings.
+    state.settings.follow(&state.db, &state.config, &state.templates, epoch).await;
+    let seen = state.pages.epoch();
+    if epoch <= seen {
+        return;
     }
+    let changes = state.db.content_changes(seen, epoch).await.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "Could not read what changed; dropping every cached page");
+        vec![ContentChange::Everything]
+    });
+    state.pages.advance(epoch, &changes);
 }
 
 /// Site-wide values every template sees as `site`.
@@ -174,7 +182,7 @@ pub fn html_page(
 pub fn page(status: StatusCode, content_type: &'static str, body: Bytes, last_modified: Option<i64>) -> CachedPage {
     let digest = Sha256::digest(&body);
     let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-    CachedPage { status, content_type, body, etag, last_modified, brotli: OnceLock::new(), gzip: OnceLock::new() }
+    CachedPage::new(status, content_type, body, etag, last_modified)
 }
 
 /// Serves `key` from the page cache, rendering it with `render` on a miss, and answers
@@ -190,20 +198,8 @@ where
     }
 }
 
-/// [`cached`] for a page its caller changes on the way out (the comment form's token): always
-/// the body as rendered; the compression layer compresses what the caller makes of it.
-pub async fn cached_as_rendered<F, Fut>(state: &AppState, key: &str, headers: &HeaderMap, render: F) -> Response
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<CachedPage, AppError>>,
-{
-    match cached_page(state, key, render).await {
-        Ok(page) => respond(&page, headers, None),
-        Err(err) => err.into_response(),
-    }
-}
-
-async fn cached_page<F, Fut>(state: &AppState, key: &str, render: F) -> Result<Arc<CachedPage>, AppError>
+/// The page cached under `key`, rendered by `render` on a miss.
+pub async fn cached_page<F, Fut>(state: &AppState, key: &str, render: F) -> Result<Arc<CachedPage>, AppError>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<CachedPage, AppError>>,
@@ -218,7 +214,7 @@ where
 }
 
 /// The page's answer in `coding` (each coding its own strong validator: `"<hash>-br"`), or 304.
-fn respond(page: &CachedPage, headers: &HeaderMap, coding: Option<Coding>) -> Response {
+pub fn respond(page: &CachedPage, headers: &HeaderMap, coding: Option<Coding>) -> Response {
     let etag = match coding {
         Some(coding) => format!("{}-{}\"", page.etag.trim_end_matches('"'), coding.header_value()),
         None => page.etag.clone(),

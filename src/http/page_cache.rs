@@ -1,17 +1,22 @@
-//! Rendered responses kept in memory, keyed by request path and the content epoch.
+//! Rendered responses kept in memory, keyed by request path.
 //!
-//! The epoch is a counter in the database bumped by every content write; each node re-reads it
-//! a few times a second. An entry rendered under an older epoch is never served, so a node never
-//! shows content older than that poll interval, whichever node (or CLI process) wrote it.
+//! The content epoch is a counter in the database bumped by every content write, which also
+//! records what it changed (`store::ContentChange`); each node re-reads the epoch a few times a
+//! second and drops the pages showing what changed. So a node never shows content older than
+//! that poll interval, whichever node (or CLI process) wrote it, and a comment approved on one
+//! article leaves every other article's page cached. Other articles' pages link to their
+//! neighbours: when an article changes they are served for at most `other_articles_lag` more.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
 
-use super::encoding::Coding;
+use super::encoding::{Coding, Effort};
+use crate::store::ContentChange;
 
 /// One rendered response.
 #[derive(Debug)]
@@ -23,50 +28,154 @@ pub struct CachedPage {
     pub etag: String,
     /// When the content shown last changed, as Unix seconds.
     pub last_modified: Option<i64>,
+    /// The article whose page this is; `None` for pages that are no article's (listings, feeds).
+    article_id: Option<i64>,
+    /// How hard its compressed copies are worth compressing.
+    effort: Effort,
     /// The body in brotli and in gzip, each made on the first request that asks for it.
     pub brotli: OnceLock<Bytes>,
     pub gzip: OnceLock<Bytes>,
+    /// The copy [`CachedPage::for_second`] made last, and the second it was made for.
+    for_second: RwLock<Option<(i64, Arc<CachedPage>)>>,
 }
 
 impl CachedPage {
+    pub fn new(
+        status: StatusCode,
+        content_type: &'static str,
+        body: Bytes,
+        etag: String,
+        last_modified: Option<i64>,
+    ) -> CachedPage {
+        CachedPage {
+            status,
+            content_type,
+            body,
+            etag,
+            last_modified,
+            article_id: None,
+            effort: Effort::OncePerPage,
+            brotli: OnceLock::new(),
+            gzip: OnceLock::new(),
+            for_second: RwLock::new(None),
+        }
+    }
+
+    /// Marks the page as `article_id`'s: the cache drops it when that article changes, and keeps
+    /// it (for `other_articles_lag`) when another one does.
+    pub fn of_article(self, article_id: i64) -> CachedPage {
+        CachedPage { article_id: Some(article_id), ..self }
+    }
+
+    /// The copy of this page made for the second `now` by [`CachedPage::keep_for_second`].
+    ///
+    /// For what varies by the second only, as the comment form's token (which carries the
+    /// second it was issued): made once a second and kept with its compressed copies, it costs
+    /// no copy or compression of the body per request.
+    pub fn copy_for_second(&self, now: i64) -> Option<Arc<CachedPage>> {
+        let slot = self.for_second.read().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().filter(|(at, _)| *at == now).map(|(_, copy)| copy.clone())
+    }
+
+    /// Keeps `body` as this page's copy for the second `now`. The copy keeps this page's
+    /// validators: it differs only in what varies by the second.
+    pub fn keep_for_second(&self, now: i64, body: Bytes) -> Arc<CachedPage> {
+        let copy = Arc::new(CachedPage {
+            article_id: self.article_id,
+            effort: Effort::OncePerSecond,
+            ..CachedPage::new(self.status, self.content_type, body, self.etag.clone(), self.last_modified)
+        });
+        *self.for_second.write().unwrap_or_else(|e| e.into_inner()) = Some((now, copy.clone()));
+        copy
+    }
+
     /// The body in `coding`, compressed once.
     pub fn encoded(&self, coding: Coding) -> &Bytes {
         let slot = match coding {
             Coding::Brotli => &self.brotli,
             Coding::Gzip => &self.gzip,
         };
-        slot.get_or_init(|| super::encoding::compress(&self.body, coding))
+        slot.get_or_init(|| super::encoding::compress(&self.body, coding, self.effort))
     }
 }
 
 pub struct PageCache {
-    /// The newest epoch seen in the database.
+    /// The newest epoch seen in the database; moved only by [`PageCache::advance`].
     epoch: AtomicI64,
-    /// Entries and the epoch they were rendered under; cleared when the epoch moves.
-    entries: EpochMap<String, Arc<CachedPage>>,
+    entries: RwLock<HashMap<String, Entry>>,
+    capacity: usize,
+    other_articles_lag: Duration,
+}
+
+struct Entry {
+    page: Arc<CachedPage>,
+    /// Since when another article changed: the page's links to its neighbours may be out of date.
+    neighbours_changed: Option<Instant>,
 }
 
 impl PageCache {
-    pub fn new(capacity: usize) -> Self {
-        PageCache { epoch: AtomicI64::new(0), entries: EpochMap::new(capacity) }
+    pub fn new(capacity: usize, other_articles_lag: Duration) -> Self {
+        PageCache { epoch: AtomicI64::new(0), entries: RwLock::default(), capacity, other_articles_lag }
     }
 
     pub fn epoch(&self) -> i64 {
         self.epoch.load(Ordering::Acquire)
     }
 
-    pub fn set_epoch(&self, epoch: i64) {
-        self.epoch.store(epoch, Ordering::Release);
-    }
-
     pub fn get(&self, key: &str) -> Option<Arc<CachedPage>> {
-        self.entries.get(self.epoch(), key)
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(key)?;
+        match entry.neighbours_changed {
+            Some(since) if since.elapsed() >= self.other_articles_lag => None,
+            _ => Some(entry.page.clone()),
+        }
     }
 
-    /// Stores a page rendered under `epoch` (read before rendering, so a write that races the
-    /// render leaves the entry already stale).
+    /// Stores a page rendered under `epoch` (read before rendering): unless the epoch has moved
+    /// since, as a write that raced the render may not show in it.
     pub fn insert(&self, key: String, epoch: i64, page: Arc<CachedPage>) {
-        self.entries.put(epoch, key, page);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if epoch == self.epoch() && (entries.len() < self.capacity || entries.contains_key(&key)) {
+            entries.insert(key, Entry { page, neighbours_changed: None });
+        }
+    }
+
+    /// Moves to `epoch`, dropping the pages that show what `changes` (the writes since the
+    /// current epoch) changed.
+    pub fn advance(&self, epoch: i64, changes: &[ContentChange]) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if epoch <= self.epoch() {
+            return;
+        }
+        self.epoch.store(epoch, Ordering::Release);
+        if changes.contains(&ContentChange::Everything) {
+            entries.clear();
+            return;
+        }
+        let mut touched = HashSet::new();
+        let mut an_article_changed = false;
+        for change in changes {
+            match *change {
+                ContentChange::Article(id) => {
+                    touched.insert(id);
+                    an_article_changed = true;
+                }
+                ContentChange::AroundArticle(id) => {
+                    touched.insert(id);
+                }
+                ContentChange::Everything => {}
+            }
+        }
+        let now = Instant::now();
+        entries.retain(|_, entry| match entry.page.article_id {
+            Some(id) if !touched.contains(&id) => {
+                if an_article_changed {
+                    entry.neighbours_changed.get_or_insert(now);
+                }
+                true
+            }
+            _ => false,
+        });
     }
 }
 

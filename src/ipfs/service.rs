@@ -16,7 +16,7 @@ use crate::ipfs::bundle::{self, BundleContext, SnapshotEntry};
 use crate::ipfs::jobs::PinBundle;
 use crate::ipfs::queries;
 use crate::jobs;
-use crate::store::{self, Db, DbError};
+use crate::store::{self, ContentChange, Db, DbError};
 use crate::theme::Templates;
 
 /// What the publishing jobs need: the site's settings, its theme and an HTTP client for pinning.
@@ -88,7 +88,7 @@ pub async fn bundle_article(db: &Db, publishing: &Publishing, article_id: i64) -
     // Coalesced: a burst of publications rebuilds the snapshot once.
     jobs::enqueue(&mut tx, &BuildSnapshot, now + 2, Some("ipfs.snapshot")).await?;
     store::record_activity(&mut tx, "ipfs.bundled", Some(article_id), &root).await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::AroundArticle(article_id)]).await?;
     tx.commit().await?;
     tracing::info!(article.id = article_id, cid = %root, "Bundled article {slug}");
     Ok(Some(built.root))

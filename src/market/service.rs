@@ -11,7 +11,7 @@ use crate::config::market::{MarketConfig, TokenSource};
 use crate::market::model::{self, bucket, CoinLabel, Observation, PricePoint, Quote, Rejection};
 use crate::market::provider::{PriceProvider, ProviderError, Providers};
 use crate::market::queries;
-use crate::store::{self, Db, DbResult};
+use crate::store::{self, ContentChange, Db, DbResult};
 
 /// Most history requests one poll makes (CoinGecko's free tier allows about 30 calls a minute).
 pub const HISTORY_REQUESTS_PER_POLL: usize = 10;
@@ -145,7 +145,7 @@ pub async fn poll(db: &Db, polling: &Polling, now: i64) -> anyhow::Result<PollRe
     queries::prune_points(&mut tx, now - model::HISTORY_KEEP_SECS).await?;
     report.epoch_bumped = !got.is_empty() || !histories.is_empty() || report.stale_changed > 0;
     if report.epoch_bumped {
-        store::bump_content_epoch(&mut tx).await?;
+        store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
     }
     tx.commit().await?;
     Ok(report)

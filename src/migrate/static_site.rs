@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::content::queries;
 use crate::http::AppState;
 use crate::migrate::static_pages::Snapshot;
-use crate::store::Db;
+use crate::store::{ContentChange, Db};
 
 /// What an export wrote.
 #[derive(Debug, Default)]
@@ -60,7 +60,7 @@ pub async fn export_state(db: Db, mut config: Config, data_dir: PathBuf) -> anyh
     app.templates.add_global("static_export", true);
     let epoch = state.db.content_epoch().await?;
     state.settings.follow(&state.db, &state.config, &state.templates, epoch).await;
-    state.pages.set_epoch(epoch);
+    state.pages.advance(epoch, &[ContentChange::Everything]);
     Ok(state)
 }
 

@@ -26,7 +26,7 @@ use crate::content::queries as content_queries;
 use crate::content::service::{self, ContentLimits, Draft, Publish, Saved, Terms};
 use crate::migrate::queries;
 use crate::migrate::wxr::{self, Node, WxrReader};
-use crate::store::{self, Db, DbError};
+use crate::store::{self, ContentChange, Db, DbError};
 
 const SOURCE: &str = "wordpress";
 
@@ -232,7 +232,7 @@ impl Importer<'_> {
             if !category.description.is_empty() {
                 queries::set_category_description(&mut tx, id, &category.description).await?;
             }
-            store::bump_content_epoch(&mut tx).await?;
+            store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
             tx.commit().await?;
             ids.insert(category.nicename.clone(), id);
             self.report.categories += 1;
@@ -531,7 +531,7 @@ impl Importer<'_> {
             let id = queries::insert_comment(&mut tx, &row).await?;
             queries::save_import_key(&mut tx, SOURCE, "comment", &comment.id, id).await?;
             if status == "approved" {
-                store::bump_content_epoch(&mut tx).await?;
+                store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
             }
             tx.commit().await.map_err(DbError::from)
         }
@@ -550,7 +550,7 @@ impl Importer<'_> {
             };
             let mut tx = self.db.begin().await?;
             queries::set_featured_image(&mut tx, article_id, url).await?;
-            store::bump_content_epoch(&mut tx).await?;
+            store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
             tx.commit().await?;
         }
         Ok(())

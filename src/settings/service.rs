@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::config::{self, Config};
 use crate::settings::queries;
-use crate::store::{self, Db, DbError};
+use crate::store::{self, ContentChange, Db, DbError};
 
 /// How a field's text is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +273,7 @@ pub async fn save(db: &Db, base: &Config, form: &[(String, String)]) -> Result<V
     if !changed.is_empty() {
         // Names only: values may be secrets.
         store::record_activity(&mut tx, "settings.save", None, &changed.join(", ")).await?;
-        store::bump_content_epoch(&mut tx).await?;
+        store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
     }
     tx.commit().await?;
     Ok(changed)

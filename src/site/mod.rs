@@ -24,6 +24,7 @@ use crate::comments::model::Counted;
 use crate::content::chrome::{base_context, listing_total, page_path};
 use crate::content::model::{Article, ArticleKind, ArticleSummary, Category, ListFilter, Neighbours, Page, Tag};
 use crate::content::{queries, service};
+use crate::http::page_cache::CachedPage;
 use crate::http::{self, cached, html_page, parse_page, AppError, AppState};
 use crate::theme;
 
@@ -127,7 +128,7 @@ pub(crate) async fn listing_html(
     state: &AppState,
     archive: &Archive,
     listing: Page<Counted<ArticleSummary>>,
-) -> Result<http::page_cache::CachedPage, AppError> {
+) -> Result<CachedPage, AppError> {
     let last_modified = listing.items.iter().map(|a| a.item.updated_at).max();
     let base = base_context(state, &page_path(&archive.path, listing.page), sidebar(state).await).await?;
     let template = if archive.filter == ListFilter::All { "home.html" } else { "archive.html" };
@@ -152,7 +153,7 @@ pub fn post_page<'a>(
     state: &'a AppState,
     slug: &'a str,
     view: comments::routes::View,
-) -> BoxFuture<'a, Result<http::page_cache::CachedPage, AppError>> {
+) -> BoxFuture<'a, Result<CachedPage, AppError>> {
     Box::pin(async move {
         let article = service::reading::find_public(&state.db, slug).await?;
         if article.summary.kind != ArticleKind::Post {
@@ -183,7 +184,7 @@ async fn render_article(
     state: &AppState,
     article: Article,
     comments_view: &comments::routes::View,
-) -> Result<http::page_cache::CachedPage, AppError> {
+) -> Result<CachedPage, AppError> {
     let extras = ArticleExtras {
         neighbours: queries::reading::neighbours(&state.db, &article.summary).await?,
         comments: comments::routes::context(state, &article, comments_view).await?,
@@ -208,7 +209,8 @@ pub(crate) async fn article_html(
     state: &AppState,
     article: Article,
     extras: ArticleExtras,
-) -> Result<http::page_cache::CachedPage, AppError> {
+) -> Result<CachedPage, AppError> {
+    let article_id = article.summary.id;
     let path = article.summary.kind.path(&article.summary.slug);
     let template = if article.summary.kind == ArticleKind::Page { "page.html" } else { "article.html" };
     let base = base_context(state, &path, sidebar(state).await).await?;
@@ -225,7 +227,7 @@ pub(crate) async fn article_html(
         neighbours => neighbours,
         json_ld => Value::from_safe_string(json_ld),
     }};
-    html_page(state, template, ctx, last_modified)
+    Ok(html_page(state, template, ctx, last_modified)?.of_article(article_id))
 }
 
 /// JSON-LD `NewsArticle`, safe to embed in a `<script>` element.

@@ -156,7 +156,7 @@ impl TestSite {
         openvoice::demo::seed_if_empty(&db, limits).await.expect("seeding");
         let config = std::sync::Arc::new(config);
         let state = AppState::new((*config).clone(), db.clone(), dir.path().to_path_buf());
-        state.pages.set_epoch(db.content_epoch().await.expect("epoch"));
+        state.pages.advance(db.content_epoch().await.expect("epoch"), &[openvoice::store::ContentChange::Everything]);
         let shutdown = CancellationToken::new();
         tokio::spawn(http::follow_content_epoch(state.clone(), shutdown.clone()));
         tokio::spawn(http::serve(listener, openvoice::app::router::router(state.clone()), shutdown.clone()));

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::content::queries;
 use crate::content::queries::write::ArticleRow;
-use crate::store::{self, Db, DbError};
+use crate::store::{self, ContentChange, Db, DbError};
 
 use super::write::{resolve_author, resolve_category, unique_slug, write_core, Replaced, StatusJobs};
 use super::*;
@@ -213,7 +213,8 @@ pub(super) async fn save_batch_in(
     let activity: Vec<(&str, Option<i64>, &str)> =
         saved.iter().map(|s| (s.activity_kind(), Some(s.id()), s.slug())).collect();
     store::record_activity_many(tx, &activity).await.map_err(batch_error)?;
-    store::bump_content_epoch(tx).await.map_err(batch_error)?;
+    let changed: Vec<ContentChange> = saved.iter().map(|s| ContentChange::Article(s.id())).collect();
+    store::bump_content_epoch(tx, &changed).await.map_err(batch_error)?;
     Ok(saved)
 }
 
@@ -340,7 +341,7 @@ pub async fn add_category(db: &Db, name: &str, description: &str) -> Result<Cate
         Err(DbError::Conflict(_)) => return Err(invalid("name", format!("category {name:?} already exists"))),
         Err(err) => return Err(err.into()),
     };
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
     tx.commit().await?;
     Ok(Category { id, slug, name: name.to_string(), description: description.to_string() })
 }

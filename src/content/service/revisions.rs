@@ -2,7 +2,7 @@
 
 use crate::content::markdown;
 use crate::content::queries;
-use crate::store::{self, Db, DbError};
+use crate::store::{self, ContentChange, Db, DbError};
 
 use super::editor::article_for_edit;
 use super::write::enqueue_for_status;
@@ -85,7 +85,7 @@ pub async fn restore_revision(db: &Db, actor: &Actor, id: i64, revision_id: i64)
     queries::revisions::set_text(&mut tx, id, &text, now).await?;
     enqueue_for_status(&mut tx, id, status, None, now).await?;
     store::record_activity(&mut tx, "article.revision_restored", Some(id), &revision_id.to_string()).await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::Article(id)]).await?;
     tx.commit().await?;
     Ok(())
 }

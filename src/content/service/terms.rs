@@ -2,7 +2,7 @@
 
 use crate::accounts::Capability;
 use crate::content::queries;
-use crate::store::{self, Db, DbError};
+use crate::store::{self, ContentChange, Db, DbError};
 
 use super::*;
 
@@ -93,7 +93,7 @@ pub async fn save_category(
         }
     }
     store::record_activity(&mut tx, "category.saved", Some(entry.category.id), &slug).await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
     tx.commit().await?;
     Ok(entry)
 }
@@ -106,7 +106,7 @@ pub async fn delete_category(db: &Db, actor: &Actor, id: i64) -> Result<(), Cont
         return Err(ContentError::NotFound(format!("category {id}")));
     }
     store::record_activity(&mut tx, "category.deleted", Some(id), "").await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -143,7 +143,7 @@ pub async fn rename_tag(db: &Db, actor: &Actor, id: i64, name: &str, slug: &str)
         Err(err) => return Err(err.into()),
     }
     store::record_activity(&mut tx, "tag.renamed", Some(id), &slug).await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -168,7 +168,7 @@ pub async fn delete_tag(db: &Db, actor: &Actor, id: i64, into: Option<i64>) -> R
         return Err(ContentError::NotFound(format!("tag {id}")));
     }
     store::record_activity(&mut tx, if into.is_some() { "tag.merged" } else { "tag.deleted" }, Some(id), "").await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
     tx.commit().await?;
     Ok(())
 }

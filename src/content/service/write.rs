@@ -8,7 +8,7 @@ use crate::content::jobs::{notification, BuildBundle, BuildSnapshot, PublishSche
 use crate::content::queries;
 use crate::content::queries::write::ArticleRow;
 use crate::jobs;
-use crate::store::{self, Db, DbError};
+use crate::store::{self, ContentChange, Db, DbError};
 
 use super::reading::find;
 use super::*;
@@ -67,7 +67,7 @@ pub(super) async fn write_core(
         enqueue_snapshot(tx, now).await?;
     }
     store::record_activity(&mut *tx, activity.unwrap_or(saved.activity_kind()), Some(saved.id()), row.slug).await?;
-    store::bump_content_epoch(tx).await?;
+    store::bump_content_epoch(tx, &[ContentChange::Article(saved.id())]).await?;
     Ok(saved)
 }
 
@@ -133,7 +133,7 @@ pub async fn publish_now(db: &Db, slug: &str) -> Result<Status, ContentError> {
     queries::write::set_status(&mut tx, article.summary.id, Status::Published, Some(now), None, now).await?;
     enqueue_for_status(&mut tx, article.summary.id, Status::Published, None, now).await?;
     store::record_activity(&mut tx, "article.published", Some(article.summary.id), slug).await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::Article(article.summary.id)]).await?;
     tx.commit().await?;
     Ok(Status::Published)
 }
@@ -147,7 +147,7 @@ pub async fn publish_scheduled(db: &Db, article_id: i64) -> Result<bool, Content
     if changed {
         enqueue_for_status(&mut tx, article_id, Status::Published, None, now).await?;
         store::record_activity(&mut tx, "article.published", Some(article_id), "scheduled").await?;
-        store::bump_content_epoch(&mut tx).await?;
+        store::bump_content_epoch(&mut tx, &[ContentChange::Article(article_id)]).await?;
     }
     tx.commit().await?;
     Ok(changed)
@@ -254,7 +254,7 @@ pub async fn change_status(db: &Db, actor: &Actor, id: i64, change: StatusChange
         enqueue_snapshot(&mut tx, now).await?;
     }
     store::record_activity(&mut tx, activity, Some(id), status.as_str()).await?;
-    store::bump_content_epoch(&mut tx).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::Article(id)]).await?;
     tx.commit().await?;
     Ok(status)
 }
