@@ -298,7 +298,7 @@ for page in "${PAGES[@]}"; do
     log "  openvoice: $rps req/s, p99 $p99 ms, non-2xx $bad"
 done
 
-# wrk sends no Accept-Encoding; a browser does, and gets every page compressed as it leaves.
+# wrk sends no Accept-Encoding; a browser does, and gets each page compressed.
 BROWSER_ENCODINGS="Accept-Encoding: gzip, deflate, br, zstd"
 BROWSER_LINES=""
 for page in "${PAGES[@]}"; do
@@ -353,7 +353,7 @@ WRK_VERSION="$(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }' || true)" # wrk 
 CPU="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 REPORT="$TABLE
 
-OpenVoice as browsers ask (\`$BROWSER_ENCODINGS\`: the article page compressed as it leaves, since each copy carries its own comment-form token; the others compressed once per cached page):
+OpenVoice as browsers ask (\`$BROWSER_ENCODINGS\`: the article page compressed once per second for its copy with that second's comment-form token; the others once per cached page):
 
 | page | OpenVoice req/s | p99 |
 |---|---:|---:|$BROWSER_LINES

@@ -243,6 +243,18 @@ pub async fn bump_content_epoch(tx: &mut sqlx::AnyConnection, changes: &[Content
     Ok(())
 }
 
+/// Replaces the site secret `name` (an imported key).
+pub async fn replace_site_secret(db: &Db, name: &str, value: &str) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO site_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(name)
+    .bind(value)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
 /// Now, as Unix seconds: the unit every stored time uses.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -316,6 +328,10 @@ pub fn numbered_rows(template: &str, rows: usize, first: usize) -> String {
 
 /// The site secret called `name`, created with `fresh` by whichever node asks first.
 pub async fn site_secret(db: &Db, name: &str, fresh: &str) -> DbResult<String> {
+    let kept = sqlx::query_scalar("SELECT value FROM site_secrets WHERE name = $1").bind(name).fetch_optional(&db.pool);
+    if let Some(value) = kept.await? {
+        return Ok(value);
+    }
     let mut tx = db.begin().await?;
     sqlx::query("INSERT INTO site_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)

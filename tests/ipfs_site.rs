@@ -262,6 +262,158 @@ async fn the_site_snapshot_and_export_car(backend: Backend) {
     site.finish().await;
 }
 
+on_each_backend!(an_illustrated_article_bundle_holds_its_images_and_loads_them_relatively);
+async fn an_illustrated_article_bundle_holds_its_images_and_loads_them_relatively(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let image = common::upload_image(&site, "admin").await;
+    let out = site.cli(&["token", "create", "--user", "admin", "--name", "bundle-test"]);
+    let token = stdout(&out).lines().find_map(|l| l.strip_prefix("Token (shown once): ")).expect("a token").to_string();
+    let body = format!("Boats came home.\n\n{}\n\nAnd left again.", image.markdown());
+    let article = serde_json::json!({
+        "title": "Harbour In Pictures",
+        "body": body,
+        "featured_image": image.url(),
+        "status": "published",
+    });
+    let created = site
+        .client
+        .post(format!("{}/api/v1/articles", site.base))
+        .bearer_auth(&token)
+        .json(&article)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    site.run_due_jobs().await;
+    site.settle().await;
+    let slug = "harbour-in-pictures";
+    let cid = page_cid(&site, slug).await;
+    let (_, car) = download(&site, &format!("/ipfs/{cid}?format=car")).await;
+    let out = tempfile::tempdir().unwrap();
+    let car_path = out.path().join("a.car");
+    std::fs::write(&car_path, &car).unwrap();
+    let unpacked = out.path().join("unpacked");
+    let Some(verify) = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), &cid, unpacked.to_str().unwrap()])
+    else {
+        site.finish().await;
+        return;
+    };
+    assert!(verify.status.success(), "{}{}", stdout(&verify), common::stderr(&verify));
+    // The image the article shows is in the bundle, as the library stores it, under its CID.
+    let relative = image.url().trim_start_matches('/').to_string();
+    let original = openvoice::media::service::file(&site.db, &image.original.cid).await.unwrap().unwrap();
+    assert_eq!(std::fs::read(unpacked.join(&relative)).unwrap(), original.bytes, "{backend:?}: {relative}");
+    let index = std::fs::read_to_string(unpacked.join("index.html")).unwrap();
+    let doc = scraper::Html::parse_document(&index);
+    let sources: Vec<&str> =
+        doc.select(&scraper::Selector::parse("img").unwrap()).filter_map(|img| img.value().attr("src")).collect();
+    assert_eq!(sources, [relative.as_str(), relative.as_str()], "{backend:?}: the featured and the inline image");
+    assert!(!index.contains("\"/media/"), "{backend:?}: no link back to the site's /media/");
+    let again = ipfs_js("import-cid.mjs", &[unpacked.to_str().unwrap()]).unwrap();
+    assert_eq!(stdout(&again).trim(), cid, "{backend:?}: `ipfs add -r` of the folder gives the same CID");
+    site.finish().await;
+}
+
+on_each_backend!(the_site_has_one_ipns_name_whose_signed_record_follows_the_latest_snapshot);
+async fn the_site_has_one_ipns_name_whose_signed_record_follows_the_latest_snapshot(backend: Backend) {
+    let site = TestSite::start_with(backend, "[site]\nbase_url = \"https://news.example.org\"\n").await;
+    let shown = stdout(&site.cli(&["ipfs", "name"]));
+    let name = shown.lines().next().and_then(|l| l.strip_prefix("/ipns/")).expect("the name").to_string();
+    assert!(name.starts_with("k51") && shown.contains("no site snapshot"), "{shown}");
+    assert_eq!(site.fetch(&format!("/ipns/{name}")).await.0, 404, "nothing to name yet");
+
+    let publishing = site.publishing();
+    site.run_due_jobs().await;
+    let snapshot = || openvoice::ipfs::service::build_snapshot(&site.db, &publishing.config, &publishing.templates);
+    let root = snapshot().await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // Fetches the record as a resolver does and checks it with the `ipns` package.
+    let checked = |file: &str, key: Option<&std::path::Path>| {
+        let path = work.path().join(file);
+        let mut args = vec![name.clone(), path.to_str().unwrap().to_string()];
+        args.extend(key.map(|k| k.to_str().unwrap().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ipfs_js("verify-ipns.mjs", &args)?;
+        assert!(out.status.success(), "{backend:?}: the ipns package refuses the record: {}", common::stderr(&out));
+        Some(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap())
+    };
+    let (headers, record) = download(&site, &format!("/ipns/{name}?format=ipns-record")).await;
+    assert_eq!(headers["content-type"], "application/vnd.ipfs.ipns-record");
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    std::fs::write(work.path().join("first"), &record).unwrap();
+    let by_accept = site
+        .client
+        .get(format!("{}/ipns/{name}", site.base))
+        .header("accept", "application/vnd.ipfs.ipns-record")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_accept.bytes().await.unwrap().to_vec(), record, "the same record by Accept");
+    let Some(first) = checked("first", None) else {
+        site.finish().await;
+        return;
+    };
+    assert_eq!(first["value"], format!("/ipfs/{root}"), "{backend:?}");
+    let first_sequence: u64 = first["sequence"].as_str().unwrap().parse().unwrap();
+
+    // The name serves the snapshot, cacheable for the record's TTL only.
+    let redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let bare = redirect.get(format!("{}/ipns/{name}", site.base)).send().await.unwrap();
+    assert_eq!(bare.status(), 308);
+    assert_eq!(bare.headers()["location"], format!("/ipns/{name}/"));
+    let (headers, index) = download(&site, &format!("/ipns/{name}/")).await;
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    assert_eq!(headers["x-ipfs-roots"], root.to_string().as_str());
+    assert!(String::from_utf8(index).unwrap().contains(&format!("articles/{SLUG}/index.html")));
+    assert_eq!(
+        download(&site, &format!("/ipns/{name}/articles/{SLUG}/meta.json")).await.0["x-ipfs-path"],
+        format!("/ipns/{name}/articles/{SLUG}/meta.json").as_str()
+    );
+    let (status, other) = site.fetch("/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8").await;
+    assert!(status == 404 && other.contains("not this site's IPNS name"), "{status} {other}");
+
+    // An edit makes a new snapshot; its record has a higher sequence under the same name.
+    let body = common::write_file(site.dir.path(), "v2.md", "Changed.");
+    assert!(site.cli(&["post", "edit", SLUG, "--file", body.to_str().unwrap()]).status.success());
+    site.run_due_jobs().await;
+    let second_root = snapshot().await.unwrap();
+    assert_ne!(second_root, root);
+    let out = site.cli(&["ipfs", "record", work.path().join("second").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let second = checked("second", None).unwrap();
+    assert_eq!(second["value"], format!("/ipfs/{second_root}"));
+    assert!(second["sequence"].as_str().unwrap().parse::<u64>().unwrap() > first_sequence, "{second}");
+
+    // The key, exported as Kubo's `ipfs key export` writes it, is the name's; another site that
+    // imports it takes the name over.
+    let key = work.path().join("site.key");
+    assert!(site.cli(&["ipfs", "key", "export", key.to_str().unwrap()]).status.success());
+    checked("second", Some(&key)).unwrap();
+    let again = site.cli(&["ipfs", "key", "export", key.to_str().unwrap()]);
+    assert!(!again.status.success() && common::stderr(&again).contains("site.key"), "never overwrites a key");
+    let other = tempfile::tempdir().unwrap();
+    let other_url = common::fresh_database_url(backend, other.path()).await;
+    assert!(common::cli_at(other.path(), &other_url, &["init"], None).status.success());
+    let moved = common::cli_at(other.path(), &other_url, &["ipfs", "key", "import", key.to_str().unwrap()], None);
+    assert!(stdout(&moved).contains(&name), "{}{}", stdout(&moved), common::stderr(&moved));
+    let garbage = common::write_file(site.dir.path(), "garbage.key", "not a key");
+    let refused = site.cli(&["ipfs", "key", "import", garbage.to_str().unwrap()]);
+    assert!(
+        !refused.status.success() && common::stderr(&refused).contains("garbage.key"),
+        "{}",
+        common::stderr(&refused)
+    );
+    assert!(
+        stdout(&site.cli(&["ipfs", "name"])).starts_with(&format!("/ipns/{name}")),
+        "a refused key changes nothing"
+    );
+
+    let dnslink = stdout(&site.cli(&["ipfs", "dnslink"]));
+    assert_eq!(dnslink.trim(), format!("_dnslink.news.example.org.\tTXT\t\"dnslink=/ipns/{name}\""));
+    common::drop_database(&other_url).await;
+    site.finish().await;
+}
+
 #[derive(Default)]
 struct PinPeer {
     /// Roots received by the Kubo endpoint, after verifying the CAR.

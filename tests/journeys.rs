@@ -150,7 +150,9 @@ async fn journeys(backend: Backend) {
         eprintln!("the server's last log lines:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
     }
     assert!(status.success(), "a journey failed (its FAIL line is above); done: {journeys:?}");
-    assert!(journeys.iter().any(|j| j.starts_with("editor ")), "every journey ran: {journeys:?}");
+    let all = ["reading", "ipfs", "subscription", "editor", "ipfs-offline", "unsubscribe", "comment"];
+    let ran = |name: &str| journeys.iter().any(|j| j.starts_with(&format!("{name} ")));
+    assert!(all.into_iter().all(ran), "every journey ran: {journeys:?}");
     eprintln!("{backend:?}: journeys {journeys:?} in {:.1}s", started.elapsed().as_secs_f64());
 
     let (status, log) = node.stop();

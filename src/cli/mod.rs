@@ -229,7 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::connect(&database_url(&config, &data_dir), jobs.clamp(1, 16) as u32).await?;
             migrate::export_static(db, config, data_dir, &out, base_url, jobs, app::router::router).await
         }
-        Command::Ipfs(command) => ipfs::run(&db, command).await,
+        Command::Ipfs(command) => ipfs::run(&db, &config, command).await,
         Command::Jobs(JobsCommand::Status) => {
             for (state, count) in jobs::counts(&db).await? {
                 println!("{state:<10} {count}");

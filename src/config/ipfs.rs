@@ -21,6 +21,9 @@ pub struct IpfsConfig {
     pub pinning_service_token: String,
     /// Seconds an outbound pinning request may take.
     pub pin_timeout_secs: u64,
+    /// How long IPNS resolvers may cache the site's record (its TTL): a new snapshot reaches
+    /// readers of the name at most this much later.
+    pub ipns_ttl_secs: u64,
 }
 
 impl Default for IpfsConfig {
@@ -31,6 +34,7 @@ impl Default for IpfsConfig {
             pinning_service_url: String::new(),
             pinning_service_token: String::new(),
             pin_timeout_secs: 60,
+            ipns_ttl_secs: 300,
         }
     }
 }
@@ -42,6 +46,8 @@ impl std::fmt::Debug for IpfsConfig {
             .field("kubo_rpc_url", &self.kubo_rpc_url)
             .field("pinning_service_url", &self.pinning_service_url)
             .field("pinning_service_token", &mask(&self.pinning_service_token))
+            .field("pin_timeout_secs", &self.pin_timeout_secs)
+            .field("ipns_ttl_secs", &self.ipns_ttl_secs)
             .finish()
     }
 }
@@ -72,6 +78,7 @@ impl IpfsConfig {
             bail!("key `ipfs.pinning_service_token`: required when ipfs.pinning_service_url is set");
         }
         check_range("ipfs.pin_timeout_secs", self.pin_timeout_secs, 1, 3600)?;
+        check_range("ipfs.ipns_ttl_secs", self.ipns_ttl_secs, 1, 86_400)?;
         Ok(())
     }
 

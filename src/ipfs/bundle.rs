@@ -4,6 +4,8 @@
 //! <root>/index.html   self-contained page: inline CSS, no scripts, no trackers
 //! <root>/article.md   YAML front matter + the Markdown source
 //! <root>/meta.json    title, author, dates, category, tags, canonical URL, previous version's CID
+//! <root>/media/<cid>/<name>   each media library image the article shows, which index.html
+//!                     loads relatively: the bundle shows its pictures from any gateway or folder
 //! ```
 //!
 //! The bundle is a pure function of the article, so rebuilding an unchanged article gives the
@@ -25,6 +27,35 @@ pub struct BundleContext<'a> {
     pub canonical: String,
     /// The CID of the article's previous bundle, if any.
     pub previous: Option<String>,
+    /// The media library files the article shows ([`library_files`]).
+    pub files: &'a [BundledFile],
+}
+
+/// A media library file an article shows, linked into its bundle as `media/<cid>/<name>`.
+pub struct BundledFile {
+    pub cid: String,
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The media library files (`/media/<cid>/<name>`, as the editor inserts them) that the article's
+/// featured image and body show, as `(cid, name)`, each once.
+pub fn library_files(article: &Article) -> Vec<(String, String)> {
+    let body = &article.body_html;
+    // In sanitised HTML a `"` within an attribute is escaped, so `="/media/` starts a URL.
+    let in_body = body.match_indices("=\"/media/").map(|(at, _)| {
+        let url = &body[at + 2..];
+        &url[..url.find('"').unwrap_or(url.len())]
+    });
+    let mut files: Vec<(String, String)> = Vec::new();
+    for url in article.featured_image.as_deref().into_iter().chain(in_body) {
+        let Some((cid, name)) = url.strip_prefix("/media/").and_then(|path| path.split_once('/')) else { continue };
+        let safe_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if safe_name && openvoice_ipfs::parse_cid(cid).is_ok() && !files.iter().any(|(c, n)| c == cid && n == name) {
+            files.push((cid.to_string(), name.to_string()));
+        }
+    }
+    files
 }
 
 /// A built bundle: its root, its cumulative DAG size and every block.
@@ -67,13 +98,24 @@ pub fn build_article_bundle(article: &Article, ctx: &BundleContext<'_>) -> anyho
         generator: "OpenVoice",
     };
     let meta_json = serde_json::to_string_pretty(&meta)?;
+    // The page loads the bundled images from beside it.
+    let mut body_html = article.body_html.clone();
+    for file in ctx.files {
+        body_html = body_html.replace(&format!("=\"/media/{}/", file.cid), &format!("=\"media/{}/", file.cid));
+    }
+    let featured = article
+        .featured_image
+        .as_deref()
+        .and_then(|url| url.strip_prefix('/'))
+        .filter(|path| ctx.files.iter().any(|f| *path == format!("media/{}/{}", f.cid, f.name)));
     let front_matter = serde_yaml_ng::to_string(&meta)?;
     let article_md = format!("---\n{front_matter}---\n{}", article.body_md);
     let index_html = ctx.templates.render(
         "ipfs/bundle.html",
         context! {
             article => article,
-            body_html => Value::from_safe_string(article.body_html.clone()),
+            body_html => Value::from_safe_string(body_html),
+            featured => featured,
             site_title => ctx.site_title,
             language => ctx.language,
             canonical => ctx.canonical,
@@ -90,6 +132,13 @@ pub fn build_article_bundle(article: &Article, ctx: &BundleContext<'_>) -> anyho
         let (cid, file_blocks) = import_bytes(&bytes);
         let size = file_blocks.iter().map(|b| b.data.len() as u64).sum();
         dir.add(name, cid, size)?;
+        blocks.extend(file_blocks);
+    }
+    for file in ctx.files {
+        let (cid, file_blocks) = import_bytes(&file.bytes);
+        anyhow::ensure!(cid.to_string() == file.cid, "media file {} imports as {cid}", file.cid);
+        let size = file_blocks.iter().map(|b| b.data.len() as u64).sum();
+        dir.add(&format!("media/{}/{}", file.cid, file.name), cid, size)?;
         blocks.extend(file_blocks);
     }
     let (root, dag_size) = dir.build(|block| blocks.push(block))?;

@@ -119,6 +119,37 @@ pub async fn set_site_root(conn: &mut AnyConnection, root_cid: &str, now: i64) -
     Ok(())
 }
 
+/// The site's IPNS record as signed last: `(name, sequence, valid until, record)`.
+pub async fn ipns_record(db: &Db) -> DbResult<Option<(String, i64, i64, Vec<u8>)>> {
+    sqlx::query_as(
+        "SELECT ipns_name, ipns_sequence, ipns_valid_until, ipns_record FROM site_snapshot \
+         WHERE id = 1 AND ipns_record IS NOT NULL",
+    )
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(DbError::from)
+}
+
+/// Takes the next IPNS sequence number (the first is 1), whichever node asks.
+pub async fn next_ipns_sequence(conn: &mut AnyConnection) -> DbResult<i64> {
+    sqlx::query_scalar(
+        "UPDATE site_snapshot SET ipns_sequence = COALESCE(ipns_sequence, 0) + 1 WHERE id = 1 RETURNING ipns_sequence",
+    )
+    .fetch_one(conn)
+    .await
+    .map_err(DbError::from)
+}
+
+pub async fn set_ipns_record(conn: &mut AnyConnection, name: &str, valid_until: i64, record: &[u8]) -> DbResult<()> {
+    sqlx::query("UPDATE site_snapshot SET ipns_name = $1, ipns_valid_until = $2, ipns_record = $3 WHERE id = 1")
+        .bind(name)
+        .bind(valid_until)
+        .bind(record)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_pin_state(
     conn: &mut AnyConnection,
     article_id: i64,

@@ -1,14 +1,16 @@
 //! The trustless gateway for the site's own content (IPFS HTTP Gateway specs, path gateway):
 //! `GET`/`HEAD /ipfs/{cid}[/path]` answering CARs, raw blocks, files (with `Range`) and
-//! directories (their `index.html`); and `/ipfs/site`, the current whole-site snapshot.
+//! directories (their `index.html`); `/ipfs/site`, the current whole-site snapshot; and
+//! `/ipns/{name}[/path]` for the site's own IPNS name (the snapshot, or the signed record).
 //!
-//! Only blocks in the site's own store are served: an unknown CID is a 404, not a fetch.
+//! Only blocks in the site's own store are served: an unknown CID is a 404, not a fetch, and no
+//! IPNS name but the site's is resolved.
 
 use std::io::{self, Write};
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -22,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::http::{AppError, AppState};
 use crate::ipfs::queries;
-use crate::ipfs::service::DbBlocks;
+use crate::ipfs::service::{self, DbBlocks};
 
 const IMMUTABLE: &str = "public, max-age=29030400, immutable";
 const CAR_TYPE: &str = "application/vnd.ipld.car; version=1";
@@ -34,6 +36,9 @@ pub fn router() -> Router<AppState> {
         .route("/ipfs/{cid}", get(root_only))
         .route("/ipfs/{cid}/", get(root_only))
         .route("/ipfs/{cid}/{*path}", get(with_path))
+        .route("/ipns/{name}", get(ipns_root))
+        .route("/ipns/{name}/", get(ipns_root))
+        .route("/ipns/{name}/{*path}", get(ipns_with_path))
 }
 
 /// The IPFS links an article page shows, or `None` before its first bundle exists.
@@ -97,6 +102,86 @@ async fn with_path(
     params: GatewayParams,
 ) -> Response {
     gateway(state, cid, path, headers, params).await
+}
+
+const IPNS_RECORD_TYPE: &str = "application/vnd.ipfs.ipns-record";
+
+async fn ipns_root(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    params: GatewayParams,
+) -> Response {
+    // The snapshot's relative links need the directory's URL to end with a slash.
+    let bare = !uri.path().ends_with('/');
+    ipns_gateway(state, name, None, bare, headers, params).await
+}
+
+async fn ipns_with_path(
+    State(state): State<AppState>,
+    Path((name, path)): Path<(String, String)>,
+    headers: HeaderMap,
+    params: GatewayParams,
+) -> Response {
+    ipns_gateway(state, name, Some(path), false, headers, params).await
+}
+
+/// `/ipns/{name}`: for this site's name only (no other resolving), the latest site snapshot as
+/// `/ipfs/` serves it but cacheable only for the record's TTL, or the signed record itself
+/// (`?format=ipns-record` or `Accept: application/vnd.ipfs.ipns-record`).
+async fn ipns_gateway(
+    state: AppState,
+    name: String,
+    path: Option<String>,
+    bare: bool,
+    headers: HeaderMap,
+    params: GatewayParams,
+) -> Response {
+    let (ours, record) = match service::current_ipns_record(&state.db, &state.config).await {
+        Ok(Some(current)) => current,
+        Ok(None) => return gateway_error(StatusCode::NOT_FOUND, "no site snapshot has been built yet"),
+        Err(err) => return AppError::Internal(err.context("signing the IPNS record")).into_response(),
+    };
+    if name != ours {
+        return gateway_error(
+            StatusCode::NOT_FOUND,
+            format!("{name} is not this site's IPNS name; this site resolves only its own, /ipns/{ours}"),
+        );
+    }
+    let cache_control = format!("public, max-age={}", state.config.ipfs.ipns_ttl_secs);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let format = params.as_ref().ok().and_then(|Query(q)| q.format.as_deref());
+    if format == Some("ipns-record") || (format.is_none() && accept.contains(IPNS_RECORD_TYPE)) {
+        let disposition = format!("attachment; filename=\"{ours}.ipns-record\"");
+        return (
+            [
+                (header::CONTENT_TYPE, IPNS_RECORD_TYPE.to_string()),
+                (header::CACHE_CONTROL, cache_control),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            record,
+        )
+            .into_response();
+    }
+    if bare && format.is_none() {
+        return Redirect::permanent(&format!("/ipns/{ours}/")).into_response();
+    }
+    let root = match queries::site_root(&state.db).await {
+        Ok(Some(root)) => root,
+        Ok(None) => return gateway_error(StatusCode::NOT_FOUND, "no site snapshot has been built yet"),
+        Err(err) => return AppError::from(err).into_response(),
+    };
+    let path = path.unwrap_or_default();
+    let mut response = gateway(state, root, path.clone(), headers, params).await;
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&cache_control) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("/ipns/{ours}/{path}")) {
+        h.insert("x-ipfs-path", v);
+    }
+    response
 }
 
 enum Wanted {

@@ -12,7 +12,8 @@ use crate::content::feeds::{render_feed, Format};
 use crate::content::jobs::BuildSnapshot;
 use crate::content::model::{ArticleKind, Status};
 use crate::content::{queries as content_queries, service as content};
-use crate::ipfs::bundle::{self, BundleContext, SnapshotEntry};
+use crate::ipfs::bundle::{self, BundleContext, BundledFile, SnapshotEntry};
+use crate::ipfs::ipns::SiteKey;
 use crate::ipfs::jobs::PinBundle;
 use crate::ipfs::queries;
 use crate::jobs;
@@ -52,6 +53,13 @@ pub async fn bundle_article(db: &Db, publishing: &Publishing, article_id: i64) -
         ArticleKind::Post => format!("/article/{slug}"),
         ArticleKind::Page => format!("/{slug}"),
     };
+    let mut files = Vec::new();
+    for (cid, name) in bundle::library_files(&article) {
+        // An image deleted from the library stays a link to where it was.
+        if let Some(file) = crate::media::service::file(db, &cid).await? {
+            files.push(BundledFile { cid, name, bytes: file.bytes });
+        }
+    }
     let build = |previous: Option<String>| {
         let ctx = BundleContext {
             templates: &publishing.templates,
@@ -59,6 +67,7 @@ pub async fn bundle_article(db: &Db, publishing: &Publishing, article_id: i64) -
             language: &config.site.language,
             canonical: format!("{}{path}", config.base_url()),
             previous,
+            files: &files,
         };
         bundle::build_article_bundle(&article, &ctx)
     };
@@ -111,12 +120,69 @@ pub async fn build_snapshot(db: &Db, config: &Config, templates: &Templates) -> 
         render_feed(config, templates, &latest, None, "/feed", Format::Rss).map_err(|e| anyhow::anyhow!("{e}"))?;
     let feed_xml = String::from_utf8_lossy(&feed.body).into_owned();
     let built = bundle::build_site_snapshot(&entries, templates, &config.site.title, &feed_xml)?;
-    let now = store::now();
+    let key = site_key(db).await?;
+    let now = chrono::Utc::now();
+    let root = built.root.to_string();
     let mut tx = db.begin().await?;
-    queries::put_blocks(&mut tx, &built.blocks, now).await?;
-    queries::set_site_root(&mut tx, &built.root.to_string(), now).await?;
+    queries::put_blocks(&mut tx, &built.blocks, now.timestamp()).await?;
+    queries::set_site_root(&mut tx, &root, now.timestamp()).await?;
+    sign_ipns_record(&mut tx, &key, &root, config, now).await?;
     tx.commit().await?;
     Ok(built.root)
+}
+
+/// The site secret holding the IPNS key (hex of its libp2p protobuf form).
+const IPNS_KEY: &str = "ipns-key";
+/// How long an IPNS record is valid (Kubo's default); it is signed anew with half of it left.
+const RECORD_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(48);
+
+/// The site's IPNS key, created by the first node that asks.
+pub async fn site_key(db: &Db) -> anyhow::Result<SiteKey> {
+    let stored = store::site_secret(db, IPNS_KEY, &hex::encode(SiteKey::generate().to_protobuf())).await?;
+    let bytes = hex::decode(stored).context("the stored IPNS key is not hex")?;
+    SiteKey::from_protobuf(&bytes).context("the stored IPNS key")
+}
+
+/// Makes the key in `protobuf` (libp2p's format, as `ipfs key export` writes it) the site's,
+/// and signs the current snapshot with it: the site's name becomes the key's.
+pub async fn import_site_key(db: &Db, config: &Config, protobuf: &[u8]) -> anyhow::Result<SiteKey> {
+    let key = SiteKey::from_protobuf(protobuf)?;
+    store::replace_site_secret(db, IPNS_KEY, &hex::encode(key.to_protobuf())).await?;
+    current_ipns_record(db, config).await?;
+    Ok(key)
+}
+
+/// Signs a record naming the snapshot `root` with the next sequence number.
+async fn sign_ipns_record(
+    conn: &mut sqlx::AnyConnection,
+    key: &SiteKey,
+    root: &str,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbError> {
+    let sequence = queries::next_ipns_sequence(conn).await?;
+    let ttl = std::time::Duration::from_secs(config.ipfs.ipns_ttl_secs);
+    let record = key.sign(&format!("/ipfs/{root}"), sequence.max(0) as u64, now + RECORD_LIFETIME, ttl);
+    queries::set_ipns_record(conn, &key.name(), record.valid_until.timestamp(), &record.bytes).await
+}
+
+/// The site's IPNS name and the record naming its current snapshot, signed anew first when it
+/// has less than half its lifetime left or another key signed it. `None` before the first
+/// snapshot.
+pub async fn current_ipns_record(db: &Db, config: &Config) -> anyhow::Result<Option<(String, Vec<u8>)>> {
+    let key = site_key(db).await?;
+    let name = key.name();
+    let now = chrono::Utc::now();
+    if let Some((signed_by, _, valid_until, record)) = queries::ipns_record(db).await? {
+        if signed_by == name && valid_until - now.timestamp() > RECORD_LIFETIME.num_seconds() / 2 {
+            return Ok(Some((name, record)));
+        }
+    }
+    let Some(root) = queries::site_root(db).await? else { return Ok(None) };
+    let mut tx = db.begin().await?;
+    sign_ipns_record(&mut tx, &key, &root, config, now).await?;
+    tx.commit().await?;
+    Ok(queries::ipns_record(db).await?.map(|(_, _, _, record)| (name, record)))
 }
 
 /// The block store as the `openvoice-ipfs` walks see it. Its `get` blocks on the database, so use

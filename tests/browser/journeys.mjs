@@ -9,13 +9,15 @@
 // The journeys: reading (no page wider than the screen), Download IPFS (the downloaded file
 // checked by the independent verifier), subscribing (confirm from the real mail, manage, then
 // the mail provider's one-click unsubscribe), commenting (held, approved in the desk, visible),
-// and the editor's (log in, write, upload, schedule, publish). Any console error, page error, CSP
+// the editor's (log in, write, upload, schedule, publish), and the illustrated article's IPFS
+// bundle opened offline from the unpacked folder. Any console error, page error, CSP
 // violation, failed request or 4xx/5xx answer for the site's own resources fails the run.
 //
 // Speaks to the test over stdio: `ASK <json>` is answered by one JSON line (the reader's mailbox,
 // the reader's mail provider); `JOURNEY <name> <ms>` reports a finished journey; `FAIL …` ends it.
 import { execFileSync } from "node:child_process";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { createInterface } from "node:readline";
 import { fail, launch } from "./chromium.mjs";
 
@@ -245,6 +247,54 @@ try {
       null,
       { polling: 100 },
     );
+  });
+
+  // ---- The illustrated article's IPFS bundle holds its pictures: unpacked by the independent
+  // verifier, its index.html shows them from the folder alone (file://, no network). ----------
+  await timed("ipfs-offline", async () => {
+    let cid;
+    for (let tries = 0; ; tries++) {
+      await open(desktop, `/article/${slug}`);
+      if (await desktop.locator("#ipfs-cid-value").count()) {
+        cid = await desktop.inputValue("#ipfs-cid-value");
+        break;
+      }
+      if (tries > 60) fail(`/article/${slug} never got its IPFS box`);
+      await desktop.waitForTimeout(500);
+    }
+    const [download] = await Promise.all([desktop.waitForEvent("download"), desktop.click(".download-ipfs")]);
+    const car = path.join(workdir, `illustrated-${download.suggestedFilename()}`);
+    await download.saveAs(car);
+    const folder = path.join(workdir, "illustrated");
+    const importCid = path.join(path.dirname(verifyCar), "import-cid.mjs");
+    let again;
+    try {
+      execFileSync("node", [verifyCar, car, cid, folder], { stdio: ["ignore", "pipe", "pipe"] });
+      again = execFileSync("node", [importCid, folder], { stdio: ["ignore", "pipe", "pipe"] }).toString().trim();
+    } catch (error) {
+      fail(`the illustrated bundle ${cid} does not verify or unpack: ${error.stdout}${error.stderr}`);
+    }
+    if (again !== cid) fail(`the unpacked folder imports as ${again}, not ${cid}`);
+    const offline = await browser.newContext({ ...DESKTOP, offline: true });
+    try {
+      const page = await offline.newPage();
+      const outside = [];
+      page.on("request", (request) => {
+        if (!request.url().startsWith("file:")) outside.push(request.url());
+      });
+      await page.goto(pathToFileURL(path.join(folder, "index.html")).href);
+      await page.waitForFunction(() => [...document.images].every((img) => img.complete), null, { polling: 100 });
+      const images = await page.$$eval("img", (all) =>
+        all.map((img) => ({ src: img.getAttribute("src"), shown: img.naturalWidth > 0 })),
+      );
+      if (images.length < 2) fail(`the bundle's page shows ${images.length} image(s), not the inline and the featured one`);
+      for (const image of images) {
+        if (!image.shown || !image.src.startsWith("media/")) fail(`bundle image ${image.src} is not shown from the folder`);
+      }
+      if (outside.length) fail(`the bundle's page asked beyond its folder: ${outside.join(", ")}`);
+    } finally {
+      await offline.close();
+    }
   });
 
   // ---- The subscriber's mail provider unsubscribes with one click (RFC 8058). ---------------
