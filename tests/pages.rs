@@ -203,6 +203,12 @@ async fn conditional_requests_and_compression() {
     assert!(response.headers()["cache-control"].to_str().unwrap().contains("must-revalidate"));
     assert!(response.headers().contains_key("x-request-id"));
 
+    // Answered from the page cache before the rest of the stack, with the same headers.
+    let hit = site.get(&path).await;
+    for name in ["etag", "last-modified", "cache-control", "vary", "x-content-type-options", "referrer-policy"] {
+        assert_eq!(hit.headers().get(name), response.headers().get(name), "{name}");
+    }
+    assert_ne!(hit.headers()["x-request-id"], response.headers()["x-request-id"], "an id per request");
     let again = site.client.get(format!("{}{path}", site.base)).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
     assert!(again.bytes().await.unwrap().is_empty());
@@ -359,6 +365,7 @@ async fn searching_too_quickly_is_refused_with_a_retry_after(backend: Backend) {
     }
     let refused = site.get("/search?q=council").await;
     assert_eq!(refused.status().as_u16(), 429);
+    assert_eq!(site.get("/search?q=harbour").await.status().as_u16(), 429, "a search in the page cache too");
     let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     let html = refused.text().await.unwrap();

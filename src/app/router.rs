@@ -1,7 +1,9 @@
 //! The site's one router: every capability's public, desk and API routes, merged, inside the
 //! operational layers every request goes through (request ids, tracing, panic catching, load
-//! shedding, timeouts, body limits, compression, security headers), plus the few routes that
-//! belong to no capability (health, theme files, the not-found page and old URLs' redirects).
+//! shedding, timeouts, body limits, compression, security headers) — except an anonymous read of
+//! a cached page, answered just inside the request id and security headers (`http::cached_first`)
+//! — plus the few routes that belong to no capability (health, theme files, the not-found page
+//! and old URLs' redirects).
 
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::http::cached_first::CachedFirstLayer;
 use crate::http::error::ThemedErrors;
 use crate::http::own_writes::SeeOwnWritesLayer;
 use crate::http::response_rule::ResponseRuleLayer;
@@ -82,6 +85,8 @@ pub fn router(state: AppState) -> Router {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
+        // Cached pages are answered here, past nothing but the request id and security headers.
+        .layer(CachedFirstLayer(state.clone()))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .layer(ResponseRuleLayer(security::SecurityHeaders { behind_tls: state.config.http.behind_tls }))
         .with_state(state)

@@ -27,7 +27,7 @@ use crate::comments::{avatar, feeds, queries};
 use crate::config::comments::CommentsConfig;
 use crate::content::model::{Article, ArticleKind};
 use crate::http::forms::{self, parse_form, status_page};
-use crate::http::page_cache::CachedPage;
+use crate::http::page_cache::{CachedPage, PerSecond};
 use crate::http::{self, encoding, AppError, AppState};
 use crate::store::{self, DbError};
 use crate::theme;
@@ -124,18 +124,18 @@ where
             Err(err) => err.into_response(),
         };
     }
-    let page = match http::cached_page(state, key, || render(view)).await {
-        Ok(page) => page,
-        Err(err) => return err.into_response(),
+    let rendered = || async {
+        let page = render(view).await?;
+        if find_placeholder(&page.body).is_none() {
+            return Ok(page);
+        }
+        let keys = form_keys(state).await;
+        Ok(page.varying_by_second(PerSecond::new(move |body, now| with_form_token(body, keys.as_ref(), now))))
     };
-    let now = store::now();
-    let page = match page.copy_for_second(now) {
-        Some(copy) => copy,
-        // A page without a comment form is served as cached.
-        None if find_placeholder(&page.body).is_none() => page,
-        None => page.keep_for_second(now, with_form_token(&page.body, form_keys(state).await.as_ref(), now)),
-    };
-    http::respond(&page, headers, encoding::negotiate(headers))
+    match http::cached_page(state, key, rendered).await {
+        Ok(page) => http::respond(&page.at(store::now()), headers, encoding::negotiate(headers)),
+        Err(err) => err.into_response(),
+    }
 }
 
 /// The `comments` value of the article template (thread, form, JSON-LD), and when the

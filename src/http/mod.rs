@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::store::{ContentChange, Db};
 
+pub mod cached_first;
 pub mod encoding;
 pub mod error;
 pub mod form_guard;
@@ -215,17 +216,11 @@ where
 
 /// The page's answer in `coding` (each coding its own strong validator: `"<hash>-br"`), or 304.
 pub fn respond(page: &CachedPage, headers: &HeaderMap, coding: Option<Coding>) -> Response {
-    let etag = match coding {
-        Some(coding) => format!("{}-{}\"", page.etag.trim_end_matches('"'), coding.header_value()),
-        None => page.etag.clone(),
-    };
-    let last_modified = page
-        .last_modified
-        .map(|ts| httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(ts.max(0) as u64)));
+    let etag = page.etag_value(coding);
     let not_modified = match headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         Some(tags) => tags.split(',').any(|t| {
             let t = t.trim();
-            t == "*" || t.trim_start_matches("W/") == etag
+            t == "*" || t.trim_start_matches("W/").as_bytes() == etag.as_bytes()
         }),
         None => match (headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()), page.last_modified) {
             (Some(since), Some(modified)) => httpdate::parse_http_date(since)
@@ -242,7 +237,7 @@ pub fn respond(page: &CachedPage, headers: &HeaderMap, coding: Option<Coding>) -
             Some(coding) => page.encoded(coding).clone(),
             None => page.body.clone(),
         };
-        (page.status, [(header::CONTENT_TYPE, page.content_type)], body).into_response()
+        (page.status, [(header::CONTENT_TYPE, HeaderValue::from_static(page.content_type))], body).into_response()
     };
     let h = response.headers_mut();
     if let Some(coding) = coding {
@@ -250,11 +245,9 @@ pub fn respond(page: &CachedPage, headers: &HeaderMap, coding: Option<Coding>) -
     }
     // The answer depends on Accept-Encoding whichever coding it has.
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    if let Some(Ok(v)) = last_modified.map(|d| HeaderValue::from_str(&d)) {
-        h.insert(header::LAST_MODIFIED, v);
+    h.insert(header::ETAG, etag.clone());
+    if let Some(last_modified) = page.last_modified_value() {
+        h.insert(header::LAST_MODIFIED, last_modified.clone());
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=0, must-revalidate"));
     response

@@ -13,10 +13,29 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 
 use super::encoding::{Coding, Effort};
 use crate::store::ContentChange;
+
+/// What makes a page's copy for a given second, from its body and that second: the comment
+/// form's token, which carries the second it was issued.
+#[derive(Clone)]
+pub struct PerSecond(Arc<ChangeForSecond>);
+
+type ChangeForSecond = dyn Fn(&Bytes, i64) -> Bytes + Send + Sync;
+
+impl PerSecond {
+    pub fn new(change: impl Fn(&Bytes, i64) -> Bytes + Send + Sync + 'static) -> PerSecond {
+        PerSecond(Arc::new(change))
+    }
+}
+
+impl std::fmt::Debug for PerSecond {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PerSecond")
+    }
+}
 
 /// One rendered response.
 #[derive(Debug)]
@@ -28,14 +47,23 @@ pub struct CachedPage {
     pub etag: String,
     /// When the content shown last changed, as Unix seconds.
     pub last_modified: Option<i64>,
+    /// The response headers of the validators, made once: `ETag` per coding (none, brotli,
+    /// gzip: each coding its own strong validator, `"<hash>-br"`) and `Last-Modified`.
+    etag_values: [HeaderValue; 3],
+    last_modified_value: Option<HeaderValue>,
     /// The article whose page this is; `None` for pages that are no article's (listings, feeds).
     article_id: Option<i64>,
+    /// Its handler checks each request before serving it from the cache (search's rate limit),
+    /// so `cached_first` must leave it to the handler.
+    checked_per_request: bool,
     /// How hard its compressed copies are worth compressing.
     effort: Effort,
     /// The body in brotli and in gzip, each made on the first request that asks for it.
     pub brotli: OnceLock<Bytes>,
     pub gzip: OnceLock<Bytes>,
-    /// The copy [`CachedPage::for_second`] made last, and the second it was made for.
+    /// What the page is served as at a given second, if it varies by the second...
+    per_second: Option<PerSecond>,
+    /// ...and the copy [`CachedPage::at`] made last, with the second it was made for.
     for_second: RwLock<Option<(i64, Arc<CachedPage>)>>,
 }
 
@@ -47,16 +75,27 @@ impl CachedPage {
         etag: String,
         last_modified: Option<i64>,
     ) -> CachedPage {
+        let coded = |coding: Coding| format!("{}-{}\"", etag.trim_end_matches('"'), coding.header_value());
+        let etag_values = [etag.clone(), coded(Coding::Brotli), coded(Coding::Gzip)]
+            .map(|tag| HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"\"")));
+        let last_modified_value = last_modified.and_then(|ts| {
+            let at = std::time::UNIX_EPOCH + Duration::from_secs(ts.max(0) as u64);
+            HeaderValue::from_str(&httpdate::fmt_http_date(at)).ok()
+        });
         CachedPage {
             status,
             content_type,
             body,
             etag,
             last_modified,
+            etag_values,
+            last_modified_value,
             article_id: None,
+            checked_per_request: false,
             effort: Effort::OncePerPage,
             brotli: OnceLock::new(),
             gzip: OnceLock::new(),
+            per_second: None,
             for_second: RwLock::new(None),
         }
     }
@@ -67,26 +106,57 @@ impl CachedPage {
         CachedPage { article_id: Some(article_id), ..self }
     }
 
-    /// The copy of this page made for the second `now` by [`CachedPage::keep_for_second`].
-    ///
-    /// For what varies by the second only, as the comment form's token (which carries the
-    /// second it was issued): made once a second and kept with its compressed copies, it costs
-    /// no copy or compression of the body per request.
-    pub fn copy_for_second(&self, now: i64) -> Option<Arc<CachedPage>> {
-        let slot = self.for_second.read().unwrap_or_else(|e| e.into_inner());
-        slot.as_ref().filter(|(at, _)| *at == now).map(|(_, copy)| copy.clone())
+    /// Marks the page as one whose handler checks every request before serving it.
+    pub fn checked_per_request(self) -> CachedPage {
+        CachedPage { checked_per_request: true, ..self }
     }
 
-    /// Keeps `body` as this page's copy for the second `now`. The copy keeps this page's
-    /// validators: it differs only in what varies by the second.
-    pub fn keep_for_second(&self, now: i64, body: Bytes) -> Arc<CachedPage> {
+    pub fn is_checked_per_request(&self) -> bool {
+        self.checked_per_request
+    }
+
+    /// Serves the page as `change` makes it for each second ([`CachedPage::at`]).
+    pub fn varying_by_second(self, change: PerSecond) -> CachedPage {
+        CachedPage { per_second: Some(change), ..self }
+    }
+
+    /// The page as served at the second `now`: itself, or for a page varying by the second its
+    /// copy for `now`, made once a second and kept with its own compressed copies (at a lighter
+    /// effort), so that it costs no copy or compression of the body per request. The copy keeps
+    /// this page's validators: it differs only in what varies by the second.
+    pub fn at(self: &Arc<Self>, now: i64) -> Arc<CachedPage> {
+        let Some(change) = &self.per_second else { return self.clone() };
+        if let Some((_, copy)) =
+            self.for_second.read().unwrap_or_else(|e| e.into_inner()).as_ref().filter(|(at, _)| *at == now)
+        {
+            return copy.clone();
+        }
         let copy = Arc::new(CachedPage {
             article_id: self.article_id,
             effort: Effort::OncePerSecond,
-            ..CachedPage::new(self.status, self.content_type, body, self.etag.clone(), self.last_modified)
+            ..CachedPage::new(
+                self.status,
+                self.content_type,
+                (change.0)(&self.body, now),
+                self.etag.clone(),
+                self.last_modified,
+            )
         });
         *self.for_second.write().unwrap_or_else(|e| e.into_inner()) = Some((now, copy.clone()));
         copy
+    }
+
+    /// The `ETag` of the body in `coding` (`None`: as it is).
+    pub fn etag_value(&self, coding: Option<Coding>) -> &HeaderValue {
+        match coding {
+            None => &self.etag_values[0],
+            Some(Coding::Brotli) => &self.etag_values[1],
+            Some(Coding::Gzip) => &self.etag_values[2],
+        }
+    }
+
+    pub fn last_modified_value(&self) -> Option<&HeaderValue> {
+        self.last_modified_value.as_ref()
     }
 
     /// The body in `coding`, compressed once.

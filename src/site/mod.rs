@@ -390,7 +390,8 @@ async fn search(
         let capped = results.total_items >= service::reading::SEARCH_CANDIDATES;
         let ctx =
             context! { ..base, ..context! { query => query, results => results, hits => hits, capped => capped } };
-        html_page(&state, "search.html", ctx, None)
+        // Served only through this handler, which rate-limits each client first.
+        Ok(html_page(&state, "search.html", ctx, None)?.checked_per_request())
     })
     .await)
 }
