@@ -18,6 +18,8 @@
 #   OPENVOICE_BIN=path       use this binary instead of `cargo build --release`
 #   OTHER_ARTICLES_LAG=60    http.other_articles_lag_secs of the site (0: every publish drops
 #                            every article page)
+#   BACKEND=sqlite           or postgres: the archive imported afresh into database ov_mixed on
+#   PG_URL=postgres://postgres@127.0.0.1:5432   (trust auth)
 #
 # Target (issue 15): under the writes, >= 0.70x the quiet requests/s, p99 reported alongside.
 set -euo pipefail
@@ -33,6 +35,8 @@ DURATION="${DURATION:-20}"
 WARMUP="${WARMUP:-3}"
 CACHE="${CACHE:-/tmp/openvoice-scale}"
 OTHER_ARTICLES_LAG="${OTHER_ARTICLES_LAG:-60}"
+BACKEND="${BACKEND:-sqlite}"
+PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 export APPROVALS_PER_S="${APPROVALS_PER_S:-10}" PUBLISHES_PER_S="${PUBLISHES_PER_S:-1}"
 ADDR="127.0.0.1:18095"
 
@@ -65,22 +69,29 @@ if [[ ! -f "$corpus/.complete" ]]; then
     touch "$corpus/.complete"
 fi
 DATA="$WORK/data"
-if [[ -f "$CACHE/data-sqlite-$SIZE/.complete" ]]; then
+DB_ARGS=()
+if [[ "$BACKEND" == postgres ]]; then
+    DB_ARGS=(--database-url "$PG_URL/ov_mixed")
+    psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS ov_mixed" -c "CREATE DATABASE ov_mixed" >/dev/null
+fi
+if [[ "$BACKEND" == sqlite && -f "$CACHE/data-sqlite-$SIZE/.complete" ]]; then
     cp -r "$CACHE/data-sqlite-$SIZE" "$DATA"
 else
-    log "importing $SIZE articles"
-    "$BIN" --data "$DATA" import markdown "$corpus" >"$WORK/import.log" 2>&1 || { tail -n 20 "$WORK/import.log" >&2; die "import failed"; }
+    log "importing $SIZE articles ($BACKEND)"
+    "$BIN" --data "$DATA" "${DB_ARGS[@]}" import markdown "$corpus" >"$WORK/import.log" 2>&1 ||
+        { tail -n 20 "$WORK/import.log" >&2; die "import failed"; }
+    [[ "$BACKEND" == sqlite ]] || psql "$PG_URL/ov_mixed" -qc "VACUUM ANALYZE" >/dev/null
 fi
 # One load generator is one client address: the comment form's limits would refuse its posts.
 printf '[comments]\nmin_seconds = 0\nflood_seconds = 0\nrate_limit_burst = 100000\nrate_limit_per_minute = 100000\n' \
     >"$DATA/openvoice.toml"
-"$BIN" --data "$DATA" user add bench-editor --email editor@bench.example --role editor >/dev/null
-TOKEN="$("$BIN" --data "$DATA" token create --user bench-editor --name mixed-bench | sed -n 's/^Token (shown once): //p')"
+"$BIN" --data "$DATA" "${DB_ARGS[@]}" user add bench-editor --email editor@bench.example --role editor >/dev/null
+TOKEN="$("$BIN" --data "$DATA" "${DB_ARGS[@]}" token create --user bench-editor --name mixed-bench | sed -n 's/^Token (shown once): //p')"
 [[ -n "$TOKEN" ]] || die "no API token"
 
 # No job worker: the import's queued IPFS bundles would take CPU from both runs alike.
 OPENVOICE_HTTP_OTHER_ARTICLES_LAG_SECS="$OTHER_ARTICLES_LAG" \
-    "$BIN" --data "$DATA" serve --no-jobs --listen "$ADDR" >"$WORK/serve.log" 2>&1 &
+    "$BIN" --data "$DATA" "${DB_ARGS[@]}" serve --no-jobs --listen "$ADDR" >"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 wait_for_health "$ADDR" "$SERVER_PID" "$WORK/serve.log"
 
@@ -112,7 +123,7 @@ log "under writes ($(cat "$WORK/writer.out")): $busy_rps req/s, p99 $busy_p99 ms
 ((quiet_bad + busy_bad == 0)) || die "$quiet_bad + $busy_bad answers were not 2xx/3xx"
 
 echo
-echo "| $SIZE articles, $READ_PAGES pages read | req/s | p99 |"
+echo "| $SIZE articles ($BACKEND), $READ_PAGES pages read | req/s | p99 |"
 echo "|---|---:|---:|"
 echo "| quiet | $quiet_rps | $quiet_p99 ms |"
 echo "| $APPROVALS_PER_S approvals/s + $PUBLISHES_PER_S publish/s (lag ${OTHER_ARTICLES_LAG} s) | $busy_rps | $busy_p99 ms |"
