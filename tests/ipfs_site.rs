@@ -422,6 +422,10 @@ struct PinPeer {
     service_cids: Vec<String>,
     /// Answer 500 this many times before succeeding.
     failures_left: usize,
+    /// IPNS records put into the Kubo endpoint: the `arg` and the record.
+    ipns_puts: Vec<(String, Vec<u8>)>,
+    /// Answer `routing/put` with 500 this many times first.
+    put_failures_left: usize,
 }
 
 type Peer = Arc<Mutex<PinPeer>>;
@@ -438,6 +442,20 @@ async fn kubo_dag_import(State(peer): State<Peer>, mut form: Multipart) -> (Stat
     assert!(count >= 4);
     peer.lock().unwrap().kubo_roots.push(root.clone());
     (StatusCode::OK, format!("{{\"Root\":{{\"Cid\":{{\"/\":\"{root}\"}},\"PinErrorMsg\":\"\"}}}}\n"))
+}
+
+async fn kubo_routing_put(
+    State(peer): State<Peer>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+    mut form: Multipart,
+) -> (StatusCode, String) {
+    if std::mem::take(&mut peer.lock().unwrap().put_failures_left) > 0 {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "{\"Message\":\"no peers\"}".into());
+    }
+    let field = form.next_field().await.unwrap().expect("a file part");
+    let record = field.bytes().await.unwrap().to_vec();
+    peer.lock().unwrap().ipns_puts.push((query["arg"].clone(), record));
+    (StatusCode::OK, "{\"Extra\":\"\",\"ID\":\"\",\"Responses\":null,\"Type\":5}\n".into())
 }
 
 async fn pinning_service(
@@ -461,9 +479,10 @@ async fn pinning_service(
 
 #[tokio::test]
 async fn bundles_are_pinned_to_kubo_and_a_pinning_service_with_retries() {
-    let peer: Peer = Arc::new(Mutex::new(PinPeer { failures_left: 1, ..Default::default() }));
+    let peer: Peer = Arc::new(Mutex::new(PinPeer { failures_left: 1, put_failures_left: 1, ..Default::default() }));
     let app = Router::new()
         .route("/api/v0/dag/import", post(kubo_dag_import))
+        .route("/api/v0/routing/put", post(kubo_routing_put))
         .route("/psa/pins", post(pinning_service))
         .with_state(peer.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -499,6 +518,24 @@ async fn bundles_are_pinned_to_kubo_and_a_pinning_service_with_retries() {
     assert_eq!(peer.lock().unwrap().kubo_roots.len(), 8);
     let cid = page_cid(&site, SLUG).await;
     assert!(peer.lock().unwrap().service_cids.contains(&cid));
+
+    // The snapshot's IPNS record goes to Kubo's routing too, retried after a failure.
+    assert!(peer.lock().unwrap().ipns_puts.is_empty(), "the first put failed");
+    assert_eq!(peer.lock().unwrap().put_failures_left, 0, "it was tried");
+    sqlx::query("UPDATE jobs SET run_at = 0 WHERE state = 'queued'").execute(&site.db.pool).await.unwrap();
+    site.run_due_jobs().await;
+    let name = stdout(&site.cli(&["ipfs", "name"])).lines().next().unwrap().to_string();
+    let puts = std::mem::take(&mut peer.lock().unwrap().ipns_puts);
+    assert_eq!(puts.len(), 1, "one record put");
+    assert_eq!(puts[0].0, name);
+    let record = site.dir.path().join("put.ipns-record");
+    std::fs::write(&record, &puts[0].1).unwrap();
+    let key_name = name.trim_start_matches("/ipns/");
+    if let Some(out) = ipfs_js("verify-ipns.mjs", &[key_name, record.to_str().unwrap()]) {
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let root = openvoice::ipfs::queries::site_root(&site.db).await.unwrap().unwrap();
+        assert!(stdout(&out).contains(&format!("/ipfs/{root}")), "{}", stdout(&out));
+    }
     site.finish().await;
 }
 

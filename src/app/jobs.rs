@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::content::jobs::{BuildBundle, BuildSnapshot, NotifySubscribers, PublishScheduled};
-use crate::ipfs::jobs::PinBundle;
+use crate::ipfs::jobs::{PinBundle, PublishIpnsRecord};
 use crate::ipfs::service::Publishing;
 use crate::jobs::Registry;
 use crate::mail::jobs::{DeliverMail, PruneOutbox};
@@ -29,7 +29,8 @@ pub fn registry(config: &Config, data_dir: &Path) -> anyhow::Result<Registry> {
         .with::<PublishScheduled>(Arc::new(()))
         .with::<BuildBundle>(publishing.clone())
         .with::<BuildSnapshot>(publishing.clone())
-        .with::<PinBundle>(publishing)
+        .with::<PinBundle>(publishing.clone())
+        .with::<PublishIpnsRecord>(publishing)
         .with::<PollPrices>(polling)
         .with::<DeliverMail>(mailer.clone())
         .with::<PruneOutbox>(mailer)

@@ -1,5 +1,6 @@
 //! IPFS background jobs: bundling a published article and rebuilding the site snapshot (the
-//! jobs content's writes set off: `content::jobs`), pinning.
+//! jobs content's writes set off: `content::jobs`), pinning, and putting the site's IPNS record
+//! into a Kubo node.
 
 use serde::{Deserialize, Serialize};
 
@@ -63,5 +64,24 @@ impl BackgroundJob for PinBundle {
         )
         .await?;
         outcome.map(|_| ())
+    }
+}
+
+/// Puts the site's current IPNS record into the Kubo node of `ipfs.kubo_rpc_url`, which then
+/// answers for the name and republishes it; queued with each new record, retried with the
+/// worker's back-off. Coalesced: the newest record is the one sent.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PublishIpnsRecord;
+
+impl BackgroundJob for PublishIpnsRecord {
+    const NAME: &'static str = "ipfs.ipns";
+    const MAX_ATTEMPTS: i64 = 12;
+    type Context = Publishing;
+
+    async fn run(&self, db: &Db, publishing: &Publishing) -> anyhow::Result<()> {
+        let Some((name, record)) = service::current_ipns_record(db, &publishing.config).await? else { return Ok(()) };
+        pin::put_ipns_record(publishing, &name, record).await?;
+        tracing::info!(ipns = %name, "Put the IPNS record into Kubo");
+        Ok(())
     }
 }

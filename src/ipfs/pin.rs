@@ -1,6 +1,6 @@
 //! Pinning bundles elsewhere, so an article survives this site: a Kubo node through its RPC API
-//! (`POST /api/v0/dag/import` with the bundle's CAR) and any IPFS Pinning Service API endpoint
-//! (`POST /pins` with a bearer token).
+//! (`POST /api/v0/dag/import` with the bundle's CAR; `routing/put` with the site's IPNS record)
+//! and any IPFS Pinning Service API endpoint (`POST /pins` with a bearer token).
 
 use anyhow::{bail, Context};
 use openvoice_ipfs::{car, Cid, Scope};
@@ -63,6 +63,24 @@ pub async fn pin(db: &Db, publishing: &Publishing, target: &str, root: &Cid, nam
         }
         other => bail!("unknown pinning target {other:?}"),
     }
+}
+
+/// Puts an IPNS record into the Kubo node's routing (`POST /api/v0/routing/put?arg=/ipns/NAME`,
+/// the record as the file part), which validates it, keeps it and republishes it.
+pub async fn put_ipns_record(publishing: &Publishing, name: &str, record: Vec<u8>) -> anyhow::Result<()> {
+    let kubo = publishing.config.ipfs.kubo_rpc_url.trim_end_matches('/');
+    let url = format!("{kubo}/api/v0/routing/put?arg=/ipns/{name}&allow-offline=true");
+    let part = reqwest::multipart::Part::bytes(record)
+        .file_name(format!("{name}.ipns-record"))
+        .mime_str("application/vnd.ipfs.ipns-record")?;
+    let response =
+        publishing.http.post(&url).multipart(reqwest::multipart::Form::new().part("file", part)).send().await?;
+    let status = response.status();
+    let body = read_capped(response).await?;
+    if !status.is_success() {
+        bail!("Kubo's routing/put answered {status}: {}", body.trim());
+    }
+    Ok(())
 }
 
 /// The bundle as CAR bytes (bundles are small: an HTML page, its Markdown and metadata).

@@ -14,7 +14,7 @@ use crate::content::model::{ArticleKind, Status};
 use crate::content::{queries as content_queries, service as content};
 use crate::ipfs::bundle::{self, BundleContext, BundledFile, SnapshotEntry};
 use crate::ipfs::ipns::SiteKey;
-use crate::ipfs::jobs::PinBundle;
+use crate::ipfs::jobs::{PinBundle, PublishIpnsRecord};
 use crate::ipfs::queries;
 use crate::jobs;
 use crate::store::{self, ContentChange, Db, DbError};
@@ -163,7 +163,11 @@ async fn sign_ipns_record(
     let sequence = queries::next_ipns_sequence(conn).await?;
     let ttl = std::time::Duration::from_secs(config.ipfs.ipns_ttl_secs);
     let record = key.sign(&format!("/ipfs/{root}"), sequence.max(0) as u64, now + RECORD_LIFETIME, ttl);
-    queries::set_ipns_record(conn, &key.name(), record.valid_until.timestamp(), &record.bytes).await
+    queries::set_ipns_record(conn, &key.name(), record.valid_until.timestamp(), &record.bytes).await?;
+    if !config.ipfs.kubo_rpc_url.is_empty() {
+        jobs::enqueue(conn, &PublishIpnsRecord, now.timestamp(), Some("ipfs.ipns")).await?;
+    }
+    Ok(())
 }
 
 /// The site's IPNS name and the record naming its current snapshot, signed anew first when it
