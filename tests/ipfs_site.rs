@@ -30,6 +30,18 @@ async fn download(site: &TestSite, path: &str) -> (reqwest::header::HeaderMap, V
     (headers, response.bytes().await.unwrap().to_vec())
 }
 
+/// The CAR `car` of root `cid`, checked and unpacked by the independent verifier (which must
+/// accept it): the folder and where it is. `None` without the verifier's packages (a visible skip).
+fn unpacked_by_the_verifier(car: &[u8], cid: &str) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    let out = tempfile::tempdir().unwrap();
+    let car_path = out.path().join("a.car");
+    std::fs::write(&car_path, car).unwrap();
+    let unpacked = out.path().join("unpacked");
+    let verify = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), cid, unpacked.to_str().unwrap()])?;
+    assert!(verify.status.success(), "independent verifier: {}{}", stdout(&verify), common::stderr(&verify));
+    Some((out, unpacked))
+}
+
 on_each_backend!(the_download_ipfs_link_gives_a_car_that_the_reference_implementation_verifies);
 async fn the_download_ipfs_link_gives_a_car_that_the_reference_implementation_verifies(backend: Backend) {
     let site = TestSite::start(backend).await;
@@ -53,16 +65,10 @@ async fn the_download_ipfs_link_gives_a_car_that_the_reference_implementation_ve
     let blocks: Vec<_> = openvoice_ipfs::car::CarReader::new(&car[..]).unwrap().collect::<Result<_, _>>().unwrap();
     assert_eq!(blocks.len(), 4, "a directory and three one-block files");
 
-    let out = tempfile::tempdir().unwrap();
-    let car_path = out.path().join("a.car");
-    std::fs::write(&car_path, &car).unwrap();
-    let unpacked = out.path().join("unpacked");
-    let Some(verify) = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), &cid, unpacked.to_str().unwrap()])
-    else {
+    let Some((_out, unpacked)) = unpacked_by_the_verifier(&car, &cid) else {
         site.finish().await;
         return;
     };
-    assert!(verify.status.success(), "independent verifier: {}{}", stdout(&verify), common::stderr(&verify));
     let mut names: Vec<String> =
         std::fs::read_dir(&unpacked).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
@@ -289,16 +295,10 @@ async fn an_illustrated_article_bundle_holds_its_images_and_loads_them_relativel
     let slug = "harbour-in-pictures";
     let cid = page_cid(&site, slug).await;
     let (_, car) = download(&site, &format!("/ipfs/{cid}?format=car")).await;
-    let out = tempfile::tempdir().unwrap();
-    let car_path = out.path().join("a.car");
-    std::fs::write(&car_path, &car).unwrap();
-    let unpacked = out.path().join("unpacked");
-    let Some(verify) = ipfs_js("verify-car.mjs", &[car_path.to_str().unwrap(), &cid, unpacked.to_str().unwrap()])
-    else {
+    let Some((_out, unpacked)) = unpacked_by_the_verifier(&car, &cid) else {
         site.finish().await;
         return;
     };
-    assert!(verify.status.success(), "{}{}", stdout(&verify), common::stderr(&verify));
     // The image the article shows is in the bundle, as the library stores it, under its CID.
     let relative = image.url().trim_start_matches('/').to_string();
     let original = openvoice::media::service::file(&site.db, &image.original.cid).await.unwrap().unwrap();
