@@ -27,3 +27,33 @@ wait_for_health() {
     done
     die "serve did not answer /healthz"
 }
+
+# Installs wrk (and curl) with apt if missing.
+need_wrk() {
+    command -v wrk >/dev/null && return
+    log "installing wrk"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl >/dev/null
+}
+
+# Sets BIN to the absolute path of $OPENVOICE_BIN, or of a fresh `cargo build --release`.
+openvoice_bin() {
+    if [[ -z "${OPENVOICE_BIN:-}" ]]; then
+        log "cargo build --release"
+        cargo build --release --quiet
+        OPENVOICE_BIN="${CARGO_TARGET_DIR:-target}/release/openvoice"
+    fi
+    BIN="$(cd "$(dirname "$OPENVOICE_BIN")" && pwd)/$(basename "$OPENVOICE_BIN")"
+}
+
+# corpus_of SIZE CACHE: prints the folder of bench/gen_corpus.py's SIZE articles under CACHE
+# (seed 42), generating it the first time.
+corpus_of() {
+    local corpus="$2/corpus-$1"
+    if [[ ! -f "$corpus/.complete" ]]; then
+        log "generating $1 articles"
+        rm -rf "$corpus" && mkdir -p "$2"
+        python3 bench/gen_corpus.py --n "$1" --out "$corpus" --seed 42 >/dev/null
+        touch "$corpus/.complete"
+    fi
+    echo "$corpus"
+}

@@ -40,17 +40,8 @@ PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 export APPROVALS_PER_S="${APPROVALS_PER_S:-10}" PUBLISHES_PER_S="${PUBLISHES_PER_S:-1}"
 ADDR="127.0.0.1:18095"
 
-command -v wrk >/dev/null || {
-    log "installing wrk"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl >/dev/null
-}
-if [[ -n "${OPENVOICE_BIN:-}" ]]; then
-    BIN="$(cd "$(dirname "$OPENVOICE_BIN")" && pwd)/$(basename "$OPENVOICE_BIN")"
-else
-    log "cargo build --release"
-    cargo build --release --quiet
-    BIN="$REPO_ROOT/${CARGO_TARGET_DIR:-target}/release/openvoice"
-fi
+need_wrk
+openvoice_bin
 
 WORK="$(mktemp -d /tmp/openvoice-mixed.XXXXXX)"
 SERVER_PID=""
@@ -61,13 +52,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- The archive: a copy of the one bench/scale.sh imported, or a fresh import -----------
-corpus="$CACHE/corpus-$SIZE"
-if [[ ! -f "$corpus/.complete" ]]; then
-    log "generating $SIZE articles"
-    rm -rf "$corpus" && mkdir -p "$CACHE"
-    python3 bench/gen_corpus.py --n "$SIZE" --out "$corpus" --seed 42 >/dev/null
-    touch "$corpus/.complete"
-fi
+corpus="$(corpus_of "$SIZE" "$CACHE")"
 DATA="$WORK/data"
 DB_ARGS=()
 if [[ "$BACKEND" == postgres ]]; then

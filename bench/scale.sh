@@ -36,19 +36,8 @@ cd "$REPO_ROOT"
 SCRIPT=scale.sh
 source bench/lib.sh
 
-command -v wrk >/dev/null || {
-    log "installing wrk"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl >/dev/null
-}
-
-if [[ -n "${OPENVOICE_BIN:-}" ]]; then
-    BIN="$OPENVOICE_BIN"
-else
-    log "cargo build --release"
-    cargo build --release --quiet
-    BIN="${CARGO_TARGET_DIR:-target}/release/openvoice"
-fi
-BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+need_wrk
+openvoice_bin
 mkdir -p "$CACHE"
 
 SERVER_PID=""
@@ -61,13 +50,8 @@ trap cleanup EXIT
 
 # The data folder (and, on PostgreSQL, the database) holding SIZE imported articles.
 prepare() {
-    local size=$1 corpus="$CACHE/corpus-$1" data="$CACHE/data-$BACKEND-$1"
-    if [[ ! -f "$corpus/.complete" ]]; then
-        log "generating $size articles"
-        rm -rf "$corpus"
-        python3 bench/gen_corpus.py --n "$size" --out "$corpus" --seed 42 >/dev/null
-        touch "$corpus/.complete"
-    fi
+    local size=$1 corpus data="$CACHE/data-$BACKEND-$1"
+    corpus="$(corpus_of "$size" "$CACHE")"
     DB_ARGS=()
     if [[ "$BACKEND" == postgres ]]; then
         DB_ARGS=(--database-url "$PG_URL/ov_scale_$size")

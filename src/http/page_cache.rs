@@ -43,12 +43,11 @@ pub struct CachedPage {
     pub status: StatusCode,
     pub content_type: &'static str,
     pub body: Bytes,
-    /// Strong validator: a hash of the body.
-    pub etag: String,
     /// When the content shown last changed, as Unix seconds.
     pub last_modified: Option<i64>,
     /// The response headers of the validators, made once: `ETag` per coding (none, brotli,
-    /// gzip: each coding its own strong validator, `"<hash>-br"`) and `Last-Modified`.
+    /// gzip: each coding its own strong validator, `"<hash>-br"`, from the body's hash) and
+    /// `Last-Modified`.
     etag_values: [HeaderValue; 3],
     last_modified_value: Option<HeaderValue>,
     /// The article whose page this is; `None` for pages that are no article's (listings, feeds).
@@ -86,7 +85,6 @@ impl CachedPage {
             status,
             content_type,
             body,
-            etag,
             last_modified,
             etag_values,
             last_modified_value,
@@ -132,15 +130,19 @@ impl CachedPage {
             return copy.clone();
         }
         let copy = Arc::new(CachedPage {
+            status: self.status,
+            content_type: self.content_type,
+            body: (change.0)(&self.body, now),
+            last_modified: self.last_modified,
+            etag_values: self.etag_values.clone(),
+            last_modified_value: self.last_modified_value.clone(),
             article_id: self.article_id,
+            checked_per_request: self.checked_per_request,
             effort: Effort::OncePerSecond,
-            ..CachedPage::new(
-                self.status,
-                self.content_type,
-                (change.0)(&self.body, now),
-                self.etag.clone(),
-                self.last_modified,
-            )
+            brotli: OnceLock::new(),
+            gzip: OnceLock::new(),
+            per_second: None,
+            for_second: RwLock::new(None),
         });
         *self.for_second.write().unwrap_or_else(|e| e.into_inner()) = Some((now, copy.clone()));
         copy
