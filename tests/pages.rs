@@ -301,6 +301,8 @@ async fn an_article_page_is_sent_compressed_with_a_form_token_issued_that_second
         ];
         let posted = raw.post(format!("{url}/comments")).form(&form).send().await.unwrap();
         assert_eq!(posted.status(), 303, "{coding}");
+        // The next request comes a second later: the page's copy must carry that second's token.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     }
     site.finish().await;
 }
