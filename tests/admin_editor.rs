@@ -492,8 +492,7 @@ async fn comments_are_moderated_from_the_desk(backend: Backend) {
         &site.db,
         openvoice::content::model::ListFilter::All,
         1,
-        0,
-        queries::ListEnd::Newest,
+        queries::ListFrom::Newest(0),
     )
     .await
     .unwrap()

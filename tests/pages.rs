@@ -328,33 +328,74 @@ async fn theme_templates_can_be_overridden_from_the_data_folder() {
 }
 
 on_each_backend!(every_page_of_a_listing_shows_the_next_posts_in_order);
-/// Later pages are read from the listing's oldest end; walking every page of home, a category
-/// and a tag must still give each published post once, newest first, as SQL orders them.
+/// Later pages are read from the listing's oldest end, and pages deep in a long listing from
+/// where they start, as remembered until an article changes. Walking every page of home, a
+/// category, a tag and an author must still give each published post once, newest first, as
+/// SQL orders them: before and after a post is published on top of them.
 async fn every_page_of_a_listing_shows_the_next_posts_in_order(backend: Backend) {
-    let site = TestSite::start_with(backend, "[content]\nper_page = 2\n").await;
+    use openvoice::content::service::reading::DEEP_PAGES;
+    let site = TestSite::start_with(backend, "[content]\nper_page = 1\n").await;
+    // Enough posts for pages deep in each listing; dates shared in threes, so that the order
+    // among posts published in the same second (by id) counts too.
+    let deep = DEEP_PAGES as usize * 2 + 10;
+    let post = |i: usize, date: &str| {
+        format!(
+            "---\ntitle: \"Deep {i}\"\nslug: \"deep-{i}\"\ndate: {date}\ncategories: [\"Defence & Security\"]\n\
+             tags: [\"Drones\"]\nauthor: \"Deep Writer\"\n---\nPost {i}.\n"
+        )
+    };
+    let import = |name: &str, files: Vec<(String, String)>| {
+        let dir = site.dir.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        let output = site.cli(&["import", "markdown", dir.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", common::stderr(&output));
+    };
+    import(
+        "deep",
+        (0..deep)
+            .map(|i| (format!("{i:03}.md"), post(i, &format!("2020-01-{:02}T10:00:00Z", 1 + i / 3 % 28))))
+            .collect(),
+    );
+    let author: String = sqlx::query_scalar("SELECT username FROM users WHERE display_name = 'Deep Writer'")
+        .fetch_one(&site.db.pool)
+        .await
+        .unwrap();
     let posts = "FROM articles a WHERE a.kind = 'post' AND a.status = 'published'";
     let order = "ORDER BY a.published_at DESC, a.id DESC";
     let in_category = " AND a.category_id = (SELECT id FROM categories WHERE slug = 'defence-security')";
     let in_tag =
         " AND a.id IN (SELECT article_id FROM article_tags WHERE tag_id = (SELECT id FROM tags WHERE slug = 'drones'))";
-    for (listing, condition) in [("/", ""), ("/category/defence-security", in_category), ("/tag/drones", in_tag)] {
-        let sql = format!("SELECT a.slug {posts}{condition} {order}");
-        let expected: Vec<String> = sqlx::query_scalar(&sql).fetch_all(&site.db.pool).await.unwrap();
-        assert!(!expected.is_empty(), "{listing}");
-        let mut shown = Vec::new();
-        for page in 1..=expected.len().div_ceil(2) {
-            let path = match page {
-                1 => listing.to_string(),
-                n => format!("{}/page/{n}", listing.trim_end_matches('/')),
-            };
-            let (status, html) = site.fetch(&path).await;
-            assert_eq!(status, 200, "{path}");
-            let doc = Html::parse_document(&html);
-            for link in select(&doc, ".card-title a") {
-                shown.push(link.value().attr("href").unwrap().trim_start_matches("/article/").to_string());
-            }
+    let by_author = format!(" AND a.author_id = (SELECT id FROM users WHERE username = '{author}')");
+    let author_path = format!("/author/{author}");
+    let listings =
+        [("/", ""), ("/category/defence-security", in_category), ("/tag/drones", in_tag), (&author_path, &by_author)];
+    for round in ["before", "after a new post"] {
+        if round != "before" {
+            import("newest", vec![("new.md".into(), post(deep, "2021-06-01T10:00:00Z"))]);
         }
-        assert_eq!(shown, expected, "{backend:?} {listing}");
+        site.settle().await;
+        for (listing, condition) in listings {
+            let sql = format!("SELECT a.slug {posts}{condition} {order}");
+            let expected: Vec<String> = sqlx::query_scalar(&sql).fetch_all(&site.db.pool).await.unwrap();
+            assert!(expected.len() >= deep, "{listing}");
+            let mut shown = Vec::new();
+            for page in 1..=expected.len() {
+                let path = match page {
+                    1 => listing.to_string(),
+                    n => format!("{}/page/{n}", listing.trim_end_matches('/')),
+                };
+                let (status, html) = site.fetch(&path).await;
+                assert_eq!(status, 200, "{path}");
+                let doc = Html::parse_document(&html);
+                for link in select(&doc, ".card-title a") {
+                    shown.push(link.value().attr("href").unwrap().trim_start_matches("/article/").to_string());
+                }
+            }
+            assert_eq!(shown, expected, "{backend:?} {listing}, {round}");
+        }
     }
     site.finish().await;
 }
@@ -462,7 +503,9 @@ async fn a_write_drops_only_the_cached_pages_that_show_it(backend: Backend) {
     .unwrap();
 
     // A first comment is held; approving it changes its article's page and the listings (which
-    // count comments), not the watched article's page.
+    // count comments), not the watched article's page, nor which posts listings hold: their
+    // totals and page starts are kept.
+    let listings_epoch = site.state.pages.listings_epoch();
     let response = common::post_comment(&site, DEFENCE_ARTICLE, "Ann Reader", "ann@example.org", "Fair point.").await;
     assert_eq!(response.status(), 303);
     let id = response.headers()["location"].to_str().unwrap().rsplit("#comment-").next().unwrap().to_string();
@@ -472,6 +515,7 @@ async fn a_write_drops_only_the_cached_pages_that_show_it(backend: Backend) {
     assert!(site.fetch(&commented).await.1.contains("Fair point."), "{backend:?}: the approved comment shows at once");
     assert!(site.fetch("/").await.1.contains("Retitled Behind The Cache"), "{backend:?}: the home page was rendered");
     assert!(!site.fetch(watched).await.1.contains("Retitled"), "{backend:?}: another article's page stays cached");
+    assert_eq!(site.state.pages.listings_epoch(), listings_epoch, "{backend:?}: listings kept");
 
     // A new post shows at once on listings and its own page; other article pages (their
     // neighbour links, the sidebar's counts) follow within `other_articles_lag_secs`.
@@ -484,6 +528,7 @@ async fn a_write_drops_only_the_cached_pages_that_show_it(backend: Backend) {
     );
     assert!(out.status.success(), "{}", common::stderr(&out));
     site.settle().await;
+    assert!(site.state.pages.listings_epoch() > listings_epoch, "{backend:?}: listings known anew");
     let published = std::time::Instant::now();
     assert!(site.fetch("/").await.1.contains("Fresh Edition"), "{backend:?}");
     assert!(!site.fetch(watched).await.1.contains("Retitled"), "{backend:?}: within the lag, still cached");

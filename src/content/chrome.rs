@@ -2,9 +2,11 @@
 //! content epoch, the canonical URL and the sidebar; listing totals; and how content's errors
 //! answer a request.
 
+use std::sync::Arc;
+
 use minijinja::{context, Value};
 
-use crate::content::model::ListFilter;
+use crate::content::model::{ListFilter, ListPosition};
 use crate::content::{queries, service};
 use crate::http::{site_context, AppError, AppState};
 
@@ -68,14 +70,43 @@ impl From<service::ContentError> for AppError {
 }
 
 /// How many published posts the listing at `path` (its first page's) holds, counted once per
-/// content epoch: counting reads an index entry per post, and every page of the listing (and
+/// listings epoch: counting reads an index entry per post, and every page of the listing (and
 /// the sitemap index) shows it.
 pub async fn listing_total(state: &AppState, path: &str, filter: ListFilter) -> Result<i64, AppError> {
-    let epoch = state.pages.epoch();
+    let epoch = state.pages.listings_epoch();
     if let Some(total) = state.listing_totals.get(epoch, path) {
         return Ok(total);
     }
     let total = service::reading::count(&state.db, filter).await?;
     state.listing_totals.put(epoch, path.to_string(), total);
     Ok(total)
+}
+
+/// Where page `page` of the `total` posts of the listing at `path` starts, if it lies deep in
+/// the listing (`None`: the page is read by skipping posts). Every page's start is found in one
+/// pass, kept until the listings epoch moves.
+pub async fn listing_page_start(
+    state: &AppState,
+    path: &str,
+    filter: ListFilter,
+    total: i64,
+    page: u32,
+) -> Result<Option<ListPosition>, AppError> {
+    let per_page = state.config.content.per_page;
+    if !service::reading::is_deep(total, page, per_page) {
+        return Ok(None);
+    }
+    let epoch = state.pages.listings_epoch();
+    let starts = match state.listing_page_starts.get(epoch, path) {
+        Some(starts) => starts,
+        None => {
+            let starts = service::reading::page_starts(&state.db, filter, per_page).await?;
+            let starts: Arc<[(i64, i64)]> = starts.iter().map(|s| (s.published_at, s.id)).collect();
+            state.listing_page_starts.put(epoch, path.to_string(), starts.clone());
+            starts
+        }
+    };
+    // A total counted under another epoch than the starts may name a page past them; such a
+    // page is read by skipping.
+    Ok(starts.get(page as usize - 1).map(|&(published_at, id)| ListPosition { published_at, id }))
 }

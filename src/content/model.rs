@@ -151,6 +151,13 @@ pub enum ListFilter {
     Author(i64),
 }
 
+/// A post's place in a listing, which orders posts newest first by published time, then by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListPosition {
+    pub published_at: i64,
+    pub id: i64,
+}
+
 /// What the admin's article list is restricted to. `status: None` lists everything but the trash.
 #[derive(Debug, Clone, Default)]
 pub struct AdminFilter {

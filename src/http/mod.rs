@@ -58,9 +58,13 @@ pub struct App {
     /// The navigation (categories with published posts and their counts, standing pages) for
     /// the current content epoch.
     pub navigation: EpochMemo<Value>,
-    /// How many posts each listing (by its first page's path) holds, for the current content
+    /// How many posts each listing (by its first page's path) holds, for the current listings
     /// epoch: counting reads an index entry per post, and every page of a listing shows it.
     pub listing_totals: EpochMap<String, i64>,
+    /// Where each page of each listing starts, as its first post's (published time, id), for
+    /// the current listings epoch, once a reader asks for a page deep in it: so that any page
+    /// costs what the first one does.
+    pub listing_page_starts: EpochMap<String, Arc<[(i64, i64)]>>,
     /// Per-client buckets for `/search`, the one public page whose cost a reader chooses.
     pub search_limiter: RateLimiter,
     /// The comment form's keys (from the shared site secret) and this node's per-IP buckets.
@@ -100,6 +104,8 @@ impl AppState {
         let settings = crate::settings::Live::new(&config);
         // One per listing: home, and each category, tag and author.
         let listing_totals = EpochMap::new(10_000);
+        // A start per page of each: 16 bytes for every `per_page` posts.
+        let listing_page_starts = EpochMap::new(1_000);
         let search_limiter = RateLimiter::new(config.content.search_burst, config.content.search_per_minute);
         AppState(Arc::new(App {
             config,
@@ -110,6 +116,7 @@ impl AppState {
             market: EpochMemo::default(),
             navigation: EpochMemo::default(),
             listing_totals,
+            listing_page_starts,
             search_limiter,
             comment_guard,
             subscribe_guard,

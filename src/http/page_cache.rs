@@ -174,6 +174,9 @@ impl CachedPage {
 pub struct PageCache {
     /// The newest epoch seen in the database; moved only by [`PageCache::advance`].
     epoch: AtomicI64,
+    /// The epoch of the newest write that may have changed which posts listings hold or their
+    /// order (an article's, or everything's): what is known of listings is kept until it moves.
+    listings_epoch: AtomicI64,
     entries: RwLock<HashMap<String, Entry>>,
     capacity: usize,
     other_articles_lag: Duration,
@@ -187,11 +190,21 @@ struct Entry {
 
 impl PageCache {
     pub fn new(capacity: usize, other_articles_lag: Duration) -> Self {
-        PageCache { epoch: AtomicI64::new(0), entries: RwLock::default(), capacity, other_articles_lag }
+        PageCache {
+            epoch: AtomicI64::new(0),
+            listings_epoch: AtomicI64::new(0),
+            entries: RwLock::default(),
+            capacity,
+            other_articles_lag,
+        }
     }
 
     pub fn epoch(&self) -> i64 {
         self.epoch.load(Ordering::Acquire)
+    }
+
+    pub fn listings_epoch(&self) -> i64 {
+        self.listings_epoch.load(Ordering::Acquire)
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<CachedPage>> {
@@ -218,6 +231,10 @@ impl PageCache {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if epoch <= self.epoch() {
             return;
+        }
+        let reorders = |change: &ContentChange| !matches!(change, ContentChange::AroundArticle(_));
+        if changes.iter().any(reorders) {
+            self.listings_epoch.store(epoch, Ordering::Release);
         }
         self.epoch.store(epoch, Ordering::Release);
         if changes.contains(&ContentChange::Everything) {

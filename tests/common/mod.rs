@@ -131,7 +131,7 @@ pub struct TestSite {
     /// The configuration the site runs with.
     pub config: std::sync::Arc<Config>,
     /// The running site's state: `settle` watches its view of the content epoch.
-    state: AppState,
+    pub state: AppState,
     shutdown: CancellationToken,
 }
 

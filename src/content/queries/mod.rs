@@ -76,11 +76,15 @@ struct BodyRow {
     featured_image: Option<String>,
 }
 
-/// Which end of a listing a query counts from.
+/// Where a listing query starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListEnd {
-    Newest,
-    Oldest,
+pub enum ListFrom {
+    /// After skipping this many of the newest posts.
+    Newest(i64),
+    /// After skipping this many of the oldest posts (the page's posts still come newest first).
+    Oldest(i64),
+    /// At this post and older: as quick deep in a listing as at its start.
+    At(ListPosition),
 }
 
 /// Where a listing's posts come from: the rows (`FROM … WHERE …`, its argument as `$n`) and

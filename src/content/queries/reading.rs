@@ -6,34 +6,50 @@ use crate::store::{Db, DbError, DbResult, Dialect};
 
 use super::*;
 
-/// Published posts, newest first: `limit` of them after skipping `skip` from the end `from`
-/// names. Skipping from the oldest end keeps the last pages of a long listing as quick as its
-/// first ones.
-pub async fn list_published(
-    db: &Db,
-    filter: ListFilter,
-    limit: i64,
-    skip: i64,
-    from: ListEnd,
-) -> DbResult<Vec<ArticleSummary>> {
-    let order = match from {
-        ListEnd::Newest => "DESC",
-        ListEnd::Oldest => "ASC",
-    };
+/// Published posts, newest first: `limit` of them from where `from` says. Skipping from the
+/// oldest end keeps the last pages of a long listing as quick as its first ones.
+pub async fn list_published(db: &Db, filter: ListFilter, limit: i64, from: ListFrom) -> DbResult<Vec<ArticleSummary>> {
     // The page's ids first, from a listing index alone: skipping rows costs index entries, not
     // joined article rows (which carry their bodies).
-    let ListingSource { rows, id, time, arg } = listing_source(filter, 3);
+    let filter_arg = if let ListFrom::At(_) = from { 4 } else { 3 };
+    let ListingSource { rows, id, time, arg } = listing_source(filter, filter_arg);
+    let page_ids = match from {
+        ListFrom::Newest(_) => format!("SELECT {id} FROM {rows} ORDER BY {time} DESC, {id} DESC LIMIT $1 OFFSET $2"),
+        ListFrom::Oldest(_) => format!("SELECT {id} FROM {rows} ORDER BY {time} ASC, {id} ASC LIMIT $1 OFFSET $2"),
+        // Row values, not `a < x OR (a = x AND id <= y)`, which defeats the listing index.
+        ListFrom::At(_) => {
+            format!("SELECT {id} FROM {rows} AND ({time}, {id}) <= ($2, $3) ORDER BY {time} DESC, {id} DESC LIMIT $1")
+        }
+    };
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.id IN \
-         (SELECT {id} FROM {rows} ORDER BY {time} {order}, {id} {order} LIMIT $1 OFFSET $2) \
-         ORDER BY a.published_at DESC, a.id DESC"
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} WHERE a.id IN ({page_ids}) ORDER BY a.published_at DESC, a.id DESC"
     );
-    let mut query = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit).bind(skip);
+    let query = sqlx::query_as::<_, SummaryRow>(&sql).bind(limit);
+    let mut query = match from {
+        ListFrom::Newest(skip) | ListFrom::Oldest(skip) => query.bind(skip),
+        ListFrom::At(start) => query.bind(start.published_at).bind(start.id),
+    };
     if let Some(arg) = arg {
         query = query.bind(arg);
     }
     let rows = query.fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Where each page of `per_page` posts of a listing starts, first page first: one pass over a
+/// listing index, so that any page can then be read from its start.
+pub async fn page_starts(db: &Db, filter: ListFilter, per_page: i64) -> DbResult<Vec<ListPosition>> {
+    let ListingSource { rows, id, time, arg } = listing_source(filter, 2);
+    let sql = format!(
+        "SELECT t, i FROM (SELECT {time} AS t, {id} AS i, ROW_NUMBER() OVER (ORDER BY {time} DESC, {id} DESC) AS n \
+         FROM {rows}) numbered WHERE (n - 1) % $1 = 0 ORDER BY n"
+    );
+    let mut query = sqlx::query_as::<_, (i64, i64)>(&sql).bind(per_page);
+    if let Some(arg) = arg {
+        query = query.bind(arg);
+    }
+    let rows = query.fetch_all(&db.pool).await?;
+    Ok(rows.into_iter().map(|(published_at, id)| ListPosition { published_at, id }).collect())
 }
 
 pub async fn count_published(db: &Db, filter: ListFilter) -> DbResult<i64> {
@@ -70,7 +86,7 @@ pub async fn find_by_id(db: &Db, id: i64) -> DbResult<Article> {
 /// Published posts with their bodies, newest first: the feeds' input.
 pub async fn latest_with_bodies(db: &Db, category_id: Option<i64>, limit: i64) -> DbResult<Vec<Article>> {
     let filter = category_id.map_or(ListFilter::All, ListFilter::Category);
-    let summaries = list_published(db, filter, limit, 0, ListEnd::Newest).await?;
+    let summaries = list_published(db, filter, limit, ListFrom::Newest(0)).await?;
     let mut articles = Vec::with_capacity(summaries.len());
     for summary in summaries {
         let body =

@@ -1,6 +1,6 @@
 //! Reading articles: by slug or id, listings, search, old URLs.
 
-use crate::content::queries::{self, ListEnd};
+use crate::content::queries::{self, ListFrom};
 use crate::store::{Db, DbError};
 
 use super::*;
@@ -27,14 +27,33 @@ pub async fn count(db: &Db, filter: ListFilter) -> Result<i64, ContentError> {
     Ok(queries::reading::count_published(db, filter).await?)
 }
 
+/// How many pages from either end of a listing a page is read by skipping posts; deeper pages
+/// are read from where they start ([`page_starts`]), as skipping costs an index entry per post.
+pub const DEEP_PAGES: i64 = 50;
+
+/// Whether page `page` (counting from 1) of a listing of `total` posts lies so deep in it that
+/// it should be read from where it starts.
+pub fn is_deep(total: i64, page: u32, per_page: u32) -> bool {
+    let (per_page, offset) = (per_page as i64, (page as i64 - 1) * per_page as i64);
+    offset.min(total - offset - per_page) > DEEP_PAGES * per_page
+}
+
+/// Where each page of `per_page` posts of `filter`'s listing starts, first page first. One
+/// pass over the listing: keep it while no article changes.
+pub async fn page_starts(db: &Db, filter: ListFilter, per_page: u32) -> Result<Vec<ListPosition>, ContentError> {
+    Ok(queries::reading::page_starts(db, filter, per_page as i64).await?)
+}
+
 /// One page of the `total` published posts `filter` lists; `page` counts from 1. A page past
-/// the end is `NotFound`.
+/// the end is `NotFound`. `start` is where the page starts, if known: a deep page needs it
+/// ([`is_deep`]) to cost what the first page does.
 pub async fn list_page(
     db: &Db,
     filter: ListFilter,
     total: i64,
     page: u32,
     per_page: u32,
+    start: Option<ListPosition>,
 ) -> Result<Page<ArticleSummary>, ContentError> {
     let total_pages = (total as u64).div_ceil(per_page as u64).max(1) as u32;
     if page > total_pages {
@@ -42,13 +61,19 @@ pub async fn list_page(
     }
     let (per_page, offset) = (per_page as i64, (page as i64 - 1) * per_page as i64);
     // Pages past the middle skip from the oldest post, so the last page is as quick as the first.
-    let items = if offset * 2 <= total {
-        queries::reading::list_published(db, filter, per_page, offset, ListEnd::Newest).await?
-    } else {
-        let from_oldest = total - offset - per_page;
-        let (limit, skip) = if from_oldest < 0 { (per_page + from_oldest, 0) } else { (per_page, from_oldest) };
-        queries::reading::list_published(db, filter, limit, skip, ListEnd::Oldest).await?
+    let (limit, from) = match start {
+        Some(start) => (per_page, ListFrom::At(start)),
+        None if offset * 2 <= total => (per_page, ListFrom::Newest(offset)),
+        None => {
+            let from_oldest = total - offset - per_page;
+            if from_oldest < 0 {
+                (per_page + from_oldest, ListFrom::Oldest(0))
+            } else {
+                (per_page, ListFrom::Oldest(from_oldest))
+            }
+        }
     };
+    let items = queries::reading::list_published(db, filter, limit, from).await?;
     Ok(Page { items, page, total_pages, total_items: total })
 }
 
