@@ -16,6 +16,7 @@
 //! - `media`: the media library: uploaded images, checked, re-encoded, stored by CID.
 //! - `settings`: site settings changed in the admin, laid over the configuration on every node.
 //! - `migrate`: WordPress import and export, redirects from old URLs.
+//! - `backup`: `openvoice backup` and `restore`: a consistent copy of the whole site, checked.
 //! - `jobs`: the durable job table and its worker.
 //! - `store`: the database handle (SQLite or PostgreSQL) and migrations.
 //! - `demo`: the first-run demo site.
@@ -26,6 +27,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod comments;
 pub mod config;

@@ -260,6 +260,57 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// What a shared token bucket answered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateToken {
+    Taken,
+    /// None to take: the bucket holds `tokens` (< 1).
+    Refused {
+        tokens: f64,
+    },
+}
+
+/// Takes a token from the shared bucket `(scope, client)` of `burst` tokens refilled at
+/// `per_ms`, in one statement, so that nodes taking at once each see the other's take.
+pub async fn take_rate_token(
+    db: &Db,
+    scope: &str,
+    client: &str,
+    burst: f64,
+    per_ms: f64,
+    now_ms: i64,
+) -> DbResult<RateToken> {
+    // Every SET expression reads the row as it was; `refill` is written out twice for that.
+    let refill = "CASE WHEN rate_buckets.tokens + ($4 - rate_buckets.at_ms) * $5 > $3 THEN $3 \
+                  ELSE rate_buckets.tokens + ($4 - rate_buckets.at_ms) * $5 END";
+    let sql = format!(
+        "INSERT INTO rate_buckets (scope, client, tokens, taken, at_ms) VALUES ($1, $2, $3 - 1, 1, $4) \
+         ON CONFLICT (scope, client) DO UPDATE SET \
+         tokens = CASE WHEN {refill} >= 1 THEN {refill} - 1 ELSE {refill} END, \
+         taken = CASE WHEN {refill} >= 1 THEN 1 ELSE 0 END, \
+         at_ms = $4 \
+         RETURNING tokens, taken"
+    );
+    let (tokens, taken): (f64, i64) =
+        sqlx::query_as(&sql).bind(scope).bind(client).bind(burst).bind(now_ms).bind(per_ms).fetch_one(&db.pool).await?;
+    Ok(if taken == 1 { RateToken::Taken } else { RateToken::Refused { tokens } })
+}
+
+/// Drops the buckets of `scope` untouched since `before_ms`: full again, they hold nothing a
+/// new bucket would not.
+pub async fn prune_rate_buckets(db: &Db, scope: &str, before_ms: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM rate_buckets WHERE scope = $1 AND at_ms < $2")
+        .bind(scope)
+        .bind(before_ms)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 /// Appends to the activity log (dashboard, audit) inside the caller's transaction.
 pub async fn record_activity(
     conn: &mut sqlx::AnyConnection,

@@ -19,6 +19,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app;
+use crate::backup;
 use crate::config::{self, Config, Overrides};
 use crate::content::service::ContentLimits;
 use crate::demo;
@@ -95,6 +96,18 @@ enum Command {
     /// API tokens for /api/v1: create (shown once), list, revoke.
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// Write a consistent copy of the whole site while it serves (SQLite: the database file;
+    /// PostgreSQL: `pg_dump` of the site's schema), with its SHA-256 in `OUT.sha256`.
+    Backup {
+        /// The backup file to write; never overwritten.
+        out: PathBuf,
+    },
+    /// Replace the site's database with a backup, once its checksum and content check out.
+    /// Stop the site first. On SQLite the replaced database is kept beside it.
+    Restore {
+        /// A file `openvoice backup` wrote, with its `.sha256` beside it.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +205,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", config.to_masked_toml());
         return Ok(());
     }
+    if let Command::Restore { file } = &cli.command {
+        // Before connecting: the database being replaced may be the damaged one.
+        return restore(file, &database_url(&config, &data_dir), &data_dir).await;
+    }
     let db = connect(&config, &data_dir).await?;
     // Other commands (`mail test`, `export car`…) run with the settings saved in the admin, as the
     // server's jobs do; `serve` lays them over the file's itself, which its pages follow.
@@ -203,6 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { no_jobs, .. } => {
             seed(&db, limits).await?;
+            let _running = backup::hold_serve_lock(&data_dir)?;
             app::serve::serve(config, db, data_dir, !no_jobs).await
         }
         Command::Init => {
@@ -221,7 +239,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Wordpress { file, uploads }) => {
             migrate::import_wordpress(&db, limits, &data_dir, &file, uploads.as_deref()).await
         }
-        Command::Cid { .. } => Ok(()),
+        Command::Cid { .. } | Command::Restore { .. } => Ok(()),
+        Command::Backup { out } => {
+            let written = backup::take(&db, &database_url(&config, &data_dir), &out).await?;
+            println!(
+                "Backup written: {} ({:.1} MB)\n  sha256 {}  (in {}.sha256)\n  restore with: openvoice restore {}",
+                written.path.display(),
+                written.bytes as f64 / 1e6,
+                written.sha256,
+                written.path.display(),
+                written.path.display()
+            );
+            Ok(())
+        }
         Command::Export(ExportCommand::Wordpress { out }) => migrate::export_wordpress(&db, &config, &out).await,
         Command::Export(ExportCommand::Car { out }) => ipfs::export_car(&db, &config, &data_dir, &out).await,
         Command::Export(ExportCommand::Static { out, base_url, jobs }) => {
@@ -244,6 +274,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             mail::run(&db, &mailer, &config.site.title, command).await
         }
     }
+}
+
+async fn restore(file: &Path, database_url: &str, data_dir: &Path) -> anyhow::Result<()> {
+    match backup::restore(file, database_url, data_dir).await? {
+        backup::Restored::Sqlite { database, previous } => {
+            println!("Restored {} into {}", file.display(), database.display());
+            if let Some(previous) = previous {
+                println!("  the replaced database is kept as {}", previous.display());
+            }
+        }
+        backup::Restored::Postgres { schema } => {
+            println!("Restored {} into the PostgreSQL schema {schema}", file.display());
+        }
+    }
+    Ok(())
 }
 
 async fn connect(config: &Config, data_dir: &Path) -> anyhow::Result<Db> {

@@ -427,7 +427,7 @@ async fn submit(
     let headers = &parts.headers;
     let config = &state.config.comments;
     let ip = client_ip(config, headers, parts.extensions.get::<ConnectInfo<SocketAddr>>());
-    if let Err(retry_after) = state.comment_guard.limiter.take(ip) {
+    if let Err(retry_after) = state.comment_guard.limiter.take(&state.db, ip).await {
         let mut response = status_page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,

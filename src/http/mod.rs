@@ -67,7 +67,7 @@ pub struct App {
     pub listing_page_starts: EpochMap<String, Arc<[(i64, i64)]>>,
     /// Per-client buckets for `/search`, the one public page whose cost a reader chooses.
     pub search_limiter: RateLimiter,
-    /// The comment form's keys (from the shared site secret) and this node's per-IP buckets.
+    /// The comment form's keys (from the shared site secret) and its per-IP buckets.
     pub comment_guard: FormGuard,
     /// The subscription links' keys (from the shared site secret) and the subscribe form's per-IP
     /// buckets.
@@ -95,18 +95,18 @@ impl AppState {
         let (comments, subscriptions) = (&config.comments, &config.subscriptions);
         let comment_guard = FormGuard::new(
             form_guard::COMMENTS_SECRET,
-            RateLimiter::new(comments.rate_limit_burst, comments.rate_limit_per_minute),
+            RateLimiter::new("comments", comments.rate_limit_burst, comments.rate_limit_per_minute),
         );
         let subscribe_guard = FormGuard::new(
             form_guard::SUBSCRIPTIONS_SECRET,
-            RateLimiter::new(subscriptions.rate_limit_burst, subscriptions.rate_limit_per_minute),
+            RateLimiter::new("subscribe", subscriptions.rate_limit_burst, subscriptions.rate_limit_per_minute),
         );
         let settings = crate::settings::Live::new(&config);
         // One per listing: home, and each category, tag and author.
         let listing_totals = EpochMap::new(10_000);
         // A start per page of each: 16 bytes for every `per_page` posts.
         let listing_page_starts = EpochMap::new(1_000);
-        let search_limiter = RateLimiter::new(config.content.search_burst, config.content.search_per_minute);
+        let search_limiter = RateLimiter::new("search", config.content.search_burst, config.content.search_per_minute);
         AppState(Arc::new(App {
             config,
             db,

@@ -114,7 +114,7 @@ pub async fn import(
         };
         importer.node(node).await?;
         n_nodes += 1;
-        if n_nodes % 64 == 0 {
+        if n_nodes.is_multiple_of(64) {
             progress(reader.bytes_read());
         }
     };

@@ -365,7 +365,7 @@ async fn search(
     params: ListParams,
 ) -> Result<Response, AppError> {
     let ip = http::forms::client_ip(&state.config.comments.client_ip_header, &headers, peer.as_deref());
-    if let Err(retry_after) = state.search_limiter.take(ip) {
+    if let Err(retry_after) = state.search_limiter.take(&state.db, ip).await {
         let message = "You are searching too quickly. Wait a moment, then try again.";
         let mut response = AppError::refused(StatusCode::TOO_MANY_REQUESTS, message).into_response();
         response.headers_mut().insert(header::RETRY_AFTER, retry_after.into());

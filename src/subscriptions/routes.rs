@@ -156,7 +156,7 @@ async fn subscribe(State(state): State<AppState>, request: Request) -> Response 
         headers,
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
     );
-    if let Err(retry_after) = state.subscribe_guard.limiter.take(ip) {
+    if let Err(retry_after) = state.subscribe_guard.limiter.take(&state.db, ip).await {
         let mut response = status_page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,

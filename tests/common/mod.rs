@@ -283,14 +283,18 @@ pub fn ipfs_js(script: &str, args: &[&str]) -> Option<Output> {
 /// Posts a comment through the article page's form, as a reader does (the site must relax the
 /// comment defences: `[comments] min_seconds = 0`); accepted comments get a 303.
 pub async fn post_comment(site: &TestSite, slug: &str, author: &str, email: &str, text: &str) -> reqwest::Response {
+    post_comment_to(&site.base, slug, author, email, text).await
+}
+
+/// [`post_comment`] to the site at `base` (`http://127.0.0.1:PORT`).
+pub async fn post_comment_to(base: &str, slug: &str, author: &str, email: &str, text: &str) -> reqwest::Response {
     let reader = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let html =
-        reader.get(format!("{}/article/{slug}", site.base)).send().await.expect("page").text().await.expect("html");
+    let html = reader.get(format!("{base}/article/{slug}")).send().await.expect("page").text().await.expect("html");
     let doc = scraper::Html::parse_document(&html);
     let selector = scraper::Selector::parse("#commentform input[name=token]").expect("selector");
     let token = doc.select(&selector).next().and_then(|e| e.value().attr("value")).expect("form token").to_string();
     let form = [("author", author), ("email", email), ("url", ""), ("comment", text), ("token", &token)];
-    reader.post(format!("{}/article/{slug}/comments", site.base)).form(&form).send().await.expect("comment")
+    reader.post(format!("{base}/article/{slug}/comments")).form(&form).send().await.expect("comment")
 }
 
 /// Puts a 1200×800 PNG in the media library as `username`, through the library's service.
