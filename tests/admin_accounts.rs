@@ -579,6 +579,12 @@ const ROUTES: &[Route] = &[
     get("/admin", Role::Contributor),
     get("/admin/password", Role::Contributor),
     post("/admin/password", Role::Contributor, &[("current_password", "wrong"), ("new_password", "x")]),
+    get("/admin/security", Role::Contributor),
+    post("/admin/security/two-factor/setup", Role::Contributor, &[]),
+    post("/admin/security/two-factor/confirm", Role::Contributor, &[("code", "000000")]),
+    post("/admin/security/two-factor/recovery-codes", Role::Contributor, &[]),
+    post("/admin/security/two-factor/disable", Role::Contributor, &[("current_password", "wrong")]),
+    post("/admin/security/sessions/end-others", Role::Contributor, &[]),
     get("/admin/users", Role::Admin),
     get("/admin/users/new", Role::Admin),
     post(
@@ -633,6 +639,8 @@ const ROUTES: &[Route] = &[
 const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/login"),
     ("POST", "/admin/login"),
+    ("GET", "/admin/login/two-factor"),
+    ("POST", "/admin/login/two-factor"),
     ("POST", "/admin/logout"),
     ("GET", "/admin/password/forgot"),
     ("POST", "/admin/password/forgot"),
@@ -886,5 +894,162 @@ async fn the_operator_sets_a_new_password_from_the_command_line(backend: Backend
     );
     assert!(common::stderr(&output).contains("at least 12"), "{}", common::stderr(&output));
     Desk::log_in(&site, &author, &password).await;
+    site.finish().await;
+}
+
+/// RFC 6238's TOTP (SHA-1, 6 digits, 30-second steps), written here from the RFC so that the
+/// codes the tests type are not the server's own: checked against the RFC's Appendix B first.
+fn totp_code(key: &[u8], unix_time: u64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key).unwrap();
+    mac.update(&(unix_time / 30).to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let offset = (digest[19] & 0x0f) as usize;
+    let binary = u32::from_be_bytes(digest[offset..offset + 4].try_into().unwrap()) & 0x7fff_ffff;
+    format!("{:06}", binary % 1_000_000)
+}
+
+/// RFC 4648 base32, as authenticator apps read the key.
+fn base32_decode(text: &str) -> Vec<u8> {
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.trim_end_matches('=').chars() {
+        value = (value << 5) | alphabet.find(c.to_ascii_uppercase()).expect("base32") as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((value >> bits) as u8);
+            value &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn the_tests_totp_is_rfc_6238s() {
+    let key = b"12345678901234567890";
+    for (time, eight_digits) in [(59, "94287082"), (1111111109, "07081804"), (2000000000, "69279037")] {
+        assert_eq!(totp_code(key, time), eight_digits[2..]);
+    }
+    assert_eq!(base32_decode("GEZDGNBVGY3TQOJQ"), b"1234567890");
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+on_each_backend!(a_stolen_password_is_not_enough_with_two_factor_sign_in);
+/// Set up with an authenticator app in the desk, then sign in as someone who knows only the
+/// password, and as the owner with a code and with a recovery code; codes are good once,
+/// wrong ones lock like wrong passwords, and "sign out everywhere else" ends other sessions.
+async fn a_stolen_password_is_not_enough_with_two_factor_sign_in(backend: Backend) {
+    let site = TestSite::start_with(backend, "[accounts]\nmax_failures_per_account = 4\n").await;
+    let username = add_user(&site, Role::Editor).await;
+    let owner = Desk::log_in(&site, &username, PASSWORD).await;
+    let other_device = Desk::log_in(&site, &username, PASSWORD).await;
+
+    let setup = owner.post_form(&site, "/admin/security/two-factor/setup", &[]).await;
+    assert_eq!(setup.status(), StatusCode::OK);
+    let html = setup.text().await.unwrap();
+    assert!(html.contains("<svg"), "a QR code");
+    let secret = texts_of(&html, "#totp-secret").remove(0);
+    let key = base32_decode(&secret);
+    assert_eq!(key.len(), 20);
+    let wrong = owner.post_form(&site, "/admin/security/two-factor/confirm", &[("code", "000000")]).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let now = unix_now();
+    let confirmed =
+        owner.post_form(&site, "/admin/security/two-factor/confirm", &[("code", &totp_code(&key, now))]).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let recovery = texts_of(&confirmed.text().await.unwrap(), ".recovery-codes code");
+    assert_eq!(recovery.len(), 10);
+
+    // Someone with the password alone: no session, only the second step.
+    let thief = browser();
+    let response = post_login(&site, &thief, &username, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers()[LOCATION].to_str().unwrap().starts_with("/admin/login/two-factor"));
+    let cookies: Vec<&str> = response.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(cookies.iter().all(|c| !c.starts_with("ov_session=")), "{cookies:?}");
+    assert!(cookies
+        .iter()
+        .any(|c| c.starts_with("ov_login=") && c.contains("HttpOnly") && c.contains("SameSite=Strict")));
+    let desk = thief.get(format!("{}/admin", site.base)).send().await.unwrap();
+    assert_eq!(desk.status(), StatusCode::SEE_OTHER, "not signed in");
+    let second_step = |client: &reqwest::Client, code: &str| {
+        client.post(format!("{}/admin/login/two-factor", site.base)).form(&[("code", code), ("next", "/admin")]).send()
+    };
+    // The code typed at setup was taken: it does not sign in again (nor do guesses).
+    assert_eq!(second_step(&thief, &totp_code(&key, now)).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(second_step(&thief, "123456").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // The owner: password, then the app's next code.
+    let owner_again = browser();
+    post_login(&site, &owner_again, &username, PASSWORD).await;
+    let signed = second_step(&owner_again, &totp_code(&key, now + 30)).await.unwrap();
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER, "{}", signed.text().await.unwrap());
+    assert_eq!(owner_again.get(format!("{}/admin", site.base)).send().await.unwrap().status(), StatusCode::OK);
+
+    // A recovery code, typed in capitals with a space: once.
+    let on_the_road = browser();
+    post_login(&site, &on_the_road, &username, PASSWORD).await;
+    let typed = recovery[0].to_uppercase().replace('-', " ");
+    assert_eq!(second_step(&on_the_road, &typed).await.unwrap().status(), StatusCode::SEE_OTHER);
+    let again = browser();
+    post_login(&site, &again, &username, PASSWORD).await;
+    assert_eq!(second_step(&again, &recovery[0]).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // Wrong codes count as failed logins: the thief's two, then these, lock the account.
+    let locked = loop {
+        let response = second_step(&again, "999999").await.unwrap();
+        if response.status() != StatusCode::UNAUTHORIZED {
+            break response;
+        }
+    };
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.headers().contains_key(header::RETRY_AFTER));
+
+    // Sign out everywhere else: the other device's session ends, this one stays.
+    assert!(other_device.signed_in(&site).await);
+    let security = owner.get(&site, "/admin/security").await.text().await.unwrap();
+    assert!(texts_of(&security, "tr.session").len() >= 3, "{security}");
+    let ended = owner.post_form(&site, "/admin/security/sessions/end-others", &[]).await;
+    assert_eq!(ended.status(), StatusCode::OK);
+    assert!(!other_device.signed_in(&site).await);
+    assert!(owner.signed_in(&site).await);
+    assert_eq!(texts_of(&owner.get(&site, "/admin/security").await.text().await.unwrap(), "tr.session").len(), 1);
+
+    // The operator's way back for an owner who lost the app and the codes.
+    let off = site.cli(&["user", "two-factor-off", &username]);
+    assert!(off.status.success(), "{}", common::stderr(&off));
+    assert!(!site.cli(&["user", "two-factor-off", "nobody-here"]).status.success());
+    // (The name is still locked by the guesses; its email address is another key.)
+    let response = post_login(&site, &browser(), &format!("{username}@example.org"), PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/admin", "the password alone signs in again");
+    site.finish().await;
+}
+
+on_each_backend!(a_role_that_requires_two_factor_sees_only_its_setup_until_done);
+async fn a_role_that_requires_two_factor_sees_only_its_setup_until_done(backend: Backend) {
+    let site = TestSite::start_with(backend, "[accounts]\nrequire_two_factor = [\"editor\"]\n").await;
+    let editor = Desk::sign_in(&site, Role::Editor).await;
+    let dashboard = editor.get(&site, "/admin/articles").await;
+    assert_eq!(dashboard.status(), StatusCode::SEE_OTHER);
+    assert_eq!(dashboard.headers()[LOCATION], "/admin/security");
+    let refused = editor.post_form(&site, "/admin/categories", &[("name", "Sneaky")]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // Another role is not held.
+    let author = Desk::sign_in(&site, Role::Author).await;
+    assert_eq!(author.get(&site, "/admin/articles").await.status(), StatusCode::OK);
+
+    let html = editor.post_form(&site, "/admin/security/two-factor/setup", &[]).await.text().await.unwrap();
+    let key = base32_decode(&texts_of(&html, "#totp-secret").remove(0));
+    let code = totp_code(&key, unix_now());
+    assert_eq!(editor.post_form(&site, "/admin/security/two-factor/confirm", &[("code", &code)]).await.status(), 200);
+    assert_eq!(editor.get(&site, "/admin/articles").await.status(), StatusCode::OK);
+    // And it cannot be turned off.
+    let off = editor.post_form(&site, "/admin/security/two-factor/disable", &[("current_password", PASSWORD)]).await;
+    assert_eq!(off.status(), StatusCode::CONFLICT);
     site.finish().await;
 }

@@ -59,6 +59,12 @@ pub enum LoginError {
     /// Too many failures for this account name or from this address.
     #[error("Too many failed attempts. Try again later.")]
     Locked { retry_after_secs: i64 },
+    /// The second factor was not right.
+    #[error("That code is not right, or was used already.")]
+    WrongCode,
+    /// The second step of a sign-in came too late, or after too many wrong codes.
+    #[error("Your sign-in has expired. Log in again.")]
+    ChallengeExpired,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -79,6 +85,21 @@ pub struct NewSession {
     pub max_age_secs: i64,
 }
 
+/// What a right password leads to.
+pub enum SignIn {
+    Session(NewSession),
+    /// The account signs in with a second factor: `challenge` goes into a short-lived cookie
+    /// for [`second_factor`].
+    SecondFactor {
+        challenge: String,
+    },
+}
+
+/// How long the second step of a sign-in may take.
+pub const CHALLENGE_SECS: i64 = 300;
+/// Wrong codes after which a sign-in must start again.
+const CHALLENGE_FAILURES: i64 = 5;
+
 /// A valid session, as the extractor needs it.
 pub struct Session {
     pub user: User,
@@ -97,19 +118,27 @@ async fn ip_key(db: &Db, ip: IpAddr) -> Result<String, DbError> {
     Ok(format!("ip:{}", hex::encode(&hasher.finalize()[..16])))
 }
 
-/// Checks `name` (username or email) and `password`; on success opens a session (and ends
-/// `previous`, the session the browser already had, if any).
+/// Where a sign-in request comes from.
+pub struct Client<'a> {
+    pub ip: IpAddr,
+    /// The session the browser already had, ended by a new one.
+    pub previous: Option<&'a str>,
+    pub user_agent: &'a str,
+}
+
+/// Checks `name` (username or email) and `password`; on success opens a session, or, for an
+/// account with two-factor sign-in, a challenge for [`second_factor`].
 pub async fn login(
     db: &Db,
     config: &AccountsConfig,
     name: &str,
     password: &str,
-    ip: IpAddr,
-    previous: Option<&str>,
-) -> Result<NewSession, LoginError> {
+    remember: bool,
+    client: &Client<'_>,
+) -> Result<SignIn, LoginError> {
     let now = store::now();
     let account = account_key(name);
-    let ip = ip_key(db, ip).await?;
+    let ip = ip_key(db, client.ip).await?;
     if let Some(until) = queries::locked_until(db, &[&account, &ip], now).await? {
         return Err(LoginError::Locked { retry_after_secs: until - now });
     }
@@ -128,28 +157,82 @@ pub async fn login(
     let user = match row {
         Some(row) if matches && usable => row.user,
         _ => {
-            let window = config.failure_window_secs;
-            queries::record_failure(
-                &mut tx,
-                &account,
-                now,
-                window,
-                config.max_failures_per_account,
-                config.lockout_secs,
-            )
-            .await?;
-            queries::record_failure(&mut tx, &ip, now, window, config.max_failures_per_ip, config.lockout_secs).await?;
+            record_failures(&mut tx, config, &account, &ip, now).await?;
             tx.commit().await?;
             return Err(LoginError::Refused);
         }
     };
+    if super::two_factor::is_enabled(db, user.id).await? {
+        // The account's failures stay counted until the second factor is right too.
+        let challenge = random_token();
+        queries::insert_challenge(&mut tx, &token_hash(&challenge), user.id, remember, now + CHALLENGE_SECS).await?;
+        tx.commit().await?;
+        return Ok(SignIn::SecondFactor { challenge });
+    }
     queries::clear_throttle(&mut tx, &account).await?;
+    let opened = open_session(tx, db, config, user, client).await?;
+    Ok(SignIn::Session(opened))
+}
+
+/// The second step of a sign-in: `code` (the app's, or a recovery code) for the challenge whose
+/// cookie value is `challenge`. Wrong codes count as failed logins of the account and address.
+pub async fn second_factor(
+    db: &Db,
+    config: &AccountsConfig,
+    challenge: &str,
+    code: &str,
+    client: &Client<'_>,
+) -> Result<(NewSession, bool), LoginError> {
+    let now = store::now();
+    let challenge_hash = token_hash(challenge);
+    let Some((user, remember)) = queries::live_challenge(db, &challenge_hash, now, CHALLENGE_FAILURES).await? else {
+        return Err(LoginError::ChallengeExpired);
+    };
+    let (account, ip) = (account_key(&user.username), ip_key(db, client.ip).await?);
+    if let Some(until) = queries::locked_until(db, &[&account, &ip], now).await? {
+        return Err(LoginError::Locked { retry_after_secs: until - now });
+    }
+    let mut tx = db.begin().await?;
+    if !super::two_factor::take_code(&mut tx, db, user.id, code).await? {
+        queries::fail_challenge(&mut tx, &challenge_hash).await?;
+        record_failures(&mut tx, config, &account, &ip, now).await?;
+        tx.commit().await?;
+        return Err(LoginError::WrongCode);
+    }
+    queries::delete_challenge(&mut tx, &challenge_hash, now).await?;
+    queries::clear_throttle(&mut tx, &account).await?;
+    Ok((open_session(tx, db, config, user, client).await?, remember))
+}
+
+/// Counts a failed sign-in against the account name and the address.
+async fn record_failures(
+    tx: &mut sqlx::AnyConnection,
+    config: &AccountsConfig,
+    account: &str,
+    ip: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    let (window, lockout) = (config.failure_window_secs, config.lockout_secs);
+    queries::record_failure(tx, account, now, window, config.max_failures_per_account, lockout).await?;
+    queries::record_failure(tx, ip, now, window, config.max_failures_per_ip, lockout).await
+}
+
+/// Opens a session for `user` in `tx` and commits it; ends the browser's previous one.
+async fn open_session(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    db: &Db,
+    config: &AccountsConfig,
+    user: User,
+    client: &Client<'_>,
+) -> Result<NewSession, DbError> {
+    let now = store::now();
     let token = random_token();
     let expires = now + config.session_idle_secs.min(config.session_max_secs);
-    queries::insert_session(&mut tx, &token_hash(&token), user.id, &random_token(), now, expires).await?;
+    let user_agent: String = client.user_agent.chars().take(300).collect();
+    queries::insert_session(&mut tx, &token_hash(&token), user.id, &random_token(), now, expires, &user_agent).await?;
     store::record_activity(&mut tx, "login", Some(user.id), &user.username).await?;
     tx.commit().await?;
-    if let Some(previous) = previous {
+    if let Some(previous) = client.previous {
         queries::delete_session(db, &token_hash(previous)).await?;
     }
     // Housekeeping on a rare event rather than a job of its own.
@@ -174,6 +257,15 @@ pub async fn session(db: &Db, config: &AccountsConfig, token: &str) -> Result<Op
 /// Ends the session behind cookie value `token`.
 pub async fn logout(db: &Db, token: &str) -> Result<(), DbError> {
     queries::delete_session(db, &token_hash(token)).await
+}
+
+/// Ends every session of `user` but the one behind cookie value `token`; how many ended.
+pub async fn end_other_sessions(db: &Db, user: &User, token: &str) -> Result<u64, DbError> {
+    let mut tx = db.begin().await?;
+    let ended = queries::delete_sessions_of(&mut tx, user.id, Some(&token_hash(token))).await?;
+    store::record_activity(&mut tx, "sessions.end_others", Some(user.id), &user.username).await?;
+    tx.commit().await?;
+    Ok(ended)
 }
 
 fn check_new_password(new: &str, confirm: &str) -> Result<(), AccountError> {

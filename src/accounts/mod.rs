@@ -12,7 +12,9 @@ pub mod auth;
 pub mod desk;
 pub mod queries;
 pub mod routes;
+pub mod security;
 pub mod session;
+pub mod two_factor;
 pub mod users;
 
 /// WordPress-like roles, weakest first.

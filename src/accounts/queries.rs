@@ -108,16 +108,18 @@ pub async fn insert_session(
     csrf: &str,
     now: i64,
     expires_at: i64,
+    user_agent: &str,
 ) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $4, $5)",
+        "INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen_at, expires_at, user_agent) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6)",
     )
     .bind(id_hash)
     .bind(user_id)
     .bind(csrf)
     .bind(now)
     .bind(expires_at)
+    .bind(user_agent)
     .execute(conn)
     .await?;
     Ok(())
@@ -409,4 +411,156 @@ pub async fn prune_throttle(db: &Db, window_start: i64, now: i64) -> DbResult<u6
         .await
         .map(|done| done.rows_affected())
         .map_err(DbError::from)
+}
+
+// Two-factor sign-in.
+
+/// The user's TOTP key (hex), whether it is confirmed, and the last step a code was taken for.
+pub async fn totp_of(db: &Db, user_id: i64) -> DbResult<Option<(String, bool, i64)>> {
+    let row: Option<(String, Option<i64>, i64)> =
+        sqlx::query_as("SELECT secret, confirmed_at, last_step FROM user_totp WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(secret, confirmed_at, last_step)| (secret, confirmed_at.is_some(), last_step)))
+}
+
+/// Starts a setup: a new unconfirmed key, replacing any key the user had not confirmed.
+pub async fn begin_totp(db: &Db, user_id: i64, secret: &str, now: i64) -> DbResult<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM user_totp WHERE user_id = $1 AND confirmed_at IS NULL")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO user_totp (user_id, secret, created_at, confirmed_at, last_step) VALUES ($1, $2, $3, NULL, 0)",
+    )
+    .bind(user_id)
+    .bind(secret)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Takes the code of `step` for the user's key: only if no code of that step or a later one
+/// was taken before (a code is good once). `confirm` also confirms an unconfirmed key.
+pub async fn take_totp_step(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    step: i64,
+    now: i64,
+    confirm: bool,
+) -> DbResult<bool> {
+    let confirmed = if confirm { "confirmed_at IS NULL" } else { "confirmed_at IS NOT NULL" };
+    let sql = format!(
+        "UPDATE user_totp SET last_step = $1, confirmed_at = COALESCE(confirmed_at, $2) \
+         WHERE user_id = $3 AND last_step < $1 AND {confirmed}"
+    );
+    let done = sqlx::query(&sql).bind(step).bind(now).bind(user_id).execute(conn).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete_totp(conn: &mut AnyConnection, user_id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM user_totp WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(conn).await?;
+    Ok(())
+}
+
+/// Replaces the user's recovery codes with these hashes.
+pub async fn replace_recovery_codes(conn: &mut AnyConnection, user_id: i64, hashes: &[String]) -> DbResult<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    for hash in hashes {
+        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(hash)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Uses up a recovery code: whether it was one of the user's.
+pub async fn use_recovery_code(conn: &mut AnyConnection, user_id: i64, hash: &str) -> DbResult<bool> {
+    let done = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2")
+        .bind(user_id)
+        .bind(hash)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn recovery_codes_left(db: &Db, user_id: i64) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+pub async fn insert_challenge(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    user_id: i64,
+    remember: bool,
+    expires_at: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO login_challenges (id_hash, user_id, remember, expires_at, failures) VALUES ($1, $2, $3, $4, 0)",
+    )
+    .bind(id_hash)
+    .bind(user_id)
+    .bind(remember as i64)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The user a live challenge is for, and whether they asked to be remembered.
+pub async fn live_challenge(db: &Db, id_hash: &str, now: i64, max_failures: i64) -> DbResult<Option<(User, bool)>> {
+    let row: Option<(i64, String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.username, u.email, u.display_name, u.role, c.remember FROM login_challenges c \
+         JOIN users u ON u.id = c.user_id \
+         WHERE c.id_hash = $1 AND c.expires_at > $2 AND c.failures < $3 AND u.disabled_at IS NULL",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .bind(max_failures)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(id, username, email, display_name, role, remember)| {
+        (user((id, username, email, display_name, role)), remember == 1)
+    }))
+}
+
+pub async fn fail_challenge(conn: &mut AnyConnection, id_hash: &str) -> DbResult<()> {
+    sqlx::query("UPDATE login_challenges SET failures = failures + 1 WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_challenge(conn: &mut AnyConnection, id_hash: &str, now: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM login_challenges WHERE id_hash = $1 OR expires_at <= $2")
+        .bind(id_hash)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A user's sessions, newest first: (id hash, created, last seen, user agent).
+pub async fn sessions_of(db: &Db, user_id: i64, now: i64) -> DbResult<Vec<(String, i64, i64, String)>> {
+    sqlx::query_as(
+        "SELECT id_hash, created_at, last_seen_at, user_agent FROM sessions \
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::from)
 }

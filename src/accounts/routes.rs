@@ -35,6 +35,7 @@ use crate::mail::Outgoing;
 pub fn admin_router() -> Router<AppState> {
     Router::new()
         .route("/admin/login", get(login_page).post(login))
+        .route("/admin/login/two-factor", get(second_factor_page).post(second_factor))
         .route("/admin/logout", post(logout))
         .route("/admin/password", get(password_page).post(change_password))
         .route("/admin/password/forgot", get(forgot_page).post(forgot))
@@ -42,6 +43,7 @@ pub fn admin_router() -> Router<AppState> {
         .route("/admin/users", get(users_page).post(add_user))
         .route("/admin/users/new", get(new_user_page))
         .route("/admin/users/{id}", post(change_user))
+        .merge(super::security::router())
 }
 
 /// Where to go after logging in: an admin path on this site, else the dashboard.
@@ -67,6 +69,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     match done {
         Some("logged_out") => Some("You are now logged out."),
         Some("reset") => Some("Your password has been changed. Log in with your new password."),
+        Some("expired") => Some("Your sign-in took too long or had too many wrong codes. Log in again."),
         _ => None,
     }
 }
@@ -101,6 +104,23 @@ struct Sender {
     ip: IpAddr,
     /// The session cookie the browser already had, if any.
     previous_session: Option<String>,
+    /// The second step of a sign-in under way, if any.
+    challenge: Option<String>,
+    user_agent: String,
+}
+
+impl Sender {
+    fn client(&self) -> auth::Client<'_> {
+        auth::Client { ip: self.ip, previous: self.previous_session.as_deref(), user_agent: &self.user_agent }
+    }
+}
+
+/// The cookie holding a sign-in's second step: only the login pages see it, for minutes.
+const CHALLENGE_COOKIE: &str = "ov_login";
+
+fn challenge_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{CHALLENGE_COOKIE}={value}; Path=/admin/login; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
 }
 
 /// Reads a form posted to a page for people who are not signed in (login, lost password,
@@ -120,6 +140,8 @@ async fn public_form<T: DeserializeOwned>(state: &AppState, request: Request) ->
             parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         ),
         previous_session: forms::cookie(&parts.headers, session::COOKIE).map(str::to_string),
+        challenge: forms::cookie(&parts.headers, CHALLENGE_COOKIE).map(str::to_string),
+        user_agent: parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string(),
     };
     match Form::<T>::from_request(Request::from_parts(parts, body), state).await {
         Ok(Form(form)) => Ok((sender, form)),
@@ -136,29 +158,89 @@ async fn login(State(state): State<AppState>, request: Request) -> Result<Respon
         Err(refused) => return Ok(refused),
     };
     let next = safe_next(form.next.as_deref());
-    let (ip, previous) = (sender.ip, sender.previous_session.as_deref());
-    match auth::login(&state.db, &state.config.accounts, &form.username, &form.password, ip, previous).await {
-        Ok(opened) => {
-            let max_age = form.remember.is_some().then_some(opened.max_age_secs);
-            let cookie = session::session_cookie(&opened.token, max_age, secure(&state));
-            Ok(session::with_cookie(Redirect::to(&next).into_response(), &cookie))
+    let remember = form.remember.is_some();
+    match auth::login(&state.db, &state.config.accounts, &form.username, &form.password, remember, &sender.client())
+        .await
+    {
+        Ok(auth::SignIn::Session(opened)) => Ok(signed_in_response(&state, opened, remember, &next)),
+        Ok(auth::SignIn::SecondFactor { challenge }) => {
+            let cookie = challenge_cookie(&challenge, auth::CHALLENGE_SECS, secure(&state));
+            let url = format!(
+                "/admin/login/two-factor?next={}",
+                percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)
+            );
+            Ok(session::with_cookie(Redirect::to(&url).into_response(), &cookie))
         }
         Err(LoginError::Db(err)) => Err(err.into()),
         Err(err) => {
-            let status = match err {
-                LoginError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            let ctx = context! {
-                next => next, username => form.username, remember => form.remember.is_some(), error => err.to_string()
-            };
-            let mut response = (status, render_bare(&state, "admin/login.html", ctx)).into_response();
-            if let LoginError::Locked { retry_after_secs } = err {
-                if let Ok(value) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-            }
-            Ok(response)
+            let ctx =
+                context! { next => next, username => form.username, remember => remember, error => err.to_string() };
+            Ok(refused_login(&state, err, "admin/login.html", ctx))
+        }
+    }
+}
+
+/// A session opened: its cookie, and on to `next`.
+fn signed_in_response(state: &AppState, opened: auth::NewSession, remember: bool, next: &str) -> Response {
+    let max_age = remember.then_some(opened.max_age_secs);
+    let cookie = session::session_cookie(&opened.token, max_age, secure(state));
+    let response = session::with_cookie(Redirect::to(next).into_response(), &cookie);
+    session::with_cookie(response, &challenge_cookie("", 0, secure(state)))
+}
+
+/// `template` again with the refusal: 429 with `Retry-After` while locked, else 401.
+fn refused_login(state: &AppState, err: LoginError, template: &str, ctx: minijinja::Value) -> Response {
+    let status = match err {
+        LoginError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    let mut response = (status, render_bare(state, template, ctx)).into_response();
+    if let LoginError::Locked { retry_after_secs } = err {
+        if let Ok(value) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
+async fn second_factor_page(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    query: Result<Query<LoginQuery>, QueryRejection>,
+) -> Response {
+    let Query(query) = query.unwrap_or_default();
+    let next = safe_next(query.next.as_deref());
+    if forms::cookie(&headers, CHALLENGE_COOKIE).is_none_or(str::is_empty) {
+        return Redirect::to(&session::login_url(&next)).into_response();
+    }
+    render_bare(&state, "admin/login_two_factor.html", context! { next => next })
+}
+
+#[derive(Deserialize)]
+struct SecondFactorForm {
+    #[serde(default)]
+    code: String,
+    next: Option<String>,
+}
+
+async fn second_factor(State(state): State<AppState>, request: Request) -> Result<Response, AppError> {
+    let (sender, form) = match public_form::<SecondFactorForm>(&state, request).await {
+        Ok(read) => read,
+        Err(refused) => return Ok(refused),
+    };
+    let next = safe_next(form.next.as_deref());
+    let challenge = sender.challenge.clone().unwrap_or_default();
+    let code: String = form.code.chars().take(64).collect();
+    match auth::second_factor(&state.db, &state.config.accounts, &challenge, &code, &sender.client()).await {
+        Ok((opened, remember)) => Ok(signed_in_response(&state, opened, remember, &next)),
+        Err(LoginError::Db(err)) => Err(err.into()),
+        Err(LoginError::ChallengeExpired) => {
+            let response = Redirect::to("/admin/login?done=expired").into_response();
+            Ok(session::with_cookie(response, &challenge_cookie("", 0, secure(&state))))
+        }
+        Err(err) => {
+            let ctx = context! { next => next, error => err.to_string() };
+            Ok(refused_login(&state, err, "admin/login_two_factor.html", ctx))
         }
     }
 }

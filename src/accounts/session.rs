@@ -79,6 +79,23 @@ impl FromRequestParts<AppState> for SignedIn {
         // An unknown role (a row edited by hand) gets the least rights.
         let role = Role::parse(&session.user.role).unwrap_or(Role::Contributor);
         let signed_in = SignedIn { user: session.user, role, csrf: session.csrf, token };
+        // A role that must use a second factor sees only the Security screen (and can log out)
+        // until its member has set one up.
+        let exempt = parts.uri.path().starts_with("/admin/security") || parts.uri.path() == "/admin/logout";
+        if !exempt && super::security::required_for(state, &signed_in) {
+            match super::two_factor::is_enabled(&state.db, signed_in.user.id).await {
+                Ok(true) => {}
+                Ok(false) if parts.method == Method::GET || parts.method == Method::HEAD => {
+                    return Err(Redirect::to("/admin/security").into_response());
+                }
+                Ok(false) => {
+                    let message =
+                        "Your role must sign in with a second factor: set it up on the Security screen first.";
+                    return Err(AppError::Forbidden(message.into()).into_response());
+                }
+                Err(err) => return Err(AppError::from(err).into_response()),
+            }
+        }
         parts.extensions.insert(signed_in.clone());
         Ok(signed_in)
     }

@@ -34,6 +34,12 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Turn off two-factor sign-in for an account whose owner lost both the app and the
+    /// recovery codes; the password alone signs in again, until they set it up anew.
+    TwoFactorOff {
+        /// Username or email address.
+        username: String,
+    },
 }
 
 pub async fn run(db: &Db, command: UserCommand) -> anyhow::Result<()> {
@@ -62,6 +68,11 @@ pub async fn run(db: &Db, command: UserCommand) -> anyhow::Result<()> {
             if !password_stdin {
                 println!("Password (shown once): {password}");
             }
+            Ok(())
+        }
+        UserCommand::TwoFactorOff { username } => {
+            let user = accounts::two_factor::turn_off_by_operator(db, &username).await?;
+            println!("Two-factor sign-in is off for {:?}", user.username);
             Ok(())
         }
     }

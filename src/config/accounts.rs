@@ -23,6 +23,9 @@ pub struct AccountsConfig {
     /// Header a trusted reverse proxy puts the client address in (last entry), e.g.
     /// `x-forwarded-for`; empty means the TCP peer. Per-IP throttling uses it.
     pub client_ip_header: String,
+    /// Roles whose members must sign in with a second factor (`admin`, `editor`, `author`,
+    /// `contributor`): until they set one up, the desk shows them only its two-factor page.
+    pub require_two_factor: Vec<String>,
 }
 
 impl Default for AccountsConfig {
@@ -36,6 +39,7 @@ impl Default for AccountsConfig {
             lockout_secs: 900,
             reset_token_secs: 3600,
             client_ip_header: String::new(),
+            require_two_factor: Vec::new(),
         }
     }
 }
@@ -53,6 +57,14 @@ impl AccountsConfig {
         ];
         for (key, value, min, max) in ranges {
             check_range(key, value, min, max)?;
+        }
+        for role in &self.require_two_factor {
+            // The role names of `accounts::Role`, which configuration sits below.
+            if !["admin", "editor", "author", "contributor"].contains(&role.as_str()) {
+                anyhow::bail!(
+                    "key `accounts.require_two_factor`: unknown role {role:?}, expected some of admin, editor, author, contributor"
+                );
+            }
         }
         Ok(())
     }

@@ -31,9 +31,12 @@ pub async fn add_user(site: &TestSite, role: Role) -> String {
     username
 }
 
-/// The CSRF secret of the session `client` holds, read from the admin frame.
+/// The CSRF secret of the session `client` holds, read from the admin frame (of the Security
+/// screen, which every signed-in role may see, even one held there until it sets up two-factor
+/// sign-in).
 pub async fn csrf_of(site: &TestSite, client: &reqwest::Client) -> String {
-    let html = client.get(format!("{}/admin", site.base)).send().await.expect("dashboard").text().await.unwrap();
+    let url = format!("{}/admin/security", site.base);
+    let html = client.get(url).send().await.expect("security screen").text().await.unwrap();
     let csrf = input_value(&html, "csrf");
     assert!(!csrf.is_empty(), "the admin frame carries the CSRF secret: {html}");
     csrf
