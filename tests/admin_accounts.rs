@@ -617,6 +617,7 @@ const ROUTES: &[Route] = &[
     // comment moderation
     get("/admin/comments", Role::Editor),
     post("/admin/comments/{comment}/status", Role::Editor, &[("status", "approved"), ("back", "/admin/comments")]),
+    post("/admin/comments/bulk", Role::Editor, &[("status", "approved"), ("ids", "1")]),
     post("/admin/comments/{comment}/reply", Role::Editor, &[("comment", "A moderator's reply")]),
     // media and settings
     get("/admin/media", Role::Author),

@@ -542,6 +542,42 @@ async fn comments_are_moderated_from_the_desk(backend: Backend) {
     assert!(!public_status(&site, &page).await.1.contains("Waiting for a moderator."), "spam: hidden");
     let response = editor.post_form(&site, "/admin/comments/999999/status", &[("status", "spam")]).await;
     assert!(response.status().is_client_error());
+
+    // Many at once: the ones ticked in the queue move together; a selection naming a comment
+    // that is not there moves none.
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let text = format!("Held comment {n}.");
+        let row = NewRow { content: &text, content_html: &text, ..row };
+        let mut conn = site.db.pool.acquire().await.unwrap();
+        ids.push(insert(&mut conn, &row, openvoice::store::now()).await.unwrap().to_string());
+    }
+    let queue = editor.get(&site, "/admin/comments").await.text().await.unwrap();
+    assert_eq!(texts_of(&queue, "input[name=ids][form=bulk]").len(), 3, "a box to tick per comment");
+    let bulk = |fields: Vec<(&'static str, String)>| {
+        let (editor, site) = (&editor, &site);
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            editor.post_form(site, "/admin/comments/bulk", &fields).await
+        }
+    };
+    let refused = bulk(vec![("status", "approved".into()), ("ids", ids[0].clone()), ("ids", "999999".into())]).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(bulk(vec![("status", "approved".into())]).await.status(), StatusCode::BAD_REQUEST, "none ticked");
+    assert_eq!(bulk(vec![("status", "gone".into()), ("ids", ids[0].clone())]).await.status(), StatusCode::BAD_REQUEST);
+    let html = public_status(&site, &page).await.1;
+    assert!(!html.contains("Held comment 0."), "nothing moved");
+    let done = bulk(vec![("status", "approved".into()), ("ids", ids[0].clone()), ("ids", ids[2].clone())]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let html = public_status(&site, &page).await.1;
+    assert!(html.contains("Held comment 0.") && html.contains("Held comment 2."), "both approved");
+    assert!(!html.contains("Held comment 1."), "the one not ticked waits");
+    assert_eq!(
+        texts_of(&editor.get(&site, "/admin/comments").await.text().await.unwrap(), ".comment-text"),
+        ["Held comment 1."]
+    );
+    let author_refused = author.post_form(&site, "/admin/comments/bulk", &[("status", "spam"), ("ids", &ids[1])]).await;
+    assert_eq!(author_refused.status(), StatusCode::FORBIDDEN);
     site.finish().await;
 }
 

@@ -1,5 +1,6 @@
 //! The admin desk's comment moderation screen (editors and admins): the queue by status,
-//! approve, spam, trash, back to pending, and a moderator's reply.
+//! approve, spam, trash, back to pending (one comment, or the ones ticked), and a moderator's
+//! reply.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -23,6 +24,7 @@ pub fn admin_router() -> Router<AppState> {
     Router::new()
         .route("/admin/comments", get(queue))
         .route("/admin/comments/{id}/status", post(set_status))
+        .route("/admin/comments/bulk", post(bulk_status))
         .route("/admin/comments/{id}/reply", post(reply))
 }
 
@@ -71,6 +73,7 @@ async fn queue(
         Some("spam") => Some("Marked as spam."),
         Some("trash") => Some("Moved to the trash."),
         Some("pending") => Some("Back in the queue."),
+        Some("bulk") => Some("The selected comments are moved."),
         Some("replied") => Some("Your reply is published."),
         _ => None,
     };
@@ -105,11 +108,47 @@ async fn set_status(
         return Err(AppError::refused(StatusCode::BAD_REQUEST, format!("status: unknown status {:?}", form.status)));
     };
     service::set_status(&state.db, &[id], status).await.map_err(failure)?;
-    let back = match form.back.as_str() {
+    Ok(back_to_queue(&form.back, status.as_str()))
+}
+
+/// The queue `back` names (pending if none), with a notice of what was `done`.
+fn back_to_queue(back: &str, done: &str) -> Response {
+    let back = match back {
         queue @ ("pending" | "approved" | "spam" | "trash" | "all") => queue,
         _ => "pending",
     };
-    Ok(Redirect::to(&format!("/admin/comments?status={back}&done={}", status.as_str())).into_response())
+    Redirect::to(&format!("/admin/comments?status={back}&done={done}")).into_response()
+}
+
+/// Comments selected at once, as a queue page holds them.
+const MOST_SELECTED: usize = 200;
+
+/// Approve, spam, trash or unapprove the comments ticked in the queue (`ids`, repeated): all of
+/// them in one transaction, or none if one is refused.
+async fn bulk_status(
+    State(state): State<AppState>,
+    AdminForm(signed_in, fields): AdminForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ModerateComments)?;
+    let field = |name: &str| fields.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str());
+    let Some(status) = CommentStatus::parse(field("status")) else {
+        return Err(AppError::refused(StatusCode::BAD_REQUEST, "status: choose what to do with the selected comments"));
+    };
+    let mut ids = Vec::new();
+    for (_, value) in fields.iter().filter(|(key, _)| key == "ids") {
+        let Ok(id) = value.parse::<i64>() else {
+            return Err(AppError::refused(StatusCode::BAD_REQUEST, format!("ids: {value:?} is not a comment id")));
+        };
+        ids.push(id);
+    }
+    if ids.is_empty() {
+        return Err(AppError::refused(StatusCode::BAD_REQUEST, "ids: select at least one comment"));
+    }
+    if ids.len() > MOST_SELECTED {
+        return Err(AppError::refused(StatusCode::BAD_REQUEST, format!("ids: at most {MOST_SELECTED} at once")));
+    }
+    service::set_status(&state.db, &ids, status).await.map_err(failure)?;
+    Ok(back_to_queue(field("back"), "bulk"))
 }
 
 #[derive(Debug, Default, Deserialize)]
