@@ -618,6 +618,12 @@ const ROUTES: &[Route] = &[
     get("/admin/comments", Role::Editor),
     post("/admin/comments/{comment}/status", Role::Editor, &[("status", "approved"), ("back", "/admin/comments")]),
     post("/admin/comments/bulk", Role::Editor, &[("status", "approved"), ("ids", "1")]),
+    // subscribers
+    get("/admin/subscribers", Role::Editor),
+    get("/admin/subscribers.csv", Role::Editor),
+    post("/admin/subscribers/import", Role::Editor, &[("csv", "email\nmatrix@example.org\n")]),
+    post("/admin/subscribers/{subscriber}/unsubscribe", Role::Editor, &[]),
+    post("/admin/subscribers/{subscriber}/delete", Role::Editor, &[]),
     post("/admin/comments/{comment}/reply", Role::Editor, &[("comment", "A moderator's reply")]),
     // media and settings
     get("/admin/media", Role::Author),
@@ -780,6 +786,7 @@ async fn role_matrix_every_admin_route_refuses_roles_below_its_minimum(backend: 
         ("{revision}", scalar(&site, &format!("SELECT MAX(id) FROM revisions WHERE article_id = {article}")).await),
         ("{user}", user_id(&site, &target).await),
         ("{media}", 1),
+        ("{subscriber}", 1),
         ("{token}", 1),
     ];
     let path_of =

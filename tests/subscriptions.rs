@@ -210,7 +210,7 @@ async fn double_opt_in_article_mail_and_one_click_unsubscribe_end_to_end(backend
     let (status, page) = post_form(&site, "/subscriptions/manage", &body).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Your choices are saved"));
-    let subscriber = subscriptions::list(&site.db, None, 10, 0).await.unwrap();
+    let subscriber = subscriptions::list(&site.db, None, "", 10, 0).await.unwrap();
     let me = subscriber.iter().find(|s| s.email == reader).unwrap();
     assert_eq!((me.frequency, me.categories.clone()), (Frequency::Daily, Some(vec![economy])));
     let body = format!("token={token}&frequency=instant&scope=all");
@@ -732,4 +732,75 @@ async fn kill_9_during_a_fan_out(backend: Backend, peer: &SmtpPeer) {
     assert_eq!(rows as usize, CRASH_SUBSCRIBERS, "one outbox row per subscriber");
     db.pool.close().await;
     common::drop_database(&url).await;
+}
+
+on_each_backend!(editors_manage_subscribers_from_the_desk);
+/// The Subscribers screen: import a pasted CSV (one bad line imports nothing), find an address,
+/// export, unsubscribe (suppressed), delete with their data; below editor, refused.
+async fn editors_manage_subscribers_from_the_desk(backend: Backend) {
+    use common::desk::{texts_of, Desk};
+    use openvoice::accounts::Role;
+    let site = TestSite::start(backend).await;
+    let editor = Desk::sign_in(&site, Role::Editor).await;
+    let shown = |html: &str| texts_of(html, ".subscriber-email");
+
+    let bad = "email,frequency\nann@example.org,weekly\nnot-an-address,daily\n";
+    let refused = editor.post_form(&site, "/admin/subscribers/import", &[("csv", bad)]).await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(texts_of(&html, ".import-errors li").iter().any(|e| e.contains("line 3")), "{html}");
+    assert!(shown(&html).is_empty(), "nothing imported");
+
+    let good = "email,frequency\nann@example.org,weekly\nbob_smith@example.org,instant\n";
+    let imported = editor.post_form(&site, "/admin/subscribers/import", &[("csv", good)]).await;
+    assert_eq!(imported.status(), 200);
+    let html = imported.text().await.unwrap();
+    assert!(html.contains("2 added"), "{html}");
+    assert_eq!(shown(&html), ["ann@example.org", "bob_smith@example.org"]);
+
+    let found = editor.get(&site, "/admin/subscribers?q=ANN").await.text().await.unwrap();
+    assert_eq!(shown(&found), ["ann@example.org"]);
+    // `_` and `%` are letters to look for, not patterns.
+    assert_eq!(
+        shown(&editor.get(&site, "/admin/subscribers?q=b_s").await.text().await.unwrap()),
+        ["bob_smith@example.org"]
+    );
+    assert!(shown(&editor.get(&site, "/admin/subscribers?q=a%25n").await.text().await.unwrap()).is_empty());
+
+    let csv = editor.get(&site, "/admin/subscribers.csv").await;
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let csv = csv.text().await.unwrap();
+    assert!(csv.contains("ann@example.org") && csv.contains("bob_smith@example.org"), "{csv}");
+
+    let id_of = |email: &'static str| {
+        let pool = site.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM subscribers WHERE email = $1")
+                .bind(email)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let bob = id_of("bob_smith@example.org").await;
+    let response = editor.post_form(&site, &format!("/admin/subscribers/{bob}/unsubscribe"), &[]).await;
+    assert_eq!(response.status(), 303);
+    let html = editor.get(&site, "/admin/subscribers?status=unsubscribed").await.text().await.unwrap();
+    assert_eq!(shown(&html), ["bob_smith@example.org"]);
+    assert!(html.contains("suppressed: unsubscribed"), "{html}");
+
+    let ann = id_of("ann@example.org").await;
+    let author = Desk::sign_in(&site, Role::Author).await;
+    let response = author.post_form(&site, &format!("/admin/subscribers/{ann}/delete"), &[]).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(author.get(&site, "/admin/subscribers.csv").await.status(), 403);
+    let response = editor.post_form(&site, &format!("/admin/subscribers/{ann}/delete"), &[]).await;
+    assert_eq!(response.status(), 303);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE email = 'ann@example.org'")
+        .fetch_one(&site.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "deleted");
+    assert_eq!(editor.post_form(&site, &format!("/admin/subscribers/{ann}/delete"), &[]).await.status(), 404);
+    site.finish().await;
 }

@@ -48,6 +48,12 @@ const NAV: &[NavItem] = &[
         href: "/admin/comments",
         capability: Some(Capability::ModerateComments),
     },
+    NavItem {
+        section: "subscribers",
+        label: "Subscribers",
+        href: "/admin/subscribers",
+        capability: Some(Capability::ManageSubscribers),
+    },
     NavItem { section: "users", label: "Users", href: "/admin/users", capability: Some(Capability::ManageUsers) },
     NavItem {
         section: "settings",

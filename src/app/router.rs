@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(crate::admin::router())
                 .merge(crate::content::admin::admin_router())
                 .merge(crate::comments::admin::admin_router())
+                .merge(crate::subscriptions::admin::admin_router())
                 .merge(crate::media::admin::admin_router())
                 .merge(crate::accounts::api_tokens::routes::admin_router()),
         ))

@@ -78,7 +78,7 @@ pub enum SubscribersCommand {
 pub async fn run(db: &Db, config: &Config, command: SubscribersCommand) -> anyhow::Result<()> {
     match command {
         SubscribersCommand::List { status, limit } => {
-            let subscribers = service::list(db, status, limit.clamp(1, 1_000_000), 0).await?;
+            let subscribers = service::list(db, status, "", limit.clamp(1, 1_000_000), 0).await?;
             if subscribers.is_empty() {
                 println!("No subscribers.");
             }

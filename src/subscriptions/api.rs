@@ -93,7 +93,7 @@ async fn list_subscribers(
     caller.require(Capability::ManageSubscribers)?;
     let paging = Paging::new(query.page, query.per_page)?;
     let status = query.status.map(Status::from);
-    let items = service::list(&state.db, status, paging.limit(), paging.offset()).await?;
-    let total = service::count(&state.db, status).await?;
+    let items = service::list(&state.db, status, "", paging.limit(), paging.offset()).await?;
+    let total = service::count(&state.db, status, "").await?;
     Ok(Json(Paged::new(items.into_iter().map(SubscriberOut::from).collect(), paging, total)))
 }

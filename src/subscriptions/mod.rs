@@ -24,6 +24,7 @@
 //! - `jobs`: running `content::jobs::NotifySubscribers`, and `QueueDigests`.
 //! - `cli`: `openvoice subscribers …`.
 
+pub mod admin;
 pub mod api;
 pub mod compose;
 pub mod csv;

@@ -225,10 +225,19 @@ pub async fn unsubscribe(conn: &mut AnyConnection, id: i64, now: i64) -> DbResul
     Ok(done.rows_affected() > 0)
 }
 
-pub async fn list(db: &Db, status: Option<&str>, limit: i64, offset: i64) -> DbResult<Vec<SubscriberRow>> {
-    let sql = format!("{SUBSCRIBER} WHERE ($1 = '' OR s.status = $1) ORDER BY s.id LIMIT $2 OFFSET $3");
+/// Subscribers with `status` (any if `None`) whose address contains `search` (any if empty), in
+/// id order.
+pub async fn list(
+    db: &Db,
+    status: Option<&str>,
+    search: &str,
+    limit: i64,
+    offset: i64,
+) -> DbResult<Vec<SubscriberRow>> {
+    let sql = format!("{SUBSCRIBER} WHERE {MATCHING} ORDER BY s.id LIMIT $3 OFFSET $4");
     sqlx::query_as(&sql)
         .bind(status.unwrap_or(""))
+        .bind(like_pattern(search))
         .bind(limit)
         .bind(offset)
         .fetch_all(&db.pool)
@@ -236,10 +245,34 @@ pub async fn list(db: &Db, status: Option<&str>, limit: i64, offset: i64) -> DbR
         .map_err(DbError::from)
 }
 
-pub async fn count(db: &Db, status: Option<&str>) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM subscribers s WHERE ($1 = '' OR s.status = $1)")
+pub async fn count(db: &Db, status: Option<&str>, search: &str) -> DbResult<i64> {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM subscribers s WHERE {MATCHING}"))
         .bind(status.unwrap_or(""))
+        .bind(like_pattern(search))
         .fetch_one(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+/// The status (`$1`, empty for any) and the address pattern (`$2`, empty for any).
+const MATCHING: &str = "($1 = '' OR s.status = $1) AND ($2 = '' OR s.email LIKE $2 ESCAPE '!')";
+
+/// `%text%` for LIKE, its own `%`, `_` and `!` taken literally; addresses are stored in lower case.
+fn like_pattern(search: &str) -> String {
+    let search = search.trim().to_lowercase();
+    if search.is_empty() {
+        return search;
+    }
+    let escaped: String =
+        search.chars().flat_map(|c| if matches!(c, '%' | '_' | '!') { vec!['!', c] } else { vec![c] }).collect();
+    format!("%{escaped}%")
+}
+
+/// The address of subscriber `id`.
+pub async fn email_of(db: &Db, id: i64) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT email FROM subscribers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
         .await
         .map_err(DbError::from)
 }

@@ -268,6 +268,11 @@ pub async fn unsubscribe_address(db: &Db, address: &Address, now: i64) -> Result
     Ok(found)
 }
 
+/// The address of subscriber `id`, if there is one.
+pub async fn address_of(db: &Db, id: i64) -> Result<Option<Address>, DbError> {
+    Ok(queries::email_of(db, id).await?.and_then(|email| Address::parse(&email).ok()))
+}
+
 /// Deletes a subscriber and cancels their queued mail; the suppression list keeps the
 /// address if it is on it. `false` if unknown.
 pub async fn remove(db: &Db, address: &Address) -> Result<bool, DbError> {
@@ -560,7 +565,7 @@ pub async fn export(db: &Db) -> Result<String, DbError> {
         csv::line(&["email", "status", "frequency", "categories", "suppressed", "created_at", "confirmed_at"]);
     let mut offset = 0;
     loop {
-        let page = queries::list(db, None, 10_000, offset).await?;
+        let page = queries::list(db, None, "", 10_000, offset).await?;
         if page.is_empty() {
             break;
         }
@@ -586,14 +591,21 @@ pub async fn export(db: &Db) -> Result<String, DbError> {
     Ok(out)
 }
 
-/// How many subscribers have `status` (any if `None`).
-pub async fn count(db: &Db, status: Option<Status>) -> Result<i64, DbError> {
-    queries::count(db, status.map(Status::as_str)).await
+/// How many subscribers have `status` (any if `None`) and an address containing `search`.
+pub async fn count(db: &Db, status: Option<Status>, search: &str) -> Result<i64, DbError> {
+    queries::count(db, status.map(Status::as_str), search).await
 }
 
-/// Subscribers with `status` (any if `None`) in id order, page by page (the CLI, the API).
-pub async fn list(db: &Db, status: Option<Status>, limit: i64, offset: i64) -> Result<Vec<Subscriber>, DbError> {
-    let rows = queries::list(db, status.map(Status::as_str), limit, offset).await?;
+/// Subscribers with `status` (any if `None`) and an address containing `search` (any if
+/// empty), in id order, page by page (the CLI, the API, the desk).
+pub async fn list(
+    db: &Db,
+    status: Option<Status>,
+    search: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Subscriber>, DbError> {
+    let rows = queries::list(db, status.map(Status::as_str), search, limit, offset).await?;
     let some: Vec<i64> = rows.iter().filter(|r| r.all_categories == 0).map(|r| r.id).collect();
     let mut chosen: HashMap<i64, Vec<i64>> = HashMap::new();
     for (subscriber, category) in queries::categories_of(db, &some).await? {

@@ -1,0 +1,177 @@
+//! The desk's Subscribers screen (editors and admins): the list by status and address, each
+//! subscriber's frequency and categories, unsubscribe (and suppress), delete with their data,
+//! export and import CSV.
+//!
+//! - `GET /admin/subscribers?status=&q=&page=`; `GET /admin/subscribers.csv` (everyone, as
+//!   `openvoice subscribers export` writes them).
+//! - `POST /admin/subscribers/import`: CSV pasted into the form; every line is checked first,
+//!   and one bad line imports nothing.
+//! - `POST /admin/subscribers/{id}/unsubscribe`, `…/{id}/delete`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use minijinja::{context, Value};
+use serde::Deserialize;
+
+use crate::accounts::desk::render;
+use crate::accounts::session::{AdminForm, SignedIn};
+use crate::accounts::Capability;
+use crate::http::{parse_page, AppError, AppState};
+use crate::store;
+use crate::subscriptions::model::Status;
+use crate::subscriptions::service;
+
+const PER_PAGE: i64 = 50;
+
+pub fn admin_router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/subscribers", get(list))
+        .route("/admin/subscribers.csv", get(export))
+        .route("/admin/subscribers/import", post(import))
+        .route("/admin/subscribers/{id}/unsubscribe", post(unsubscribe))
+        .route("/admin/subscribers/{id}/delete", post(delete))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListParams {
+    status: Option<String>,
+    q: Option<String>,
+    page: Option<String>,
+    done: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageSubscribers)?;
+    let Ok(Query(params)) = params else {
+        return Err(AppError::refused(StatusCode::BAD_REQUEST, "The list's filters are malformed."));
+    };
+    let status = match params.status.as_deref().unwrap_or("all") {
+        "all" => None,
+        name => match Status::parse(name) {
+            Some(status) => Some(status),
+            None => return Err(AppError::refused(StatusCode::BAD_REQUEST, format!("status: unknown status {name:?}"))),
+        },
+    };
+    let search: String = params.q.unwrap_or_default().chars().take(254).collect();
+    let notice = match params.done.as_deref() {
+        Some("unsubscribed") => Some("Unsubscribed; the address gets no more mail."),
+        Some("deleted") => Some("Deleted, with the mail queued for them."),
+        _ => None,
+    };
+    let extra = context! { status => status.map_or("all", Status::as_str), q => search, notice };
+    page(&state, &signed_in, StatusCode::OK, parse_page(params.page.as_deref())?, extra).await
+}
+
+/// The screen: a page of the subscribers `extra`'s `status` and `q` select.
+async fn page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    code: StatusCode,
+    page: u32,
+    extra: Value,
+) -> Result<Response, AppError> {
+    let status = extra.get_attr("status").ok().and_then(|s| s.as_str().and_then(Status::parse));
+    let search = extra.get_attr("q").ok().and_then(|q| q.as_str().map(str::to_string)).unwrap_or_default();
+    let subscribers = service::list(&state.db, status, &search, PER_PAGE, (page as i64 - 1) * PER_PAGE).await?;
+    let total = service::count(&state.db, status, &search).await?;
+    let categories = crate::content::queries::terms::categories_with_counts(&state.db).await?;
+    let category_names: Vec<(i64, String)> = categories.into_iter().map(|(c, _)| (c.id, c.name)).collect();
+    let rows: Vec<Value> = subscribers
+        .into_iter()
+        .map(|s| {
+            let categories = s.categories.as_ref().map(|ids| {
+                ids.iter()
+                    .filter_map(|id| category_names.iter().find(|(cid, _)| cid == id).map(|(_, name)| name.clone()))
+                    .collect::<Vec<_>>()
+            });
+            context! {
+                id => s.id, email => s.email, status => s.status.as_str(), frequency => s.frequency.as_str(),
+                categories, suppressed => s.suppressed, created_at => s.created_at, confirmed_at => s.confirmed_at,
+            }
+        })
+        .collect();
+    let ctx = context! {
+        subscribers => rows,
+        total,
+        page,
+        total_pages => (total as u64).div_ceil(PER_PAGE as u64).max(1),
+        statuses => ["all", "confirmed", "pending", "unsubscribed"],
+        ..extra
+    };
+    Ok((code, render(state, signed_in, "admin/subscribers.html", ctx)).into_response())
+}
+
+async fn export(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageSubscribers)?;
+    let csv = service::export(&state.db).await?;
+    let disposition = format!("attachment; filename=\"subscribers-{}.csv\"", chrono::Utc::now().format("%Y-%m-%d"));
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        csv,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ImportForm {
+    csv: String,
+    /// Ask every address to confirm instead of trusting the list.
+    pending: Option<String>,
+}
+
+async fn import(
+    State(state): State<AppState>,
+    AdminForm(signed_in, form): AdminForm<ImportForm>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageSubscribers)?;
+    let extra = |notice: Option<String>, errors: Vec<String>| {
+        context! { status => "all", q => "", notice, import_errors => errors, csv => form.csv.clone() }
+    };
+    match service::import(&state.db, &form.csv, form.pending.is_some(), store::now()).await {
+        Ok(done) => {
+            let notice = format!(
+                "Imported: {} added, {} already subscribed, {} suppressed and left out, {} asked to confirm.",
+                done.added, done.existing, done.suppressed, done.confirmations
+            );
+            page(&state, &signed_in, StatusCode::OK, 1, extra(Some(notice), vec![])).await
+        }
+        Err(errors) => page(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, 1, extra(None, errors)).await,
+    }
+}
+
+/// The address of subscriber `id`, or a 404.
+async fn address(state: &AppState, id: i64) -> Result<crate::subscriptions::model::Address, AppError> {
+    service::address_of(&state.db, id).await?.ok_or(AppError::NotFound)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Empty {}
+
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, Empty {}): AdminForm<Empty>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageSubscribers)?;
+    service::unsubscribe_address(&state.db, &address(&state, id).await?, store::now()).await?;
+    Ok(Redirect::to("/admin/subscribers?done=unsubscribed").into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm(signed_in, Empty {}): AdminForm<Empty>,
+) -> Result<Response, AppError> {
+    signed_in.require(Capability::ManageSubscribers)?;
+    service::remove(&state.db, &address(&state, id).await?).await?;
+    Ok(Redirect::to("/admin/subscribers?done=deleted").into_response())
+}
