@@ -16,6 +16,8 @@
 #   KEEP=1              keep the temporary folder (data dir, static copies, logs, wrk output)
 #   STRICT=1            exit 1 if a target is missed
 #   WAIT_FOR_JOBS=0     measure while the server still bundles the imported articles (default: after)
+#   ANALYTICS=0         serve with page-view counting off (default: on; every request carries a
+#                       browser's User-Agent, so OpenVoice counts each as a view)
 #
 # Targets: article page >= 0.50 of nginx's requests/s with p99 <= 20 ms, and (issue 15) >= 0.80
 # of bare axum's with p99 <= 10 ms;
@@ -55,7 +57,7 @@ source bench/lib.sh
 
 # The command line that reproduces this run, for the results file.
 COMMAND="DURATION=$DURATION WARMUP=$WARMUP N_ARTICLES=$N_ARTICLES"
-for var in CORPUS OPENVOICE_BIN KEEP STRICT WAIT_FOR_JOBS; do
+for var in CORPUS OPENVOICE_BIN KEEP STRICT WAIT_FOR_JOBS ANALYTICS; do
     if [[ -n "${!var:-}" ]]; then COMMAND+=" $var=${!var}"; fi
 done
 COMMAND+=" bash bench/pages.sh"
@@ -149,7 +151,8 @@ import_start=$SECONDS
 log "import took $((SECONDS - import_start)) s"
 
 # --- 4. OpenVoice -----------------------------------------------------------------------
-"$BIN" --data "$DATA" serve --listen "$OPENVOICE_ADDR" >"$WORK/openvoice.log" 2>&1 &
+OPENVOICE_ANALYTICS_ENABLED="$([[ "${ANALYTICS:-1}" == 0 ]] && echo false || echo true)" \
+    "$BIN" --data "$DATA" serve --listen "$OPENVOICE_ADDR" >"$WORK/openvoice.log" 2>&1 &
 OPENVOICE_PID=$!
 deadline=$((SECONDS + HEALTH_TIMEOUT))
 until [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$OPENVOICE_ADDR/healthz" || true)" == 200 ]]; do
@@ -269,12 +272,13 @@ wait_until_serving "bare axum" "$BARE_ADDR" "$BARE_PID" "$WORK/bare_axum.log"
 
 # --- 6. Load --------------------------------------------------------------------------
 # Prints "<requests/s> <p99 in ms> <non-2xx/3xx count>" for one wrk run.
+BROWSER_UA="User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 run_wrk() {
     local url=$1 out=$2 header=${3:-X-Bench: 1}
     if ((WARMUP > 0)); then
-        wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WARMUP}s" -H "$header" "$url" >/dev/null
+        wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WARMUP}s" -H "$header" -H "$BROWSER_UA" "$url" >/dev/null
     fi
-    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency -H "$header" "$url" >"$out"
+    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency -H "$header" -H "$BROWSER_UA" "$url" >"$out"
     wrk_figures "$out"
 }
 

@@ -16,6 +16,8 @@
 //! - `media`: the media library: uploaded images, checked, re-encoded, stored by CID.
 //! - `settings`: site settings changed in the admin, laid over the configuration on every node.
 //! - `migrate`: WordPress import and export, redirects from old URLs.
+//! - `analytics`: private page-view counts (counted in memory by `http::page_views`, written in
+//!   batches) and the desk's Analytics screen.
 //! - `backup`: `openvoice backup` and `restore`: a consistent copy of the whole site, checked.
 //! - `jobs`: the durable job table and its worker.
 //! - `store`: the database handle (SQLite or PostgreSQL) and migrations.
@@ -25,6 +27,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod backup;

@@ -618,6 +618,7 @@ const ROUTES: &[Route] = &[
     get("/admin/comments", Role::Editor),
     post("/admin/comments/{comment}/status", Role::Editor, &[("status", "approved"), ("back", "/admin/comments")]),
     post("/admin/comments/bulk", Role::Editor, &[("status", "approved"), ("ids", "1")]),
+    get("/admin/analytics", Role::Editor),
     // subscribers
     get("/admin/subscribers", Role::Editor),
     get("/admin/subscribers.csv", Role::Editor),

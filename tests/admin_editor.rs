@@ -665,3 +665,53 @@ async fn a_published_article_keeps_its_old_url_when_its_slug_changes(backend: Ba
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     site.finish().await;
 }
+
+on_each_backend!(page_views_are_counted_without_cookies_and_shown_in_the_desk);
+/// Readers' page views (cached ones too) are counted in memory, written in a batch, and shown
+/// on the Analytics screen with the sites they came from; robots, scripts, desk pages, assets
+/// and errors are not views, and nothing is set on the reader.
+async fn page_views_are_counted_without_cookies_and_shown_in_the_desk(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let article = "/article/parliament-approves-coastal-drone-patrols";
+    let reader = |agent: &'static str| reqwest::Client::builder().user_agent(agent).build().unwrap();
+    let browser =
+        reader("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36");
+    for referrer in [None, Some("https://www.news.example.net/story"), Some(&format!("{}/", site.base) as &str)] {
+        let mut request = browser.get(format!("{}{article}", site.base));
+        if let Some(referrer) = referrer {
+            request = request.header("referer", referrer);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("set-cookie").is_none(), "no cookie for a reader");
+    }
+    assert_eq!(browser.get(format!("{}/", site.base)).send().await.unwrap().status(), 200);
+    // Not views.
+    let googlebot = reader("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+    assert_eq!(googlebot.get(format!("{}{article}", site.base)).send().await.unwrap().status(), 200);
+    assert_eq!(reader("curl/8.5.0").get(format!("{}{article}", site.base)).send().await.unwrap().status(), 200);
+    assert_eq!(browser.get(format!("{}/article/no-such-thing", site.base)).send().await.unwrap().status(), 404);
+    assert_eq!(browser.get(format!("{}/static/style.css", site.base)).send().await.unwrap().status(), 200);
+
+    openvoice::analytics::service::flush(&site.db, &site.state.page_views, 400).await.unwrap();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT path, views FROM page_views ORDER BY path").fetch_all(&site.db.pool).await.unwrap();
+    assert_eq!(rows, [("/".to_string(), 1), (article.to_string(), 3)], "{backend:?}");
+
+    let editor = Desk::sign_in(&site, Role::Editor).await;
+    let html = editor.get(&site, "/admin/analytics?days=7").await.text().await.unwrap();
+    assert_eq!(texts_of(&html, "#total-views"), ["4"]);
+    assert_eq!(texts_of(&html, ".top-referrers tbody td:first-child"), ["news.example.net"], "not this site itself");
+    assert!(texts_of(&html, ".top-pages td").contains(&article.to_string()));
+    let one = editor.get(&site, &format!("/admin/analytics?days=30&path={article}")).await.text().await.unwrap();
+    assert_eq!(texts_of(&one, "#total-views"), ["3"]);
+    assert_eq!(editor.get(&site, "/admin/analytics?days=12").await.status(), StatusCode::BAD_REQUEST);
+    let author = Desk::sign_in(&site, Role::Author).await;
+    assert_eq!(author.get(&site, "/admin/analytics").await.status(), StatusCode::FORBIDDEN);
+    // The desk's own pages were not counted.
+    openvoice::analytics::service::flush(&site.db, &site.state.page_views, 400).await.unwrap();
+    let total: i64 =
+        sqlx::query_scalar("SELECT CAST(SUM(views) AS BIGINT) FROM page_views").fetch_one(&site.db.pool).await.unwrap();
+    assert_eq!(total, 4);
+    site.finish().await;
+}

@@ -49,6 +49,12 @@ const NAV: &[NavItem] = &[
         capability: Some(Capability::ModerateComments),
     },
     NavItem {
+        section: "analytics",
+        label: "Analytics",
+        href: "/admin/analytics",
+        capability: Some(Capability::ViewAnalytics),
+    },
+    NavItem {
         section: "subscribers",
         label: "Subscribers",
         href: "/admin/subscribers",

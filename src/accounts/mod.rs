@@ -48,6 +48,8 @@ pub enum Capability {
     ModerateComments,
     /// See and manage email subscribers (editor and up).
     ManageSubscribers,
+    /// See the site's page views, referrers and conversions (editor and up).
+    ViewAnalytics,
     /// Create, change and remove accounts (admin).
     ManageUsers,
     /// Change site settings, mail and pinning configuration (admin).
@@ -65,6 +67,7 @@ impl Capability {
             Capability::ManageTerms => "manage categories and tags",
             Capability::ModerateComments => "moderate comments",
             Capability::ManageSubscribers => "manage subscribers",
+            Capability::ViewAnalytics => "see the site's analytics",
             Capability::ManageUsers => "manage users",
             Capability::ManageSettings => "change the site's settings",
         }
@@ -80,7 +83,8 @@ impl Role {
             Capability::EditOthers
             | Capability::ManageTerms
             | Capability::ModerateComments
-            | Capability::ManageSubscribers => Role::Editor,
+            | Capability::ManageSubscribers
+            | Capability::ViewAnalytics => Role::Editor,
             Capability::ManageUsers | Capability::ManageSettings => Role::Admin,
         };
         self >= needed

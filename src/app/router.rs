@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(crate::content::admin::admin_router())
                 .merge(crate::comments::admin::admin_router())
                 .merge(crate::subscriptions::admin::admin_router())
+                .merge(crate::analytics::admin::admin_router())
                 .merge(crate::media::admin::admin_router())
                 .merge(crate::accounts::api_tokens::routes::admin_router()),
         ))
@@ -88,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         }))
         // Cached pages are answered here, past nothing but the request id and security headers.
         .layer(CachedFirstLayer(state.clone()))
+        // Outside the cache's answers, so that cached pages are counted too.
+        .layer(ResponseRuleLayer(state.page_views.clone()))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .layer(ResponseRuleLayer(security::SecurityHeaders { behind_tls: state.config.http.behind_tls }))
         .with_state(state)

@@ -27,6 +27,14 @@ pub async fn serve(config: Config, db: Db, data_dir: PathBuf, run_jobs: bool) ->
 
     let mut background = tokio::task::JoinSet::new();
     background.spawn(http::follow_content_epoch(state.clone(), shutdown.clone()));
+    let analytics = &state.config.analytics;
+    background.spawn(crate::analytics::service::run_flusher(
+        db.clone(),
+        state.page_views.clone(),
+        Duration::from_secs(analytics.flush_secs as u64),
+        analytics.keep_days,
+        shutdown.clone(),
+    ));
     if run_jobs {
         let worker = WorkerConfig {
             node_id: format!("{}-{:08x}", std::process::id(), rand::random::<u32>()),

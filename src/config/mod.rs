@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 pub mod accounts;
+pub mod analytics;
 pub mod comments;
 pub mod ipfs;
 pub mod mail;
@@ -46,6 +47,8 @@ pub struct Config {
     pub accounts: accounts::AccountsConfig,
     /// The media library's upload and decoding limits (`config::media`).
     pub media: media::MediaConfig,
+    /// Private page-view counts (`config::analytics`).
+    pub analytics: analytics::AnalyticsConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -124,6 +127,7 @@ impl Default for Config {
             subscriptions: Default::default(),
             accounts: Default::default(),
             media: Default::default(),
+            analytics: Default::default(),
         }
     }
 }
@@ -254,6 +258,7 @@ impl Config {
         self.subscriptions.validate()?;
         self.accounts.validate()?;
         self.media.validate()?;
+        self.analytics.validate()?;
         Ok(())
     }
 
@@ -298,6 +303,7 @@ impl std::fmt::Debug for Config {
             .field("subscriptions", &self.subscriptions)
             .field("accounts", &self.accounts)
             .field("media", &self.media)
+            .field("analytics", &self.analytics)
             .finish()
     }
 }

@@ -28,6 +28,7 @@ pub mod form_guard;
 pub mod forms;
 pub mod own_writes;
 pub mod page_cache;
+pub mod page_views;
 pub mod rate_limit;
 pub mod response_rule;
 pub mod security;
@@ -65,6 +66,8 @@ pub struct App {
     /// the current listings epoch, once a reader asks for a page deep in it: so that any page
     /// costs what the first one does.
     pub listing_page_starts: EpochMap<String, Arc<[(i64, i64)]>>,
+    /// Page views counted since the analytics last wrote them down.
+    pub page_views: page_views::PageViews,
     /// Per-client buckets for `/search`, the one public page whose cost a reader chooses.
     pub search_limiter: RateLimiter,
     /// The comment form's keys (from the shared site secret) and its per-IP buckets.
@@ -106,6 +109,7 @@ impl AppState {
         let listing_totals = EpochMap::new(10_000);
         // A start per page of each: 16 bytes for every `per_page` posts.
         let listing_page_starts = EpochMap::new(1_000);
+        let page_views = page_views::PageViews::new(config.analytics.enabled, &config.base_url());
         let search_limiter = RateLimiter::new("search", config.content.search_burst, config.content.search_per_minute);
         AppState(Arc::new(App {
             config,
@@ -117,6 +121,7 @@ impl AppState {
             navigation: EpochMemo::default(),
             listing_totals,
             listing_page_starts,
+            page_views,
             search_limiter,
             comment_guard,
             subscribe_guard,
