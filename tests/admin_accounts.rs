@@ -542,9 +542,9 @@ async fn the_dashboard_counts_and_charts_what_happened(backend: Backend) {
     assert!(text_of(&html, ".activity").contains(&author), "login and reset request are in the activity");
     let doc = Html::parse_document(&html);
     let charts = Selector::parse("svg.chart").unwrap();
-    assert_eq!(doc.select(&charts).count(), 3);
+    assert_eq!(doc.select(&charts).count(), 4);
     let bars = Selector::parse("svg.chart rect.chart-bar").unwrap();
-    assert_eq!(doc.select(&bars).count(), 90, "30 days × 3 charts");
+    assert_eq!(doc.select(&bars).count(), 120, "30 days × 4 charts (articles, comments, subscribers, views)");
     let subscribers_chart = doc.select(&charts).nth(2).unwrap();
     let today = subscribers_chart.select(&Selector::parse("rect").unwrap()).last().unwrap();
     assert!(today.text().collect::<String>().ends_with(": 2"), "today's bar counts two confirmations");

@@ -703,6 +703,10 @@ async fn page_views_are_counted_without_cookies_and_shown_in_the_desk(backend: B
     assert_eq!(texts_of(&html, "#total-views"), ["4"]);
     assert_eq!(texts_of(&html, ".top-referrers tbody td:first-child"), ["news.example.net"], "not this site itself");
     assert!(texts_of(&html, ".top-pages td").contains(&article.to_string()));
+    // The dashboard charts them too: the last bar of its last chart (page views) is today's.
+    let dashboard = editor.get(&site, "/admin").await.text().await.unwrap();
+    let today = texts_of(&dashboard, "svg.chart rect title").pop().unwrap_or_default();
+    assert!(today.ends_with(": 4"), "{today}");
     let one = editor.get(&site, &format!("/admin/analytics?days=30&path={article}")).await.text().await.unwrap();
     assert_eq!(texts_of(&one, "#total-views"), ["3"]);
     assert_eq!(editor.get(&site, "/admin/analytics?days=12").await.status(), StatusCode::BAD_REQUEST);

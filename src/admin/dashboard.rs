@@ -131,6 +131,7 @@ pub async fn load(db: &Db) -> Result<Dashboard, DbError> {
         ("Articles published", Series::Articles),
         ("Comments", Series::Comments),
         ("New subscribers", Series::Subscribers),
+        ("Page views", Series::PageViews),
     ] {
         charts.push(chart(title, &queries::per_day(db, series, since).await?, today, CHART_DAYS));
     }

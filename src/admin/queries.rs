@@ -33,6 +33,8 @@ pub enum Series {
     Comments,
     /// Subscribers by the day they confirmed.
     Subscribers,
+    /// Readers' page views (`analytics`), by the day they were counted.
+    PageViews,
 }
 
 /// `(day number since the epoch, count)` for days from `since` (Unix seconds) on.
@@ -48,6 +50,9 @@ pub async fn per_day(db: &Db, series: Series, since: i64) -> DbResult<Vec<(i64, 
         Series::Subscribers => {
             "SELECT confirmed_at / 86400 AS day, COUNT(*) FROM subscribers \
              WHERE confirmed_at >= $1 GROUP BY confirmed_at / 86400"
+        }
+        Series::PageViews => {
+            "SELECT day, CAST(SUM(views) AS BIGINT) FROM page_views WHERE day >= $1 / 86400 GROUP BY day"
         }
     };
     sqlx::query_as(sql).bind(since).fetch_all(&db.pool).await.map_err(DbError::from)

@@ -41,9 +41,8 @@ async fn analytics(
     }
     let path = params.path.filter(|p| p.starts_with('/') && p.len() <= 2048);
     let report = super::service::report(&state.db, days, path.as_deref()).await?;
-    let highest = report.days.iter().map(|d| d.views).max().unwrap_or(0).max(1);
     let ctx = context! {
-        report, days, path, highest,
+        report, days, path,
         enabled => state.config.analytics.enabled,
         ranges => [7, 30, 90],
     };

@@ -61,11 +61,3 @@ pub async fn top(db: &Db, table: Table, first_day: i64, limit: i64) -> DbResult<
     );
     sqlx::query_as(&sql).bind(first_day).bind(limit).fetch_all(&db.pool).await.map_err(DbError::from)
 }
-
-/// Rows of `table` (`subscribers` or `comments`) created per day from `first_day` on.
-pub async fn created_per_day(db: &Db, table: &str, first_day: i64) -> DbResult<Vec<(i64, i64)>> {
-    let sql = format!(
-        "SELECT created_at / 86400 AS day, COUNT(*) FROM {table} WHERE created_at >= $1 GROUP BY created_at / 86400 ORDER BY 1"
-    );
-    sqlx::query_as(&sql).bind(first_day * 86_400).fetch_all(&db.pool).await.map_err(DbError::from)
-}

@@ -6,6 +6,8 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::queries::{self, Table};
+use crate::admin::dashboard::{chart, Chart};
+use crate::admin::queries::{per_day, Series};
 use crate::http::page_views::{PageViews, Views};
 use crate::store::{self, Db, DbError};
 
@@ -69,10 +71,12 @@ pub struct Day {
 }
 
 /// What the desk shows for the last `days` days, of `path` or of the whole site.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Report {
+    /// The views per day, drawn as the dashboard draws its charts.
+    pub chart: Chart,
+    /// Days with views, new subscribers or comments, newest first (the whole site only).
     pub days: Vec<Day>,
-    pub total_views: i64,
     pub top_paths: Vec<(String, i64)>,
     pub top_referrers: Vec<(String, i64)>,
 }
@@ -81,20 +85,27 @@ pub async fn report(db: &Db, days: i64, path: Option<&str>) -> Result<Report, Db
     let last = today();
     let first = last - days + 1;
     let views = queries::views_per_day(db, first, path).await?;
-    let subscriptions = queries::created_per_day(db, "subscribers", first).await?;
-    let comments = queries::created_per_day(db, "comments", first).await?;
-    let on = |rows: &[(i64, i64)], day: i64| rows.iter().find(|(d, _)| *d == day).map_or(0, |(_, n)| *n);
-    let days: Vec<Day> = (first..=last)
+    let (subscriptions, comments) = match path {
+        Some(_) => (vec![], vec![]),
+        None => (
+            per_day(db, Series::Subscribers, first * 86_400).await?,
+            per_day(db, Series::Comments, first * 86_400).await?,
+        ),
+    };
+    let on = |rows: &[(i64, i64)], day: i64| rows.iter().filter(|(d, _)| *d == day).map(|(_, n)| n).sum();
+    let days_with_something = (first..=last)
+        .rev()
         .map(|day| Day {
             day,
             views: on(&views, day),
-            subscriptions: if path.is_none() { on(&subscriptions, day) } else { 0 },
-            comments: if path.is_none() { on(&comments, day) } else { 0 },
+            subscriptions: on(&subscriptions, day),
+            comments: on(&comments, day),
         })
+        .filter(|d| d.views + d.subscriptions + d.comments > 0)
         .collect();
     Ok(Report {
-        total_views: days.iter().map(|d| d.views).sum(),
-        days,
+        chart: chart("Page views", &views, last, days),
+        days: days_with_something,
         top_paths: queries::top(db, Table::PageViews, first, 20).await?,
         top_referrers: queries::top(db, Table::ReferrerViews, first, 20).await?,
     })
