@@ -66,22 +66,28 @@ async fn list(
         Some("deleted") => Some("Deleted, with the mail queued for them."),
         _ => None,
     };
-    let extra = context! { status => status.map_or("all", Status::as_str), q => search, notice };
-    page(&state, &signed_in, StatusCode::OK, parse_page(params.page.as_deref())?, extra).await
+    let selection = Selection { status, search: &search, page: parse_page(params.page.as_deref())? };
+    page(&state, &signed_in, StatusCode::OK, selection, context! { notice }).await
 }
 
-/// The screen: a page of the subscribers `extra`'s `status` and `q` select.
+/// Which subscribers a page of the screen shows.
+struct Selection<'a> {
+    status: Option<Status>,
+    search: &'a str,
+    page: u32,
+}
+
+/// The screen: the page of subscribers `selection` names, with `extra` (notices, errors).
 async fn page(
     state: &AppState,
     signed_in: &SignedIn,
     code: StatusCode,
-    page: u32,
+    selection: Selection<'_>,
     extra: Value,
 ) -> Result<Response, AppError> {
-    let status = extra.get_attr("status").ok().and_then(|s| s.as_str().and_then(Status::parse));
-    let search = extra.get_attr("q").ok().and_then(|q| q.as_str().map(str::to_string)).unwrap_or_default();
-    let subscribers = service::list(&state.db, status, &search, PER_PAGE, (page as i64 - 1) * PER_PAGE).await?;
-    let total = service::count(&state.db, status, &search).await?;
+    let Selection { status, search, page } = selection;
+    let subscribers = service::list(&state.db, status, search, PER_PAGE, (page as i64 - 1) * PER_PAGE).await?;
+    let total = service::count(&state.db, status, search).await?;
     let categories = crate::content::queries::terms::categories_with_counts(&state.db).await?;
     let category_names: Vec<(i64, String)> = categories.into_iter().map(|(c, _)| (c.id, c.name)).collect();
     let rows: Vec<Value> = subscribers
@@ -104,6 +110,8 @@ async fn page(
         page,
         total_pages => (total as u64).div_ceil(PER_PAGE as u64).max(1),
         statuses => ["all", "confirmed", "pending", "unsubscribed"],
+        status => status.map_or("all", Status::as_str),
+        q => search,
         ..extra
     };
     Ok((code, render(state, signed_in, "admin/subscribers.html", ctx)).into_response())
@@ -133,18 +141,19 @@ async fn import(
     AdminForm(signed_in, form): AdminForm<ImportForm>,
 ) -> Result<Response, AppError> {
     signed_in.require(Capability::ManageSubscribers)?;
-    let extra = |notice: Option<String>, errors: Vec<String>| {
-        context! { status => "all", q => "", notice, import_errors => errors, csv => form.csv.clone() }
-    };
+    let everyone = || Selection { status: None, search: "", page: 1 };
     match service::import(&state.db, &form.csv, form.pending.is_some(), store::now()).await {
         Ok(done) => {
             let notice = format!(
                 "Imported: {} added, {} already subscribed, {} suppressed and left out, {} asked to confirm.",
                 done.added, done.existing, done.suppressed, done.confirmations
             );
-            page(&state, &signed_in, StatusCode::OK, 1, extra(Some(notice), vec![])).await
+            page(&state, &signed_in, StatusCode::OK, everyone(), context! { notice }).await
         }
-        Err(errors) => page(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, 1, extra(None, errors)).await,
+        Err(errors) => {
+            let extra = context! { import_errors => errors, csv => form.csv };
+            page(&state, &signed_in, StatusCode::UNPROCESSABLE_ENTITY, everyone(), extra).await
+        }
     }
 }
 
