@@ -556,8 +556,8 @@ async fn the_dashboard_counts_and_charts_what_happened(backend: Backend) {
 /// POSTs (plus the session's `csrf`); choose fields that would change something if the request
 /// were allowed, so "nothing changed" means something. In paths, `{article}` is a demo post
 /// (someone else's for every test account), `{revision}` one of its revisions, `{comment}` a
-/// pending comment on it, `{category}`, `{tag}`, `{user}` existing rows; `{media}` and
-/// `{token}` are 1 (no such row yet).
+/// pending comment on it, `{category}`, `{tag}`, `{user}` existing rows; `{media}`, `{token}`
+/// and `{passkey}` are 1 (no such row yet).
 struct Route {
     method: &'static str,
     path: &'static str,
@@ -585,6 +585,9 @@ const ROUTES: &[Route] = &[
     post("/admin/security/two-factor/recovery-codes", Role::Contributor, &[]),
     post("/admin/security/two-factor/disable", Role::Contributor, &[("current_password", "wrong")]),
     post("/admin/security/sessions/end-others", Role::Contributor, &[]),
+    post("/admin/security/passkeys/options", Role::Contributor, &[]),
+    post("/admin/security/passkeys", Role::Contributor, &[("name", "Matrix"), ("credential", "{}")]),
+    post("/admin/security/passkeys/{passkey}/remove", Role::Contributor, &[("current_password", "wrong")]),
     get("/admin/users", Role::Admin),
     get("/admin/users/new", Role::Admin),
     post(
@@ -649,6 +652,7 @@ const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/login"),
     ("GET", "/admin/login/two-factor"),
     ("POST", "/admin/login/two-factor"),
+    ("POST", "/admin/login/passkey/options"),
     ("POST", "/admin/logout"),
     ("GET", "/admin/password/forgot"),
     ("POST", "/admin/password/forgot"),
@@ -789,6 +793,7 @@ async fn role_matrix_every_admin_route_refuses_roles_below_its_minimum(backend: 
         ("{media}", 1),
         ("{subscriber}", 1),
         ("{token}", 1),
+        ("{passkey}", 1),
     ];
     let path_of =
         |route: &Route| ids.iter().fold(route.path.to_string(), |path, (name, id)| path.replace(name, &id.to_string()));
@@ -1036,6 +1041,79 @@ async fn a_stolen_password_is_not_enough_with_two_factor_sign_in(backend: Backen
     let response = post_login(&site, &browser(), &format!("{username}@example.org"), PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/admin", "the password alone signs in again");
+    site.finish().await;
+}
+
+on_each_backend!(passkey_answers_that_are_not_right_are_refused_and_change_nothing);
+/// What the passkey routes answer to what no browser's authenticator sends, and to a site at
+/// an address browsers give no passkeys to; nothing is stored, and sign-in is not weakened.
+/// (Passkeys that work are in tests/journeys.rs, in Chromium with its virtual authenticator.)
+async fn passkey_answers_that_are_not_right_are_refused_and_change_nothing(backend: Backend) {
+    // At an IP address: the screen says what to set, and no ceremony starts.
+    let site = TestSite::start(backend).await;
+    let username = add_user(&site, Role::Author).await;
+    let desk = Desk::log_in(&site, &username, PASSWORD).await;
+    let html = desk.get(&site, "/admin/security").await.text().await.unwrap();
+    assert!(html.contains("site.base_url") && !html.contains("data-passkey="), "{html}");
+    let options = desk.post_form(&site, "/admin/security/passkeys/options", &[]).await;
+    assert_eq!(options.status(), StatusCode::CONFLICT);
+    let refusal: serde_json::Value = options.json().await.unwrap();
+    assert!(refusal["error"].as_str().unwrap().contains("site.base_url"), "{refusal}");
+    site.finish().await;
+
+    let site = TestSite::start_with(backend, "[site]\nbase_url = \"http://localhost\"\n").await;
+    let username = add_user(&site, Role::Author).await;
+    let desk = Desk::log_in(&site, &username, PASSWORD).await;
+    let add = |name: String, credential: String| {
+        let (desk, site) = (&desk, &site);
+        async move {
+            desk.post_form(site, "/admin/security/passkeys", &[("name", &name), ("credential", &credential)]).await
+        }
+    };
+    let refused = |html: &str, field: &str| {
+        let doc = Html::parse_document(html);
+        let selector = Selector::parse(&format!("#{field}-error, #passkeys [role=alert]:not([hidden])")).unwrap();
+        doc.select(&selector).map(|e| e.text().collect::<String>()).collect::<Vec<_>>().join(" ")
+    };
+    let fake_answer = serde_json::json!({
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+        "response": { "clientDataJSON": "e30", "attestationObject": "oA" }
+    })
+    .to_string();
+    for (name, credential, says) in [
+        ("Laptop", String::new(), "sent no passkey"),
+        ("Laptop", "{not json".to_string(), "could not be read"),
+        ("Laptop", "x".repeat(70_000), "could not be read"),
+        ("Laptop", fake_answer.clone(), "expired or was used already"),
+        (&*"L".repeat(61), fake_answer.clone(), "at most 60 characters"),
+    ] {
+        let response = add(name.to_string(), credential).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{says}");
+        let html = response.text().await.unwrap();
+        assert!(refused(&html, "passkey_name").contains(says), "{says}: {html}");
+    }
+    // A ceremony begun, answered with something that is not its authenticator's.
+    let options = desk.post_form(&site, "/admin/security/passkeys/options", &[]).await;
+    assert_eq!(options.status(), StatusCode::OK);
+    let options: serde_json::Value = options.json().await.unwrap();
+    assert_eq!(options["publicKey"]["rp"]["id"], "localhost");
+    assert_eq!(options["publicKey"]["authenticatorSelection"]["userVerification"], "required");
+    let response = add("Laptop".into(), fake_answer).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused(&response.text().await.unwrap(), "passkey").contains("not accepted"));
+    let removed = desk.post_form(&site, "/admin/security/passkeys/1/remove", &[("current_password", PASSWORD)]).await;
+    assert_eq!(removed.status(), StatusCode::NOT_FOUND);
+
+    // Nothing was stored: two-factor sign-in is still off, and the password alone signs in.
+    assert_eq!(scalar(&site, "SELECT COUNT(*) FROM passkeys").await, 0);
+    assert_eq!(scalar(&site, "SELECT COUNT(*) FROM recovery_codes").await, 0);
+    let again = browser();
+    let response = post_login(&site, &again, &username, PASSWORD).await;
+    assert_eq!(response.headers()[LOCATION], "/admin");
+    // No sign-in under way: the sign-in's passkey options are refused.
+    let options =
+        again.post(format!("{}/admin/login/passkey/options", site.base)).form(&[("x", "")]).send().await.unwrap();
+    assert_eq!(options.status(), StatusCode::UNAUTHORIZED);
     site.finish().await;
 }
 

@@ -161,6 +161,53 @@ async fn journeys(backend: Backend) {
     common::drop_database(&url).await;
 }
 
+#[tokio::test]
+async fn passkeys_in_chromium_on_sqlite() {
+    passkeys(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn passkeys_in_chromium_on_postgres() {
+    if postgres_url().is_none() {
+        skip_or_fail("passkeys in Chromium on PostgreSQL (set OPENVOICE_TEST_POSTGRES_URL)");
+        return;
+    }
+    passkeys(Backend::Postgres).await;
+}
+
+/// Passkeys added and used in Chromium with its virtual authenticator, against `serve` at
+/// `http://localhost:PORT` (browsers give passkeys to domain names only); the journey is
+/// `tests/browser/passkeys.mjs`.
+async fn passkeys(backend: Backend) {
+    let Some(chromium) = browser_ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(backend, dir.path()).await;
+    let init = cli_at(dir.path(), &url, &["init"], None);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let add = ["user", "add", EDITOR, "--email", "editor@example.org", "--role", "editor", "--password-stdin"];
+    let added = cli_at(dir.path(), &url, &add, Some(PASSWORD));
+    assert!(added.status.success(), "{}", stderr(&added));
+    let port = free_port();
+    let base = format!("http://localhost:{port}");
+    let mut node = Node::start(dir.path(), Some(&url), port, &[("OPENVOICE_SITE_BASE_URL", &base)]);
+    node.wait_healthy().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/passkeys.mjs");
+    let run = tokio::process::Command::new("node")
+        .arg(script)
+        .args([&base, EDITOR, PASSWORD])
+        .env("CHROMIUM", &chromium)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), run).await.expect("in time").expect("running node");
+    let (printed, problems) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (status, log) = node.stop();
+    assert!(out.status.success(), "{printed}{problems}\nthe server's log:\n{log}");
+    assert!(printed.contains("JOURNEY passkeys ok"), "{printed}");
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("panicked"), "the server panicked:\n{log}");
+    common::drop_database(&url).await;
+}
+
 /// Waits for mail to `to` matching `wanted`, the newest first.
 async fn mail_to(peer: &SmtpPeer, to: &str, wanted: impl Fn(&mail_parser::Message) -> bool) -> Vec<u8> {
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -60,7 +60,7 @@ pub enum LoginError {
     #[error("Too many failed attempts. Try again later.")]
     Locked { retry_after_secs: i64 },
     /// The second factor was not right.
-    #[error("That code is not right, or was used already.")]
+    #[error("That code or passkey is not right, or was used already.")]
     WrongCode,
     /// The second step of a sign-in came too late, or after too many wrong codes.
     #[error("Your sign-in has expired. Log in again.")]
@@ -174,13 +174,28 @@ pub async fn login(
     Ok(SignIn::Session(opened))
 }
 
-/// The second step of a sign-in: `code` (the app's, or a recovery code) for the challenge whose
-/// cookie value is `challenge`. Wrong codes count as failed logins of the account and address.
+/// What a user offers as their second factor.
+pub enum Proof<'a> {
+    /// The app's code of the moment, or a recovery code.
+    Code(&'a str),
+    /// A passkey's answer (JSON) to the sign-in's ceremony, checked by the relying party `rp`.
+    Passkey { rp: &'a webauthn_rs::Webauthn, answer: &'a str },
+}
+
+/// The user whose sign-in awaits its second factor, for the challenge whose cookie value is
+/// `challenge`.
+pub async fn pending_sign_in(db: &Db, challenge: &str) -> Result<Option<User>, DbError> {
+    let live = queries::live_challenge(db, &token_hash(challenge), store::now(), CHALLENGE_FAILURES).await?;
+    Ok(live.map(|(user, _)| user))
+}
+
+/// The second step of a sign-in: `proof` for the challenge whose cookie value is `challenge`.
+/// Wrong proofs count as failed logins of the account and address.
 pub async fn second_factor(
     db: &Db,
     config: &AccountsConfig,
     challenge: &str,
-    code: &str,
+    proof: Proof<'_>,
     client: &Client<'_>,
 ) -> Result<(NewSession, bool), LoginError> {
     let now = store::now();
@@ -193,7 +208,13 @@ pub async fn second_factor(
         return Err(LoginError::Locked { retry_after_secs: until - now });
     }
     let mut tx = db.begin().await?;
-    if !super::two_factor::take_code(&mut tx, db, user.id, code).await? {
+    let good = match proof {
+        Proof::Code(code) => super::two_factor::take_code(&mut tx, db, user.id, code).await?,
+        Proof::Passkey { rp, answer } => {
+            super::passkeys::take_answer(&mut tx, db, rp, &challenge_hash, user.id, answer).await?
+        }
+    };
+    if !good {
         queries::fail_challenge(&mut tx, &challenge_hash).await?;
         record_failures(&mut tx, config, &account, &ip, now).await?;
         tx.commit().await?;

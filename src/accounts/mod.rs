@@ -10,6 +10,7 @@ use crate::store::{self, Db, DbError};
 pub mod api_tokens;
 pub mod auth;
 pub mod desk;
+pub mod passkeys;
 pub mod queries;
 pub mod routes;
 pub mod security;

@@ -18,16 +18,18 @@ use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Form, Json, Router};
 use minijinja::context;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::accounts::auth::{self, LoginError, ResetError};
 use crate::accounts::desk::{render, render_bare};
 use crate::accounts::session::{self, AdminForm, SignedIn};
+use crate::accounts::two_factor::TwoFactorError;
 use crate::accounts::users::{self, Change};
-use crate::accounts::{AccountError, Capability, NewUser, Role};
+use crate::accounts::{passkeys, security, AccountError, Capability, NewUser, Role};
 use crate::http::forms;
 use crate::http::{AppError, AppState};
 use crate::mail::Outgoing;
@@ -36,6 +38,7 @@ pub fn admin_router() -> Router<AppState> {
     Router::new()
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/login/two-factor", get(second_factor_page).post(second_factor))
+        .route("/admin/login/passkey/options", post(passkey_options))
         .route("/admin/logout", post(logout))
         .route("/admin/password", get(password_page).post(change_password))
         .route("/admin/password/forgot", get(forgot_page).post(forgot))
@@ -207,19 +210,29 @@ async fn second_factor_page(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     query: Result<Query<LoginQuery>, QueryRejection>,
-) -> Response {
+) -> Result<Response, AppError> {
     let Query(query) = query.unwrap_or_default();
     let next = safe_next(query.next.as_deref());
-    if forms::cookie(&headers, CHALLENGE_COOKIE).is_none_or(str::is_empty) {
-        return Redirect::to(&session::login_url(&next)).into_response();
-    }
-    render_bare(&state, "admin/login_two_factor.html", context! { next => next })
+    let challenge = forms::cookie(&headers, CHALLENGE_COOKIE).unwrap_or_default();
+    let Some(user) = auth::pending_sign_in(&state.db, challenge).await? else {
+        return Ok(Redirect::to(&session::login_url(&next)).into_response());
+    };
+    let ctx = context! { next => next, passkeys => passkeys_offered(&state, user.id).await? };
+    Ok(render_bare(&state, "admin/login_two_factor.html", ctx))
+}
+
+/// Whether the second step offers `user_id` their passkeys.
+async fn passkeys_offered(state: &AppState, user_id: i64) -> Result<bool, AppError> {
+    Ok(security::relying_party(state).is_ok() && passkeys::any(&state.db, user_id).await?)
 }
 
 #[derive(Deserialize)]
 struct SecondFactorForm {
     #[serde(default)]
     code: String,
+    /// A passkey's answer (JSON), filled in by the page's script instead of a code.
+    #[serde(default)]
+    credential: String,
     next: Option<String>,
 }
 
@@ -231,7 +244,12 @@ async fn second_factor(State(state): State<AppState>, request: Request) -> Resul
     let next = safe_next(form.next.as_deref());
     let challenge = sender.challenge.clone().unwrap_or_default();
     let code: String = form.code.chars().take(64).collect();
-    match auth::second_factor(&state.db, &state.config.accounts, &challenge, &code, &sender.client()).await {
+    let rp = security::relying_party(&state);
+    let proof = match (&rp, form.credential.is_empty()) {
+        (Ok(rp), false) => auth::Proof::Passkey { rp, answer: &form.credential },
+        _ => auth::Proof::Code(&code),
+    };
+    match auth::second_factor(&state.db, &state.config.accounts, &challenge, proof, &sender.client()).await {
         Ok((opened, remember)) => Ok(signed_in_response(&state, opened, remember, &next)),
         Err(LoginError::Db(err)) => Err(err.into()),
         Err(LoginError::ChallengeExpired) => {
@@ -239,9 +257,37 @@ async fn second_factor(State(state): State<AppState>, request: Request) -> Resul
             Ok(session::with_cookie(response, &challenge_cookie("", 0, secure(&state))))
         }
         Err(err) => {
-            let ctx = context! { next => next, error => err.to_string() };
+            let user = auth::pending_sign_in(&state.db, &challenge).await?;
+            let passkeys = match user {
+                Some(user) => passkeys_offered(&state, user.id).await?,
+                None => false,
+            };
+            let ctx = context! { next => next, passkeys => passkeys, error => err.to_string() };
             Ok(refused_login(&state, err, "admin/login_two_factor.html", ctx))
         }
+    }
+}
+
+/// The options for the browser's `credentials.get` in the second step of a sign-in, as JSON; a
+/// refusal is `{"error": …}`.
+async fn passkey_options(State(state): State<AppState>, request: Request) -> Result<Response, AppError> {
+    let (sender, Empty {}) = match public_form::<Empty>(&state, request).await {
+        Ok(read) => read,
+        Err(refused) => return Ok(refused),
+    };
+    let challenge = sender.challenge.unwrap_or_default();
+    let refuse = |status: StatusCode, message: String| Ok((status, Json(json!({ "error": message }))).into_response());
+    let Some(user) = auth::pending_sign_in(&state.db, &challenge).await? else {
+        return refuse(StatusCode::UNAUTHORIZED, LoginError::ChallengeExpired.to_string());
+    };
+    let options = match security::relying_party(&state) {
+        Ok(rp) => passkeys::begin_sign_in(&state.db, &rp, &auth::token_hash(&challenge), user.id).await,
+        Err(err) => Err(err),
+    };
+    match options {
+        Ok(options) => Ok(Json(options).into_response()),
+        Err(TwoFactorError::Db(err)) => Err(err.into()),
+        Err(err) => refuse(StatusCode::CONFLICT, err.to_string()),
     }
 }
 

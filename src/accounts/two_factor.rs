@@ -1,7 +1,9 @@
 //! Two-factor sign-in: a TOTP app (RFC 6238 as authenticator apps use it: SHA-1, 6 digits,
-//! 30-second steps, one step of clock drift either way) and one-time recovery codes. No HTTP
-//! here.
+//! 30-second steps, one step of clock drift either way), passkeys (`accounts::passkeys`) and
+//! one-time recovery codes. No HTTP here.
 //!
+//! - Two-factor sign-in is on while the user has a confirmed app or a passkey; turning it on
+//!   gives recovery codes, and turning it off removes the app, the passkeys and the codes.
 //! - A code is good once: the newest step a code was taken for is kept, and only later steps
 //!   are accepted, in one conditional update (two nodes cannot both take it).
 //! - Recovery codes are random (50 bits each) and stored as SHA-256; a used one is deleted.
@@ -11,7 +13,7 @@
 use rand::RngCore;
 use totp_rs::{Algorithm, TOTP};
 
-use crate::accounts::{auth, queries, verify_password, User};
+use crate::accounts::{auth, passkeys, queries, verify_password, User};
 use crate::store::{self, Db, DbError};
 
 /// Recovery codes given at a time.
@@ -28,6 +30,24 @@ pub enum TwoFactorError {
     NoSetup,
     #[error("Your role must sign in with a second factor, so it cannot be turned off.")]
     Required,
+    #[error(
+        "Passkeys need the site at a domain name over https (or http://localhost): set site.base_url to that address."
+    )]
+    NoPasskeyOrigin,
+    #[error("Your browser sent no passkey: adding or using one needs JavaScript and a browser that has passkeys.")]
+    NoPasskeyAnswer,
+    #[error("Your browser's passkey answer could not be read: {0}.")]
+    PasskeyAnswerUnreadable(String),
+    #[error("This passkey request has expired or was used already. Try again.")]
+    NoPasskeyCeremony,
+    #[error("The passkey was not accepted ({0}). Try again.")]
+    PasskeyRefused(String),
+    #[error("That passkey is added already.")]
+    PasskeyKnown,
+    #[error("A passkey's name must be at most {max} characters.", max = super::passkeys::MAX_NAME_CHARS)]
+    PasskeyName,
+    #[error("There is no such passkey.")]
+    NoSuchPasskey,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -47,14 +67,19 @@ fn totp(secret: Vec<u8>, issuer: &str, user: &User) -> TOTP {
     TOTP::new_unchecked(Algorithm::SHA1, 6, 1, STEP_SECS, secret, Some(issuer), account)
 }
 
-/// Whether the user signs in with a second factor.
+/// Whether the user signs in with a second factor: an app or a passkey.
 pub async fn is_enabled(db: &Db, user_id: i64) -> Result<bool, DbError> {
+    Ok(app_enabled(db, user_id).await? || passkeys::any(db, user_id).await?)
+}
+
+/// Whether the user has a confirmed authenticator app.
+pub async fn app_enabled(db: &Db, user_id: i64) -> Result<bool, DbError> {
     Ok(queries::totp_of(db, user_id).await?.is_some_and(|(_, confirmed, _)| confirmed))
 }
 
 /// Starts setting up an app for `user`: a new key (replacing a setup not finished).
 pub async fn begin_setup(db: &Db, user: &User, issuer: &str) -> Result<Setup, TwoFactorError> {
-    if is_enabled(db, user.id).await? {
+    if app_enabled(db, user.id).await? {
         return Err(TwoFactorError::NoSetup);
     }
     let mut secret = [0u8; 20];
@@ -79,17 +104,22 @@ fn setup_of(totp: TOTP) -> Setup {
     Setup { secret_base32: totp.get_secret_base32(), otpauth_url, qr_svg }
 }
 
-/// Finishes the setup with a code from the app; returns the recovery codes, shown once.
-pub async fn confirm_setup(db: &Db, user: &User, code: &str) -> Result<Vec<String>, TwoFactorError> {
+/// Finishes the setup with a code from the app. When that turns two-factor sign-in on, returns
+/// the recovery codes, shown once.
+pub async fn confirm_setup(db: &Db, user: &User, code: &str) -> Result<Option<Vec<String>>, TwoFactorError> {
     let Some((secret, false, last_step)) = queries::totp_of(db, user.id).await? else {
         return Err(TwoFactorError::NoSetup);
     };
     let Some(step) = matching_step(&secret, code, last_step) else { return Err(TwoFactorError::WrongCode) };
+    let was_on = passkeys::any(db, user.id).await?;
     let mut tx = db.begin().await?;
     if !queries::take_totp_step(&mut tx, user.id, step, store::now(), true).await? {
         return Err(TwoFactorError::WrongCode);
     }
-    let codes = replace_recovery_codes(&mut tx, user.id).await?;
+    let codes = match was_on {
+        true => None,
+        false => Some(replace_recovery_codes(&mut tx, user.id).await?),
+    };
     store::record_activity(&mut tx, "two_factor.enable", Some(user.id), &user.username).await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(codes)
@@ -107,11 +137,19 @@ pub async fn new_recovery_codes(db: &Db, user: &User) -> Result<Vec<String>, Two
     Ok(codes)
 }
 
-async fn replace_recovery_codes(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<Vec<String>, DbError> {
+pub(crate) async fn replace_recovery_codes(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+) -> Result<Vec<String>, DbError> {
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
     let hashes: Vec<String> = codes.iter().map(|code| auth::token_hash(&normalise(code))).collect();
     queries::replace_recovery_codes(conn, user_id, &hashes).await?;
     Ok(codes)
+}
+
+/// Drops the user's recovery codes, when their last second factor goes.
+pub(crate) async fn forget_recovery_codes(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<(), DbError> {
+    queries::replace_recovery_codes(conn, user_id, &[]).await
 }
 
 /// `xxxxx-xxxxx` in lower-case base32 without look-alikes' ambiguity (RFC 4648 alphabet).
@@ -128,19 +166,32 @@ fn normalise(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
 }
 
+/// Checks `password` is the user's, before a change that weakens their sign-in.
+pub(crate) async fn check_password(db: &Db, user: &User, password: &str) -> Result<(), TwoFactorError> {
+    let hash = queries::password_hash(db, user.id).await?.unwrap_or_default();
+    let password = password.to_string();
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    if matches {
+        Ok(())
+    } else {
+        Err(TwoFactorError::WrongPassword)
+    }
+}
+
+/// Removes the app, the passkeys and the recovery codes of `user_id` in `conn`'s transaction.
+async fn turn_off(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<(), DbError> {
+    queries::delete_totp(conn, user_id).await?;
+    passkeys::queries::delete_all(conn, user_id).await
+}
+
 /// Turns two-factor sign-in off, given the user's password; not for a role that requires it.
 pub async fn disable(db: &Db, user: &User, password: &str, required: bool) -> Result<(), TwoFactorError> {
     if required {
         return Err(TwoFactorError::Required);
     }
-    let hash = queries::password_hash(db, user.id).await?.unwrap_or_default();
-    let password = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
-    if !matches {
-        return Err(TwoFactorError::WrongPassword);
-    }
+    check_password(db, user, password).await?;
     let mut tx = db.begin().await?;
-    queries::delete_totp(&mut tx, user.id).await?;
+    turn_off(&mut tx, user.id).await?;
     store::record_activity(&mut tx, "two_factor.disable", Some(user.id), &user.username).await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(())
@@ -153,7 +204,7 @@ pub async fn turn_off_by_operator(db: &Db, name: &str) -> anyhow::Result<User> {
         anyhow::bail!("no account is called {name:?}");
     };
     let mut tx = db.begin().await?;
-    queries::delete_totp(&mut tx, row.user.id).await?;
+    turn_off(&mut tx, row.user.id).await?;
     store::record_activity(&mut tx, "two_factor.operator_off", Some(row.user.id), &row.user.username).await?;
     tx.commit().await?;
     Ok(row.user)
@@ -162,9 +213,10 @@ pub async fn turn_off_by_operator(db: &Db, name: &str) -> anyhow::Result<User> {
 /// Takes `code` as the user's second factor inside `conn`'s transaction: the app's code of
 /// the moment, or one of their recovery codes. Whether it was good.
 pub async fn take_code(conn: &mut sqlx::AnyConnection, db: &Db, user_id: i64, code: &str) -> Result<bool, DbError> {
-    let Some((secret, true, last_step)) = queries::totp_of(db, user_id).await? else { return Ok(false) };
-    if let Some(step) = matching_step(&secret, code, last_step) {
-        return queries::take_totp_step(conn, user_id, step, store::now(), false).await;
+    if let Some((secret, true, last_step)) = queries::totp_of(db, user_id).await? {
+        if let Some(step) = matching_step(&secret, code, last_step) {
+            return queries::take_totp_step(conn, user_id, step, store::now(), false).await;
+        }
     }
     let typed = normalise(code);
     if typed.len() != 10 {
