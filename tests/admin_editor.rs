@@ -707,10 +707,26 @@ async fn page_views_are_counted_without_cookies_and_shown_in_the_desk(backend: B
     let dashboard = editor.get(&site, "/admin").await.text().await.unwrap();
     let today = texts_of(&dashboard, "svg.chart rect title").pop().unwrap_or_default();
     assert!(today.ends_with(": 4"), "{today}");
-    let one = editor.get(&site, &format!("/admin/analytics?days=30&path={article}")).await.text().await.unwrap();
-    assert_eq!(texts_of(&one, "#total-views"), ["3"]);
-    assert_eq!(editor.get(&site, "/admin/analytics?days=12").await.status(), StatusCode::BAD_REQUEST);
+    // One article's views, through the link beside it in the articles list and in its editor.
+    let list = editor.get(&site, "/admin/articles?status=published").await.text().await.unwrap();
+    let links = scraper::Html::parse_document(&list);
+    let views = scraper::Selector::parse("a.article-views").unwrap();
+    let link = links
+        .select(&views)
+        .filter_map(|a| a.value().attr("href"))
+        .find(|href| href.contains("parliament-approves"))
+        .expect("a Views link for the article")
+        .to_string();
+    let one = editor.get(&site, &link).await.text().await.unwrap();
+    assert_eq!(texts_of(&one, "#total-views"), ["3"], "{link}");
+    let id =
+        queries::reading::find_by_slug(&site.db, "parliament-approves-coastal-drone-patrols").await.unwrap().summary.id;
+    let edit = editor.get(&site, &format!("/admin/articles/{id}")).await.text().await.unwrap();
+    assert!(edit.contains(&format!("href=\"{link}\"")), "the editor links the same report");
     let author = Desk::sign_in(&site, Role::Author).await;
+    let list = author.get(&site, "/admin/articles").await.text().await.unwrap();
+    assert!(texts_of(&list, "a.article-views").is_empty(), "no Views link for a role that cannot see them");
+    assert_eq!(editor.get(&site, "/admin/analytics?days=12").await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(author.get(&site, "/admin/analytics").await.status(), StatusCode::FORBIDDEN);
     // The desk's own pages were not counted.
     openvoice::analytics::service::flush(&site.db, &site.state.page_views, 400).await.unwrap();

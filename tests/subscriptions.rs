@@ -735,8 +735,9 @@ async fn kill_9_during_a_fan_out(backend: Backend, peer: &SmtpPeer) {
 }
 
 on_each_backend!(editors_manage_subscribers_from_the_desk);
-/// The Subscribers screen: import a pasted CSV (one bad line imports nothing), find an address,
-/// export, unsubscribe (suppressed), delete with their data; below editor, refused.
+/// The Subscribers screen: import a pasted CSV (one bad line imports nothing) or a chosen file,
+/// find an address, export, unsubscribe (suppressed), delete with their data; below editor,
+/// refused.
 async fn editors_manage_subscribers_from_the_desk(backend: Backend) {
     use common::desk::{texts_of, Desk};
     use openvoice::accounts::Role;
@@ -766,6 +767,25 @@ async fn editors_manage_subscribers_from_the_desk(backend: Backend) {
         ["bob_smith@example.org"]
     );
     assert!(shown(&editor.get(&site, "/admin/subscribers?q=a%25n").await.text().await.unwrap()).is_empty());
+
+    // A file chosen in the form, as a spreadsheet saves Mailchimp's export: a byte-order mark,
+    // CRLF, its `Email Address` header. Not UTF-8, or too large: refused, saying why.
+    let upload = |bytes: Vec<u8>| {
+        let file = reqwest::multipart::Part::bytes(bytes).file_name("list.csv").mime_str("text/csv").unwrap();
+        let form = reqwest::multipart::Form::new().text("csrf", editor.csrf.clone()).part("file", file);
+        editor.client.post(format!("{}/admin/subscribers/import", site.base)).multipart(form).send()
+    };
+    let refused = upload(b"Email Address\r\nzo\xe9@example.org\r\n".to_vec()).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let why = texts_of(&refused.text().await.unwrap(), ".import-errors li");
+    assert!(why[0].starts_with("file:") && why[0].contains("not UTF-8"), "{why:?}");
+    let too_large = upload(vec![b'a'; 9 << 20]).await.unwrap();
+    assert_eq!(too_large.status(), 413);
+    assert!(texts_of(&too_large.text().await.unwrap(), ".import-errors li")[0].contains("larger than 8 MiB"));
+    let file = "\u{feff}Email Address,First Name\r\ncleo@example.org,Cleo\r\n".as_bytes().to_vec();
+    let imported = upload(file).await.unwrap();
+    assert_eq!(imported.status(), 200);
+    assert!(shown(&imported.text().await.unwrap()).contains(&"cleo@example.org".to_string()));
 
     let csv = editor.get(&site, "/admin/subscribers.csv").await;
     assert!(csv.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));

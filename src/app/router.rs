@@ -56,9 +56,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), moved_permanently))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(http.max_body_bytes))
-        // Image uploads have a limit of their own (`media.max_upload_bytes`), so they join the
-        // router after the site-wide one.
+        // Image uploads have a limit of their own (`media.max_upload_bytes`), and so do
+        // subscriber lists, so they join the router after the site-wide one.
         .merge(in_desk_frame(&state, crate::media::admin::upload_router(&state.config.media)))
+        .merge(in_desk_frame(&state, crate::subscriptions::admin::import_router()))
         .merge(super::api::upload_router(&state.config.media))
         // Inside compression, so themed error pages are compressed like any page.
         .layer(ResponseRuleLayer(ThemedErrors(state.clone())))

@@ -157,6 +157,7 @@ async fn list(
         notice => done_message(params.done.as_deref()),
         can_edit_others => signed_in.role.can(Capability::EditOthers),
         can_publish => signed_in.role.can(Capability::PublishOwn),
+        can_view_analytics => signed_in.role.can(Capability::ViewAnalytics),
     };
     Ok(crate::accounts::desk::render(&state, &signed_in, "admin/articles/list.html", ctx))
 }
@@ -330,6 +331,7 @@ async fn render_editor(
         errors => field_errors(errors),
         categories => categories,
         can_publish => can_publish,
+        can_view_analytics => signed_in.role.can(Capability::ViewAnalytics),
         can_upload => signed_in.role.can(Capability::UploadMedia),
         autosave => autosave,
         autosave_loaded => autosave_loaded,

@@ -4,16 +4,16 @@
 //!
 //! - `GET /admin/subscribers?status=&q=&page=`; `GET /admin/subscribers.csv` (everyone, as
 //!   `openvoice subscribers export` writes them).
-//! - `POST /admin/subscribers/import`: CSV pasted into the form; every line is checked first,
-//!   and one bad line imports nothing.
+//! - `POST /admin/subscribers/import`: a CSV file chosen in the form (multipart) or pasted into
+//!   it; every line is checked first, and one bad line imports nothing.
 //! - `POST /admin/subscribers/{id}/unsubscribe`, `…/{id}/delete`.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Form, Router};
 use minijinja::{context, Value};
 use serde::Deserialize;
 
@@ -31,9 +31,17 @@ pub fn admin_router() -> Router<AppState> {
     Router::new()
         .route("/admin/subscribers", get(list))
         .route("/admin/subscribers.csv", get(export))
-        .route("/admin/subscribers/import", post(import))
         .route("/admin/subscribers/{id}/unsubscribe", post(unsubscribe))
         .route("/admin/subscribers/{id}/delete", post(delete))
+}
+
+/// The import route, with a body limit of its own (a list is larger than a form); merged
+/// outside the site-wide one.
+pub fn import_router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/subscribers/import", post(import))
+        // Room for the form's other fields; the file itself is counted as it arrives.
+        .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES + 64 * 1024))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,17 +139,72 @@ async fn export(State(state): State<AppState>, signed_in: SignedIn) -> Result<Re
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct ImportForm {
+    csrf: String,
     csv: String,
     /// Ask every address to confirm instead of trusting the list.
     pending: Option<String>,
 }
 
-async fn import(
-    State(state): State<AppState>,
-    AdminForm(signed_in, form): AdminForm<ImportForm>,
-) -> Result<Response, AppError> {
+/// The largest list imported at once (some 200,000 subscribers).
+const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
+
+/// The import form as sent: with a chosen file (multipart, the file's text standing in for
+/// the pasted list) or with the list pasted (urlencoded). A form that cannot be read is why,
+/// to show in the screen.
+async fn read_import(state: &AppState, request: Request) -> Result<ImportForm, (StatusCode, String)> {
+    let multipart =
+        request.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"multipart/"));
+    if !multipart {
+        let Form(form) = Form::<ImportForm>::from_request(request, state)
+            .await
+            .map_err(|rejection| (rejection.status(), rejection.body_text()))?;
+        return Ok(form);
+    }
+    let too_large = || {
+        let message = format!("file: the file is larger than {} MiB; split the list", MAX_IMPORT_BYTES >> 20);
+        (StatusCode::PAYLOAD_TOO_LARGE, message)
+    };
+    let broken = |err: axum::extract::multipart::MultipartError| match err.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        status => (status, format!("file: {}", err.body_text())),
+    };
+    let mut multipart = Multipart::from_request(request, state).await.map_err(|r| (r.status(), r.body_text()))?;
+    let (mut form, mut file) = (ImportForm::default(), Vec::new());
+    while let Some(mut field) = multipart.next_field().await.map_err(broken)? {
+        match field.name().unwrap_or("") {
+            "file" => {
+                while let Some(chunk) = field.chunk().await.map_err(broken)? {
+                    if file.len() + chunk.len() > MAX_IMPORT_BYTES {
+                        return Err(too_large());
+                    }
+                    file.extend_from_slice(&chunk);
+                }
+            }
+            "csrf" => form.csrf = field.text().await.map_err(broken)?,
+            "csv" => form.csv = field.text().await.map_err(broken)?,
+            "pending" => form.pending = Some(field.text().await.map_err(broken)?),
+            _ => {}
+        }
+    }
+    if !file.is_empty() {
+        form.csv = String::from_utf8(file).map_err(|_| {
+            (StatusCode::UNPROCESSABLE_ENTITY, "file: the file is not UTF-8 text; save it as CSV UTF-8".to_string())
+        })?;
+    }
+    Ok(form)
+}
+
+async fn import(State(state): State<AppState>, signed_in: SignedIn, request: Request) -> Result<Response, AppError> {
     signed_in.require(Capability::ManageSubscribers)?;
     let everyone = || Selection { status: None, search: "", page: 1 };
+    let form = match read_import(&state, request).await {
+        Ok(form) => form,
+        Err((status, why)) => {
+            let extra = context! { import_errors => [why] };
+            return page(&state, &signed_in, status, everyone(), extra).await;
+        }
+    };
+    signed_in.check_csrf(&form.csrf)?;
     match service::import(&state.db, &form.csv, form.pending.is_some(), store::now()).await {
         Ok(done) => {
             let notice = format!(

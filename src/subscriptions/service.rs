@@ -434,7 +434,8 @@ pub async fn import(db: &Db, text: &str, pending: bool, now: i64) -> Result<Impo
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
         .collect();
     let column = |name: &str| header.iter().position(|h| h == name);
-    let Some(email_col) = column("email") else {
+    // Mailchimp's exports call it "Email Address".
+    let Some(email_col) = column("email").or_else(|| column("email address")) else {
         return Err(vec![format!("line 1: expected a header line with an `email` column, got {:?}", header.join(","))]);
     };
     let (frequency_col, categories_col, status_col) = (column("frequency"), column("categories"), column("status"));
