@@ -735,3 +735,42 @@ async fn page_views_are_counted_without_cookies_and_shown_in_the_desk(backend: B
     assert_eq!(total, 4);
     site.finish().await;
 }
+
+on_each_backend!(the_editor_files_an_article_under_further_sections_and_pins_it);
+/// The editor's "Also in" boxes and "Lead story" box: saved, shown ticked again, and the
+/// sections' archives list the article; unticking takes it out.
+async fn the_editor_files_an_article_under_further_sections_and_pins_it(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let editor = Desk::sign_in(&site, Role::Editor).await;
+    let id_of = |slug: &'static str| {
+        let db = site.db.clone();
+        async move { queries::terms::category_by_slug(&db, slug).await.expect("a demo category").id.to_string() }
+    };
+    let (technology, culture) = (id_of("technology").await, id_of("culture").await);
+    let also_in_culture = format!("also_in_{culture}");
+    let extra =
+        [("category", technology.as_str()), (also_in_culture.as_str(), "1"), ("sticky", "1"), ("action", "publish")];
+    let form = article_form("Museum goes digital", "The archive opens online.", &extra);
+    let id = saved_id(&editor.post_form(&site, "/admin/articles/new", &form).await);
+
+    let edit = editor.get(&site, &format!("/admin/articles/{id}")).await.text().await.unwrap();
+    let doc = scraper::Html::parse_document(&edit);
+    let ticked = |name: &str| {
+        let selector = scraper::Selector::parse(&format!("input[name='{name}']")).unwrap();
+        doc.select(&selector).next().unwrap_or_else(|| panic!("{name}")).value().attr("checked").is_some()
+    };
+    assert!(ticked(&also_in_culture) && ticked("sticky"), "shown ticked again");
+    assert!(!ticked(&format!("also_in_{technology}")));
+    let (_, culture_page) = public_status(&site, "/category/culture").await;
+    assert_eq!(texts_of(&culture_page, ".lead-stories .card-title"), ["Museum goes digital"]);
+
+    // Unticked: out of Culture, no longer leading, still in Technology.
+    let form = article_form("Museum goes digital", "The archive opens online.", &[("category", &technology)]);
+    saved_id(&editor.post_form(&site, &format!("/admin/articles/{id}"), &form).await);
+    let (_, culture_page) = public_status(&site, "/category/culture").await;
+    assert!(!culture_page.contains("Museum goes digital"));
+    let (_, technology_page) = public_status(&site, "/category/technology").await;
+    assert!(texts_of(&technology_page, ".lead-stories .card-title").is_empty());
+    assert!(texts_of(&technology_page, ".card-title").contains(&"Museum goes digital".to_string()));
+    site.finish().await;
+}

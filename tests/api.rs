@@ -896,3 +896,75 @@ async fn tags_are_renamed_merged_and_deleted_by_editors(backend: Backend) {
     error_field(status, &error, StatusCode::NOT_FOUND, "not_found");
     site.finish().await;
 }
+
+on_each_backend!(an_article_filed_under_several_sections_is_in_each_and_a_sticky_one_leads);
+/// A newsroom files a story under a primary section and further ones, and pins a lead story:
+/// through the API, and as readers see it (each section's archive and feed, the article's
+/// labels, the lead block on the home page and the sections' first pages), and it follows
+/// changes. Unknown or too many sections are refused at the field, and nothing changes.
+async fn an_article_filed_under_several_sections_is_in_each_and_a_sticky_one_leads(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let token = admin_token(&site).await;
+    let (_, categories) = get(&site, "/categories?per_page=100", None).await;
+    let id_of = |name: &str| {
+        let found = categories["items"].as_array().unwrap().iter().find(|c| c["name"] == name);
+        found.unwrap_or_else(|| panic!("{name}: {categories}"))["id"].as_i64().unwrap()
+    };
+    let (economy, climate, culture) = (id_of("Economy"), id_of("Climate"), id_of("Culture"));
+    let new = json!({
+        "title": "Harbour levy funds the flood barrier", "body": "The council voted.",
+        "category_id": economy, "further_category_ids": [climate, culture], "sticky": true, "status": "published",
+    });
+    let (status, created) = call(&site, Method::POST, "/articles", Some(&token), Some(new)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (id, slug) = (created["id"].as_i64().unwrap(), created["slug"].as_str().unwrap().to_string());
+    let names: Vec<&str> =
+        created["categories"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Economy", "Climate", "Culture"], "the primary first");
+    assert_eq!(created["sticky"], true);
+
+    let listed = |path: &'static str| {
+        let site = &site;
+        async move {
+            site.settle().await;
+            let html = site.fetch(path).await.1;
+            (common::desk::texts_of(&html, ".lead-stories .card-title"), common::desk::texts_of(&html, ".card-title"))
+        }
+    };
+    let title = "Harbour levy funds the flood barrier".to_string();
+    for path in ["/category/economy", "/category/climate", "/category/culture", "/"] {
+        let (leads, cards) = listed(path).await;
+        assert_eq!(leads, std::slice::from_ref(&title), "{path} leads with it");
+        assert_eq!(cards.iter().filter(|t| **t == title).count(), 1, "{path} shows it once: {cards:?}");
+    }
+    assert!(listed("/category/technology").await.1.iter().all(|t| *t != title));
+    let page = site.fetch(&format!("/article/{slug}")).await.1;
+    assert_eq!(common::desk::texts_of(&page, "article header .label"), ["Economy", "Climate", "Culture"]);
+    assert!(site.fetch("/category/culture/feed").await.1.contains(&title), "the section's feed");
+
+    // Refused at the field: an unknown section, too many; nothing changes.
+    for (further, field) in
+        [(json!([999_999]), "further_category_ids"), (json!((1..=11).collect::<Vec<i64>>()), "further_category_ids")]
+    {
+        let (status, body) = call(
+            &site,
+            Method::PATCH,
+            &format!("/articles/{id}"),
+            Some(&token),
+            Some(json!({ "further_category_ids": further })),
+        )
+        .await;
+        assert_eq!(error_field(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid").as_deref(), Some(field));
+    }
+    assert_eq!(get(&site, &format!("/articles/{id}"), Some(&token)).await.1["categories"].as_array().unwrap().len(), 3);
+
+    // Filed under fewer sections and no longer pinned: the pages follow.
+    let patch = json!({ "further_category_ids": [climate], "sticky": false });
+    let (status, changed) = call(&site, Method::PATCH, &format!("/articles/{id}"), Some(&token), Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert!(listed("/category/culture").await.1.iter().all(|t| *t != title), "gone from Culture");
+    let (leads, cards) = listed("/category/climate").await;
+    assert!(leads.is_empty() && cards.contains(&title), "still in Climate, not leading: {leads:?}");
+    assert!(listed("/").await.0.is_empty(), "no lead story on the home page");
+    site.finish().await;
+}

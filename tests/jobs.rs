@@ -27,9 +27,11 @@ fn draft(title: &str, publish: Publish) -> Draft {
         body_md: "Body".into(),
         author: "admin".into(),
         category: Some("Economy".into()),
+        further_categories: Vec::new(),
         tags: vec![],
         featured_image: None,
         publish,
+        sticky: false,
     }
 }
 

@@ -48,9 +48,11 @@ fn draft(title: &str, category: &str, publish: Publish) -> Draft {
         body_md: format!("The whole story of **{title}**.\n\n[More](/about)\n"),
         author: "admin".into(),
         category: Some(category.into()),
+        further_categories: Vec::new(),
         tags: vec![],
         featured_image: None,
         publish,
+        sticky: false,
     }
 }
 

@@ -86,8 +86,20 @@ pub async fn run(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow
                 (false, None) => Publish::Draft,
             };
             let kind = if page { ArticleKind::Page } else { ArticleKind::Post };
-            let draft =
-                Draft { kind, title, slug, excerpt, body_md, author, category, tags, featured_image: None, publish };
+            let draft = Draft {
+                kind,
+                title,
+                slug,
+                excerpt,
+                body_md,
+                author,
+                category,
+                further_categories: Vec::new(),
+                tags,
+                featured_image: None,
+                publish,
+                sticky: false,
+            };
             let saved = service::drafts::create(db, limits, draft, Terms::MustExist).await?;
             let article = service::reading::find(db, saved.slug()).await?;
             println!("{} {} ({})", article.summary.status.as_str(), article.summary.slug, article.summary.title);
@@ -96,6 +108,7 @@ pub async fn run(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow
         PostCommand::Edit { slug, file, title } => {
             let current = service::reading::find(db, &slug).await?;
             let body_md = read_body(&file, limits)?;
+            let further_categories = current.further_categories().map(|c| c.slug.clone()).collect();
             let s = current.summary;
             let publish = match s.status {
                 crate::content::model::Status::Draft | crate::content::model::Status::Trashed => Publish::Draft,
@@ -109,10 +122,12 @@ pub async fn run(db: &Db, limits: ContentLimits, command: PostCommand) -> anyhow
                 excerpt: Some(s.excerpt),
                 body_md,
                 author: s.author.username,
+                further_categories,
                 category: s.category.map(|c| c.slug),
                 tags: current.tags.into_iter().map(|t| t.name).collect(),
                 featured_image: current.featured_image,
                 publish,
+                sticky: s.sticky,
             };
             let saved = service::drafts::upsert(db, limits, draft, Terms::MustExist).await?;
             println!("updated {}", saved.slug());

@@ -178,9 +178,18 @@ struct ArticleForm {
     featured_image: String,
     publish_at: String,
     kind: String,
+    /// `1` when ticked: a lead story.
+    sticky: String,
     /// Which button: `save`, `publish`, `schedule`, `unpublish` or `trash`.
     action: String,
+    /// The further categories ticked, as `also_in_<id>` fields (a form repeats no names that a
+    /// struct could hold), and any other field, ignored.
+    #[serde(flatten)]
+    ticked: BTreeMap<String, String>,
 }
+
+/// The editor's checkbox for filing an article under a further category.
+const ALSO_IN: &str = "also_in_";
 
 impl ArticleForm {
     fn of(article: &Article, zone: Tz) -> ArticleForm {
@@ -194,8 +203,15 @@ impl ArticleForm {
             featured_image: article.featured_image.clone().unwrap_or_default(),
             publish_at: article.summary.scheduled_at.map(|at| datetime_local(at, zone)).unwrap_or_default(),
             kind: article.summary.kind.as_str().to_string(),
+            sticky: if article.summary.sticky { "1".into() } else { String::new() },
             action: String::new(),
+            ticked: article.further_categories().map(|c| (format!("{ALSO_IN}{}", c.id), "1".to_string())).collect(),
         }
+    }
+
+    /// The further categories ticked.
+    fn further_category_ids(&self) -> Vec<i64> {
+        self.ticked.keys().filter_map(|key| key.strip_prefix(ALSO_IN)?.parse().ok()).collect()
     }
 
     /// What the confirmation after a successful save says (`?done=`).
@@ -213,6 +229,7 @@ impl ArticleForm {
             title => self.title, slug => self.slug, excerpt => self.excerpt, body => self.body,
             category => self.category, tags => self.tags, featured_image => self.featured_image,
             publish_at => self.publish_at, kind => self.kind,
+            further => self.further_category_ids(), sticky => !self.sticky.is_empty(),
         }
     }
 
@@ -235,8 +252,10 @@ impl ArticleForm {
             excerpt: self.excerpt.clone(),
             body_md: self.body.replace("\r\n", "\n"),
             category_id,
+            further_category_ids: self.further_category_ids(),
             tags: self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
             featured_image: self.featured_image.clone(),
+            sticky: !self.sticky.is_empty(),
         };
         errors.extend(service::editor::check_edit(limits, &edit));
         let transition = match self.action.as_str() {

@@ -13,7 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{ApiError, ApiJson, ApiQuery, Caller, ErrorBody, Paged, Paging, TokenCaller};
-use crate::content::model::{AdminFilter, Article, ArticleKind, ArticleSummary, CategoryEntry, Status, TagEntry};
+use crate::content::model::{
+    AdminFilter, Article, ArticleKind, ArticleSummary, Category, CategoryEntry, Status, TagEntry,
+};
 use crate::content::service::{
     self, Actor, ArticleEdit, CategoryEdit, ContentError, ContentLimits, StatusChange, Transition,
 };
@@ -67,6 +69,12 @@ pub struct CategoryRef {
     name: String,
 }
 
+impl From<Category> for CategoryRef {
+    fn from(c: Category) -> Self {
+        CategoryRef { id: c.id, slug: c.slug, name: c.name }
+    }
+}
+
 /// An article in a list.
 #[derive(Serialize, ToSchema)]
 pub struct ArticleOut {
@@ -84,7 +92,10 @@ pub struct ArticleOut {
     scheduled_at: Option<i64>,
     updated_at: i64,
     author: AuthorOut,
+    /// The primary category.
     category: Option<CategoryRef>,
+    /// A lead story, pinned above the newest posts.
+    sticky: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -104,6 +115,8 @@ pub struct ArticleFull {
     body_html: String,
     featured_image: Option<String>,
     tags: Vec<TagOut>,
+    /// Every category it is filed under, the primary one first.
+    categories: Vec<CategoryRef>,
 }
 
 impl From<ArticleSummary> for ArticleOut {
@@ -120,7 +133,8 @@ impl From<ArticleSummary> for ArticleOut {
             scheduled_at: a.scheduled_at,
             updated_at: a.updated_at,
             author: AuthorOut { username: a.author.username, display_name: a.author.display_name },
-            category: a.category.map(|c| CategoryRef { id: c.id, slug: c.slug, name: c.name }),
+            category: a.category.map(CategoryRef::from),
+            sticky: a.sticky,
         }
     }
 }
@@ -133,6 +147,7 @@ impl From<Article> for ArticleFull {
             body_html: a.body_html,
             featured_image: a.featured_image,
             tags: a.tags.into_iter().map(|t| TagOut { slug: t.slug, name: t.name }).collect(),
+            categories: a.categories.into_iter().map(CategoryRef::from).collect(),
         }
     }
 }
@@ -305,14 +320,21 @@ pub struct NewArticle {
     /// Derived from the body when absent.
     #[schema(max_length = 1000)]
     excerpt: Option<String>,
-    /// An existing category's id.
+    /// An existing category's id: the primary one.
     category_id: Option<i64>,
+    /// Existing categories' ids it is filed under as well.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    further_category_ids: Vec<i64>,
     /// Tag names (a tag is created when new).
     #[serde(default)]
     #[schema(max_items = 30)]
     tags: Vec<String>,
     /// A site path (`/media/…`) or an http(s) URL.
     featured_image: Option<String>,
+    /// A lead story, pinned above the newest posts.
+    #[serde(default)]
+    sticky: bool,
     #[serde(default)]
     kind: Kind,
     #[serde(default)]
@@ -357,8 +379,10 @@ async fn create_article(
         excerpt: new.excerpt.unwrap_or_default(),
         body_md: new.body,
         category_id: new.category_id,
+        further_category_ids: new.further_category_ids,
         tags: new.tags,
         featured_image: new.featured_image.unwrap_or_default(),
+        sticky: new.sticky,
     };
     let saved = service::editor::create_article(&state.db, limits(&state), &actor, kind, &edit, transition).await?;
     let article = service::reading::find(&state.db, saved.slug()).await?;
@@ -379,9 +403,12 @@ pub struct ArticlePatch {
     /// `null` removes the category.
     #[serde(default, deserialize_with = "crate::api::extract::present")]
     category_id: Option<Option<i64>>,
+    #[schema(max_items = 10)]
+    further_category_ids: Option<Vec<i64>>,
     #[schema(max_items = 30)]
     tags: Option<Vec<String>>,
     featured_image: Option<String>,
+    sticky: Option<bool>,
 }
 
 /// Change an article's text, slug or terms (the previous text is kept as a revision).
@@ -397,14 +424,17 @@ async fn update_article(
 ) -> Result<Json<ArticleFull>, ApiError> {
     let actor = caller.actor()?;
     let current = service::editor::article_for_edit(&state.db, &actor, id).await?;
+    let further_category_ids = current.further_categories().map(|c| c.id).collect();
     let edit = ArticleEdit {
         title: patch.title.unwrap_or(current.summary.title),
         slug: patch.slug.unwrap_or(current.summary.slug),
         excerpt: patch.excerpt.unwrap_or(current.summary.excerpt),
         body_md: patch.body.unwrap_or(current.body_md),
-        category_id: patch.category_id.unwrap_or(current.summary.category.map(|c| c.id)),
+        category_id: patch.category_id.unwrap_or(current.summary.category.as_ref().map(|c| c.id)),
+        further_category_ids: patch.further_category_ids.unwrap_or(further_category_ids),
         tags: patch.tags.unwrap_or_else(|| current.tags.into_iter().map(|t| t.name).collect()),
         featured_image: patch.featured_image.or(current.featured_image).unwrap_or_default(),
+        sticky: patch.sticky.unwrap_or(current.summary.sticky),
     };
     service::editor::update_article(&state.db, limits(&state), &actor, id, &edit, Transition::Keep).await?;
     Ok(Json(service::editor::article_for_edit(&state.db, &actor, id).await?.into()))

@@ -25,6 +25,8 @@ struct FrontMatter {
     summary: Option<String>,
     draft: bool,
     image: Option<String>,
+    /// A lead story (Jekyll's and WordPress's word for it).
+    sticky: bool,
 }
 
 /// Why one document was not imported, with the line at fault when known.
@@ -71,10 +73,12 @@ fn parse_document(text: &str, kind: ArticleKind, default_author: &str) -> Result
         excerpt: front.excerpt.or(front.summary),
         body_md: body.to_string(),
         author: front.author.unwrap_or_else(|| default_author.to_string()),
-        category: front.categories.into_iter().next(),
+        category: front.categories.first().cloned(),
+        further_categories: front.categories.into_iter().skip(1).collect(),
         tags: front.tags,
         featured_image: front.image,
         publish,
+        sticky: front.sticky,
     };
     Ok((draft, body_line))
 }

@@ -99,7 +99,10 @@ pub struct ArticleSummary {
     pub scheduled_at: Option<i64>,
     pub updated_at: i64,
     pub author: AuthorRef,
+    /// The primary category.
     pub category: Option<Category>,
+    /// A lead story, pinned above the newest posts.
+    pub sticky: bool,
 }
 
 /// A whole article with its rendered body.
@@ -111,6 +114,16 @@ pub struct Article {
     pub body_html: String,
     pub featured_image: Option<String>,
     pub tags: Vec<Tag>,
+    /// Every category it is filed under, the primary one first.
+    pub categories: Vec<Category>,
+}
+
+impl Article {
+    /// The categories it is filed under besides its primary one.
+    pub fn further_categories(&self) -> impl Iterator<Item = &Category> {
+        let primary = self.summary.category.as_ref().map(|c| c.id);
+        self.categories.iter().filter(move |c| Some(c.id) != primary)
+    }
 }
 
 /// The neighbours of an article in publication order.

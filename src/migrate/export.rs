@@ -127,7 +127,8 @@ pub async fn export(db: &Db, site_title: &str, base_url: &str, out: &mut impl Wr
         writeln!(out, "\t\t<wp:post_name>{}</wp:post_name>", cdata(&summary.slug))?;
         writeln!(out, "\t\t<wp:status>{}</wp:status>", cdata(status))?;
         writeln!(out, "\t\t<wp:post_type>{}</wp:post_type>", cdata(summary.kind.as_str()))?;
-        if let Some(category) = &summary.category {
+        // The primary category first: WordPress has no primary, and an import takes the first.
+        for category in &article.categories {
             writeln!(
                 out,
                 "\t\t<category domain=\"category\" nicename=\"{}\">{}</category>",
@@ -135,6 +136,7 @@ pub async fn export(db: &Db, site_title: &str, base_url: &str, out: &mut impl Wr
                 cdata(&html_escape(&category.name))
             )?;
         }
+        writeln!(out, "\t\t<wp:is_sticky>{}</wp:is_sticky>", u8::from(summary.sticky))?;
         for tag in &article.tags {
             writeln!(
                 out,

@@ -12,7 +12,7 @@
 use crate::comments::model::{Counted, PublicComment};
 use crate::comments::queries::TargetRow;
 use crate::content::chrome::page_path;
-use crate::content::model::{Article, ArticleKind, ArticleSummary, LinkRef, Neighbours, Page, Tag};
+use crate::content::model::{Article, ArticleKind, ArticleSummary, Category, LinkRef, Neighbours, Page, Tag};
 use crate::http::AppState;
 use crate::site::{article_html, listing_html, Archive, ArticleExtras};
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +29,8 @@ pub struct Snapshot {
     published: Vec<ArticleSummary>,
     /// Each article's tags with their ids, in the order the article page shows them.
     tags: HashMap<i64, Vec<(i64, Tag)>>,
+    /// Each article's categories, its primary one first.
+    categories: HashMap<i64, Vec<Category>>,
     /// Approved comments per article (the comments themselves are read with the bodies).
     comment_counts: HashMap<i64, i64>,
     /// Published posts as comment targets (their comment settings).
@@ -68,13 +70,17 @@ impl Snapshot {
         for (article_id, tag_id, tag) in crate::content::queries::reading::tags_of_published(db).await? {
             tags.entry(article_id).or_default().push((tag_id, tag));
         }
+        let mut categories: HashMap<i64, Vec<Category>> = HashMap::new();
+        for (article_id, category) in crate::content::queries::reading::categories_of_published(db).await? {
+            categories.entry(article_id).or_default().push(category);
+        }
         let comment_counts = crate::comments::queries::all_approved_counts(db).await?.into_iter().collect();
         let targets = crate::comments::queries::all_targets(db).await?.into_iter().map(|t| (t.id, t)).collect();
         let bundles = crate::ipfs::queries::current_bundles(db).await?.into_iter().collect();
         let author_ids: HashMap<String, i64> =
             crate::accounts::queries::ids_by_username(db).await?.into_iter().collect();
-        let listings = listings(&published, &tags, &author_ids);
-        Ok(Snapshot { published, tags, comment_counts, targets, bundles, listings })
+        let listings = listings(&published, &tags, &categories, &author_ids);
+        Ok(Snapshot { published, tags, categories, comment_counts, targets, bundles, listings })
     }
 
     /// The work, cut into chunks that tasks can take in any order.
@@ -133,7 +139,9 @@ impl Snapshot {
                 continue;
             };
             let tags = self.tags.get(&summary.id).map(|t| t.iter().map(|(_, tag)| tag.clone()).collect());
-            let article = Article { summary, body_md, body_html, featured_image, tags: tags.unwrap_or_default() };
+            let categories = self.categories.get(&summary.id).cloned().unwrap_or_default();
+            let tags = tags.unwrap_or_default();
+            let article = Article { summary, body_md, body_html, featured_image, tags, categories };
             let visible = comments.remove(&article.summary.id).unwrap_or_default();
             let Some(extras) = self.extras(state, &article, visible).await? else {
                 rendered.left.push(path);
@@ -220,11 +228,12 @@ fn page_count(items: usize, per_page: u32) -> u32 {
     (items as u64).div_ceil(per_page.max(1) as u64).max(1) as u32
 }
 
-/// Home (first) and the archive of every category, tag and author with published posts, each
-/// with its posts newest first.
+/// Home (first) and the archive of every category (primary or further), tag and author with
+/// published posts, each with its posts newest first.
 fn listings(
     published: &[ArticleSummary],
     tags: &HashMap<i64, Vec<(i64, Tag)>>,
+    filed: &HashMap<i64, Vec<Category>>,
     author_ids: &HashMap<String, i64>,
 ) -> Vec<(Archive, Vec<usize>)> {
     let mut home = Vec::new();
@@ -234,7 +243,7 @@ fn listings(
     let mut authors: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, article) in published.iter().enumerate().filter(|(_, a)| a.kind == ArticleKind::Post) {
         home.push(i);
-        if let Some(category) = &article.category {
+        for category in filed.get(&article.id).into_iter().flatten() {
             categories.entry(category.id).or_insert_with(|| (Archive::category(category), Vec::new())).1.push(i);
         }
         for (tag_id, tag) in tags.get(&article.id).into_iter().flatten() {

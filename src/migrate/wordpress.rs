@@ -397,9 +397,11 @@ impl Importer<'_> {
             body_md: self.rewrite_media(&item.content),
             author,
             category,
+            further_categories: Vec::new(),
             tags,
             featured_image: None,
             publish,
+            sticky: false,
         };
         let saved = service::drafts::upsert(self.db, self.limits, draft, Terms::CreateMissing)
             .await

@@ -133,7 +133,15 @@ pub(crate) async fn listing_html(
     let last_modified = listing.items.iter().map(|a| a.item.updated_at).max();
     let base = base_context(state, &page_path(&archive.path, listing.page), sidebar(state).await).await?;
     let template = if archive.filter == ListFilter::All { "home.html" } else { "archive.html" };
-    let ctx = context! { ..base, ..context! { listing => listing, heading => archive.heading.clone(), archive_path => archive.path.clone() } };
+    let leads = match listing.page {
+        1 => service::reading::lead_stories(&state.db, archive.filter).await?,
+        _ => Vec::new(),
+    };
+    let lead_ids: Vec<i64> = leads.iter().map(|a| a.id).collect();
+    let ctx = context! { ..base, ..context! {
+        listing => listing, leads => leads, lead_ids => lead_ids,
+        heading => archive.heading.clone(), archive_path => archive.path.clone(),
+    } };
     html_page(state, template, ctx, last_modified)
 }
 

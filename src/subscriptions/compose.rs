@@ -146,7 +146,7 @@ async fn compose_batch(subs: &Subscriptions, db: &Db, rows: &[OutboxRow]) -> any
                     .iter()
                     .filter(|a| {
                         subscriber.all_categories != 0
-                            || a.category_id.is_some_and(|c| categories.is_some_and(|cs| cs.contains(&c)))
+                            || a.filed_under.iter().any(|c| categories.is_some_and(|cs| cs.contains(c)))
                     })
                     .take(subs.config.subscriptions.max_digest_articles as usize)
                     .collect();

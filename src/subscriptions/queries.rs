@@ -366,28 +366,24 @@ pub async fn set_mailing_recipients(conn: &mut AnyConnection, article_id: i64, r
     Ok(())
 }
 
-/// Queues the article mail of every confirmed, unsuppressed instant subscriber of the site or
-/// of `category_id`, once each: one statement, whatever the number of subscribers.
-pub async fn fan_out(
-    conn: &mut AnyConnection,
-    kind: &str,
-    topic: &str,
-    category_id: Option<i64>,
-    now: i64,
-) -> DbResult<u64> {
+/// Queues the mail about `article_id` for every confirmed, unsuppressed instant subscriber of
+/// the site or of one of the article's categories, once each: one statement, whatever the
+/// number of subscribers.
+pub async fn fan_out(conn: &mut AnyConnection, kind: &str, topic: &str, article_id: i64, now: i64) -> DbResult<u64> {
     let done = sqlx::query(
         "INSERT INTO outbox (kind, topic, subscriber_id, recipient, payload, bulk, state, attempts, next_attempt_at, created_at) \
          SELECT $1, $2, s.id, s.email, NULL, 1, 'queued', 0, $3, $3 FROM subscribers s \
          WHERE s.status = 'confirmed' AND s.frequency = 'instant' \
          AND (s.all_categories = 1 OR EXISTS (SELECT 1 FROM subscriber_categories sc \
-              WHERE sc.subscriber_id = s.id AND sc.category_id = $4)) \
+              JOIN article_categories ac ON ac.category_id = sc.category_id \
+              WHERE sc.subscriber_id = s.id AND ac.article_id = $4)) \
          AND NOT EXISTS (SELECT 1 FROM mail_suppressions p WHERE p.email = s.email) \
          ON CONFLICT DO NOTHING",
     )
     .bind(kind)
     .bind(topic)
     .bind(now)
-    .bind(category_id.unwrap_or(-1))
+    .bind(article_id)
     .execute(conn)
     .await
     ?;
@@ -414,7 +410,8 @@ pub async fn digest_fan_out(
          AND NOT EXISTS (SELECT 1 FROM mail_suppressions p WHERE p.email = s.email) \
          AND EXISTS (SELECT 1 FROM article_mailings m WHERE m.state = 'sent' AND m.created_at >= $6 AND m.created_at < $7 \
               AND (s.all_categories = 1 OR EXISTS (SELECT 1 FROM subscriber_categories sc \
-                   WHERE sc.subscriber_id = s.id AND sc.category_id = m.category_id))) \
+                   JOIN article_categories ac ON ac.category_id = sc.category_id \
+                   WHERE sc.subscriber_id = s.id AND ac.article_id = m.article_id))) \
          ON CONFLICT DO NOTHING",
     )
     .bind(kind)
@@ -440,11 +437,14 @@ pub struct DigestArticle {
     pub published_at: Option<i64>,
     pub category_id: Option<i64>,
     pub category_name: Option<String>,
+    /// Every category it is filed under, the primary one included.
+    #[sqlx(skip)]
+    pub filed_under: Vec<i64>,
 }
 
 /// Articles first mailed in `[since, until)` and still published, newest first.
 pub async fn digest_articles(db: &Db, since: i64, until: i64, limit: i64) -> DbResult<Vec<DigestArticle>> {
-    sqlx::query_as(
+    let mut articles: Vec<DigestArticle> = sqlx::query_as(
         "SELECT a.id, a.slug, a.title, a.excerpt, a.published_at, a.category_id, c.name AS category_name \
          FROM article_mailings m JOIN articles a ON a.id = m.article_id LEFT JOIN categories c ON c.id = a.category_id \
          WHERE m.state = 'sent' AND m.created_at >= $1 AND m.created_at < $2 AND a.status = 'published' \
@@ -454,8 +454,20 @@ pub async fn digest_articles(db: &Db, since: i64, until: i64, limit: i64) -> DbR
     .bind(until)
     .bind(limit)
     .fetch_all(&db.pool)
-    .await
-    .map_err(DbError::from)
+    .await?;
+    let filings: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT ac.article_id, ac.category_id FROM article_mailings m \
+         JOIN article_categories ac ON ac.article_id = m.article_id \
+         WHERE m.state = 'sent' AND m.created_at >= $1 AND m.created_at < $2",
+    )
+    .bind(since)
+    .bind(until)
+    .fetch_all(&db.pool)
+    .await?;
+    for article in &mut articles {
+        article.filed_under = filings.iter().filter(|(id, _)| *id == article.id).map(|(_, c)| *c).collect();
+    }
+    Ok(articles)
 }
 
 /// Mail about one topic per state, for tests and the CLI: (state, count).

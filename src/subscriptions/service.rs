@@ -339,7 +339,7 @@ pub async fn fan_out(
         (true, _) => {}
     }
     let topic = format!("article:{article_id}");
-    let queued = queries::fan_out(&mut tx, ARTICLE_KIND, &topic, article.category_id, now).await?;
+    let queued = queries::fan_out(&mut tx, ARTICLE_KIND, &topic, article_id, now).await?;
     queries::set_mailing_recipients(&mut tx, article_id, queued as i64).await?;
     store::record_activity(&mut tx, "article.mailed", Some(article_id), &format!("{queued} subscriber(s)")).await?;
     tx.commit().await?;

@@ -16,7 +16,9 @@ pub mod terms;
 pub mod write;
 
 const SUMMARY_COLUMNS: &str = "a.id, a.kind, a.slug, a.title, a.excerpt, a.status, a.reading_minutes, \
-     a.published_at, a.scheduled_at, a.updated_at, u.username, u.display_name, \
+     a.published_at, a.scheduled_at, a.updated_at, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM lead_stories ls WHERE ls.article_id = a.id) THEN 1 ELSE 0 END AS BIGINT) AS sticky, \
+     u.username, u.display_name, \
      c.id AS category_id, c.slug AS category_slug, c.name AS category_name, c.description AS category_description";
 const SUMMARY_FROM: &str =
     "articles a JOIN users u ON u.id = a.author_id LEFT JOIN categories c ON c.id = a.category_id";
@@ -36,6 +38,7 @@ struct SummaryRow {
     published_at: Option<i64>,
     scheduled_at: Option<i64>,
     updated_at: i64,
+    sticky: i64,
     username: String,
     display_name: String,
     category_id: Option<i64>,
@@ -65,6 +68,7 @@ impl From<SummaryRow> for ArticleSummary {
             updated_at: r.updated_at,
             author: AuthorRef { username: r.username, display_name: r.display_name },
             category,
+            sticky: r.sticky != 0,
         }
     }
 }
@@ -89,7 +93,8 @@ pub enum ListFrom {
 
 /// Where a listing's posts come from: the rows (`FROM … WHERE …`, its argument as `$n`) and
 /// their id and time columns, which a listing index holds in order. A tag's listing reads
-/// `article_tags`, whose `listed_at` mirrors the published time of the published posts.
+/// `article_tags`, a category's `article_categories`, whose `listed_at` mirrors the published
+/// time of the published posts.
 struct ListingSource {
     rows: String,
     id: &'static str,
@@ -101,21 +106,33 @@ fn listing_source(filter: ListFilter, n: usize) -> ListingSource {
     let posts = "articles a WHERE a.kind = 'post' AND a.status = 'published'";
     let (rows, arg) = match filter {
         ListFilter::All => (posts.to_string(), None),
-        ListFilter::Category(id) => (format!("{posts} AND a.category_id = ${n}"), Some(id)),
         ListFilter::Author(id) => (format!("{posts} AND a.author_id = ${n}"), Some(id)),
         ListFilter::Tag(id) => {
             let rows = format!("article_tags at WHERE at.tag_id = ${n} AND at.listed_at IS NOT NULL");
             return ListingSource { rows, id: "at.article_id", time: "at.listed_at", arg: Some(id) };
         }
+        // Every article filed under the category, as its primary one or a further one.
+        ListFilter::Category(id) => {
+            let rows = format!("article_categories ac WHERE ac.category_id = ${n} AND ac.listed_at IS NOT NULL");
+            return ListingSource { rows, id: "ac.article_id", time: "ac.listed_at", arg: Some(id) };
+        }
     };
     ListingSource { rows, id: "a.id", time: "a.published_at", arg }
 }
 
-async fn with_body(db: &Db, summary: ArticleSummary) -> DbResult<Article> {
+pub(super) async fn with_body(db: &Db, summary: ArticleSummary) -> DbResult<Article> {
     let body = sqlx::query_as::<_, BodyRow>("SELECT body_md, body_html, featured_image FROM articles WHERE id = $1")
         .bind(summary.id)
         .fetch_one(&db.pool)
         .await?;
     let tags = reading::tags_of(db, summary.id).await?;
-    Ok(Article { summary, body_md: body.body_md, body_html: body.body_html, featured_image: body.featured_image, tags })
+    let categories = reading::categories_of(db, summary.id).await?;
+    Ok(Article {
+        summary,
+        body_md: body.body_md,
+        body_html: body.body_html,
+        featured_image: body.featured_image,
+        tags,
+        categories,
+    })
 }

@@ -89,21 +89,40 @@ pub async fn latest_with_bodies(db: &Db, category_id: Option<i64>, limit: i64) -
     let summaries = list_published(db, filter, limit, ListFrom::Newest(0)).await?;
     let mut articles = Vec::with_capacity(summaries.len());
     for summary in summaries {
-        let body =
-            sqlx::query_as::<_, BodyRow>("SELECT body_md, body_html, featured_image FROM articles WHERE id = $1")
-                .bind(summary.id)
-                .fetch_one(&db.pool)
-                .await?;
-        let tags = tags_of(db, summary.id).await?;
-        articles.push(Article {
-            summary,
-            body_md: body.body_md,
-            body_html: body.body_html,
-            featured_image: body.featured_image,
-            tags,
-        });
+        articles.push(with_body(db, summary).await?);
     }
     Ok(articles)
+}
+
+/// Every category the article is filed under, its primary one first.
+pub async fn categories_of(db: &Db, article_id: i64) -> DbResult<Vec<Category>> {
+    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT c.id, c.slug, c.name, c.description FROM article_categories ac \
+         JOIN categories c ON c.id = ac.category_id JOIN articles a ON a.id = ac.article_id \
+         WHERE ac.article_id = $1 ORDER BY CASE WHEN c.id = a.category_id THEN 0 ELSE 1 END, c.name",
+    )
+    .bind(article_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id, slug, name, description)| Category { id, slug, name, description }).collect())
+}
+
+/// The lead stories: published posts pinned as sticky, newest first, of a category or of all.
+pub async fn lead_stories(db: &Db, category_id: Option<i64>, limit: i64) -> DbResult<Vec<ArticleSummary>> {
+    let in_category = match category_id {
+        Some(_) => " AND a.id IN (SELECT article_id FROM article_categories WHERE category_id = $2)",
+        None => "",
+    };
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} JOIN lead_stories l ON l.article_id = a.id \
+         WHERE a.kind = 'post' AND a.status = 'published'{in_category} ORDER BY a.published_at DESC, a.id DESC LIMIT $1"
+    );
+    let mut query = sqlx::query_as(&sql).bind(limit);
+    if let Some(id) = category_id {
+        query = query.bind(id);
+    }
+    let rows: Vec<SummaryRow> = query.fetch_all(&db.pool).await?;
+    Ok(rows.into_iter().map(ArticleSummary::from).collect())
 }
 
 pub async fn tags_of(db: &Db, article_id: i64) -> DbResult<Vec<Tag>> {
@@ -171,6 +190,23 @@ pub async fn tags_of_published(db: &Db) -> DbResult<Vec<(i64, i64, Tag)>> {
     .fetch_all(&db.pool)
     .await?;
     Ok(rows.into_iter().map(|(article_id, id, slug, name)| (article_id, id, Tag { slug, name })).collect())
+}
+
+/// Every category of every published article, as (article id, category), each article's
+/// primary category first.
+pub async fn categories_of_published(db: &Db) -> DbResult<Vec<(i64, Category)>> {
+    let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as(
+        "SELECT ac.article_id, c.id, c.slug, c.name, c.description FROM article_categories ac \
+         JOIN categories c ON c.id = ac.category_id JOIN articles a ON a.id = ac.article_id \
+         WHERE a.status = 'published' \
+         ORDER BY ac.article_id, CASE WHEN c.id = a.category_id THEN 0 ELSE 1 END, c.name",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(article_id, id, slug, name, description)| (article_id, Category { id, slug, name, description }))
+        .collect())
 }
 
 /// The bodies of the articles `ids` (at most `store::BINDS_PER_STATEMENT`), as (id, body_md,

@@ -29,11 +29,11 @@ pub async fn category_by_name_or_slug(db: &Db, key: &str) -> DbResult<Category> 
     .map_err(DbError::from)
 }
 
-/// All categories with their number of published posts.
+/// All categories with their number of published posts (filed under them first or further).
 pub async fn categories_with_counts(db: &Db) -> DbResult<Vec<(Category, i64)>> {
     let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
         "SELECT c.id, c.slug, c.name, c.description, \
-         (SELECT COUNT(*) FROM articles a WHERE a.category_id = c.id AND a.kind = 'post' AND a.status = 'published') \
+         (SELECT COUNT(*) FROM article_categories ac WHERE ac.category_id = c.id AND ac.listed_at IS NOT NULL) \
          FROM categories c ORDER BY c.name",
     )
     .fetch_all(&db.pool)
@@ -175,9 +175,11 @@ pub async fn update_category(conn: &mut AnyConnection, id: i64, entry: &Category
     Ok(result.rows_affected() == 1)
 }
 
-/// Deletes a category: its articles become uncategorised and its children move up to its parent.
+/// Deletes a category: its articles become uncategorised (or keep their further categories) and
+/// its children move up to its parent.
 pub async fn delete_category(conn: &mut AnyConnection, id: i64) -> DbResult<bool> {
     sqlx::query("UPDATE articles SET category_id = NULL WHERE category_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM article_categories WHERE category_id = $1").bind(id).execute(&mut *conn).await?;
     sqlx::query(
         "UPDATE categories SET parent_id = (SELECT parent_id FROM categories WHERE id = $1) WHERE parent_id = $1",
     )

@@ -147,18 +147,36 @@ pub async fn update_article(conn: &mut AnyConnection, id: i64, row: &ArticleRow<
     Ok(())
 }
 
-/// Makes `tag_ids` the tags of the article.
-pub async fn set_tags(conn: &mut AnyConnection, article_id: i64, tag_ids: &[i64]) -> DbResult<()> {
-    clear_tags(&mut *conn, &[article_id]).await?;
-    let pairs: Vec<(i64, i64)> = tag_ids.iter().map(|tag_id| (article_id, *tag_id)).collect();
-    add_article_tags(conn, &pairs).await
+/// What links an article to terms it has many of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    Tags,
+    /// Every category of the article, its primary one included.
+    Categories,
 }
 
-/// Removes every tag of these articles.
-pub async fn clear_tags(conn: &mut AnyConnection, article_ids: &[i64]) -> DbResult<()> {
+impl Links {
+    /// The link table and its term column.
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Links::Tags => ("article_tags", "tag_id"),
+            Links::Categories => ("article_categories", "category_id"),
+        }
+    }
+}
+
+/// Makes `term_ids` the article's tags or categories.
+pub async fn set_links(conn: &mut AnyConnection, links: Links, article_id: i64, term_ids: &[i64]) -> DbResult<()> {
+    clear_links(&mut *conn, links, &[article_id]).await?;
+    let pairs: Vec<(i64, i64)> = term_ids.iter().map(|term_id| (article_id, *term_id)).collect();
+    add_links(conn, links, &pairs).await
+}
+
+/// Removes every tag, or every category, of these articles.
+pub async fn clear_links(conn: &mut AnyConnection, links: Links, article_ids: &[i64]) -> DbResult<()> {
+    let (table, _) = links.table();
     for chunk in article_ids.chunks(store::rows_per_statement(1)) {
-        let sql =
-            format!("DELETE FROM article_tags WHERE article_id IN ({})", store::numbered_rows("?", chunk.len(), 1));
+        let sql = format!("DELETE FROM {table} WHERE article_id IN ({})", store::numbered_rows("?", chunk.len(), 1));
         let mut query = sqlx::query(&sql);
         for id in chunk {
             query = query.bind(*id);
@@ -168,16 +186,38 @@ pub async fn clear_tags(conn: &mut AnyConnection, article_ids: &[i64]) -> DbResu
     Ok(())
 }
 
-/// Adds `(article_id, tag_id)` pairs; pairs already there are left alone.
-pub async fn add_article_tags(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> DbResult<()> {
+/// Adds `(article_id, term_id)` pairs; pairs already there are left alone.
+pub async fn add_links(conn: &mut AnyConnection, links: Links, pairs: &[(i64, i64)]) -> DbResult<()> {
+    let (table, column) = links.table();
     for chunk in pairs.chunks(store::rows_per_statement(2)) {
         let sql = format!(
-            "INSERT INTO article_tags (article_id, tag_id) VALUES {} ON CONFLICT DO NOTHING",
+            "INSERT INTO {table} (article_id, {column}) VALUES {} ON CONFLICT DO NOTHING",
             store::numbered_rows("(?, ?)", chunk.len(), 1)
         );
         let mut query = sqlx::query(&sql);
-        for (article_id, tag_id) in chunk {
-            query = query.bind(*article_id).bind(*tag_id);
+        for (article_id, term_id) in chunk {
+            query = query.bind(*article_id).bind(*term_id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Pins these articles as lead stories, or unpins them.
+pub async fn set_lead_stories(conn: &mut AnyConnection, article_ids: &[i64], lead: bool) -> DbResult<()> {
+    for chunk in article_ids.chunks(store::rows_per_statement(1)) {
+        let sql = match lead {
+            true => format!(
+                "INSERT INTO lead_stories (article_id) VALUES {} ON CONFLICT DO NOTHING",
+                store::numbered_rows("(?)", chunk.len(), 1)
+            ),
+            false => {
+                format!("DELETE FROM lead_stories WHERE article_id IN ({})", store::numbered_rows("?", chunk.len(), 1))
+            }
+        };
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
         }
         query.execute(&mut *conn).await?;
     }

@@ -4,10 +4,10 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::content::queries;
-use crate::content::queries::write::ArticleRow;
+use crate::content::queries::write::{ArticleRow, Links};
 use crate::store::{self, ContentChange, Db, DbError};
 
-use super::write::{resolve_author, resolve_category, unique_slug, write_core, Replaced, StatusJobs};
+use super::write::{resolve_author, resolve_category, unique_slug, write_core, Filing, Replaced, StatusJobs};
 use super::*;
 
 /// Creates a new article. An explicit slug that is taken is an error; a derived one gets a suffix.
@@ -133,17 +133,17 @@ pub(super) async fn save_batch_in(
                 *authors.entry(name).or_insert(id)
             }
         };
-        let category_id = match item.draft.category.as_deref().map(str::trim) {
-            None => None,
-            Some(name) => Some(match categories.get(name) {
+        let mut named = Vec::new();
+        for name in item.draft.category_names() {
+            named.push(match categories.get(name) {
                 Some(id) => *id,
                 None => {
                     let id = resolve_category(tx, db, name, terms).await.map_err(|e| (Some(i), e))?;
                     *categories.entry(name).or_insert(id)
                 }
-            }),
-        };
-        resolved.push((checked, author_id, category_id));
+            });
+        }
+        resolved.push((checked, author_id, category_ids(None, &named)));
     }
     let all_tags: Vec<(String, String)> = resolved.iter().flat_map(|(c, _, _)| c.tag_slugs.iter().cloned()).collect();
     let tag_ids = queries::terms::ensure_tags(tx, &all_tags).await.map_err(|e| (None, e.into()))?;
@@ -178,8 +178,9 @@ pub(super) async fn save_batch_in(
         let updated: Vec<i64> = existing.values().copied().collect();
         let rows: Vec<ArticleRow<'_>> = (start..end)
             .map(|i| {
-                let (checked, author_id, category_id) = resolved[i];
-                article_row(&items[i].draft, checked, &slugs[i - start], author_id, category_id, now)
+                let (checked, author_id, category_ids) = &resolved[i];
+                let category_id = category_ids.first().copied();
+                article_row(&items[i].draft, checked, &slugs[i - start], *author_id, category_id, now)
             })
             .collect();
         let batch_error = |e: DbError| (None, ContentError::from(e));
@@ -190,13 +191,21 @@ pub(super) async fn save_batch_in(
             .into_iter()
             .map(|(id, slug)| (slug, id))
             .collect();
-        queries::write::clear_tags(tx, &updated).await.map_err(batch_error)?;
-        let mut article_tags = Vec::new();
+        queries::write::clear_links(tx, Links::Tags, &updated).await.map_err(batch_error)?;
+        queries::write::clear_links(tx, Links::Categories, &updated).await.map_err(batch_error)?;
+        let (mut article_tags, mut article_categories) = (Vec::new(), Vec::new());
+        let (mut leads, mut not_leads) = (Vec::new(), Vec::new());
         for (i, row) in (start..end).zip(&rows) {
             let id =
                 *ids.get(row.slug).ok_or_else(|| (None, invalid("slug", format!("{:?} was not written", row.slug))))?;
             article_tags
                 .extend(resolved[i].0.tag_slugs.iter().filter_map(|(slug, _)| tag_ids.get(slug)).map(|t| (id, *t)));
+            article_categories.extend(resolved[i].2.iter().map(|c| (id, *c)));
+            if items[i].draft.sticky {
+                leads.push(id)
+            } else {
+                not_leads.push(id)
+            };
             jobs.add(id, row.status, row.scheduled_at, now).map_err(batch_error)?;
             let slug = row.slug.to_string();
             saved.push(if existing.contains_key(row.slug) {
@@ -205,7 +214,10 @@ pub(super) async fn save_batch_in(
                 Saved::Created { id, slug, status: row.status }
             });
         }
-        queries::write::add_article_tags(tx, &article_tags).await.map_err(batch_error)?;
+        queries::write::add_links(tx, Links::Tags, &article_tags).await.map_err(batch_error)?;
+        queries::write::add_links(tx, Links::Categories, &article_categories).await.map_err(batch_error)?;
+        queries::write::set_lead_stories(tx, &leads, true).await.map_err(batch_error)?;
+        queries::write::set_lead_stories(tx, &not_leads, false).await.map_err(batch_error)?;
         start = end;
     }
     let batch_error = |e: DbError| (None, ContentError::from(e));
@@ -296,10 +308,12 @@ pub(super) async fn save_in(
 ) -> Result<Saved, ContentError> {
     let now = store::now();
     let author_id = resolve_author(tx, &draft.author, terms).await?;
-    let category_id = match &draft.category {
-        None => None,
-        Some(name) => Some(resolve_category(tx, db, name, terms).await?),
-    };
+    let mut named = Vec::new();
+    for name in draft.category_names() {
+        named.push(resolve_category(tx, db, name, terms).await?);
+    }
+    let category_ids = category_ids(None, &named);
+    let category_id = category_ids.first().copied();
     let tags = queries::terms::ensure_tags(tx, &checked.tag_slugs).await?;
     let tag_ids: Vec<i64> = checked.tag_slugs.iter().filter_map(|(slug, _)| tags.get(slug).copied()).collect();
 
@@ -325,7 +339,8 @@ pub(super) async fn save_in(
         }
         None => None,
     };
-    write_core(tx, replaced, &row, &tag_ids, None, now).await
+    let filing = Filing { tag_ids: &tag_ids, category_ids: &category_ids, lead: draft.sticky };
+    write_core(tx, replaced, &row, filing, None, now).await
 }
 
 /// Creates a category; its slug is derived from the name.

@@ -9,7 +9,7 @@ use crate::content::queries;
 use crate::content::queries::write::ArticleRow;
 use crate::store::{self, Db};
 
-use super::write::{unique_slug, write_core, Replaced};
+use super::write::{unique_slug, write_core, Filing, Replaced};
 use super::*;
 
 /// Every faulty field of an edit, each with its message (empty when it may be saved; the
@@ -18,6 +18,12 @@ pub fn check_edit(limits: ContentLimits, edit: &ArticleEdit) -> Vec<ContentError
     let mut errors = check_text(limits, &text_input(edit)).err().unwrap_or_default();
     if let Err(err) = check_image_url(&edit.featured_image) {
         errors.push(err);
+    }
+    if edit.further_category_ids.len() > MAX_FURTHER_CATEGORIES {
+        errors.push(invalid(
+            "further_category_ids",
+            format!("an article is filed under at most {MAX_FURTHER_CATEGORIES} further categories"),
+        ));
     }
     errors
 }
@@ -143,6 +149,11 @@ pub(super) async fn write_article(
         }
         _ => None,
     };
+    for id in &edit.further_category_ids {
+        if !queries::terms::category_exists(&mut tx, *id).await? {
+            return Err(invalid("further_category_ids", format!("no category with id {id}")));
+        }
+    }
     if let Some(category_id) = edit.category_id {
         if !queries::terms::category_exists(&mut tx, category_id).await? {
             return Err(invalid("category", format!("no category with id {category_id}")));
@@ -186,7 +197,9 @@ pub(super) async fn write_article(
     });
     let newly_published = was.is_some_and(|(s, _, _)| s != Status::Published) && status == Status::Published;
     let activity = newly_published.then_some("article.published");
-    let saved = write_core(&mut tx, replaced, &row, &tag_ids, activity, now).await?;
+    let category_ids = category_ids(edit.category_id, &edit.further_category_ids);
+    let filing = Filing { tag_ids: &tag_ids, category_ids: &category_ids, lead: edit.sticky };
+    let saved = write_core(&mut tx, replaced, &row, filing, activity, now).await?;
     queries::revisions::delete_autosave(&mut tx, saved.id(), actor.user_id).await?;
     tx.commit().await?;
     Ok(saved)

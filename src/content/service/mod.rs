@@ -182,9 +182,20 @@ pub struct Draft {
     pub author: String,
     /// Name or slug of the primary category.
     pub category: Option<String>,
+    /// Names or slugs of the further categories it is filed under.
+    pub further_categories: Vec<String>,
     pub tags: Vec<String>,
     pub featured_image: Option<String>,
     pub publish: Publish,
+    /// A lead story, pinned above the newest posts.
+    pub sticky: bool,
+}
+
+impl Draft {
+    /// Every category named, the primary first; without a primary, the first further one is.
+    fn category_names(&self) -> impl Iterator<Item = &str> {
+        self.category.iter().chain(&self.further_categories).map(|name| name.trim())
+    }
 }
 
 /// How to treat names that do not exist yet.
@@ -277,8 +288,25 @@ pub struct ArticleEdit {
     pub excerpt: String,
     pub body_md: String,
     pub category_id: Option<i64>,
+    /// The further categories it is filed under.
+    pub further_category_ids: Vec<i64>,
     pub tags: Vec<String>,
     pub featured_image: String,
+    pub sticky: bool,
+}
+
+/// The further categories an article may be filed under, besides its primary one.
+pub const MAX_FURTHER_CATEGORIES: usize = 10;
+
+/// The primary category first, then the further ones, each once.
+fn category_ids(primary: Option<i64>, further: &[i64]) -> Vec<i64> {
+    let mut ids: Vec<i64> = Vec::with_capacity(further.len() + 1);
+    for id in primary.iter().chain(further) {
+        if !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    ids
 }
 
 /// Where a save leaves the article's status.

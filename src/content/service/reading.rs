@@ -44,6 +44,19 @@ pub async fn page_starts(db: &Db, filter: ListFilter, per_page: u32) -> Result<V
     Ok(queries::reading::page_starts(db, filter, per_page as i64).await?)
 }
 
+/// Lead stories shown at a time.
+pub const LEAD_STORIES: i64 = 3;
+
+/// The lead stories (sticky posts) that head the first page of `filter`'s listing: the home
+/// page's, or a category's; other listings have none.
+pub async fn lead_stories(db: &Db, filter: ListFilter) -> Result<Vec<ArticleSummary>, DbError> {
+    match filter {
+        ListFilter::All => queries::reading::lead_stories(db, None, LEAD_STORIES).await,
+        ListFilter::Category(id) => queries::reading::lead_stories(db, Some(id), LEAD_STORIES).await,
+        ListFilter::Author(_) | ListFilter::Tag(_) => Ok(Vec::new()),
+    }
+}
+
 /// One page of the `total` published posts `filter` lists; `page` counts from 1. A page past
 /// the end is `NotFound`. `start` is where the page starts, if known: a deep page needs it
 /// ([`is_deep`]) to cost what the first page does.

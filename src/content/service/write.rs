@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::accounts::{self, NewUser, Role};
 use crate::content::jobs::{notification, BuildBundle, BuildSnapshot, PublishScheduled};
 use crate::content::queries;
-use crate::content::queries::write::ArticleRow;
+use crate::content::queries::write::{ArticleRow, Links};
 use crate::jobs;
 use crate::store::{self, ContentChange, Db, DbError};
 
@@ -33,11 +33,19 @@ impl Replaced {
 /// slug changed; its tags; the jobs its status sets off (and a snapshot rebuild when it stops
 /// being published); the activity entry (`activity`, or created/updated); the epoch bump.
 /// Batched imports (`save_batch_in`) write the same rows and jobs many at a time.
+/// What an article is filed under: its tags, its categories (the primary one first), and
+/// whether it is a lead story.
+pub(super) struct Filing<'a> {
+    pub(super) tag_ids: &'a [i64],
+    pub(super) category_ids: &'a [i64],
+    pub(super) lead: bool,
+}
+
 pub(super) async fn write_core(
     tx: &mut sqlx::AnyConnection,
     replaced: Option<Replaced>,
     row: &ArticleRow<'_>,
-    tag_ids: &[i64],
+    filing: Filing<'_>,
     activity: Option<&'static str>,
     now: i64,
 ) -> Result<Saved, ContentError> {
@@ -61,7 +69,9 @@ pub(super) async fn write_core(
             Saved::Created { id, slug: row.slug.to_string(), status: row.status }
         }
     };
-    queries::write::set_tags(tx, saved.id(), tag_ids).await?;
+    queries::write::set_links(tx, Links::Tags, saved.id(), filing.tag_ids).await?;
+    queries::write::set_links(tx, Links::Categories, saved.id(), filing.category_ids).await?;
+    queries::write::set_lead_stories(tx, &[saved.id()], filing.lead).await?;
     enqueue_for_status(tx, saved.id(), row.status, row.scheduled_at, now).await?;
     if replaced.is_some_and(|old| old.status == Status::Published) && row.status != Status::Published {
         enqueue_snapshot(tx, now).await?;
