@@ -12,7 +12,7 @@ use openvoice::content::model::{ArticleKind, Status};
 use openvoice::content::queries;
 use openvoice::content::service::ContentLimits;
 use openvoice::migrate::queries as migrate_queries;
-use openvoice::migrate::wordpress::{self, Kind, Tally, Uploads, WarningKind};
+use openvoice::migrate::wordpress::{self, Kind, Media, Tally, Uploads, WarningKind};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wordpress").join(name)
@@ -26,9 +26,15 @@ on_each_backend!(the_awkward_export_arrives_whole_and_a_rerun_changes_nothing);
 async fn the_awkward_export_arrives_whole_and_a_rerun_changes_nothing(backend: Backend) {
     let site = TestSite::start(backend).await;
     let uploads = Uploads { from: fixture("uploads"), to: site.dir.path().join("theme/static/uploads") };
-    let report = wordpress::import_file(&site.db, limits(), &fixture("awkward.xml"), Some(&uploads), |_| {})
-        .await
-        .expect("import");
+    let report = wordpress::import_file(
+        &site.db,
+        limits(),
+        &fixture("awkward.xml"),
+        Media { uploads: Some(&uploads), fetching: None },
+        |_| {},
+    )
+    .await
+    .expect("import");
 
     // The absurd title is reported with its line; everything else arrives.
     assert_eq!(report.failed.len(), 1, "{backend:?}: {:?}", report.failed);
@@ -125,9 +131,15 @@ async fn the_awkward_export_arrives_whole_and_a_rerun_changes_nothing(backend: B
 
     // A second run updates in place: nothing new, no duplicate comments.
     let n_articles = queries::reading::list_all(&site.db, 10_000).await.unwrap().len();
-    let rerun = wordpress::import_file(&site.db, limits(), &fixture("awkward.xml"), Some(&uploads), |_| {})
-        .await
-        .expect("re-import");
+    let rerun = wordpress::import_file(
+        &site.db,
+        limits(),
+        &fixture("awkward.xml"),
+        Media { uploads: Some(&uploads), fetching: None },
+        |_| {},
+    )
+    .await
+    .expect("re-import");
     assert_eq!((rerun.posts_created, rerun.posts_updated), (0, 5), "{rerun:?}");
     assert_eq!(rerun.tally(Kind::Comment).imported, 0, "{rerun:?}");
     assert_eq!(rerun.skipped.get("comments imported before"), Some(&5), "{rerun:?}");
@@ -143,7 +155,8 @@ async fn malformed_xml_is_reported_with_line_and_column_and_what_came_before_sta
     let text = std::fs::read_to_string(fixture("awkward.xml")).unwrap();
     // Break the draft's closing title tag (line 168), after three good items.
     let broken = text.replacen("<title>A draft about quays</title>", "<title>A draft about quays</titel>", 1);
-    let report = wordpress::import(&site.db, limits(), broken.as_bytes(), None, |_| {}).await.expect("import");
+    let report =
+        wordpress::import(&site.db, limits(), broken.as_bytes(), Media::default(), |_| {}).await.expect("import");
     let last = report.failed.last().expect("an error").to_string();
     assert!(last.starts_with("malformed XML at line 168, column"), "{last}");
     assert!(queries::reading::find_by_slug(&site.db, "ete").await.is_ok());
@@ -186,7 +199,8 @@ on_each_backend!(a_whole_site_moves_in_with_its_secrets_kept_and_nothing_refused
 /// categories named alike.
 async fn a_whole_site_moves_in_with_its_secrets_kept_and_nothing_refused(backend: Backend) {
     let site = TestSite::start(backend).await;
-    let report = wordpress::import_file(&site.db, limits(), &fixture("whole-site.xml"), None, |_| {}).await.unwrap();
+    let report =
+        wordpress::import_file(&site.db, limits(), &fixture("whole-site.xml"), Media::default(), |_| {}).await.unwrap();
     assert!(report.failed.is_empty(), "{backend:?}: {:?}", report.failed);
     assert_eq!(report.tally(Kind::Post), Tally { in_file: 3, imported: 3, skipped: 0, failed: 0 });
     assert_eq!(report.tally(Kind::Author), Tally { in_file: 3, imported: 3, skipped: 0, failed: 0 });
@@ -240,7 +254,8 @@ async fn a_whole_site_moves_in_with_its_secrets_kept_and_nothing_refused(backend
 
     // Again: the same accounts and categories, nothing new.
     let n_users = openvoice::accounts::count_users(&site.db).await.unwrap();
-    let rerun = wordpress::import_file(&site.db, limits(), &fixture("whole-site.xml"), None, |_| {}).await.unwrap();
+    let rerun =
+        wordpress::import_file(&site.db, limits(), &fixture("whole-site.xml"), Media::default(), |_| {}).await.unwrap();
     assert!(rerun.failed.is_empty(), "{:?}", rerun.failed);
     assert_eq!((rerun.posts_created, rerun.posts_updated), (0, 3));
     assert_eq!(openvoice::accounts::count_users(&site.db).await.unwrap(), n_users);
@@ -274,6 +289,126 @@ async fn an_import_that_only_warns_exits_0_and_verbose_lists_every_warning(backe
     assert!(out.contains("      line 19: author \">jdoe\" has the username \"jdoe-2\"\n"), "{out}");
     assert!(out.contains("author \">ghost\" has the username \"ghost\""), "{out}");
     common::drop_database(&url).await;
+}
+
+/// A stand-in for the old site's web server on 127.0.0.1: a PNG (also behind a
+/// redirect), a text file, 404 for the rest; it counts the requests that reach it.
+async fn old_site() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::response::IntoResponse;
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match uri.path() {
+                "/wp-content/uploads/2020/01/harbour.png" => {
+                    let mut png = Vec::new();
+                    let image = image::RgbImage::from_pixel(8, 8, image::Rgb([10, 80, 160]));
+                    image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+                    png.into_response()
+                }
+                "/old/harbour.png" => {
+                    axum::response::Redirect::permanent("/wp-content/uploads/2020/01/harbour.png").into_response()
+                }
+                "/wp-content/uploads/notes.txt" => "plain text, not an image".into_response(),
+                _ => axum::http::StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, hits)
+}
+
+/// An export of a site at `base` whose media are on that host.
+fn export_with_media_at(base: &str) -> String {
+    format!(
+        r#"<rss xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:wp="http://wordpress.org/export/1.2/"><channel>
+<wp:base_site_url>{base}</wp:base_site_url>
+<wp:author><wp:author_login>jdoe</wp:author_login><wp:author_email>jdoe@media.example</wp:author_email></wp:author>
+<item><title>Harbour pictures</title><dc:creator>jdoe</dc:creator><wp:post_id>10</wp:post_id>
+<content:encoded><![CDATA[<p><img src="{base}/wp-content/uploads/2020/01/harbour.png" alt="Harbour"></p>
+<p><img src="{base}/wp-content/uploads/gone.png"></p><p><img src="https://elsewhere.example/x.png"></p>]]></content:encoded>
+<wp:post_date_gmt>2020-01-01 09:00:00</wp:post_date_gmt><wp:post_name>harbour-pictures</wp:post_name><wp:status>publish</wp:status><wp:post_type>post</wp:post_type>
+<wp:postmeta><wp:meta_key>_thumbnail_id</wp:meta_key><wp:meta_value>11</wp:meta_value></wp:postmeta></item>
+<item><title>harbour</title><dc:creator>jdoe</dc:creator><wp:post_id>11</wp:post_id><wp:status>inherit</wp:status><wp:post_type>attachment</wp:post_type>
+<wp:attachment_url>{base}/old/harbour.png</wp:attachment_url></item>
+<item><title>notes</title><dc:creator>jdoe</dc:creator><wp:post_id>12</wp:post_id><wp:status>inherit</wp:status><wp:post_type>attachment</wp:post_type>
+<wp:attachment_url>{base}/wp-content/uploads/notes.txt</wp:attachment_url></item>
+</channel></rss>"#
+    )
+}
+
+fn fetching(site: &TestSite, allow_private_addresses: bool) -> wordpress::Fetching {
+    wordpress::Fetching {
+        limits: openvoice::migrate::fetch::FetchLimits {
+            max_bytes: 1 << 20,
+            max_files: 10,
+            timeout: std::time::Duration::from_secs(10),
+            allow_private_addresses,
+        },
+        library: site.config.media.clone(),
+    }
+}
+
+on_each_backend!(fetch_attachments_brings_the_old_sites_media_into_the_library);
+async fn fetch_attachments_brings_the_old_sites_media_into_the_library(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let (base, _) = old_site().await;
+    let wxr = export_with_media_at(&base);
+    let media = Media { uploads: None, fetching: Some(fetching(&site, true)) };
+    let report = wordpress::import(&site.db, limits(), wxr.as_bytes(), media, |_| {}).await.unwrap();
+
+    assert_eq!(report.tally(Kind::Attachment), Tally { in_file: 2, imported: 1, skipped: 0, failed: 1 }, "{report:?}");
+    let failures: Vec<String> = report.failed.iter().map(|f| f.to_string()).collect();
+    assert_eq!(failures.len(), 2, "{backend:?}: {failures:?}");
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.starts_with("line 4: image ") && f.ends_with("gone.png: the server answered 404 Not Found")),
+        "{failures:?}"
+    );
+    assert!(
+        failures.iter().any(|f| f.starts_with("line 11: attachment ") && f.contains("notes.txt: file:")),
+        "{failures:?}"
+    );
+
+    // The body and the featured image point at the library's copy (one, though fetched from two
+    // URLs); what failed and other hosts' images keep their URLs.
+    let post = queries::reading::find_by_slug(&site.db, "harbour-pictures").await.unwrap();
+    let copy = post.featured_image.clone().expect("a featured image");
+    assert!(copy.starts_with("/media/") && copy.ends_with("/harbour.png"), "{copy}");
+    assert!(post.body_md.contains(&format!("<img src=\"{copy}\" alt=\"Harbour\">")), "{}", post.body_md);
+    assert!(post.body_md.contains(&format!("{base}/wp-content/uploads/gone.png")), "{}", post.body_md);
+    assert!(post.body_md.contains("https://elsewhere.example/x.png"), "{}", post.body_md);
+    assert_eq!(openvoice::media::service::list(&site.db, 1).await.unwrap().1, 1);
+    let (status, _) = site.fetch(&copy).await;
+    assert_eq!(status, 200);
+    site.finish().await;
+}
+
+on_each_backend!(fetch_attachments_refuses_a_loopback_address_without_asking_it);
+async fn fetch_attachments_refuses_a_loopback_address_without_asking_it(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let (base, hits) = old_site().await;
+    let wxr = export_with_media_at(&base);
+    let media = Media { uploads: None, fetching: Some(fetching(&site, false)) };
+    let report = wordpress::import(&site.db, limits(), wxr.as_bytes(), media, |_| {}).await.unwrap();
+    assert_eq!(report.tally(Kind::Attachment).failed, 2, "{report:?}");
+    assert!(
+        report
+            .failed
+            .iter()
+            .all(|f| f.message.contains("resolves to 127.0.0.1, a private, loopback or link-local address")),
+        "{backend:?}: {:?}",
+        report.failed
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no request reached the server");
+    let post = queries::reading::find_by_slug(&site.db, "harbour-pictures").await.unwrap();
+    assert!(post.body_md.contains(&format!("{base}/wp-content/uploads/2020/01/harbour.png")));
+    site.finish().await;
 }
 
 /// Everything an export must carry, in a comparable form.
@@ -314,7 +449,8 @@ async fn snapshot(db: &openvoice::store::Db) -> Vec<String> {
 on_each_backend!(a_wordpress_export_imports_into_an_empty_site_as_the_same_site);
 async fn a_wordpress_export_imports_into_an_empty_site_as_the_same_site(backend: Backend) {
     let site = TestSite::start(backend).await;
-    let report = wordpress::import_file(&site.db, limits(), &fixture("awkward.xml"), None, |_| {}).await.unwrap();
+    let report =
+        wordpress::import_file(&site.db, limits(), &fixture("awkward.xml"), Media::default(), |_| {}).await.unwrap();
     assert_eq!(report.failed.len(), 1);
     let out = site.dir.path().join("export.xml");
     let output = site.cli(&["export", "wordpress", out.to_str().unwrap()]);
@@ -324,7 +460,7 @@ async fn a_wordpress_export_imports_into_an_empty_site_as_the_same_site(backend:
     let empty_dir = tempfile::tempdir().unwrap();
     let url = common::fresh_database_url(backend, empty_dir.path()).await;
     let empty = openvoice::store::Db::connect(&url, 4).await.unwrap();
-    let again = wordpress::import_file(&empty, limits(), &out, None, |_| {}).await.unwrap();
+    let again = wordpress::import_file(&empty, limits(), &out, Media::default(), |_| {}).await.unwrap();
     assert!(again.failed.is_empty(), "{backend:?}: {:?}", again.failed);
 
     let (before, after) = (snapshot(&site.db).await, snapshot(&empty).await);

@@ -14,7 +14,7 @@ use common::{stderr, stdout, write_file, Backend, TestSite};
 use openvoice::content::queries;
 use openvoice::content::service::ContentLimits;
 use openvoice::migrate::static_site;
-use openvoice::migrate::wordpress::{self, Uploads};
+use openvoice::migrate::wordpress::{self, Media, Uploads};
 use scraper::{Html, Selector};
 use tower::ServiceExt;
 
@@ -94,9 +94,15 @@ async fn the_static_copy_is_complete_and_every_link_resolves(backend: Backend) {
     // Comments (approved, pending, threaded), an uploaded file, a page, a draft.
     let uploads = Uploads { from: fixture("uploads"), to: site.dir.path().join("theme/static/uploads") };
     let limits = ContentLimits { max_article_bytes: 1 << 20 };
-    wordpress::import_file(&site.db, limits, &fixture("awkward.xml"), Some(&uploads), |_| {})
-        .await
-        .expect("WXR import");
+    wordpress::import_file(
+        &site.db,
+        limits,
+        &fixture("awkward.xml"),
+        Media { uploads: Some(&uploads), fetching: None },
+        |_| {},
+    )
+    .await
+    .expect("WXR import");
     // Five articles in one category and tag: three archive pages of two; and a draft.
     let corpus = site.dir.path().join("corpus");
     std::fs::create_dir(&corpus).unwrap();

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::content::service::ContentLimits;
 use crate::http::AppState;
-use crate::migrate::wordpress::{self, Kind, Report, Uploads, WarningKind};
+use crate::migrate::wordpress::{self, Fetching, Kind, Media, Report, Uploads, WarningKind};
 use crate::store::Db;
 
 /// A bar over `total` units, drawn on standard error only when it is a terminal.
@@ -26,6 +26,7 @@ pub async fn import_wordpress(
     data_dir: &Path,
     file: &Path,
     uploads: Option<&Path>,
+    fetching: Option<Fetching>,
     verbose: bool,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
@@ -36,7 +37,8 @@ pub async fn import_wordpress(
         None => None,
     };
     let bar = progress_bar(size, "bytes");
-    let report = wordpress::import_file(db, limits, file, uploads.as_ref(), |done| bar.set_position(done)).await?;
+    let media = Media { uploads: uploads.as_ref(), fetching };
+    let report = wordpress::import_file(db, limits, file, media, |done| bar.set_position(done)).await?;
     bar.finish_and_clear();
     crate::migrate::queries::analyze(db).await?;
     print!("{}", wordpress_summary(&report, file, started.elapsed(), verbose));

@@ -24,6 +24,8 @@ use crate::config::{self, Config, Overrides};
 use crate::content::service::ContentLimits;
 use crate::demo;
 use crate::jobs;
+use crate::migrate::fetch::FetchLimits;
+use crate::migrate::wordpress::Fetching;
 use crate::store::{self, Db};
 
 /// OpenVoice: a self-hosted news site in one binary.
@@ -134,6 +136,20 @@ enum ImportCommand {
         /// without it media keep their original URLs (counted in the warnings).
         #[arg(long)]
         uploads: Option<PathBuf>,
+        /// Download each attachment the export names, and the images in post bodies on the
+        /// old site's host, into the media library, and point the posts at the copies.
+        #[arg(long)]
+        fetch_attachments: bool,
+        /// Let --fetch-attachments fetch from private, loopback and link-local addresses
+        /// (an intranet's old site); refused otherwise.
+        #[arg(long, requires = "fetch_attachments")]
+        allow_private_addresses: bool,
+        /// Most files --fetch-attachments downloads (each at most `media.max_upload_bytes`).
+        #[arg(long, default_value_t = 10_000)]
+        max_attachments: usize,
+        /// Seconds a download may take to answer, and again to arrive.
+        #[arg(long, default_value_t = 30)]
+        attachment_timeout_secs: u64,
         /// List every warning, not only a count and an example of each kind.
         #[arg(long)]
         verbose: bool,
@@ -256,8 +272,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Markdown { dir, author }) => {
             migrate::import_markdown(&db, limits, &dir, &author).await
         }
-        Command::Import(ImportCommand::Wordpress { file, uploads, verbose }) => {
-            migrate::import_wordpress(&db, limits, &data_dir, &file, uploads.as_deref(), verbose).await
+        Command::Import(ImportCommand::Wordpress {
+            file,
+            uploads,
+            fetch_attachments,
+            allow_private_addresses,
+            max_attachments,
+            attachment_timeout_secs,
+            verbose,
+        }) => {
+            let fetching = fetch_attachments.then(|| Fetching {
+                limits: FetchLimits {
+                    max_bytes: config.media.max_upload_bytes,
+                    max_files: max_attachments,
+                    timeout: std::time::Duration::from_secs(attachment_timeout_secs),
+                    allow_private_addresses,
+                },
+                library: config.media.clone(),
+            });
+            migrate::import_wordpress(&db, limits, &data_dir, &file, uploads.as_deref(), fetching, verbose).await
         }
         Command::Cid { .. } | Command::Restore { .. } => Ok(()),
         Command::Backup { out } => {

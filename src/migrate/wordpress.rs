@@ -20,13 +20,17 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime};
+use reqwest::Url;
 use sha2::{Digest, Sha256};
 
 use crate::accounts::{self, NewUser, Role};
 use crate::comments::guard::Keys;
+use crate::config::media::MediaConfig;
 use crate::content::model::ArticleKind;
 use crate::content::queries as content_queries;
 use crate::content::service::{self, reading, ContentLimits, Draft, Publish, Saved, Terms};
+use crate::media::service::Upload;
+use crate::migrate::fetch::{FetchLimits, Fetcher};
 use crate::migrate::queries;
 use crate::migrate::wxr::{self, Node, WxrReader};
 use crate::store::{self, ContentChange, Db, DbError};
@@ -164,6 +168,21 @@ impl fmt::Display for Warning {
     }
 }
 
+/// Where the old site's media come from: `--uploads`, `--fetch-attachments`, both or neither
+/// (then they stay at their URLs).
+#[derive(Default)]
+pub struct Media<'a> {
+    pub uploads: Option<&'a Uploads>,
+    pub fetching: Option<Fetching>,
+}
+
+/// Downloading the old site's media into the media library (`--fetch-attachments`).
+pub struct Fetching {
+    pub limits: FetchLimits,
+    /// The media library's settings, which every download is stored under.
+    pub library: MediaConfig,
+}
+
 /// What an import did, and what it did not and why.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -225,18 +244,18 @@ pub async fn import_file(
     db: &Db,
     limits: ContentLimits,
     path: &Path,
-    uploads: Option<&Uploads>,
+    media: Media<'_>,
     progress: impl FnMut(u64),
 ) -> anyhow::Result<Report> {
     let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-    import(db, limits, std::io::BufReader::with_capacity(256 * 1024, file), uploads, progress).await
+    import(db, limits, std::io::BufReader::with_capacity(256 * 1024, file), media, progress).await
 }
 
 pub async fn import(
     db: &Db,
     limits: ContentLimits,
     input: impl BufRead,
-    uploads: Option<&Uploads>,
+    media: Media<'_>,
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<Report> {
     let secret = hex::encode(rand::random::<[u8; 32]>());
@@ -246,7 +265,9 @@ pub async fn import(
         db,
         limits,
         keys,
-        uploads,
+        uploads: media.uploads,
+        fetching: media.fetching.map(|f| (Fetcher::new(f.limits), f.library)),
+        fetched: HashMap::new(),
         base_url: String::new(),
         report: Report::default(),
         categories: Vec::new(),
@@ -284,6 +305,10 @@ struct Importer<'a> {
     limits: ContentLimits,
     keys: Keys,
     uploads: Option<&'a Uploads>,
+    /// With `--fetch-attachments`: the downloader and the media library's settings.
+    fetching: Option<(Fetcher, MediaConfig)>,
+    /// Old media URL → the library's URL for it, or why it could not be fetched (once per URL).
+    fetched: HashMap<String, Result<String, String>>,
     base_url: String,
     report: Report,
     /// Channel-level categories, created before the first item (parents may follow children).
@@ -504,19 +529,67 @@ impl Importer<'_> {
     }
 
     /// The URL the site serves an old media URL at: a copy under `/static/uploads/` when the
-    /// file is in the local uploads folder, the original URL otherwise (and a warning).
-    fn media_url(&mut self, url: &str, line: u64) -> Option<String> {
+    /// file is in the local uploads folder, else (with `--fetch-attachments`) the media library's
+    /// copy of the download or why there is none; else `None`, the original URL (and a warning).
+    async fn media_url(&mut self, url: &str, owner: Option<&str>, line: u64) -> Result<Option<String>, String> {
         let copied = match self.uploads {
             None => Err("no --uploads".to_string()),
             Some(uploads) => copy_upload(uploads, url),
         };
-        match copied {
-            Ok(served) => Some(served),
-            Err(why) => {
+        let why = match copied {
+            Ok(served) => return Ok(Some(served)),
+            Err(why) => why,
+        };
+        match self.fetched_url(url, owner).await {
+            Some(fetched) => fetched.map(Some),
+            None => {
                 self.report.warn(WarningKind::MediaKeptRemote, Some(line), format!("{url} ({why})"));
-                None
+                Ok(None)
             }
         }
+    }
+
+    /// The media library's URL for the file at `url`, downloaded once per import and owned by
+    /// `owner`; `None` without `--fetch-attachments`.
+    async fn fetched_url(&mut self, url: &str, owner: Option<&str>) -> Option<Result<String, String>> {
+        let db = self.db;
+        let (fetcher, library) = self.fetching.as_mut()?;
+        if let Some(known) = self.fetched.get(url) {
+            return Some(known.clone());
+        }
+        let outcome = async {
+            let owner = owner.ok_or("no author to own it")?;
+            let uploader_id = queries::user_id_by_username(db, owner)
+                .await
+                .map_err(db_message)?
+                .ok_or_else(|| format!("no account {owner:?} to own it"))?;
+            let bytes = fetcher.fetch(url).await?;
+            let name = url.split(['?', '#']).next().and_then(|u| u.rsplit('/').next()).unwrap_or("").to_string();
+            let upload = Upload { name: percent_decode(&name), alt_text: String::new(), bytes, uploader_id };
+            let (item, _) = crate::media::service::upload(db, library, upload).await.map_err(|e| e.to_string())?;
+            Ok(item.url())
+        }
+        .await;
+        self.fetched.insert(url.to_string(), outcome.clone());
+        Some(outcome)
+    }
+
+    /// With `--fetch-attachments`, the body with its images from the old site's host in the
+    /// media library; an image that cannot be fetched keeps its URL and is listed as a failure.
+    async fn fetch_body_images(&mut self, html: String, owner: &str, line: u64) -> String {
+        let Some(host) = Url::parse(&self.base_url).ok().and_then(|u| u.host_str().map(str::to_string)) else {
+            return html;
+        };
+        let mut body = html.clone();
+        for old in image_sources(&html, &host) {
+            let first_time = !self.fetched.contains_key(old);
+            match self.fetched_url(old, Some(owner)).await {
+                Some(Ok(new)) => body = body.replace(old, &new),
+                Some(Err(why)) if first_time => self.report.fail(None, Some(line), format!("image {old}: {why}")),
+                Some(Err(_)) | None => {}
+            }
+        }
+        body
     }
 
     /// Rewrites links to the old uploads folder to the copies (with `--uploads`).
@@ -536,7 +609,7 @@ impl Importer<'_> {
         let kind = match Kind::of_item(&item.post_type) {
             Some(Kind::Post) => ArticleKind::Post,
             Some(Kind::Page) => ArticleKind::Page,
-            Some(_) => return self.attachment(&item),
+            Some(_) => return self.attachment(&item).await,
             None => {
                 self.report.skip(None, format!("post type {:?} (not content)", item.post_type));
                 return Ok(());
@@ -641,18 +714,13 @@ impl Importer<'_> {
         let excerpt = decode_entities(item.excerpt.trim());
         let excerpt = excerpt.trim();
         let excerpt = (!excerpt.is_empty()).then(|| excerpt.chars().take(service::MAX_EXCERPT_CHARS).collect());
-        let draft = Draft {
-            kind,
-            title,
-            slug,
-            excerpt,
-            body_md: self.rewrite_media(&item.content),
-            author,
-            category,
-            tags,
-            featured_image: None,
-            publish,
+        let body_md = self.rewrite_media(&item.content);
+        let body_md = match self.fetching {
+            Some(_) => self.fetch_body_images(body_md, &author, item.line).await,
+            None => body_md,
         };
+        let draft =
+            Draft { kind, title, slug, excerpt, body_md, author, category, tags, featured_image: None, publish };
         let saved = service::drafts::upsert(self.db, self.limits, draft, Terms::CreateMissing)
             .await
             .map_err(|e| format!("{:?}: {e}", short(&item.title)))?;
@@ -698,20 +766,22 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn attachment(&mut self, item: &wxr::Item) -> Result<(), String> {
+    async fn attachment(&mut self, item: &wxr::Item) -> Result<(), String> {
         let url = if item.attachment_url.is_empty() { item.guid.clone() } else { item.attachment_url.clone() };
         if url.is_empty() {
             return Err(format!("attachment {}: no URL", item.external_id()));
         }
-        match self.media_url(&url, item.line) {
-            Some(served) => {
-                self.attachments.insert(item.post_id.clone(), served);
-                self.report.imported(Kind::Attachment);
-            }
-            None => {
-                self.attachments.insert(item.post_id.clone(), url);
-                self.report.skip(Some(Kind::Attachment), "media kept at their old URLs");
-            }
+        let owner = match item.creator.trim() {
+            "" => None,
+            login => self.author(&wxr::Author { login: login.to_string(), ..wxr::Author::default() }).await,
+        };
+        let served = self.media_url(&url, owner.as_deref(), item.line).await;
+        // A featured image that could not be brought keeps pointing at the old site.
+        self.attachments.insert(item.post_id.clone(), served.clone().ok().flatten().unwrap_or_else(|| url.clone()));
+        match served {
+            Ok(Some(_)) => self.report.imported(Kind::Attachment),
+            Ok(None) => self.report.skip(Some(Kind::Attachment), "media kept at their old URLs"),
+            Err(why) => return Err(format!("attachment {url}: {why}")),
         }
         Ok(())
     }
@@ -892,6 +962,23 @@ fn copy_upload(uploads: &Uploads, url: &str) -> Result<String, String> {
         Ok(_) => Ok(format!("/static/uploads/{relative}")),
         Err(err) => Err(format!("copying {} failed: {err}", from.display())),
     }
+}
+
+/// The `src` URLs in `html` on `host` (the old site's images), each once.
+fn image_sources<'h>(html: &'h str, host: &str) -> Vec<&'h str> {
+    let mut found: Vec<&str> = Vec::new();
+    for (at, _) in html.match_indices("src=") {
+        let rest = &html[at + 4..];
+        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else { continue };
+        let rest = &rest[1..];
+        let Some(end) = rest.find(quote) else { continue };
+        let url = &rest[..end];
+        let on_host = Url::parse(url).ok().is_some_and(|u| u.host_str() == Some(host));
+        if on_host && !found.contains(&url) {
+            found.push(url);
+        }
+    }
+    found
 }
 
 /// A database failure as the summary shows it: what the database refused, without its codes.
