@@ -76,6 +76,22 @@ async fn an_empty_site_takes_an_import_and_says_how_to_add_the_first_admin(backe
     assert!(rows.contains(&vec!["boss", "admin", "boss@example.org", "no", "off"]), "{list}");
     assert!(rows.contains(&vec!["jdoe-2", "author", "angle@whole.example", "no", "off"]), "{list}");
     assert_eq!(rows.len(), 5, "the header, three authors and the admin: {list}");
+    // Two-factor sign-in on: a confirmed authenticator app.
+    let db = openvoice::store::Db::connect(&site.url, 1).await.unwrap();
+    sqlx::query(
+        "INSERT INTO user_totp (user_id, secret, created_at, confirmed_at, last_step) \
+         SELECT id, 'JBSWY3DPEHPK3PXP', 0, 0, 0 FROM users WHERE username = 'boss'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    db.pool.close().await;
+    let list = site.ok(&["user", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["boss", "admin", "boss@example.org", "no", "on"]),
+        "{list}"
+    );
     let again = site.ok(&["import", "wordpress", wxr.to_str().unwrap()]);
     assert!(!again.contains("no admin"), "{again}");
     site.finish().await;
