@@ -52,6 +52,51 @@ async fn init_seeds_once_and_prints_the_admin_password_once(backend: Backend) {
     site.finish().await;
 }
 
+on_each_backend!(an_empty_site_takes_an_import_and_says_how_to_add_the_first_admin);
+async fn an_empty_site_takes_an_import_and_says_how_to_add_the_first_admin(backend: Backend) {
+    let site = CliSite::new(backend).await;
+    let hint = "Create the first one with:\n  openvoice user add USERNAME --email EMAIL --role admin\n";
+    let init = site.ok(&["init", "--no-demo"]);
+    assert!(!init.contains("password") && init.contains(hint), "{init}");
+    // `serve --no-demo` (here through its variable) leaves the empty site empty too.
+    let mut node = common::node::Node::start(site.dir.path(), Some(&site.url), 0, &[("OPENVOICE_NO_DEMO", "true")]);
+    node.wait_healthy().await;
+    let (_, log) = node.stop();
+    assert!(!log.contains("Created the demo site"), "{log}");
+    assert_eq!(site.ok(&["post", "list"]).trim(), "", "no demo articles");
+    assert_eq!(site.ok(&["user", "list"]).lines().count(), 1, "no account, only the header");
+    let wxr = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wordpress/whole-site.xml");
+    let imported = site.ok(&["import", "wordpress", wxr.to_str().unwrap()]);
+    assert!(imported.contains(hint), "{imported}");
+
+    site.ok(&["user", "add", "boss", "--email", "boss@example.org", "--role", "admin"]);
+    let list = site.ok(&["user", "list"]);
+    let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["USERNAME", "ROLE", "EMAIL", "DISABLED", "2FA"], "{list}");
+    assert!(rows.contains(&vec!["boss", "admin", "boss@example.org", "no", "off"]), "{list}");
+    assert!(rows.contains(&vec!["jdoe-2", "author", "angle@whole.example", "no", "off"]), "{list}");
+    assert_eq!(rows.len(), 5, "the header, three authors and the admin: {list}");
+    // Two-factor sign-in on: a confirmed authenticator app.
+    let db = openvoice::store::Db::connect(&site.url, 1).await.unwrap();
+    sqlx::query(
+        "INSERT INTO user_totp (user_id, secret, created_at, confirmed_at, last_step) \
+         SELECT id, 'JBSWY3DPEHPK3PXP', 0, 0, 0 FROM users WHERE username = 'boss'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    db.pool.close().await;
+    let list = site.ok(&["user", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["boss", "admin", "boss@example.org", "no", "on"]),
+        "{list}"
+    );
+    let again = site.ok(&["import", "wordpress", wxr.to_str().unwrap()]);
+    assert!(!again.contains("no admin"), "{again}");
+    site.finish().await;
+}
+
 on_each_backend!(writing_publishing_and_editing_articles);
 async fn writing_publishing_and_editing_articles(backend: Backend) {
     let site = CliSite::new(backend).await;

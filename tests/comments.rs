@@ -462,6 +462,37 @@ async fn comment_feeds_parse_and_list_approved_comments(backend: Backend) {
     site.finish().await;
 }
 
+on_each_backend!(replies_nest_ten_levels_deep_by_default_as_on_wordpress);
+async fn replies_nest_ten_levels_deep_by_default_as_on_wordpress(backend: Backend) {
+    let config = format!("{RELAXED}require_previous_approval = false\n");
+    let site = TestSite::start_with(backend, &config).await;
+    let reader = browser();
+    let mut ids: Vec<String> = Vec::new();
+    for level in 1..=11 {
+        let text = format!("Level {level} says hello");
+        let mut reply = fields("Mo", "mo@example.org", &text);
+        let parent = ids.last().cloned().unwrap_or_default();
+        if !parent.is_empty() {
+            reply.push(("parent", &parent));
+        }
+        ids.push(accepted_id(&post(&reader, &site, ARTICLE, &reply).await).to_string());
+    }
+    site.settle().await;
+    let (_, html) = page(&browser(), &site, &format!("/article/{ARTICLE}")).await;
+    let doc = Html::parse_document(&html);
+    let nested = format!("#comment-{}{}", ids[0], " > ol.children > li".repeat(9));
+    let tenth: Vec<String> =
+        select(&doc, &nested).iter().filter_map(|li| li.value().attr("id").map(str::to_string)).collect();
+    assert_eq!(
+        tenth,
+        [format!("comment-{}", ids[9]), format!("comment-{}", ids[10])],
+        "{backend:?}: the 11th joins the 10th level"
+    );
+    assert!(!select(&doc, &format!("#comment-{} .comment-reply-link", ids[8])).is_empty(), "Reply at level 9");
+    assert!(select(&doc, &format!("#comment-{} .comment-reply-link", ids[9])).is_empty(), "no Reply at level 10");
+    site.finish().await;
+}
+
 on_each_backend!(threads_paginate_nest_to_the_configured_depth_and_close);
 async fn threads_paginate_nest_to_the_configured_depth_and_close(backend: Backend) {
     let config = format!("{RELAXED}require_previous_approval = false\nper_page = 2\nthread_depth = 2\n");

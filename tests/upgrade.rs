@@ -14,7 +14,8 @@ use sqlx::Executor;
 /// Rows in the tables that refer to `articles` (dropping the old table must not cascade).
 async fn dependents(db: &Db) -> Vec<(String, i64)> {
     let mut counts = Vec::new();
-    for table in ["articles", "article_tags", "article_categories", "comments", "revisions", "article_bundles", "jobs"] {
+    for table in ["articles", "article_tags", "article_categories", "comments", "revisions", "article_bundles", "jobs"]
+    {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&db.pool).await.unwrap();
         counts.push((table.to_string(), n));
     }

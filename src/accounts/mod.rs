@@ -232,6 +232,12 @@ pub async fn count_users(db: &Db) -> Result<i64, DbError> {
     queries::count(db).await
 }
 
+/// Whether an admin can sign in: an import into an empty site makes only authors.
+pub async fn has_active_admin(db: &Db) -> Result<bool, DbError> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(queries::active_admins(&mut conn).await? > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

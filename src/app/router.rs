@@ -18,6 +18,7 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::content::service::reading;
 use crate::http::cached_first::CachedFirstLayer;
 use crate::http::error::ThemedErrors;
 use crate::http::own_writes::SeeOwnWritesLayer;
@@ -150,18 +151,35 @@ async fn not_found() -> Response {
 
 /// A page that is not found may have moved: an imported site's old permalink (`migrate`), or a
 /// published article whose slug changed. Then the 404 becomes a 301 to its new place.
+/// WordPress's default permalinks (`/?p=12`) name the home page, which is found: they are
+/// looked up before it is served.
 async fn moved_permanently(State(state): State<AppState>, request: Request<axum::body::Body>, next: Next) -> Response {
     let is_read = request.method() == Method::GET || request.method() == Method::HEAD;
     let uri = request.uri().clone();
+    let query_permalink = match (is_read, uri.path(), uri.query()) {
+        (true, "/", Some(query)) => reading::query_permalink(query),
+        _ => None,
+    };
+    if let Some(old) = query_permalink {
+        match reading::redirect_for(&state.db, &old).await {
+            Ok(Some(new_path)) => return permanent_redirect(new_path),
+            Ok(None) => {}
+            Err(err) => return AppError::Internal(err.into()).into_response(),
+        }
+    }
     let response = next.run(request).await;
     if !is_read || response.status() != StatusCode::NOT_FOUND {
         return response;
     }
-    match crate::content::service::reading::redirect_for(&state.db, uri.path()).await {
-        Ok(Some(new_path)) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, new_path)]).into_response(),
+    match reading::redirect_for(&state.db, uri.path()).await {
+        Ok(Some(new_path)) => permanent_redirect(new_path),
         Ok(None) => response,
         Err(err) => AppError::Internal(err.into()).into_response(),
     }
+}
+
+fn permanent_redirect(new_path: String) -> Response {
+    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, new_path)]).into_response()
 }
 
 /// Request ids: 64 random bits, hex.

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::content::service::ContentLimits;
 use crate::http::AppState;
-use crate::migrate::wordpress::{self, Uploads};
+use crate::migrate::wordpress::{self, Fetching, Kind, Media, Report, Uploads, WarningKind};
 use crate::store::Db;
 
 /// A bar over `total` units, drawn on standard error only when it is a terminal.
@@ -26,6 +26,8 @@ pub async fn import_wordpress(
     data_dir: &Path,
     file: &Path,
     uploads: Option<&Path>,
+    fetching: Option<Fetching>,
+    verbose: bool,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let size = std::fs::metadata(file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?.len();
@@ -35,45 +37,84 @@ pub async fn import_wordpress(
         None => None,
     };
     let bar = progress_bar(size, "bytes");
-    let report = wordpress::import_file(db, limits, file, uploads.as_ref(), |done| bar.set_position(done)).await?;
+    let media = Media { uploads: uploads.as_ref(), fetching };
+    let report = wordpress::import_file(db, limits, file, media, |done| bar.set_position(done)).await?;
     bar.finish_and_clear();
     crate::migrate::queries::analyze(db).await?;
-    for note in &report.notes {
-        eprintln!("note: {note}");
-    }
-    for failure in &report.failed {
-        eprintln!("failed: {failure}");
-    }
-    if !report.remote_media.is_empty() {
-        eprintln!("{} media file(s) kept at their original URLs:", report.remote_media.len());
-        for url in &report.remote_media {
-            eprintln!("  {url}");
-        }
-    }
-    for (why, n) in &report.skipped {
-        println!("Skipped {n}: {why}");
-    }
-    println!(
-        "Imported {} new and {} updated articles ({} pages), {} comments ({} already there), {} categories, \
-         {} tags, {} authors, {} attachments, {} redirects; {} failed, in {:.1}s",
-        report.posts_created,
-        report.posts_updated,
-        report.pages,
-        report.comments,
-        report.comments_already_there,
-        report.categories,
-        report.tags,
-        report.authors,
-        report.attachments,
-        report.redirects,
-        report.failed.len(),
-        started.elapsed().as_secs_f64()
-    );
+    print!("{}", wordpress_summary(&report, file, started.elapsed(), verbose));
+    tell_how_to_add_an_admin(db).await?;
     if report.failed.is_empty() {
         Ok(())
     } else {
-        bail!("{} item(s) could not be imported", report.failed.len())
+        bail!("{} thing(s) could not be imported (listed above)", report.failed.len())
     }
+}
+
+/// A site without an admin (a fresh one that an import filled with authors) cannot be managed
+/// from the desk until someone adds one; say how.
+pub async fn tell_how_to_add_an_admin(db: &Db) -> anyhow::Result<()> {
+    if !crate::accounts::has_active_admin(db).await? {
+        println!("\nThe site has no admin yet. Create the first one with:");
+        println!("  openvoice user add USERNAME --email EMAIL --role admin");
+    }
+    Ok(())
+}
+
+/// The import's summary: the table first, what failed and why, then the warnings collapsed by
+/// kind (each listed with `verbose`).
+fn wordpress_summary(report: &Report, file: &Path, took: std::time::Duration, verbose: bool) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let outcome = match report.failed.len() {
+        0 => "everything imported or deliberately skipped".to_string(),
+        n => format!("{n} failed"),
+    };
+    let _ = writeln!(out, "Import of {} finished in {:.1}s: {outcome}\n", file.display(), took.as_secs_f64());
+    let _ = writeln!(out, "{:<12} {:>8} {:>9} {:>8} {:>7}", "", "in file", "imported", "skipped", "failed");
+    for kind in Kind::ALL {
+        let t = report.tally(kind);
+        let _ =
+            writeln!(out, "{:<12} {:>8} {:>9} {:>8} {:>7}", kind.plural(), t.in_file, t.imported, t.skipped, t.failed);
+    }
+    let _ = writeln!(
+        out,
+        "\n{} articles new, {} updated; {} old URLs redirect to their new ones.",
+        report.posts_created, report.posts_updated, report.redirects
+    );
+    if !report.skipped.is_empty() {
+        let reasons: Vec<String> = report.skipped.iter().map(|(why, n)| format!("{n} {why}")).collect();
+        let _ = writeln!(out, "Skipped on purpose: {}.", reasons.join("; "));
+    }
+    if !report.failed.is_empty() {
+        let _ = writeln!(out, "\nFailed ({}):", report.failed.len());
+        for failure in &report.failed {
+            let _ = writeln!(out, "  {failure}");
+        }
+    }
+    if !report.warnings.is_empty() {
+        let mut kinds: Vec<WarningKind> = report.warnings.iter().map(|w| w.kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        let hint = if verbose { "" } else { "; --verbose lists each" };
+        let _ = writeln!(out, "\nWarnings ({}{hint}):", report.warnings.len());
+        for kind in kinds {
+            let mut of_kind = report.warnings_of(kind);
+            let n = report.warnings_of(kind).count();
+            let _ = writeln!(out, "  {n} {}", kind.describe());
+            match (verbose, of_kind.next()) {
+                (true, Some(first)) => {
+                    for warning in std::iter::once(first).chain(of_kind) {
+                        let _ = writeln!(out, "      {warning}");
+                    }
+                }
+                (false, Some(first)) => {
+                    let _ = writeln!(out, "      e.g. {first}");
+                }
+                (_, None) => {}
+            }
+        }
+    }
+    out
 }
 
 pub async fn export_wordpress(db: &Db, config: &crate::config::Config, out: &Path) -> anyhow::Result<()> {

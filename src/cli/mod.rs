@@ -24,6 +24,8 @@ use crate::config::{self, Config, Overrides};
 use crate::content::service::ContentLimits;
 use crate::demo;
 use crate::jobs;
+use crate::migrate::fetch::FetchLimits;
+use crate::migrate::wordpress::Fetching;
 use crate::store::{self, Db};
 
 /// OpenVoice: a self-hosted news site in one binary.
@@ -56,9 +58,16 @@ enum Command {
         /// Do not run background jobs in this process.
         #[arg(long)]
         no_jobs: bool,
+        /// Do not seed the demo site into an empty database.
+        #[arg(long, env = "OPENVOICE_NO_DEMO")]
+        no_demo: bool,
     },
     /// Create the data folder and database, and seed the demo site if empty.
-    Init,
+    Init {
+        /// Leave the site empty (to import one); add the first admin with `openvoice user add`.
+        #[arg(long)]
+        no_demo: bool,
+    },
     /// Print the effective configuration (secrets masked).
     Config,
     /// Manage accounts.
@@ -124,9 +133,26 @@ enum ImportCommand {
     Wordpress {
         file: PathBuf,
         /// A local copy of `wp-content/uploads`, copied to `<data>/theme/static/uploads`;
-        /// without it media keep their original URLs (listed at the end).
+        /// without it media keep their original URLs (counted in the warnings).
         #[arg(long)]
         uploads: Option<PathBuf>,
+        /// Download each attachment the export names, and the images in post bodies on the
+        /// old site's host, into the media library, and point the posts at the copies.
+        #[arg(long)]
+        fetch_attachments: bool,
+        /// Let --fetch-attachments fetch from private, loopback and link-local addresses
+        /// (an intranet's old site); refused otherwise.
+        #[arg(long, requires = "fetch_attachments")]
+        allow_private_addresses: bool,
+        /// Most files --fetch-attachments downloads (each at most `media.max_upload_bytes`).
+        #[arg(long, default_value_t = 10_000)]
+        max_attachments: usize,
+        /// Seconds a download may take to answer, and again to arrive.
+        #[arg(long, default_value_t = 30)]
+        attachment_timeout_secs: u64,
+        /// List every warning, not only a count and an example of each kind.
+        #[arg(long)]
+        verbose: bool,
     },
 }
 
@@ -164,7 +190,10 @@ enum JobsCommand {
 /// Entry point: parses arguments, runs the command, prints errors without a backtrace.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_filter = if matches!(cli.command, Command::Serve { .. }) { "info,sqlx=warn" } else { "warn" };
+    // html5ever warns of every malformed tag it mends, which imports of old sites meet by the
+    // thousand; what an import changed is in its summary.
+    let default_filter =
+        if matches!(cli.command, Command::Serve { .. }) { "info,sqlx=warn" } else { "warn,html5ever=error" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("OPENVOICE_LOG").unwrap_or_else(|_| default_filter.into()),
@@ -218,15 +247,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let limits = ContentLimits { max_article_bytes: config.content.max_article_bytes };
     match cli.command {
-        Command::Serve { no_jobs, .. } => {
-            seed(&db, limits).await?;
+        Command::Serve { no_jobs, no_demo, .. } => {
+            if !no_demo {
+                seed(&db, limits).await?;
+            }
             let _running = backup::hold_serve_lock(&data_dir)?;
             app::serve::serve(config, db, data_dir, !no_jobs).await
         }
-        Command::Init => {
-            seed(&db, limits).await?;
+        Command::Init { no_demo } => {
+            if !no_demo {
+                seed(&db, limits).await?;
+            }
             write_default_config(&data_dir)?;
             println!("Data folder ready: {}", data_dir.display());
+            if no_demo {
+                migrate::tell_how_to_add_an_admin(&db).await?;
+            }
             Ok(())
         }
         Command::Config => Ok(()),
@@ -236,8 +272,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Markdown { dir, author }) => {
             migrate::import_markdown(&db, limits, &dir, &author).await
         }
-        Command::Import(ImportCommand::Wordpress { file, uploads }) => {
-            migrate::import_wordpress(&db, limits, &data_dir, &file, uploads.as_deref()).await
+        Command::Import(ImportCommand::Wordpress {
+            file,
+            uploads,
+            fetch_attachments,
+            allow_private_addresses,
+            max_attachments,
+            attachment_timeout_secs,
+            verbose,
+        }) => {
+            let fetching = fetch_attachments.then(|| Fetching {
+                limits: FetchLimits {
+                    max_bytes: config.media.max_upload_bytes,
+                    max_files: max_attachments,
+                    timeout: std::time::Duration::from_secs(attachment_timeout_secs),
+                    allow_private_addresses,
+                },
+                library: config.media.clone(),
+            });
+            migrate::import_wordpress(&db, limits, &data_dir, &file, uploads.as_deref(), fetching, verbose).await
         }
         Command::Cid { .. } | Command::Restore { .. } => Ok(()),
         Command::Backup { out } => {

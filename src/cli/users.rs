@@ -1,4 +1,4 @@
-//! `openvoice user …`: add accounts and set passwords.
+//! `openvoice user …`: list and add accounts, set passwords.
 
 use std::io::Read;
 
@@ -34,6 +34,8 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List every account: username, role, email, whether it is disabled, two-factor on or off.
+    List,
     /// Turn off two-factor sign-in for an account whose owner lost both the app and the
     /// recovery codes; the password alone signs in again, until they set it up anew.
     TwoFactorOff {
@@ -67,6 +69,22 @@ pub async fn run(db: &Db, command: UserCommand) -> anyhow::Result<()> {
             println!("New password set for {:?}; its sessions have ended", user.username);
             if !password_stdin {
                 println!("Password (shown once): {password}");
+            }
+            Ok(())
+        }
+        UserCommand::List => {
+            let users = accounts::users::list(db).await?;
+            println!("{:<24} {:<12} {:<32} {:<9} 2FA", "USERNAME", "ROLE", "EMAIL", "DISABLED");
+            for user in &users {
+                let two_factor = accounts::two_factor::is_enabled(db, user.id).await?;
+                println!(
+                    "{:<24} {:<12} {:<32} {:<9} {}",
+                    user.username,
+                    user.role,
+                    user.email,
+                    if user.disabled { "yes" } else { "no" },
+                    if two_factor { "on" } else { "off" }
+                );
             }
             Ok(())
         }

@@ -13,7 +13,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub struct CommentsConfig {
     /// Comments below articles; false hides the form and the threads and refuses new comments.
     pub enabled: bool,
-    /// Deepest level of nested replies (1 = no replies); deeper replies join the deepest level.
+    /// Deepest level of nested replies (1 = no replies, 10 = WordPress's deepest, the default);
+    /// deeper replies join the deepest level.
     pub thread_depth: u32,
     /// Top-level comments per page of a thread (oldest first); replies stay with their parent.
     pub per_page: u32,
@@ -54,7 +55,7 @@ impl Default for CommentsConfig {
     fn default() -> Self {
         CommentsConfig {
             enabled: true,
-            thread_depth: 5,
+            thread_depth: 10,
             per_page: 50,
             moderate_all: false,
             require_previous_approval: true,

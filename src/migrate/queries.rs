@@ -1,4 +1,5 @@
-//! SQL for imports and exports: import keys, category descriptions, imported comments.
+//! SQL for imports and exports: import keys, authors and categories by their keys, category
+//! descriptions, imported comments.
 
 use sqlx::AnyConnection;
 
@@ -41,6 +42,41 @@ pub async fn article_id_by_slug(db: &Db, slug: &str) -> DbResult<Option<i64>> {
         .fetch_optional(&db.pool)
         .await
         .map_err(DbError::from)
+}
+
+/// The account a username names.
+pub async fn user_id_by_username(db: &Db, username: &str) -> DbResult<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+/// The username of an account, if it still exists.
+pub async fn username_of(db: &Db, user_id: i64) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+pub async fn category_id_by_slug(conn: &mut AnyConnection, slug: &str) -> DbResult<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM categories WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(conn)
+        .await
+        .map_err(DbError::from)
+}
+
+pub async fn category_name_taken(conn: &mut AnyConnection, name: &str) -> DbResult<bool> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM categories WHERE name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+        .map_err(DbError::from)?;
+    Ok(id.is_some())
 }
 
 pub async fn set_category_description(conn: &mut AnyConnection, id: i64, description: &str) -> DbResult<()> {

@@ -100,8 +100,10 @@ pub async fn export(
     // Old URLs (an imported site's permalinks, former slugs) keep working as forwarding pages,
     // where what they lead to is part of the copy: unless the old URL is the new one with a
     // slash at the end (`/about/` → `/about`), which a static server answers with the same file.
+    // WordPress's `/?p=12` cannot be a file: a static server answers it with the home page.
     for (old, new) in crate::content::queries::reading::all_redirects(&state.db).await? {
-        if crawl.seen.contains(&new) && !crawl.seen.contains(old.trim_end_matches('/')) {
+        let is_file = !old.contains('?');
+        if is_file && crawl.seen.contains(&new) && !crawl.seen.contains(old.trim_end_matches('/')) {
             crawl.add(&old, "");
         }
     }

@@ -9,21 +9,28 @@
 //! embeds) and could not be undone.
 //!
 //! Every item is imported on its own: a bad one is reported with its line and the rest goes on.
+//! What WordPress allows and OpenVoice does not (a password, more than 30 tags, a login that is
+//! no username, a category name two slugs share) is imported changed, with a warning.
 //! Re-running the import updates what it imported before (keyed by the WXR post and comment ids
 //! in `import_keys`) instead of duplicating it.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime};
+use reqwest::Url;
 use sha2::{Digest, Sha256};
 
 use crate::accounts::{self, NewUser, Role};
 use crate::comments::guard::Keys;
+use crate::config::media::MediaConfig;
 use crate::content::model::ArticleKind;
 use crate::content::queries as content_queries;
-use crate::content::service::{self, ContentLimits, Draft, Publish, Saved, Terms};
+use crate::content::service::{self, reading, ContentLimits, Draft, Publish, Saved, Terms};
+use crate::media::service::Upload;
+use crate::migrate::fetch::{FetchLimits, Fetcher};
 use crate::migrate::queries;
 use crate::migrate::wxr::{self, Node, WxrReader};
 use crate::store::{self, ContentChange, Db, DbError};
@@ -39,32 +46,193 @@ pub struct Uploads {
     pub to: PathBuf,
 }
 
+/// The kinds of thing a WXR file holds, as the summary counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Post,
+    Page,
+    Category,
+    Tag,
+    Author,
+    Comment,
+    Attachment,
+}
+
+impl Kind {
+    /// In the summary's order.
+    pub const ALL: [Kind; 7] =
+        [Kind::Post, Kind::Page, Kind::Category, Kind::Tag, Kind::Author, Kind::Comment, Kind::Attachment];
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Post => "posts",
+            Kind::Page => "pages",
+            Kind::Category => "categories",
+            Kind::Tag => "tags",
+            Kind::Author => "authors",
+            Kind::Comment => "comments",
+            Kind::Attachment => "attachments",
+        }
+    }
+
+    /// The kind of an `<item>` by its `wp:post_type`; `None` for what is not content (menus…).
+    fn of_item(post_type: &str) -> Option<Kind> {
+        match post_type {
+            "post" | "" => Some(Kind::Post),
+            "page" => Some(Kind::Page),
+            "attachment" => Some(Kind::Attachment),
+            _ => None,
+        }
+    }
+}
+
+/// How many of one kind the file held and what became of them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub in_file: usize,
+    /// Created or updated.
+    pub imported: usize,
+    /// Left out on purpose (trash, pingbacks, already imported…).
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+/// Something that could not be imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The WXR line of the element, when the failure belongs to one.
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// What was imported with a change the reader should know of; the summary collapses them by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WarningKind {
+    PasswordProtected,
+    Private,
+    TagsDropped,
+    SlugTaken,
+    CategoryRenamed,
+    CategoryParentMissing,
+    AuthorRenamed,
+    CommentParentMissing,
+    MediaKeptRemote,
+    FeaturedImageMissing,
+    TextRepaired,
+}
+
+impl WarningKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            WarningKind::PasswordProtected => {
+                "password-protected posts imported as drafts (never published; their comments are not shown)"
+            }
+            WarningKind::Private => "private posts imported as drafts",
+            WarningKind::TagsDropped => "posts whose tags did not all fit (the rest dropped)",
+            WarningKind::SlugTaken => "slugs taken by another article (a new one given)",
+            WarningKind::CategoryRenamed => "categories whose name another category has (renamed)",
+            WarningKind::CategoryParentMissing => "categories whose parent is not in the file (kept at the top)",
+            WarningKind::AuthorRenamed => "authors whose login is not a usable username (another one given)",
+            WarningKind::CommentParentMissing => "comments whose parent is not in the post (made top-level)",
+            WarningKind::MediaKeptRemote => "media kept at their old URLs",
+            WarningKind::FeaturedImageMissing => "featured images not in the file",
+            WarningKind::TextRepaired => "text with invalid UTF-8 (replaced by U+FFFD)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub kind: WarningKind,
+    pub line: Option<u64>,
+    pub detail: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.detail),
+            None => f.write_str(&self.detail),
+        }
+    }
+}
+
+/// Where the old site's media come from: `--uploads`, `--fetch-attachments`, both or neither
+/// (then they stay at their URLs).
+#[derive(Default)]
+pub struct Media<'a> {
+    pub uploads: Option<&'a Uploads>,
+    pub fetching: Option<Fetching>,
+}
+
+/// Downloading the old site's media into the media library (`--fetch-attachments`).
+pub struct Fetching {
+    pub limits: FetchLimits,
+    /// The media library's settings, which every download is stored under.
+    pub library: MediaConfig,
+}
+
 /// What an import did, and what it did not and why.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// One per [`Kind`], in `Kind::ALL`'s order.
+    tallies: [Tally; 7],
     pub posts_created: usize,
     pub posts_updated: usize,
-    pub pages: usize,
-    pub comments: usize,
-    pub comments_already_there: usize,
-    pub categories: usize,
-    pub tags: usize,
-    pub authors: usize,
-    pub attachments: usize,
     pub redirects: usize,
-    /// `why → how many`, for items skipped on purpose (revisions, menu items, trash…).
+    /// `why → how many`, for things skipped on purpose (revisions, menu items, trash…).
     pub skipped: std::collections::BTreeMap<String, usize>,
-    /// `line N: message` for each item that failed.
-    pub failed: Vec<String>,
-    /// Notes about items that were imported with a change (a renamed slug, a missing parent).
-    pub notes: Vec<String>,
-    /// Media kept at their original URLs (no `--uploads`, or the file was not in it).
-    pub remote_media: Vec<String>,
+    pub failed: Vec<Failure>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Report {
-    fn skip(&mut self, why: impl Into<String>) {
+    pub fn tally(&self, kind: Kind) -> Tally {
+        self.tallies[kind as usize]
+    }
+
+    pub fn warnings_of(&self, kind: WarningKind) -> impl Iterator<Item = &Warning> {
+        self.warnings.iter().filter(move |w| w.kind == kind)
+    }
+
+    fn tally_mut(&mut self, kind: Kind) -> &mut Tally {
+        &mut self.tallies[kind as usize]
+    }
+
+    fn found(&mut self, kind: Kind) {
+        self.tally_mut(kind).in_file += 1;
+    }
+
+    fn imported(&mut self, kind: Kind) {
+        self.tally_mut(kind).imported += 1;
+    }
+
+    /// Something left out on purpose; `kind` is `None` for what the summary does not count.
+    fn skip(&mut self, kind: Option<Kind>, why: impl Into<String>) {
+        if let Some(kind) = kind {
+            self.tally_mut(kind).skipped += 1;
+        }
         *self.skipped.entry(why.into()).or_default() += 1;
+    }
+
+    fn fail(&mut self, kind: Option<Kind>, line: Option<u64>, message: impl Into<String>) {
+        if let Some(kind) = kind {
+            self.tally_mut(kind).failed += 1;
+        }
+        self.failed.push(Failure { line, message: message.into() });
+    }
+
+    fn warn(&mut self, kind: WarningKind, line: Option<u64>, detail: impl Into<String>) {
+        self.warnings.push(Warning { kind, line, detail: detail.into() });
     }
 }
 
@@ -74,18 +242,18 @@ pub async fn import_file(
     db: &Db,
     limits: ContentLimits,
     path: &Path,
-    uploads: Option<&Uploads>,
+    media: Media<'_>,
     progress: impl FnMut(u64),
 ) -> anyhow::Result<Report> {
     let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-    import(db, limits, std::io::BufReader::with_capacity(256 * 1024, file), uploads, progress).await
+    import(db, limits, std::io::BufReader::with_capacity(256 * 1024, file), media, progress).await
 }
 
 pub async fn import(
     db: &Db,
     limits: ContentLimits,
     input: impl BufRead,
-    uploads: Option<&Uploads>,
+    media: Media<'_>,
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<Report> {
     let secret = hex::encode(rand::random::<[u8; 32]>());
@@ -95,11 +263,14 @@ pub async fn import(
         db,
         limits,
         keys,
-        uploads,
+        uploads: media.uploads,
+        fetching: media.fetching.map(|f| (Fetcher::new(f.limits), f.library)),
+        fetched: HashMap::new(),
         base_url: String::new(),
         report: Report::default(),
         categories: Vec::new(),
         categories_done: false,
+        category_slugs: HashMap::new(),
         attachments: HashMap::new(),
         thumbnails: Vec::new(),
         authors: HashMap::new(),
@@ -122,7 +293,7 @@ pub async fn import(
     importer.finish_categories().await?;
     importer.finish_thumbnails().await?;
     if let Err(err) = outcome {
-        importer.report.failed.push(err.to_string());
+        importer.report.fail(None, None, err.to_string());
     }
     Ok(importer.report)
 }
@@ -132,17 +303,24 @@ struct Importer<'a> {
     limits: ContentLimits,
     keys: Keys,
     uploads: Option<&'a Uploads>,
+    /// With `--fetch-attachments`: the downloader and the media library's settings.
+    fetching: Option<(Fetcher, MediaConfig)>,
+    /// Old media URL → the library's URL for it, or why it could not be fetched (once per URL).
+    fetched: HashMap<String, Result<String, String>>,
     base_url: String,
     report: Report,
     /// Channel-level categories, created before the first item (parents may follow children).
     categories: Vec<wxr::Category>,
     categories_done: bool,
+    /// A channel category's nicename → its slug here; items name their category by nicename,
+    /// since two categories may share a name.
+    category_slugs: HashMap<String, String>,
     /// Attachment post id → its URL (as the site will serve it).
     attachments: HashMap<String, String>,
-    /// `(article id, attachment post id)` to resolve once every attachment has been read.
-    thumbnails: Vec<(i64, String)>,
-    /// Login → the name the content service resolves (the login of an account we made).
-    authors: HashMap<String, String>,
+    /// `(article id, attachment post id, line)` to resolve once every attachment has been read.
+    thumbnails: Vec<(i64, String, u64)>,
+    /// Login → the username the content service resolves (`None`: the author failed).
+    authors: HashMap<String, Option<String>>,
 }
 
 impl Importer<'_> {
@@ -150,67 +328,142 @@ impl Importer<'_> {
         match node {
             Node::BaseUrl(url) => self.base_url = url.trim_end_matches('/').to_string(),
             Node::Author(author) => {
-                if let Err(err) = self.author(&author).await {
-                    self.report.failed.push(format!("author {:?}: {err}", author.login));
-                }
+                self.author(&author).await;
             }
-            Node::Category(category) => self.categories.push(category),
+            Node::Category(category) => {
+                self.report.found(Kind::Category);
+                self.categories.push(category);
+            }
             Node::Tag(tag) => {
+                self.report.found(Kind::Tag);
                 let slug = service::slugify(if tag.slug.is_empty() { &tag.name } else { &tag.slug });
                 let name = if tag.name.trim().is_empty() { tag.slug.clone() } else { decode_entities(tag.name.trim()) };
                 if slug.is_empty() {
-                    self.report.failed.push(format!("tag {:?}: no usable slug", tag.name));
+                    self.report.fail(Some(Kind::Tag), Some(tag.line), format!("tag {:?}: no usable slug", tag.name));
                     return Ok(());
                 }
                 let mut tx = self.db.begin().await?;
                 crate::content::queries::terms::ensure_tag(&mut tx, &slug, &name).await?;
                 tx.commit().await?;
-                self.report.tags += 1;
+                self.report.imported(Kind::Tag);
             }
             Node::Item(item) => {
                 self.finish_categories().await?;
                 let line = item.line;
+                let kind = Kind::of_item(&item.post_type);
+                if let Some(kind) = kind {
+                    self.report.found(kind);
+                }
                 if let Err(message) = self.item(*item).await {
-                    self.report.failed.push(format!("line {line}: {message}"));
+                    self.report.fail(kind, Some(line), message);
                 }
             }
         }
         Ok(())
     }
 
-    async fn author(&mut self, author: &wxr::Author) -> anyhow::Result<()> {
+    /// Makes (or finds, on a re-run) the account of a WXR author, and remembers which username
+    /// bylines with their login resolve to. A login that is not a usable username as it stands
+    /// (`>jdoe`, `Jane Doe`) gets one derived from it that no other account has.
+    async fn author(&mut self, author: &wxr::Author) -> Option<String> {
         let login = author.login.trim();
-        let username = service::slugify(login);
-        if username.is_empty() {
-            anyhow::bail!("no usable login");
+        if let Some(known) = self.authors.get(login) {
+            return known.clone();
         }
-        let display_name = match author.display_name.trim() {
-            "" => login,
-            name => name,
+        self.report.found(Kind::Author);
+        let username = match self.author_account(author).await {
+            Ok(username) => {
+                self.report.imported(Kind::Author);
+                Some(username)
+            }
+            Err(message) => {
+                let line = (author.line > 0).then_some(author.line);
+                self.report.fail(Some(Kind::Author), line, format!("author {login:?}: {message}"));
+                None
+            }
         };
         self.authors.insert(login.to_string(), username.clone());
-        if accounts::find_by_username(self.db, &username).await.is_ok() {
-            return Ok(());
-        }
-        let email = match author.email.trim() {
-            e if accounts::validate_email(e).is_ok() => e.to_lowercase(),
-            _ => format!("{username}@authors.invalid"),
-        };
-        let new = NewUser { username: &username, email: &email, display_name, role: Role::Author, password: None };
-        match accounts::create_user(self.db, &new).await {
-            Ok(_) => {}
-            // The email belongs to another account already: keep the byline, not the address.
-            Err(_) => {
-                let email = format!("{username}@authors.invalid");
-                let new = NewUser { email: &email, ..new };
-                accounts::create_user(self.db, &new).await?;
-            }
-        }
-        self.report.authors += 1;
-        Ok(())
+        username
     }
 
-    /// Creates the channel's categories, then links each to its parent.
+    async fn author_account(&mut self, author: &wxr::Author) -> Result<String, String> {
+        let login = author.login.trim();
+        if login.is_empty() {
+            return Err("no login".into());
+        }
+        if let Some(id) = queries::import_key(self.db, SOURCE, "author", login).await.map_err(db_message)? {
+            if let Some(username) = queries::username_of(self.db, id).await.map_err(db_message)? {
+                return Ok(username);
+            }
+        }
+        let derived = match service::slugify(login) {
+            slug if slug.is_empty() => "author".to_string(),
+            slug => slug,
+        };
+        // A login that is a username as it stands names the same person here (an earlier import,
+        // or an account made by hand); a derived one may collide with someone else's.
+        let existing = queries::user_id_by_username(self.db, &derived).await.map_err(db_message)?;
+        let (username, existing) = match existing {
+            Some(id) if derived == login => (derived, Some(id)),
+            Some(_) => (self.free_username(&derived).await?, None),
+            None => (derived, None),
+        };
+        if username != login {
+            self.report.warn(
+                WarningKind::AuthorRenamed,
+                (author.line > 0).then_some(author.line),
+                format!("author {login:?} has the username {username:?}"),
+            );
+        }
+        let id = match existing {
+            Some(id) => id,
+            None => self.create_author(author, &username).await?,
+        };
+        let saved: Result<(), DbError> = async {
+            let mut tx = self.db.begin().await?;
+            queries::save_import_key(&mut tx, SOURCE, "author", login, id).await?;
+            tx.commit().await.map_err(DbError::from)
+        }
+        .await;
+        saved.map_err(db_message)?;
+        Ok(username)
+    }
+
+    /// `base-2`, `base-3`…: the first username no account has.
+    async fn free_username(&self, base: &str) -> Result<String, String> {
+        for n in 2..1000 {
+            let candidate = format!("{base}-{n}");
+            if queries::user_id_by_username(self.db, &candidate).await.map_err(db_message)?.is_none() {
+                return Ok(candidate);
+            }
+        }
+        Err(format!("no free username like {base:?}"))
+    }
+
+    async fn create_author(&self, author: &wxr::Author, username: &str) -> Result<i64, String> {
+        let display_name = match (author.display_name.trim(), author.login.trim()) {
+            ("", login) => login,
+            (name, _) => name,
+        };
+        let placeholder = format!("{username}@authors.invalid");
+        let email = match author.email.trim() {
+            e if accounts::validate_email(e).is_ok() => e.to_lowercase(),
+            _ => placeholder.clone(),
+        };
+        let new = NewUser { username, email: &email, display_name, role: Role::Author, password: None };
+        match accounts::create_user(self.db, &new).await {
+            Ok(user) => Ok(user.id),
+            // The email belongs to another account already: keep the byline, not the address.
+            Err(_) => {
+                let new = NewUser { email: &placeholder, ..new };
+                accounts::create_user(self.db, &new).await.map(|user| user.id).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Creates the channel's categories, then links each to its parent. Categories are keyed by
+    /// slug (WordPress's nicename): two with the same name but different slugs are two categories,
+    /// the second renamed since names are unique here.
     async fn finish_categories(&mut self) -> anyhow::Result<()> {
         if self.categories_done {
             return Ok(());
@@ -221,29 +474,49 @@ impl Importer<'_> {
         let mut ids: HashMap<String, i64> = HashMap::new();
         for category in &categories {
             let name = decode_entities(category.name.trim());
-            let name = name.as_str();
-            let slug = service::slugify(if category.nicename.is_empty() { name } else { &category.nicename });
+            let nicename = percent_decode(&category.nicename);
+            let slug = service::slugify(if nicename.is_empty() { &name } else { &nicename });
             if slug.is_empty() || name.is_empty() || name.chars().count() > service::MAX_TERM_CHARS {
-                self.report.failed.push(format!("category {name:?}: not a usable category name"));
+                let message = format!("category {name:?}: not a usable category name");
+                self.report.fail(Some(Kind::Category), Some(category.line), message);
                 continue;
             }
             let mut tx = self.db.begin().await?;
-            let id = crate::content::queries::terms::ensure_category(&mut tx, &slug, name, now).await?;
+            let id = match queries::category_id_by_slug(&mut tx, &slug).await? {
+                Some(id) => id,
+                None => {
+                    let name = match queries::category_name_taken(&mut tx, &name).await? {
+                        false => name,
+                        true => {
+                            let renamed = renamed_category(&name, &slug);
+                            self.report.warn(
+                                WarningKind::CategoryRenamed,
+                                Some(category.line),
+                                format!("category {slug:?} is named {renamed:?}: another category is {name:?}"),
+                            );
+                            renamed
+                        }
+                    };
+                    content_queries::terms::insert_category(&mut tx, &slug, &name, "", now).await?
+                }
+            };
             if !category.description.is_empty() {
                 queries::set_category_description(&mut tx, id, &category.description).await?;
             }
             store::bump_content_epoch(&mut tx, &[ContentChange::Everything]).await?;
             tx.commit().await?;
             ids.insert(category.nicename.clone(), id);
-            self.report.categories += 1;
+            self.category_slugs.insert(category.nicename.clone(), slug);
+            self.report.imported(Kind::Category);
         }
         for category in &categories {
             let (Some(&id), false) = (ids.get(&category.nicename), category.parent.is_empty()) else { continue };
             let Some(&parent) = ids.get(&category.parent) else {
-                self.report.notes.push(format!(
-                    "category {:?}: parent {:?} is not in the export; kept at the top level",
-                    category.name, category.parent
-                ));
+                self.report.warn(
+                    WarningKind::CategoryParentMissing,
+                    Some(category.line),
+                    format!("category {:?}: parent {:?} is not in the file", category.nicename, category.parent),
+                );
                 continue;
             };
             let mut tx = self.db.begin().await?;
@@ -254,33 +527,67 @@ impl Importer<'_> {
     }
 
     /// The URL the site serves an old media URL at: a copy under `/static/uploads/` when the
-    /// file is in the local uploads folder, the original URL otherwise (and listed).
-    fn media_url(&mut self, url: &str) -> String {
-        let Some(uploads) = self.uploads else {
-            self.report.remote_media.push(url.to_string());
-            return url.to_string();
+    /// file is in the local uploads folder, else (with `--fetch-attachments`) the media library's
+    /// copy of the download or why there is none; else `None`, the original URL (and a warning).
+    async fn media_url(&mut self, url: &str, owner: Option<&str>, line: u64) -> Result<Option<String>, String> {
+        let copied = match self.uploads {
+            None => Err("no --uploads".to_string()),
+            Some(uploads) => copy_upload(uploads, url),
         };
-        let Some((_, relative)) = url.split_once("/wp-content/uploads/") else {
-            self.report.remote_media.push(url.to_string());
-            return url.to_string();
+        let why = match copied {
+            Ok(served) => return Ok(Some(served)),
+            Err(why) => why,
         };
-        let relative = relative.split(['?', '#']).next().unwrap_or("");
-        let safe = !relative.is_empty() && relative.split('/').all(|part| !part.is_empty() && part != "..");
-        let from = uploads.from.join(relative);
-        if !safe || !from.is_file() {
-            self.report.remote_media.push(url.to_string());
-            return url.to_string();
-        }
-        let to = uploads.to.join(relative);
-        let copied = to.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::copy(&from, &to));
-        match copied {
-            Ok(_) => format!("/static/uploads/{relative}"),
-            Err(err) => {
-                self.report.notes.push(format!("{url}: copying {} failed: {err}", from.display()));
-                self.report.remote_media.push(url.to_string());
-                url.to_string()
+        match self.fetched_url(url, owner).await {
+            Some(fetched) => fetched.map(Some),
+            None => {
+                self.report.warn(WarningKind::MediaKeptRemote, Some(line), format!("{url} ({why})"));
+                Ok(None)
             }
         }
+    }
+
+    /// The media library's URL for the file at `url`, downloaded once per import and owned by
+    /// `owner`; `None` without `--fetch-attachments`.
+    async fn fetched_url(&mut self, url: &str, owner: Option<&str>) -> Option<Result<String, String>> {
+        let db = self.db;
+        let (fetcher, library) = self.fetching.as_mut()?;
+        if let Some(known) = self.fetched.get(url) {
+            return Some(known.clone());
+        }
+        let outcome = async {
+            let owner = owner.ok_or("no author to own it")?;
+            let uploader_id = queries::user_id_by_username(db, owner)
+                .await
+                .map_err(db_message)?
+                .ok_or_else(|| format!("no account {owner:?} to own it"))?;
+            let bytes = fetcher.fetch(url).await?;
+            let name = url.split(['?', '#']).next().and_then(|u| u.rsplit('/').next()).unwrap_or("").to_string();
+            let upload = Upload { name: percent_decode(&name), alt_text: String::new(), bytes, uploader_id };
+            let (item, _) = crate::media::service::upload(db, library, upload).await.map_err(|e| e.to_string())?;
+            Ok(item.url())
+        }
+        .await;
+        self.fetched.insert(url.to_string(), outcome.clone());
+        Some(outcome)
+    }
+
+    /// With `--fetch-attachments`, the body with its images from the old site's host in the
+    /// media library; an image that cannot be fetched keeps its URL and is listed as a failure.
+    async fn fetch_body_images(&mut self, html: String, owner: &str, line: u64) -> String {
+        let Some(host) = Url::parse(&self.base_url).ok().and_then(|u| u.host_str().map(str::to_string)) else {
+            return html;
+        };
+        let mut body = html.clone();
+        for old in image_sources(&html, &host) {
+            let first_time = !self.fetched.contains_key(old);
+            match self.fetched_url(old, Some(owner)).await {
+                Some(Ok(new)) => body = body.replace(old, &new),
+                Some(Err(why)) if first_time => self.report.fail(None, Some(line), format!("image {old}: {why}")),
+                Some(Err(_)) | None => {}
+            }
+        }
+        body
     }
 
     /// Rewrites links to the old uploads folder to the copies (with `--uploads`).
@@ -295,26 +602,18 @@ impl Importer<'_> {
             return Err(format!("{:?}: {problem}", item.title));
         }
         for problem in &item.problems {
-            self.report.notes.push(format!("line {}: {problem}", item.line));
+            self.report.warn(WarningKind::TextRepaired, Some(item.line), problem.clone());
         }
-        let kind = match item.post_type.as_str() {
-            "post" | "" => ArticleKind::Post,
-            "page" => ArticleKind::Page,
-            "attachment" => {
-                let url = if item.attachment_url.is_empty() { item.guid.clone() } else { item.attachment_url.clone() };
-                if url.is_empty() {
-                    return Err(format!("attachment {}: no URL", item.external_id()));
-                }
-                let served = self.media_url(&url);
-                self.attachments.insert(item.post_id.clone(), served);
-                self.report.attachments += 1;
-                return Ok(());
-            }
-            other => {
-                self.report.skip(format!("post type {other:?} (not content)"));
+        let kind = match Kind::of_item(&item.post_type) {
+            Some(Kind::Post) => ArticleKind::Post,
+            Some(Kind::Page) => ArticleKind::Page,
+            Some(_) => return self.attachment(&item).await,
+            None => {
+                self.report.skip(None, format!("post type {:?} (not content)", item.post_type));
                 return Ok(());
             }
         };
+        let tallied = if kind == ArticleKind::Page { Kind::Page } else { Kind::Post };
         let external_id = item.external_id().to_string();
         if external_id.is_empty() {
             return Err(format!("{:?}: neither wp:post_id nor guid", item.title));
@@ -328,59 +627,81 @@ impl Importer<'_> {
             ("future", None) => return Err(format!("{:?}: scheduled without a date", item.title)),
             ("draft" | "pending" | "auto-draft" | "private", _) => Publish::Draft,
             ("trash", _) => {
-                self.report.skip("in the trash");
+                self.report.skip(Some(tallied), "in the trash");
                 return Ok(());
             }
             ("inherit", _) => {
-                self.report.skip("revisions");
+                self.report.skip(Some(tallied), "revisions");
                 return Ok(());
             }
             (other, _) => return Err(format!("{:?}: unknown status {other:?}", item.title)),
         };
-        if item.status == "private" {
-            self.report.notes.push(format!("line {}: private post {:?} imported as a draft", item.line, item.title));
-        }
-
-        let previous = match queries::import_key(self.db, SOURCE, "post", &external_id).await {
-            Ok(id) => id,
-            Err(err) => return Err(err.to_string()),
+        // A password kept the post from readers on WordPress; nothing here can ask for one, so
+        // it stays a draft, and so do its comments, which show only on a published article.
+        let protected = !item.post_password.is_empty();
+        let publish = match (protected, item.status.as_str()) {
+            (true, _) => {
+                self.report.warn(
+                    WarningKind::PasswordProtected,
+                    Some(item.line),
+                    format!("{:?} is password-protected: imported as a draft", short(&item.title)),
+                );
+                Publish::Draft
+            }
+            (false, "private") => {
+                self.report.warn(
+                    WarningKind::Private,
+                    Some(item.line),
+                    format!("private post {:?} imported as a draft", short(&item.title)),
+                );
+                Publish::Draft
+            }
+            (false, _) => publish,
         };
+
+        let previous = queries::import_key(self.db, SOURCE, "post", &external_id).await.map_err(db_message)?;
         let previous_slug = match previous {
-            Some(id) => crate::content::queries::reading::slug_of(self.db, id).await.map_err(|e| e.to_string())?,
+            Some(id) => crate::content::queries::reading::slug_of(self.db, id).await.map_err(db_message)?,
             None => None,
         };
         let wanted = service::slugify(&percent_decode(&item.post_name));
         let slug = match (previous_slug, wanted.is_empty()) {
             (Some(slug), _) => Some(slug),
             (None, true) => None,
-            (None, false) => match queries::article_id_by_slug(self.db, &wanted).await.map_err(|e| e.to_string())? {
+            (None, false) => match queries::article_id_by_slug(self.db, &wanted).await.map_err(db_message)? {
                 Some(_) => {
-                    self.report.notes.push(format!(
-                        "line {}: slug {wanted:?} is taken by another article; {:?} gets a new one",
-                        item.line, item.title
-                    ));
+                    self.report.warn(
+                        WarningKind::SlugTaken,
+                        Some(item.line),
+                        format!("slug {wanted:?} is taken by another article; {:?} gets a new one", item.title),
+                    );
                     None
                 }
                 None => Some(wanted),
             },
         };
 
-        let mut categories = item.terms.iter().filter(|t| t.domain == "category");
-        let category = categories.next().map(|t| decode_entities(t.name.trim()));
-        let n_more_categories = categories.count();
-        if n_more_categories > 0 {
-            self.report.notes.push(format!(
-                "line {}: {:?} is in {} categories; OpenVoice keeps the first",
-                item.line,
-                item.title,
-                n_more_categories + 1
-            ));
-        }
-        let tags: Vec<String> =
-            item.terms.iter().filter(|t| t.domain == "post_tag").map(|t| decode_entities(t.name.trim())).collect();
+        // The first category is the primary one, the others further ones, in the file's order.
+        let mut categories: Vec<String> = item
+            .terms
+            .iter()
+            .filter(|t| t.domain == "category")
+            .map(|t| match self.category_slugs.get(&t.nicename) {
+                Some(slug) => slug.clone(),
+                None => decode_entities(t.name.trim()),
+            })
+            .collect();
+        let category = (!categories.is_empty()).then(|| categories.remove(0));
+        let tags = self.usable_tags(&item);
         let author = match item.creator.trim() {
             "" => "Site Admin".to_string(),
-            login => self.authors.get(login).cloned().unwrap_or_else(|| login.to_string()),
+            login => {
+                let listed = wxr::Author { login: login.to_string(), ..wxr::Author::default() };
+                match self.author(&listed).await {
+                    Some(username) => username,
+                    None => return Err(format!("{:?}: its author {login:?} could not be imported", item.title)),
+                }
+            }
         };
         let title = match item.title.trim() {
             "" => "(no title)".to_string(),
@@ -389,19 +710,24 @@ impl Importer<'_> {
         let excerpt = decode_entities(item.excerpt.trim());
         let excerpt = excerpt.trim();
         let excerpt = (!excerpt.is_empty()).then(|| excerpt.chars().take(service::MAX_EXCERPT_CHARS).collect());
+        let body_md = self.rewrite_media(&item.content);
+        let body_md = match self.fetching {
+            Some(_) => self.fetch_body_images(body_md, &author, item.line).await,
+            None => body_md,
+        };
         let draft = Draft {
             kind,
             title,
             slug,
             excerpt,
-            body_md: self.rewrite_media(&item.content),
+            body_md,
             author,
             category,
-            further_categories: Vec::new(),
+            further_categories: categories,
             tags,
             featured_image: None,
             publish,
-            sticky: false,
+            sticky: item.is_sticky == "1",
         };
         let saved = service::drafts::upsert(self.db, self.limits, draft, Terms::CreateMissing)
             .await
@@ -416,30 +742,93 @@ impl Importer<'_> {
                 (*id, slug.clone())
             }
         };
-        if kind == ArticleKind::Page {
-            self.report.pages += 1;
-        }
+        self.report.imported(tallied);
         let new_path = match kind {
             ArticleKind::Page => format!("/{slug}"),
             _ => format!("/article/{slug}"),
         };
-        let old_path = old_path(&item.link);
+        // The permalink, and WordPress's default ones (`/?p=ID`, pages also `/?page_id=ID`),
+        // which keep working whatever the permalink setting. A protected post's old addresses
+        // would lead to its draft's: it gets none.
+        let mut old_paths: Vec<String> = old_path(&item.link).into_iter().collect();
+        old_paths.extend(reading::query_permalink(&format!("p={}", item.post_id)));
+        if kind == ArticleKind::Page {
+            old_paths.extend(reading::query_permalink(&format!("page_id={}", item.post_id)));
+        }
+        old_paths.retain(|old| *old != new_path && !protected);
         let result: Result<(), DbError> = async {
             let mut tx = self.db.begin().await?;
             queries::save_import_key(&mut tx, SOURCE, "post", &external_id, id).await?;
-            if let Some(old) = old_path.as_deref().filter(|old| *old != new_path) {
+            for old in &old_paths {
                 content_queries::write::save_redirect(&mut tx, old, &new_path).await?;
-                self.report.redirects += 1;
             }
             tx.commit().await.map_err(DbError::from)
         }
         .await;
-        result.map_err(|e| e.to_string())?;
+        result.map_err(db_message)?;
+        self.report.redirects += old_paths.len();
         if let Some(thumbnail) = item.meta("_thumbnail_id") {
-            self.thumbnails.push((id, thumbnail.trim().to_string()));
+            self.thumbnails.push((id, thumbnail.trim().to_string(), item.line));
         }
         self.comments(id, &item).await;
         Ok(())
+    }
+
+    async fn attachment(&mut self, item: &wxr::Item) -> Result<(), String> {
+        let url = if item.attachment_url.is_empty() { item.guid.clone() } else { item.attachment_url.clone() };
+        if url.is_empty() {
+            return Err(format!("attachment {}: no URL", item.external_id()));
+        }
+        let owner = match item.creator.trim() {
+            "" => None,
+            login => self.author(&wxr::Author { login: login.to_string(), ..wxr::Author::default() }).await,
+        };
+        let served = self.media_url(&url, owner.as_deref(), item.line).await;
+        // A featured image that could not be brought keeps pointing at the old site.
+        self.attachments.insert(item.post_id.clone(), served.clone().ok().flatten().unwrap_or_else(|| url.clone()));
+        match served {
+            Ok(Some(_)) => self.report.imported(Kind::Attachment),
+            Ok(None) => self.report.skip(Some(Kind::Attachment), "media kept at their old URLs"),
+            Err(why) => return Err(format!("attachment {url}: {why}")),
+        }
+        Ok(())
+    }
+
+    /// The item's tags as the content layer takes them: distinct by slug, at most
+    /// [`service::MAX_TAGS`], each a usable name. What is left out is named in a warning, so the
+    /// post itself is never refused for its tags (and stays editable in the desk, which holds
+    /// every article to the same limit).
+    fn usable_tags(&mut self, item: &wxr::Item) -> Vec<String> {
+        let mut kept: Vec<(String, String)> = Vec::new();
+        let mut dropped: Vec<String> = Vec::new();
+        for term in item.terms.iter().filter(|t| t.domain == "post_tag") {
+            let name = decode_entities(term.name.trim());
+            let slug = service::slugify(&name);
+            if kept.iter().any(|(s, _)| *s == slug) {
+                continue;
+            }
+            let usable = !slug.is_empty() && name.chars().count() <= service::MAX_TERM_CHARS;
+            if usable && kept.len() < service::MAX_TAGS {
+                kept.push((slug, name));
+            } else {
+                dropped.push(name);
+            }
+        }
+        if !dropped.is_empty() {
+            self.report.warn(
+                WarningKind::TagsDropped,
+                Some(item.line),
+                format!(
+                    "{:?} keeps {} tags (at most {}, each 1–{} characters); dropped: {}",
+                    short(&item.title),
+                    kept.len(),
+                    service::MAX_TAGS,
+                    service::MAX_TERM_CHARS,
+                    dropped.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        kept.into_iter().map(|(_, name)| name).collect()
     }
 
     /// Imports an item's comments in id order (parents before replies), each in its own transaction.
@@ -447,22 +836,23 @@ impl Importer<'_> {
         let mut comments: Vec<&wxr::Comment> = item.comments.iter().collect();
         comments.sort_by_key(|c| c.id.parse::<u64>().unwrap_or(u64::MAX));
         for comment in comments {
-            if let Err(message) = self.comment(article_id, comment).await {
-                self.report.failed.push(format!("line {}: comment {}: {message}", item.line, comment.id));
+            self.report.found(Kind::Comment);
+            if let Err(message) = self.comment(article_id, item.line, comment).await {
+                self.report.fail(Some(Kind::Comment), Some(item.line), format!("comment {}: {message}", comment.id));
             }
         }
     }
 
-    async fn comment(&mut self, article_id: i64, comment: &wxr::Comment) -> Result<(), String> {
+    async fn comment(&mut self, article_id: i64, line: u64, comment: &wxr::Comment) -> Result<(), String> {
         if matches!(comment.comment_type.as_str(), "pingback" | "trackback") {
-            self.report.skip("pingbacks and trackbacks");
+            self.report.skip(Some(Kind::Comment), "pingbacks and trackbacks");
             return Ok(());
         }
         if comment.id.is_empty() {
             return Err("no wp:comment_id".into());
         }
-        if queries::import_key(self.db, SOURCE, "comment", &comment.id).await.map_err(|e| e.to_string())?.is_some() {
-            self.report.comments_already_there += 1;
+        if queries::import_key(self.db, SOURCE, "comment", &comment.id).await.map_err(db_message)?.is_some() {
+            self.report.skip(Some(Kind::Comment), "comments imported before");
             return Ok(());
         }
         let status = match comment.approved.as_str() {
@@ -484,11 +874,9 @@ impl Importer<'_> {
         let (parent_id, thread_id, depth) = match comment.parent.as_str() {
             "" | "0" => (None, None, 1),
             parent => {
-                let local = queries::import_key(self.db, SOURCE, "comment", parent).await.map_err(|e| e.to_string())?;
+                let local = queries::import_key(self.db, SOURCE, "comment", parent).await.map_err(db_message)?;
                 let position = match local {
-                    Some(id) => {
-                        queries::comment_position(self.db, id).await.map_err(|e| e.to_string())?.map(|p| (id, p))
-                    }
+                    Some(id) => queries::comment_position(self.db, id).await.map_err(db_message)?.map(|p| (id, p)),
                     None => None,
                 };
                 match position {
@@ -496,10 +884,11 @@ impl Importer<'_> {
                         (Some(id), Some(thread.unwrap_or(id)), depth + 1)
                     }
                     _ => {
-                        self.report.notes.push(format!(
-                            "comment {}: its parent {parent} is not in this post; imported as a top-level comment",
-                            comment.id
-                        ));
+                        self.report.warn(
+                            WarningKind::CommentParentMissing,
+                            Some(line),
+                            format!("comment {}: its parent {parent} is not in this post", comment.id),
+                        );
                         (None, None, 1)
                     }
                 }
@@ -538,16 +927,20 @@ impl Importer<'_> {
             tx.commit().await.map_err(DbError::from)
         }
         .await;
-        result.map_err(|e| e.to_string())?;
-        self.report.comments += 1;
+        result.map_err(db_message)?;
+        self.report.imported(Kind::Comment);
         Ok(())
     }
 
     /// Sets the featured images, now that every attachment has been read.
     async fn finish_thumbnails(&mut self) -> anyhow::Result<()> {
-        for (article_id, attachment) in std::mem::take(&mut self.thumbnails) {
+        for (article_id, attachment, line) in std::mem::take(&mut self.thumbnails) {
             let Some(url) = self.attachments.get(&attachment) else {
-                self.report.notes.push(format!("featured image {attachment} is not in the export"));
+                self.report.warn(
+                    WarningKind::FeaturedImageMissing,
+                    Some(line),
+                    format!("featured image {attachment} is not in the file"),
+                );
                 continue;
             };
             let mut tx = self.db.begin().await?;
@@ -557,6 +950,59 @@ impl Importer<'_> {
         }
         Ok(())
     }
+}
+
+/// Copies an old uploads URL's file from the local uploads folder; the URL it is served at, or
+/// why not.
+fn copy_upload(uploads: &Uploads, url: &str) -> Result<String, String> {
+    let Some((_, relative)) = url.split_once("/wp-content/uploads/") else {
+        return Err("not under wp-content/uploads".into());
+    };
+    let relative = relative.split(['?', '#']).next().unwrap_or("");
+    let safe = !relative.is_empty() && relative.split('/').all(|part| !part.is_empty() && part != "..");
+    let from = uploads.from.join(relative);
+    if !safe || !from.is_file() {
+        return Err("not in the --uploads folder".into());
+    }
+    let to = uploads.to.join(relative);
+    let copied = to.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::copy(&from, &to));
+    match copied {
+        Ok(_) => Ok(format!("/static/uploads/{relative}")),
+        Err(err) => Err(format!("copying {} failed: {err}", from.display())),
+    }
+}
+
+/// The `src` URLs in `html` on `host` (the old site's images), each once.
+fn image_sources<'h>(html: &'h str, host: &str) -> Vec<&'h str> {
+    let mut found: Vec<&str> = Vec::new();
+    for (at, _) in html.match_indices("src=") {
+        let rest = &html[at + 4..];
+        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else { continue };
+        let rest = &rest[1..];
+        let Some(end) = rest.find(quote) else { continue };
+        let url = &rest[..end];
+        let on_host = Url::parse(url).ok().is_some_and(|u| u.host_str() == Some(host));
+        if on_host && !found.contains(&url) {
+            found.push(url);
+        }
+    }
+    found
+}
+
+/// A database failure as the summary shows it: what the database refused, without its codes.
+fn db_message(err: DbError) -> String {
+    match err {
+        DbError::Conflict(_) => "it conflicts with something already on the site".to_string(),
+        DbError::NotFound => "something it refers to is missing".to_string(),
+        other => format!("the database refused it ({other})"),
+    }
+}
+
+/// `Name (slug)`, within the name limit: a category whose name another category has.
+fn renamed_category(name: &str, slug: &str) -> String {
+    let room = service::MAX_TERM_CHARS.saturating_sub(slug.chars().count() + 3);
+    let name: String = name.chars().take(room).collect();
+    format!("{} ({slug})", name.trim_end())
 }
 
 /// A title short enough for a message.

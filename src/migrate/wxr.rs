@@ -16,6 +16,8 @@ pub const MAX_FIELD_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Author {
+    /// The line of the `<wp:author>` tag.
+    pub line: u64,
     pub login: String,
     pub email: String,
     pub display_name: String,
@@ -23,6 +25,8 @@ pub struct Author {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Category {
+    /// The line of the `<wp:category>` tag.
+    pub line: u64,
     pub nicename: String,
     /// The parent's nicename, empty for a top-level category.
     pub parent: String,
@@ -32,6 +36,8 @@ pub struct Category {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tag {
+    /// The line of the `<wp:tag>` tag.
+    pub line: u64,
     pub slug: String,
     pub name: String,
 }
@@ -78,6 +84,10 @@ pub struct Item {
     pub post_date_gmt: String,
     pub post_name: String,
     pub status: String,
+    /// Non-empty for a password-protected post.
+    pub post_password: String,
+    /// `1` for a sticky post (a lead story).
+    pub is_sticky: String,
     pub post_type: String,
     pub attachment_url: String,
     pub terms: Vec<ItemTerm>,
@@ -260,6 +270,11 @@ impl<R: BufRead> WxrReader<R> {
                             self.item = Some(Item { line, ..Item::default() });
                         }
                         "wp:comment" if self.item.is_some() => self.comment = Some(Comment::default()),
+                        "wp:author" if self.item.is_none() => self.author.line = self.reader.get_ref().lines + 1,
+                        "wp:category" if self.item.is_none() => {
+                            self.category.line = self.reader.get_ref().lines + 1;
+                        }
+                        "wp:tag" if self.item.is_none() => self.tag.line = self.reader.get_ref().lines + 1,
                         "category" if self.item.is_some() => {
                             let mut term = ItemTerm::default();
                             for attr in start.attributes().flatten() {
@@ -352,6 +367,8 @@ impl<R: BufRead> WxrReader<R> {
                 "wp:post_date_gmt" => item.post_date_gmt = text.trim().to_string(),
                 "wp:post_name" => item.post_name = text.trim().to_string(),
                 "wp:status" => item.status = text.trim().to_string(),
+                "wp:post_password" => item.post_password = text,
+                "wp:is_sticky" => item.is_sticky = text.trim().to_string(),
                 "wp:post_type" => item.post_type = text.trim().to_string(),
                 "wp:attachment_url" => item.attachment_url = text.trim().to_string(),
                 "wp:meta_key" => self.meta_key = text.trim().to_string(),

@@ -71,11 +71,14 @@ pub async fn insert_category(
 
 /// Returns the category id for `name`, creating it when missing.
 pub async fn ensure_category(conn: &mut AnyConnection, slug: &str, name: &str, now: i64) -> DbResult<i64> {
-    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM categories WHERE slug = $1 OR name = $2")
-        .bind(slug)
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
+    // The slug's own category first: another may carry the name the slug came from.
+    let existing: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM categories WHERE slug = $1 OR name = $2 ORDER BY CASE WHEN slug = $1 THEN 0 ELSE 1 END LIMIT 1",
+    )
+    .bind(slug)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
     match existing {
         Some(id) => Ok(id),
         None => insert_category(conn, slug, name, "", now).await,

@@ -145,6 +145,16 @@ pub async fn public_list(
     Ok(Page { items, page, total_pages, total_items: total })
 }
 
+/// WordPress's default permalinks, `/?p=12` and `/?page_id=7`, in the one form their redirects
+/// are stored under; `None` for any other query.
+pub fn query_permalink(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, id) = pair.split_once('=')?;
+        let is_id = (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit());
+        (matches!(key, "p" | "page_id") && is_id).then(|| format!("/?{key}={id}"))
+    })
+}
+
 /// Where an old URL (an imported site's permalink) lives now, if anywhere.
 pub async fn redirect_for(db: &Db, path: &str) -> Result<Option<String>, DbError> {
     if let Some(found) = queries::reading::redirect(db, path).await? {
