@@ -378,3 +378,44 @@ async fn roles_csrf_and_ownership_are_checked(backend: Backend) {
     assert_eq!(counts(&site).await, [0, 0, 0], "the files went with the last entry using them");
     site.finish().await;
 }
+
+on_each_backend!(images_in_an_article_text_get_their_size_and_copies_and_the_first_stands_for_it);
+/// A library image put in an article's text is shown as featured images are (its size, its
+/// narrower copies, lazy loading); an outside image is left alone; with no featured image, the
+/// first image in the text is the article's image in link previews (OpenGraph, JSON-LD),
+/// as an absolute URL.
+async fn images_in_an_article_text_get_their_size_and_copies_and_the_first_stands_for_it(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let editor = Desk::sign_in(&site, Role::Editor).await;
+    let (status, body) = upload_json(&site, &editor, "harbour.jpg", "image/jpeg", jpeg_with_gps(2000, 1000)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (url, markdown) = (body["item"]["url"].as_str().unwrap(), body["item"]["markdown"].as_str().unwrap());
+    let text = format!("The quay at dawn.\n\n{markdown}\n\n![A map](https://maps.example.org/quay.png)\n");
+    let form =
+        [("title", "Dawn at the quay"), ("body", text.as_str()), ("excerpt", ""), ("tags", ""), ("action", "publish")];
+    let saved = editor.post_form(&site, "/admin/articles/new", &form).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    site.settle().await;
+    let (_, page) = site.fetch("/article/dawn-at-the-quay").await;
+
+    let doc = scraper::Html::parse_document(&page);
+    let images = scraper::Selector::parse(".body img").unwrap();
+    let images: Vec<_> = doc.select(&images).map(|img| img.value().clone()).collect();
+    assert_eq!(images.len(), 2, "{page}");
+    let (library, outside) = (&images[0], &images[1]);
+    assert_eq!(library.attr("src"), Some(url));
+    assert_eq!((library.attr("width"), library.attr("height")), (Some("1000"), Some("2000")), "upright, as stored");
+    assert_eq!(library.attr("loading"), Some("lazy"));
+    let srcset = library.attr("srcset").expect("the narrower copies");
+    assert!(srcset.contains(" 480w") && srcset.contains(" 960w") && srcset.contains(" 1000w"), "{srcset}");
+    assert_eq!(outside.attr("src"), Some("https://maps.example.org/quay.png"));
+    assert!(outside.attr("width").is_none() && outside.attr("srcset").is_none(), "not ours: left alone");
+
+    let absolute = format!("{}{url}", site.base);
+    let og = scraper::Selector::parse("meta[property='og:image']").unwrap();
+    assert_eq!(doc.select(&og).next().and_then(|m| m.value().attr("content")), Some(absolute.as_str()));
+    let ld = scraper::Selector::parse("script[type='application/ld+json']").unwrap();
+    let json: Value = serde_json::from_str(&doc.select(&ld).next().unwrap().text().collect::<String>()).unwrap();
+    assert_eq!(json["image"], absolute.as_str());
+    site.finish().await;
+}

@@ -144,6 +144,61 @@ pub async fn srcset_for_url(db: &Db, url: Option<&str>) -> Result<Option<String>
     Ok(queries::by_id(&mut conn, id).await?.filter(|item| !item.sizes.is_empty()).map(|item| item.srcset()))
 }
 
+/// `html` with every `<img>` of a media-library image given its size, its narrower copies
+/// (`srcset`) and lazy loading, as featured images have: the browser keeps the image's room
+/// while it loads (no layout shift) and a phone fetches a narrow copy. Other images, and
+/// attributes already there, are left as they are. `html` is sanitised HTML, whose attributes
+/// are double-quoted.
+pub async fn with_image_sizes(db: &Db, html: &str) -> Result<String, DbError> {
+    if !html.contains("src=\"/media/") {
+        return Ok(html.to_string());
+    }
+    let mut conn = db.pool.acquire().await?;
+    let mut out = String::with_capacity(html.len() + 512);
+    let mut rest = html;
+    while let Some(start) = rest.find("<img ") {
+        let Some(length) = rest[start..].find('>') else { break };
+        let tag = rest[start..start + length].trim_end_matches('/');
+        out.push_str(&rest[..start]);
+        out.push_str(tag);
+        let cid = tag.split("src=\"/media/").nth(1).and_then(|rest| rest.split(['/', '"']).next());
+        let item = match cid {
+            Some(cid) => match queries::id_by_cid(&mut conn, cid).await? {
+                Some(id) => queries::by_id(&mut conn, id).await?,
+                None => None,
+            },
+            None => None,
+        };
+        if let Some(item) = item {
+            out.push_str(&image_attributes(tag, &item));
+        }
+        out.push('>');
+        rest = &rest[start + length + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The attributes `tag` lacks for the library image `item`.
+fn image_attributes(tag: &str, item: &MediaItem) -> String {
+    let quoted = |value: String| value.replace('&', "&amp;").replace('"', "&quot;");
+    let mut wanted = vec![
+        ("width", item.original.width.to_string()),
+        ("height", item.original.height.to_string()),
+        ("loading", "lazy".to_string()),
+        ("decoding", "async".to_string()),
+    ];
+    if !item.sizes.is_empty() {
+        wanted.push(("srcset", item.srcset()));
+        wanted.push(("sizes", "(max-width: 800px) 100vw, 800px".to_string()));
+    }
+    wanted
+        .into_iter()
+        .filter(|(name, _)| !tag.contains(&format!(" {name}=")))
+        .map(|(name, value)| format!(" {name}=\"{}\"", quoted(value)))
+        .collect()
+}
+
 /// A stored file by CID (`None` for an unknown or malformed one).
 pub async fn file(db: &Db, cid: &str) -> Result<Option<MediaFile>, MediaError> {
     if openvoice_ipfs::parse_cid(cid).is_err() {

@@ -224,23 +224,41 @@ pub(crate) async fn article_html(
     let template = if article.summary.kind == ArticleKind::Page { "page.html" } else { "article.html" };
     let base = base_context(state, &path, sidebar(state).await).await?;
     let canonical = format!("{}{}", state.config.base_url(), path);
-    let json_ld = json_ld(state, &article, &canonical);
+    let image = lead_image(state, &article);
+    let json_ld = json_ld(state, &article, &canonical, image.as_deref());
     let ArticleExtras { neighbours, comments: (comments, comments_changed), ipfs, featured_srcset } = extras;
     let last_modified = Some(article.summary.updated_at.max(comments_changed.unwrap_or(0)));
+    let body_html = crate::media::service::with_image_sizes(&state.db, &article.body_html).await?;
     let ctx = context! { ..base, ..context! {
         comments => comments,
         ipfs => ipfs,
         featured_srcset => featured_srcset,
+        image => image,
         article => article,
-        body_html => Value::from_safe_string(article.body_html.clone()),
+        body_html => Value::from_safe_string(body_html),
         neighbours => neighbours,
         json_ld => Value::from_safe_string(json_ld),
     }};
     Ok(html_page(state, template, ctx, last_modified)?.of_article(article_id))
 }
 
+/// The image that stands for the article in link previews and search results: its featured
+/// image, else the first image in its text; absolute, as OpenGraph and schema.org want it.
+fn lead_image(state: &AppState, article: &Article) -> Option<String> {
+    let first_in_text = || {
+        let (_, rest) = article.body_html.split_once("<img ")?;
+        let (_, src) = rest.split_once("src=\"")?;
+        src.split('"').next().map(str::to_string)
+    };
+    let url = article.featured_image.clone().filter(|u| !u.is_empty()).or_else(first_in_text)?;
+    match url.starts_with('/') && !url.starts_with("//") {
+        true => Some(format!("{}{url}", state.config.base_url())),
+        false => Some(url).filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+    }
+}
+
 /// JSON-LD `NewsArticle`, safe to embed in a `<script>` element.
-fn json_ld(state: &AppState, article: &Article, canonical: &str) -> String {
+fn json_ld(state: &AppState, article: &Article, canonical: &str, image: Option<&str>) -> String {
     let base = state.config.base_url();
     // Title and language as the admin's settings have them.
     let site = state.settings.config();
@@ -258,7 +276,7 @@ fn json_ld(state: &AppState, article: &Article, canonical: &str) -> String {
         "mainEntityOfPage": { "@type": "WebPage", "@id": canonical },
         "articleSection": s.category.as_ref().map(|c| c.name.clone()),
         "keywords": article.tags.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
-        "image": article.featured_image,
+        "image": image,
         "inLanguage": site.site.language,
     });
     // `<`, `>` and `&` escaped as \u00XX keep the JSON valid and the script element unbreakable.
