@@ -1,7 +1,8 @@
 //! Markdown → sanitised HTML, plain text, excerpt and reading time.
 //!
 //! CommonMark plus tables, footnotes, strikethrough and task lists (pulldown-cmark), then
-//! ammonia with a whitelist wide enough for those extensions and nothing more. Broken Markdown
+//! ammonia with a whitelist wide enough for those extensions and for the layout of imported
+//! WordPress posts (figures, players, the alignment classes), and nothing more. Broken Markdown
 //! cannot fail: CommonMark defines a rendering for every input.
 
 use std::collections::HashSet;
@@ -64,25 +65,49 @@ fn plain_text(markdown: &str) -> String {
     text
 }
 
+/// The classes WordPress gives its layout (imported bodies keep them; the theme styles them).
+static WORDPRESS_CLASSES: [&str; 6] = ["alignleft", "alignright", "aligncenter", "alignnone", "wp-caption", "gallery"];
+
 fn sanitizer() -> &'static ammonia::Builder<'static> {
     static SANITIZER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
     SANITIZER.get_or_init(|| {
         let mut builder = ammonia::Builder::default();
         builder
-            .add_tags(["input", "section"])
+            .add_tags(["input", "section", "address", "big", "video", "audio"])
             .add_tag_attributes("input", ["type", "checked", "disabled"])
             .add_tag_attributes("code", ["class"])
-            .add_tag_attributes("sup", ["class", "id"])
-            .add_tag_attributes("div", ["class", "id"])
+            .add_tag_attributes("sup", ["id"])
+            .add_tag_attributes("div", ["id"])
             .add_tag_attributes("th", ["style"])
             .add_tag_attributes("td", ["style"])
+            .add_tag_attributes("video", ["src", "controls"])
+            .add_tag_attributes("audio", ["src", "controls"])
+            .add_allowed_classes("sup", &["footnote-reference", "footnote-definition-label"])
+            .add_allowed_classes("div", WORDPRESS_CLASSES.iter().chain(&["footnote-definition"]))
             .link_rel(Some("noopener noreferrer"))
-            .url_schemes(HashSet::from(["http", "https", "mailto", "ipfs"]));
-        // Task-list checkboxes are display-only; nothing else may be an input.
+            .url_schemes(HashSet::from(["http", "https", "mailto", "ipfs"]))
+            .attribute_filter(|element, attribute, value| match (element, attribute) {
+                // A player is only pointed at the web (or this site), never at `data:` and the like.
+                ("video" | "audio", "src") => is_web_url(value).then_some(value.into()),
+                _ => Some(value.into()),
+            });
+        for tag in ["figure", "img", "p", "video", "audio"] {
+            builder.add_allowed_classes(tag, &WORDPRESS_CLASSES);
+        }
+        // Task-list checkboxes are display-only; nothing else may be an input. A player always
+        // shows its controls.
         builder.set_tag_attribute_value("input", "disabled", "");
+        builder.set_tag_attribute_value("video", "controls", "");
+        builder.set_tag_attribute_value("audio", "controls", "");
         builder.filter_style_properties(HashSet::from(["text-align"]));
         builder
     })
+}
+
+/// An http(s) URL, absolute or relative to this site.
+fn is_web_url(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with('/')
 }
 
 #[cfg(test)]
@@ -100,6 +125,36 @@ mod tests {
         assert!(!out.html.contains("<script"));
         assert!(!out.html.contains("javascript:"));
         assert!(out.text.contains("The note."));
+    }
+
+    #[test]
+    fn wordpress_layout_survives_and_nothing_else_does() {
+        let html = "<figure class=\"wp-caption alignleft evil\" id=\"x\"><img class=\"aligncenter size-full\" \
+                    src=\"/a.jpg\"><figcaption>Caption</figcaption></figure>\n\n<p class=\"alignright\">p</p>\n\n\
+                    <div class=\"gallery hidden\">g</div>\n\n<address>Quay 1</address> <big>big</big>\n\n\
+                    <video src=\"https://old.example/a.mp4\" autoplay poster=\"https://t.example/p.jpg\"></video>\n\n\
+                    <audio controls src=\"data:audio/mp3;base64,AAAA\"></audio><span class=\"alignleft\">s</span>";
+        let out = render(html).html;
+        for kept in [
+            "<figure class=\"wp-caption alignleft\">",
+            "<img class=\"aligncenter\" src=\"/a.jpg\">",
+            "<figcaption>Caption</figcaption>",
+            "<p class=\"alignright\">",
+            "<div class=\"gallery\">",
+            "<address>Quay 1</address>",
+            "<big>big</big>",
+            "<video src=\"https://old.example/a.mp4\" controls=\"\"></video>",
+            "<audio controls=\"\"></audio>",
+            "<span>s</span>",
+        ] {
+            assert!(out.contains(kept), "{kept} in {out}");
+        }
+        for gone in ["evil", "size-full", "hidden", "autoplay", "poster", "data:", "id=\"x\""] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+        // The footnotes keep their classes.
+        let notes = render("A note[^1]\n\n[^1]: The note.").html;
+        assert!(notes.contains("class=\"footnote-reference\"") && notes.contains("class=\"footnote-definition\""));
     }
 
     #[test]

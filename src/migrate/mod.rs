@@ -2,11 +2,12 @@
 //! become.
 //!
 //! `wxr` reads a WordPress export as a stream, `wordpress` turns it into content through the
-//! content and comments services, `queries` holds the SQL (import keys, imported comments with their
+//! content and comments services (with `shortcodes` converting the bodies' shortcodes), `queries` holds the SQL (import keys, imported comments with their
 //! original times); the redirects table is `content`'s.
 
 pub mod export;
 pub mod queries;
+pub mod shortcodes;
 pub mod static_pages;
 pub mod static_site;
 pub mod wordpress;

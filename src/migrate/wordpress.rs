@@ -6,13 +6,15 @@
 //! and separates paragraphs at blank lines as WordPress's `wpautop` does, so the page looks as it
 //! did, ammonia sanitises it when it is rendered, and an export back to WordPress gives the same
 //! HTML. A conversion would lose whatever Markdown cannot say (tables with attributes, figures,
-//! embeds) and could not be undone.
+//! embeds) and could not be undone. Shortcodes, which only WordPress's plugins understand, are
+//! the exception: `shortcodes` turns captions, galleries, embeds, video and audio into the HTML
+//! WordPress would have shown, and the others are reported.
 //!
 //! Every item is imported on its own: a bad one is reported with its line and the rest goes on.
 //! Re-running the import updates what it imported before (keyed by the WXR post and comment ids
 //! in `import_keys`) instead of duplicating it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,7 @@ use crate::content::model::ArticleKind;
 use crate::content::queries as content_queries;
 use crate::content::service::{self, ContentLimits, Draft, Publish, Saved, Terms};
 use crate::migrate::queries;
+use crate::migrate::shortcodes;
 use crate::migrate::wxr::{self, Node, WxrReader};
 use crate::store::{self, ContentChange, Db, DbError};
 
@@ -53,13 +56,15 @@ pub struct Report {
     pub attachments: usize,
     pub redirects: usize,
     /// `why → how many`, for items skipped on purpose (revisions, menu items, trash…).
-    pub skipped: std::collections::BTreeMap<String, usize>,
+    pub skipped: BTreeMap<String, usize>,
     /// `line N: message` for each item that failed.
     pub failed: Vec<String>,
     /// Notes about items that were imported with a change (a renamed slug, a missing parent).
     pub notes: Vec<String>,
     /// Media kept at their original URLs (no `--uploads`, or the file was not in it).
     pub remote_media: Vec<String>,
+    /// Shortcode name → how many were left as text in the bodies (no conversion for them).
+    pub shortcodes_left: BTreeMap<String, usize>,
 }
 
 impl Report {
@@ -102,6 +107,7 @@ pub async fn import(
         categories_done: false,
         attachments: HashMap::new(),
         thumbnails: Vec::new(),
+        waiting_for_attachments: Vec::new(),
         authors: HashMap::new(),
     };
     let mut reader = WxrReader::new(input);
@@ -120,6 +126,9 @@ pub async fn import(
     };
     progress(reader.bytes_read());
     importer.finish_categories().await?;
+    for item in std::mem::take(&mut importer.waiting_for_attachments) {
+        importer.import_item(item).await;
+    }
     importer.finish_thumbnails().await?;
     if let Err(err) = outcome {
         importer.report.failed.push(err.to_string());
@@ -141,6 +150,9 @@ struct Importer<'a> {
     attachments: HashMap<String, String>,
     /// `(article id, attachment post id)` to resolve once every attachment has been read.
     thumbnails: Vec<(i64, String)>,
+    /// Posts whose galleries name attachments not read yet (WordPress exports an upload after
+    /// the post it was uploaded to), imported once every attachment has been read.
+    waiting_for_attachments: Vec<wxr::Item>,
     /// Login → the name the content service resolves (the login of an account we made).
     authors: HashMap<String, String>,
 }
@@ -169,13 +181,22 @@ impl Importer<'_> {
             }
             Node::Item(item) => {
                 self.finish_categories().await?;
-                let line = item.line;
-                if let Err(message) = self.item(*item).await {
-                    self.report.failed.push(format!("line {line}: {message}"));
+                let waits = shortcodes::gallery_ids(&item.content).iter().any(|id| !self.attachments.contains_key(id));
+                if waits && item.post_type != "attachment" {
+                    self.waiting_for_attachments.push(*item);
+                } else {
+                    self.import_item(*item).await;
                 }
             }
         }
         Ok(())
+    }
+
+    async fn import_item(&mut self, item: wxr::Item) {
+        let line = item.line;
+        if let Err(message) = self.item(item).await {
+            self.report.failed.push(format!("line {line}: {message}"));
+        }
     }
 
     async fn author(&mut self, author: &wxr::Author) -> anyhow::Result<()> {
@@ -389,12 +410,26 @@ impl Importer<'_> {
         let excerpt = decode_entities(item.excerpt.trim());
         let excerpt = excerpt.trim();
         let excerpt = (!excerpt.is_empty()).then(|| excerpt.chars().take(service::MAX_EXCERPT_CHARS).collect());
+        let body =
+            shortcodes::convert(&self.rewrite_media(&item.content), |id| self.attachments.get(id).map(String::as_str));
+        if !body.left_as_text.is_empty() {
+            let names: Vec<String> = body.left_as_text.iter().map(|(name, n)| format!("[{name}] ×{n}")).collect();
+            self.report.notes.push(format!(
+                "line {}: {:?}: shortcodes left as text: {}",
+                item.line,
+                short(&title),
+                names.join(", ")
+            ));
+            for (name, n) in body.left_as_text {
+                *self.report.shortcodes_left.entry(name).or_default() += n;
+            }
+        }
         let draft = Draft {
             kind,
             title,
             slug,
             excerpt,
-            body_md: self.rewrite_media(&item.content),
+            body_md: body.html,
             author,
             category,
             tags,
