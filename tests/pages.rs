@@ -91,6 +91,77 @@ async fn markdown_extensions_render_and_scripts_do_not(backend: Backend) {
     site.finish().await;
 }
 
+on_each_backend!(the_text_before_more_is_the_excerpt_of_listings_feeds_and_the_meta_description);
+async fn the_text_before_more_is_the_excerpt_of_listings_feeds_and_the_meta_description(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let body = "<p>Gulls took the <em>whole</em> catch.</p>\n\n<!--more-->\n\nZebulon the quaymaster replied.\n";
+    let file = common::write_file(site.dir.path(), "body.md", body);
+    let out = site.cli(&["post", "new", "--title", "Gulls", "--file", file.to_str().unwrap(), "--publish"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let slug = common::stdout(&out).split_whitespace().nth(1).expect("the CLI prints the status and slug").to_string();
+    site.settle().await;
+
+    let (_, html) = site.fetch(&format!("/article/{slug}")).await;
+    let doc = Html::parse_document(&html);
+    let description = select(&doc, "meta[name=description]")[0].value().attr("content").unwrap().to_string();
+    assert_eq!(description, "Gulls took the whole catch.");
+    assert!(text_of(&doc, "article .body").contains("Zebulon the quaymaster replied."), "the article shows it all");
+
+    let (_, home) = site.fetch("/").await;
+    assert!(home.contains("Gulls took the whole catch.") && !home.contains("Zebulon"), "{home}");
+    let (_, feed) = site.fetch("/feed").await;
+    assert!(feed.contains("<description>Gulls took the whole catch.</description>"), "{feed}");
+    site.finish().await;
+}
+
+on_each_backend!(an_article_split_by_nextpage_is_shown_page_by_page_and_feeds_keep_it_whole);
+async fn an_article_split_by_nextpage_is_shown_page_by_page_and_feeds_keep_it_whole(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let body =
+        "Part one, the quay.\n\n<!--nextpage-->\n\nPart two, the nets.\n\n<!--nextpage-->\n\nPart three, the gulls.\n";
+    let file = common::write_file(site.dir.path(), "body.md", body);
+    let out = site.cli(&["post", "new", "--title", "In parts", "--file", file.to_str().unwrap(), "--publish"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let slug = common::stdout(&out).split_whitespace().nth(1).expect("the CLI prints the status and slug").to_string();
+    site.settle().await;
+    let first = format!("/article/{slug}");
+    let second = format!("/article/{slug}/page/2");
+    let third = format!("/article/{slug}/page/3");
+
+    let parts = ["Part one, the quay.", "Part two, the nets.", "Part three, the gulls."];
+    for (n, (path, prev, next)) in
+        [(&first, None, Some(&second)), (&second, Some(&first), Some(&third)), (&third, Some(&second), None)]
+            .into_iter()
+            .enumerate()
+    {
+        let (status, html) = site.fetch(path).await;
+        assert_eq!(status, 200, "{path}");
+        let doc = Html::parse_document(&html);
+        let body = text_of(&doc, "article .body");
+        for (i, part) in parts.iter().enumerate() {
+            assert_eq!(body.contains(part), i == n, "{path}: {part} in {body}");
+        }
+        let href = |css: &str| select(&doc, css).first().and_then(|e| e.value().attr("href")).map(str::to_string);
+        assert_eq!(href("link[rel=prev]").as_ref(), prev, "{path}");
+        assert_eq!(href("link[rel=next]").as_ref(), next, "{path}");
+        assert_eq!(href(".article-pages a[rel=prev]").as_ref(), prev, "{path}");
+        assert_eq!(href(".article-pages a[rel=next]").as_ref(), next, "{path}");
+        let numbers: String = text_of(&doc, ".article-pages").split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(numbers, "Page 1 2 3");
+        assert_eq!(text_of(&doc, ".article-pages [aria-current=page]"), (n + 1).to_string());
+    }
+    assert_eq!(site.fetch(&format!("/article/{slug}/page/4")).await.0, 404);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client.get(format!("{}/article/{slug}/page/1", site.base)).send().await.unwrap();
+    assert_eq!(response.status(), 301);
+    assert_eq!(response.headers()["location"], first.as_str());
+
+    // The feed carries the whole text.
+    let (_, feed) = site.fetch("/feed").await;
+    assert!(parts.iter().all(|part| feed.contains(part)), "{feed}");
+    site.finish().await;
+}
+
 on_each_backend!(listings_archives_and_pagination);
 async fn listings_archives_and_pagination(backend: Backend) {
     let site = TestSite::start_with(backend, "[content]\nper_page = 3\n").await;
