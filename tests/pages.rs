@@ -162,6 +162,48 @@ async fn an_article_split_by_nextpage_is_shown_page_by_page_and_feeds_keep_it_wh
     site.finish().await;
 }
 
+on_each_backend!(a_bare_provider_link_is_a_click_to_load_embed_that_asks_the_provider_nothing);
+async fn a_bare_provider_link_is_a_click_to_load_embed_that_asks_the_provider_nothing(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let youtube = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+    let mastodon = "https://mastodon.social/@Gargron/109";
+    let tweet = "https://x.com/nasa/status/1234567890";
+    let body =
+        format!("Before.\n\n{youtube}\n\n{mastodon}\n\n{tweet}\n\nSee https://vimeo.com/76979871 in a sentence.\n");
+    let file = common::write_file(site.dir.path(), "body.md", &body);
+    let out = site.cli(&["post", "new", "--title", "Embeds", "--file", file.to_str().unwrap(), "--publish"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let slug = common::stdout(&out).split_whitespace().nth(1).expect("the CLI prints the status and slug").to_string();
+    site.settle().await;
+
+    let (_, html) = site.fetch(&format!("/article/{slug}")).await;
+    let doc = Html::parse_document(&html);
+    let links: Vec<&str> = select(&doc, "article .body figure.embed[data-player] > a")
+        .iter()
+        .filter_map(|a| a.value().attr("href"))
+        .collect();
+    assert_eq!(links, [youtube, mastodon, tweet], "each bare link is a plain link inside its placeholder");
+    assert!(text_of(&doc, "article .body").contains("See https://vimeo.com/76979871 in a sentence."));
+    assert_eq!(select(&doc, "iframe").len(), 0);
+    // Nothing on the page makes the browser ask another site for anything before a click.
+    for element in select(&doc, "[src], [srcset]") {
+        for attribute in ["src", "srcset"] {
+            let Some(value) = element.value().attr(attribute) else { continue };
+            let own = value.starts_with('/') && !value.starts_with("//") || value.starts_with(&site.base);
+            assert!(own, "{attribute}={value:?} on <{}>", element.value().name());
+        }
+    }
+    assert_eq!(select(&doc, "script[src='/static/embeds.js']").len(), 1);
+    assert_eq!(site.fetch("/static/embeds.js").await.0, 200);
+
+    // Without embeds, no script; feeds keep the bare links.
+    let (_, other) = site.fetch(&format!("/article/{DEFENCE_ARTICLE}")).await;
+    assert!(!other.contains("embeds.js"));
+    let (_, feed) = site.fetch("/feed").await;
+    assert!(feed.contains(youtube) && !feed.contains("data-player"), "{feed}");
+    site.finish().await;
+}
+
 on_each_backend!(listings_archives_and_pagination);
 async fn listings_archives_and_pagination(backend: Backend) {
     let site = TestSite::start_with(backend, "[content]\nper_page = 3\n").await;

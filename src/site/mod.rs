@@ -23,7 +23,7 @@ use crate::comments;
 use crate::comments::model::Counted;
 use crate::content::chrome::{base_context, listing_page_start, listing_total, page_path};
 use crate::content::model::{Article, ArticleKind, ArticleSummary, Category, ListFilter, Neighbours, Page, Tag};
-use crate::content::{markdown, queries, service};
+use crate::content::{embeds, markdown, queries, service};
 use crate::http::page_cache::CachedPage;
 use crate::http::{self, cached, html_page, parse_page, AppError, AppState};
 use crate::theme;
@@ -253,6 +253,7 @@ pub(crate) async fn article_html(
         ArticleKind::Page => vec![article.body_html.clone()],
     };
     let Some(body_html) = pages.get(page.wrapping_sub(1)) else { return Err(AppError::NotFound) };
+    let with_embeds = embeds::placeholders(body_html);
     let page_paths: Vec<String> = if pages.len() > 1 { (1..=pages.len()).map(page_of).collect() } else { Vec::new() };
     let path = page_of(page);
     let template = if article.summary.kind == ArticleKind::Page { "page.html" } else { "article.html" };
@@ -264,7 +265,8 @@ pub(crate) async fn article_html(
         comments => comments,
         ipfs => ipfs,
         featured_srcset => featured_srcset,
-        body_html => Value::from_safe_string(body_html.clone()),
+        embeds => with_embeds.is_some(),
+        body_html => Value::from_safe_string(with_embeds.unwrap_or_else(|| body_html.clone())),
         article => article,
         page => page,
         page_paths => page_paths,

@@ -1,0 +1,161 @@
+//! Privacy-first embeds: a bare link to a YouTube or Vimeo video, an X/Twitter post or a
+//! Mastodon post, alone in its paragraph (as WordPress embeds them), is shown as a click-to-load
+//! placeholder.
+//!
+//! The placeholder is a link to the post with the provider's player URL in `data-player`;
+//! `theme/static/embeds.js` swaps in the player when the reader clicks, so until then the page
+//! makes no request to the provider (no `src` names it), and without JS the link is a link.
+//! Applied to sanitised HTML when an article page is rendered: ammonia strips `data-player`
+//! from what authors write, so only links recognised here get a player.
+
+/// `html` with each bare provider link in a paragraph of its own made a placeholder; `None`
+/// when there is none.
+pub fn placeholders(html: &str) -> Option<String> {
+    let mut out = String::with_capacity(html.len() + 256);
+    let mut rest = html;
+    let mut found = false;
+    while let Some(start) = rest.find("<p>") {
+        let after = &rest[start + "<p>".len()..];
+        let Some(end) = after.find("</p>") else { break };
+        let text = after[..end].trim();
+        let url = text.replace("&amp;", "&");
+        match (text.contains('<'), player(&url)) {
+            (false, Some(player)) => {
+                out.push_str(&rest[..start]);
+                out.push_str(&placeholder(&url, &player));
+                found = true;
+            }
+            _ => out.push_str(&rest[..start + "<p>".len() + end + "</p>".len()]),
+        }
+        rest = &after[end + "</p>".len()..];
+    }
+    out.push_str(rest);
+    found.then_some(out)
+}
+
+/// The provider's name and the URL of its player for a post's URL.
+struct Player {
+    provider: &'static str,
+    url: String,
+}
+
+fn placeholder(url: &str, player: &Player) -> String {
+    let (url, player_url) = (escape(url), escape(&player.url));
+    format!(
+        "<figure class=\"embed embed-{}\" data-player=\"{player_url}\"><a href=\"{url}\" \
+         rel=\"noopener noreferrer\"><span class=\"embed-provider\">{} · load the player from {host}</span> {url}</a>\
+         </figure>",
+        player.provider.to_ascii_lowercase(),
+        player.provider,
+        host = host_of(&player.url),
+    )
+}
+
+/// The player for a YouTube, Vimeo, X/Twitter or Mastodon URL.
+fn player(url: &str) -> Option<Player> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    if rest.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>')) {
+        return None;
+    }
+    let (host, path_and_query) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = host.to_ascii_lowercase();
+    let bare_host = host.trim_start_matches("www.").trim_start_matches("m.");
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let path = path.split('#').next().unwrap_or("").trim_end_matches('/');
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let youtube = |id: &str| {
+        is_token(id)
+            .then(|| Player { provider: "YouTube", url: format!("https://www.youtube-nocookie.com/embed/{id}") })
+    };
+    match (bare_host, segments.as_slice()) {
+        ("youtube.com", ["watch"]) => query.split('&').find_map(|pair| pair.strip_prefix("v=")).and_then(youtube),
+        ("youtube.com", ["shorts" | "embed" | "live", id]) | ("youtu.be", [id]) => youtube(id),
+        ("vimeo.com", [id]) if is_number(id) => {
+            Some(Player { provider: "Vimeo", url: format!("https://player.vimeo.com/video/{id}") })
+        }
+        ("twitter.com" | "x.com", [user, "status", id]) if is_token(user) && is_number(id) => {
+            Some(Player { provider: "X", url: format!("https://platform.twitter.com/embed/Tweet.html?id={id}") })
+        }
+        (_, [user, id]) if user.len() > 1 && user.starts_with('@') && is_token(&user[1..]) && is_number(id) => {
+            let https = url.starts_with("https://") && host.contains('.') && is_host(&host);
+            https.then(|| Player { provider: "Mastodon", url: format!("https://{host}/{user}/{id}/embed") })
+        }
+        _ => None,
+    }
+}
+
+fn is_token(text: &str) -> bool {
+    (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn is_number(text: &str) -> bool {
+    (1..=24).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_host(host: &str) -> bool {
+    host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn player_of(url: &str) -> Option<String> {
+        player(url).map(|p| format!("{} {}", p.provider, p.url))
+    }
+
+    #[test]
+    fn the_providers_links_have_players() {
+        for (url, expected) in [
+            (
+                "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=1",
+                "YouTube https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ",
+            ),
+            ("https://youtu.be/dQw4w9WgXcQ", "YouTube https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"),
+            ("https://m.youtube.com/shorts/abc_DEF-1/", "YouTube https://www.youtube-nocookie.com/embed/abc_DEF-1"),
+            ("https://vimeo.com/76979871", "Vimeo https://player.vimeo.com/video/76979871"),
+            ("https://x.com/nasa/status/1234567890", "X https://platform.twitter.com/embed/Tweet.html?id=1234567890"),
+            ("https://twitter.com/nasa/status/42", "X https://platform.twitter.com/embed/Tweet.html?id=42"),
+            ("https://mastodon.social/@Gargron/109", "Mastodon https://mastodon.social/@Gargron/109/embed"),
+        ] {
+            assert_eq!(player_of(url).as_deref(), Some(expected), "{url}");
+        }
+        for url in [
+            "https://www.youtube.com/watch?v=a\"b",
+            "https://www.youtube.com/channel/x",
+            "https://vimeo.com/about",
+            "https://x.com/nasa",
+            "http://mastodon.social/@Gargron/109",
+            "https://example.org/@Gargron/about",
+            "javascript:alert(1)",
+            "https://example.org/",
+        ] {
+            assert_eq!(player_of(url), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn only_a_link_alone_in_its_paragraph_becomes_a_placeholder() {
+        let html = "<p>Watch https://youtu.be/abc first.</p>\n<p>https://www.youtube.com/watch?v=abc&amp;t=5</p>\n\
+                    <p><a href=\"https://vimeo.com/1\">https://vimeo.com/1</a></p><p>https://example.org/</p>";
+        let out = placeholders(html).expect("one placeholder");
+        assert_eq!(
+            out,
+            "<p>Watch https://youtu.be/abc first.</p>\n<figure class=\"embed embed-youtube\" \
+             data-player=\"https://www.youtube-nocookie.com/embed/abc\"><a href=\"https://www.youtube.com/watch?v=abc&amp;t=5\" \
+             rel=\"noopener noreferrer\"><span class=\"embed-provider\">YouTube · load the player from \
+             www.youtube-nocookie.com</span> https://www.youtube.com/watch?v=abc&amp;t=5</a></figure>\n\
+             <p><a href=\"https://vimeo.com/1\">https://vimeo.com/1</a></p><p>https://example.org/</p>"
+        );
+        assert_eq!(placeholders("<p>No links</p><p>unclosed"), None);
+    }
+}
