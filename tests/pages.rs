@@ -194,6 +194,13 @@ async fn a_bare_provider_link_is_a_click_to_load_embed_that_asks_the_provider_no
         }
     }
     assert_eq!(select(&doc, "script[src='/static/embeds.js']").len(), 1);
+    // The only frames the page may load are the players'.
+    let policy =
+        select(&doc, "meta[http-equiv=Content-Security-Policy]")[0].value().attr("content").unwrap().to_string();
+    assert_eq!(
+        policy,
+        "frame-src https://mastodon.social https://platform.twitter.com https://www.youtube-nocookie.com"
+    );
     assert_eq!(site.fetch("/static/embeds.js").await.0, 200);
 
     // Without embeds, no script; feeds keep the bare links.

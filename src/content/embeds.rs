@@ -6,14 +6,26 @@
 //! `theme/static/embeds.js` swaps in the player when the reader clicks, so until then the page
 //! makes no request to the provider (no `src` names it), and without JS the link is a link.
 //! Applied to sanitised HTML when an article page is rendered: ammonia strips `data-player`
-//! from what authors write, so only links recognised here get a player.
+//! from what authors write, so only links recognised here get a player. The page's
+//! Content-Security-Policy names the players' origins as the only frames it may load.
+
+use std::collections::BTreeSet;
+
+/// An article body with its embeds made placeholders.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WithEmbeds {
+    pub html: String,
+    /// The origins of the players it may load (`https://www.youtube-nocookie.com`), for the
+    /// page's `frame-src`.
+    pub player_origins: Vec<String>,
+}
 
 /// `html` with each bare provider link in a paragraph of its own made a placeholder; `None`
 /// when there is none.
-pub fn placeholders(html: &str) -> Option<String> {
+pub fn placeholders(html: &str) -> Option<WithEmbeds> {
     let mut out = String::with_capacity(html.len() + 256);
     let mut rest = html;
-    let mut found = false;
+    let mut origins = BTreeSet::new();
     while let Some(start) = rest.find("<p>") {
         let after = &rest[start + "<p>".len()..];
         let Some(end) = after.find("</p>") else { break };
@@ -23,14 +35,14 @@ pub fn placeholders(html: &str) -> Option<String> {
             (false, Some(player)) => {
                 out.push_str(&rest[..start]);
                 out.push_str(&placeholder(&url, &player));
-                found = true;
+                origins.insert(format!("https://{}", host_of(&player.url)));
             }
             _ => out.push_str(&rest[..start + "<p>".len() + end + "</p>".len()]),
         }
         rest = &after[end + "</p>".len()..];
     }
     out.push_str(rest);
-    found.then_some(out)
+    (!origins.is_empty()).then(|| WithEmbeds { html: out, player_origins: origins.into_iter().collect() })
 }
 
 /// The provider's name and the URL of its player for a post's URL.
@@ -148,8 +160,9 @@ mod tests {
         let html = "<p>Watch https://youtu.be/abc first.</p>\n<p>https://www.youtube.com/watch?v=abc&amp;t=5</p>\n\
                     <p><a href=\"https://vimeo.com/1\">https://vimeo.com/1</a></p><p>https://example.org/</p>";
         let out = placeholders(html).expect("one placeholder");
+        assert_eq!(out.player_origins, ["https://www.youtube-nocookie.com"]);
         assert_eq!(
-            out,
+            out.html,
             "<p>Watch https://youtu.be/abc first.</p>\n<figure class=\"embed embed-youtube\" \
              data-player=\"https://www.youtube-nocookie.com/embed/abc\"><a href=\"https://www.youtube.com/watch?v=abc&amp;t=5\" \
              rel=\"noopener noreferrer\"><span class=\"embed-provider\">YouTube · load the player from \

@@ -253,7 +253,10 @@ pub(crate) async fn article_html(
         ArticleKind::Page => vec![article.body_html.clone()],
     };
     let Some(body_html) = pages.get(page.wrapping_sub(1)) else { return Err(AppError::NotFound) };
-    let with_embeds = embeds::placeholders(body_html);
+    let (body_html, frame_sources) = match embeds::placeholders(body_html) {
+        Some(with_embeds) => (with_embeds.html, Some(with_embeds.player_origins.join(" "))),
+        None => (body_html.clone(), None),
+    };
     let page_paths: Vec<String> = if pages.len() > 1 { (1..=pages.len()).map(page_of).collect() } else { Vec::new() };
     let path = page_of(page);
     let template = if article.summary.kind == ArticleKind::Page { "page.html" } else { "article.html" };
@@ -265,8 +268,8 @@ pub(crate) async fn article_html(
         comments => comments,
         ipfs => ipfs,
         featured_srcset => featured_srcset,
-        embeds => with_embeds.is_some(),
-        body_html => Value::from_safe_string(with_embeds.unwrap_or_else(|| body_html.clone())),
+        frame_sources => frame_sources,
+        body_html => Value::from_safe_string(body_html),
         article => article,
         page => page,
         page_paths => page_paths,
