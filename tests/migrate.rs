@@ -144,6 +144,9 @@ async fn shortcodes_become_what_wordpress_showed_and_the_rest_is_reported(backen
         format!("<figure class=\"gallery\"><img src=\"{uploads}/boats.jpg\" alt=\"\"><img src=\"{uploads}/nets.jpg\" alt=\"\"></figure>"),
         format!("<video controls=\"\" src=\"{uploads}/tide.mp4\"></video>"),
         format!("<audio controls=\"\" src=\"{uploads}/gulls.mp3\"></audio>"),
+        // The embed's URL, alone on its line, is shown as a click-to-load player.
+        "<figure class=\"embed embed-youtube\" data-player=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ\">"
+            .to_string(),
         "[contact-form-7 id=\"5\" title=\"Tips\"]".to_string(),
         "The harbour master [sic] was not amused.".to_string(),
     ] {

@@ -11,7 +11,7 @@
 //! no `[` before its `]`; `[[name]]` is an escaped, literal tag; an enclosing tag ends at the first
 //! `[/name]`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A converted body and what was left as text.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -26,13 +26,15 @@ pub struct Converted {
 /// the site serves it at.
 pub fn convert<'a>(body: &str, attachment_url: impl Fn(&str) -> Option<&'a str>) -> Converted {
     let mut out = Converted { html: String::with_capacity(body.len()), left_as_text: BTreeMap::new() };
+    let mut next = NextOf { body, found: HashMap::new() };
     let mut rest = body;
     while let Some(start) = rest.find('[') {
         out.html.push_str(&rest[..start]);
         rest = &rest[start..];
         // `[[name]]`: WordPress's escape for a literal tag, kept as it is.
         if rest.starts_with("[[") {
-            let end = rest.find("]]").map_or(2, |i| i + 2);
+            let from = body.len() - rest.len();
+            let end = next.find("]]", from).map_or(2, |at| at - from + 2);
             out.html.push_str(&rest[..end]);
             rest = &rest[end..];
             continue;
@@ -44,7 +46,8 @@ pub fn convert<'a>(body: &str, attachment_url: impl Fn(&str) -> Option<&'a str>)
         };
         let after_tag = &rest[tag.len..];
         let closing = format!("[/{}]", tag.name);
-        let enclosed = (!tag.self_closing).then(|| after_tag.find(&closing)).flatten();
+        let from = body.len() - after_tag.len();
+        let enclosed = (!tag.self_closing).then(|| next.find(&closing, from)).flatten().map(|at| at - from);
         let (content, after) = match enclosed {
             Some(end) => (Some(&after_tag[..end]), &after_tag[end + closing.len()..]),
             None => (None, after_tag),
@@ -92,6 +95,27 @@ pub fn gallery_ids(body: &str) -> Vec<String> {
         }
     }
     ids
+}
+
+/// Where a text next occurs in the body at or after a position. The scan's positions only grow,
+/// so each text's next place is remembered until the scan passes it: a body full of tags that
+/// never close is still read about once per tag name, not once per tag.
+struct NextOf<'b> {
+    body: &'b str,
+    found: HashMap<String, Option<usize>>,
+}
+
+impl NextOf<'_> {
+    fn find(&mut self, needle: &str, from: usize) -> Option<usize> {
+        match self.found.get(needle) {
+            Some(None) => return None,
+            Some(Some(at)) if *at >= from => return Some(*at),
+            _ => {}
+        }
+        let at = self.body[from..].find(needle).map(|i| from + i);
+        self.found.insert(needle.to_string(), at);
+        at
+    }
 }
 
 /// An opening tag: `[name attributes]` or `[name attributes /]`.
@@ -393,5 +417,10 @@ mod tests {
             let out = check(body);
             assert!(out.html.len() <= body.len() + 128, "{body:?} → {:?}", out.html);
         }
+        // Thousands of tags that never close pass through in one reading, not one per tag.
+        let prose = "[sic] [[x [note a=b] ".repeat(20_000);
+        let out = check(&prose);
+        assert_eq!(out.html, prose);
+        assert_eq!(out.left_as_text, left(&[("note", 20_000)]));
     }
 }
