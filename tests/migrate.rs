@@ -145,8 +145,10 @@ async fn shortcodes_become_what_wordpress_showed_and_the_rest_is_reported(backen
         format!("<video controls=\"\" src=\"{uploads}/tide.mp4\"></video>"),
         format!("<audio controls=\"\" src=\"{uploads}/gulls.mp3\"></audio>"),
         // The embed's URL, alone on its line, is shown as a click-to-load player.
-        "<figure class=\"embed embed-youtube\" data-player=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ\">"
+        "<span class=\"embed embed-youtube\" data-player=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ\">"
             .to_string(),
+        // So is the block editor's embed, the link on its own line inside its figure.
+        "data-player=\"https://player.vimeo.com/video/76979871\"".to_string(),
         "[contact-form-7 id=\"5\" title=\"Tips\"]".to_string(),
         "The harbour master [sic] was not amused.".to_string(),
     ] {

@@ -1,5 +1,6 @@
 //! Privacy-first embeds: a bare link to a YouTube or Vimeo video, an X/Twitter post or a
-//! Mastodon post, alone in its paragraph (as WordPress embeds them), is shown as a click-to-load
+//! Mastodon post, alone on its line (as WordPress embeds them: a paragraph of its own, a line of
+//! a paragraph, or the line inside a block editor's embed figure), is shown as a click-to-load
 //! placeholder.
 //!
 //! The placeholder is a link to the post with the provider's player URL in `data-player`;
@@ -11,6 +12,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::content::markdown::tag_len;
+
 /// An article body with its embeds made placeholders.
 #[derive(Debug, PartialEq, Eq)]
 pub struct WithEmbeds {
@@ -20,29 +23,101 @@ pub struct WithEmbeds {
     pub player_origins: Vec<String>,
 }
 
-/// `html` with each bare provider link in a paragraph of its own made a placeholder; `None`
-/// when there is none.
+/// `html` (sanitised) with each bare provider link alone on its line made a placeholder; `None`
+/// when there is none. A line ends at a line break in the text or at a block's edge; links
+/// inside a link, code or preformatted text stay as they are.
 pub fn placeholders(html: &str) -> Option<WithEmbeds> {
     let mut out = String::with_capacity(html.len() + 256);
-    let mut rest = html;
     let mut origins = BTreeSet::new();
-    while let Some(start) = rest.find("<p>") {
-        let after = &rest[start + "<p>".len()..];
-        let Some(end) = after.find("</p>") else { break };
-        let text = after[..end].trim();
-        let url = text.replace("&amp;", "&");
-        match (text.contains('<'), player(&url)) {
-            (false, Some(player)) => {
-                out.push_str(&rest[..start]);
+    // How many `<a>`, `<code>` and `<pre>` the text is inside.
+    let mut n_literal = 0usize;
+    let mut tag_before = "";
+    let mut rest = html;
+    loop {
+        let text_len = rest.find('<').unwrap_or(rest.len());
+        let (text, after) = rest.split_at(text_len);
+        let tag = &after[..tag_len(after)];
+        let name = tag_name(tag);
+        if n_literal == 0 {
+            lines_with_embeds(text, breaks_line(tag_before), breaks_line(name), &mut out, &mut origins);
+        } else {
+            out.push_str(text);
+        }
+        if after.is_empty() {
+            break;
+        }
+        out.push_str(tag);
+        match name {
+            "a" | "code" | "pre" => n_literal += 1,
+            "/a" | "/code" | "/pre" => n_literal = n_literal.saturating_sub(1),
+            _ => {}
+        }
+        tag_before = name;
+        rest = &after[tag.len()..];
+    }
+    (!origins.is_empty()).then(|| WithEmbeds { html: out, player_origins: origins.into_iter().collect() })
+}
+
+/// Writes `text` with each of its lines that is a provider link alone made a placeholder.
+/// `starts_line`, `ends_line`: whether the text's first and last lines begin and end a line.
+fn lines_with_embeds(text: &str, starts_line: bool, ends_line: bool, out: &mut String, origins: &mut BTreeSet<String>) {
+    let n_lines = text.split('\n').count();
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let alone = (i > 0 || starts_line) && (i + 1 < n_lines || ends_line);
+        let url = line.trim().replace("&amp;", "&");
+        match player(&url).filter(|_| alone) {
+            Some(player) => {
                 out.push_str(&placeholder(&url, &player));
                 origins.insert(format!("https://{}", host_of(&player.url)));
             }
-            _ => out.push_str(&rest[..start + "<p>".len() + end + "</p>".len()]),
+            None => out.push_str(line),
         }
-        rest = &after[end + "</p>".len()..];
     }
-    out.push_str(rest);
-    (!origins.is_empty()).then(|| WithEmbeds { html: out, player_origins: origins.into_iter().collect() })
+}
+
+/// `p`, `/p`, `br`… of a tag (`""` for none).
+fn tag_name(tag: &str) -> &str {
+    let inner = tag.strip_prefix('<').unwrap_or("");
+    &inner[..inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '/')).unwrap_or(inner.len())]
+}
+
+/// Whether a tag begins or ends a line of text: a block's edge or a line break (or the body's
+/// start and end).
+fn breaks_line(name: &str) -> bool {
+    const BREAKS: [&str; 28] = [
+        "",
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "ol",
+        "p",
+        "section",
+        "td",
+        "th",
+        "ul",
+    ];
+    BREAKS.contains(&name.trim_start_matches('/'))
 }
 
 /// The provider's name and the URL of its player for a post's URL.
@@ -54,9 +129,9 @@ struct Player {
 fn placeholder(url: &str, player: &Player) -> String {
     let (url, player_url) = (escape(url), escape(&player.url));
     format!(
-        "<figure class=\"embed embed-{}\" data-player=\"{player_url}\"><a href=\"{url}\" \
+        "<span class=\"embed embed-{}\" data-player=\"{player_url}\"><a href=\"{url}\" \
          rel=\"noopener noreferrer\"><span class=\"embed-provider\">{} · load the player from {host}</span> {url}</a>\
-         </figure>",
+         </span>",
         player.provider.to_ascii_lowercase(),
         player.provider,
         host = host_of(&player.url),
@@ -156,19 +231,37 @@ mod tests {
     }
 
     #[test]
-    fn only_a_link_alone_in_its_paragraph_becomes_a_placeholder() {
+    fn only_a_link_alone_on_its_line_becomes_a_placeholder() {
         let html = "<p>Watch https://youtu.be/abc first.</p>\n<p>https://www.youtube.com/watch?v=abc&amp;t=5</p>\n\
                     <p><a href=\"https://vimeo.com/1\">https://vimeo.com/1</a></p><p>https://example.org/</p>";
         let out = placeholders(html).expect("one placeholder");
         assert_eq!(out.player_origins, ["https://www.youtube-nocookie.com"]);
         assert_eq!(
             out.html,
-            "<p>Watch https://youtu.be/abc first.</p>\n<figure class=\"embed embed-youtube\" \
+            "<p>Watch https://youtu.be/abc first.</p>\n<p><span class=\"embed embed-youtube\" \
              data-player=\"https://www.youtube-nocookie.com/embed/abc\"><a href=\"https://www.youtube.com/watch?v=abc&amp;t=5\" \
              rel=\"noopener noreferrer\"><span class=\"embed-provider\">YouTube · load the player from \
-             www.youtube-nocookie.com</span> https://www.youtube.com/watch?v=abc&amp;t=5</a></figure>\n\
+             www.youtube-nocookie.com</span> https://www.youtube.com/watch?v=abc&amp;t=5</a></span></p>\n\
              <p><a href=\"https://vimeo.com/1\">https://vimeo.com/1</a></p><p>https://example.org/</p>"
         );
         assert_eq!(placeholders("<p>No links</p><p>unclosed"), None);
+
+        let players = |html: &str| -> Vec<String> {
+            let Some(out) = placeholders(html) else { return Vec::new() };
+            out.html.split("data-player=\"").skip(1).map(|p| p[..p.find('"').unwrap()].to_string()).collect()
+        };
+        let vimeo = "https://player.vimeo.com/video/1";
+        // The block editor's embed, a line of a paragraph, a line after a break.
+        assert_eq!(players("<figure class=\"alignnone\"><div>\nhttps://vimeo.com/1\n</div></figure>"), [vimeo]);
+        assert_eq!(players("<p>Look:\nhttps://vimeo.com/1\nNice.</p>"), [vimeo]);
+        assert_eq!(players("<p>See <em>this</em>\nhttps://vimeo.com/1<br>https://vimeo.com/1</p>"), [vimeo, vimeo]);
+        // Not alone on its line, in a link, or in code.
+        assert!(
+            players("<p>See <em>this</em> https://vimeo.com/1</p><p>https://vimeo.com/1 <em>now</em></p>").is_empty()
+        );
+        assert!(players("<p><a href=\"/x\">\nhttps://vimeo.com/1\n</a></p>").is_empty());
+        assert!(
+            players("<pre><code>https://vimeo.com/1\n</code></pre><p><code>https://vimeo.com/1</code></p>").is_empty()
+        );
     }
 }

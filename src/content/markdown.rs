@@ -130,15 +130,21 @@ fn text_of_clean_html(html: &str) -> String {
     while let Some(tag) = rest.find('<') {
         text.push_str(&rest[..tag]);
         text.push(' ');
-        let mut in_quotes = false;
-        let end = rest[tag..].find(|c: char| {
-            in_quotes ^= c == '"';
-            c == '>' && !in_quotes
-        });
-        rest = end.map_or("", |end| &rest[tag + end + 1..]);
+        rest = &rest[tag + tag_len(&rest[tag..])..];
     }
     text.push_str(rest);
     text.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", "\u{a0}").replace("&amp;", "&")
+}
+
+/// The length of the tag `clean_html` starts with, through its `>` (all of it if unclosed);
+/// a `>` inside a quoted attribute value is not the end.
+pub(crate) fn tag_len(clean_html: &str) -> usize {
+    let mut in_quotes = false;
+    let end = clean_html.find(|c: char| {
+        in_quotes ^= c == '"';
+        c == '>' && !in_quotes
+    });
+    end.map_or(clean_html.len(), |end| end + 1)
 }
 
 fn options() -> Options {

@@ -177,15 +177,15 @@ try {
       await open(desktop, wide);
       await desktop.waitForLoadState("networkidle");
       if (outside.length) fail(`before the click the page asked ${outside.join(", ")}`);
-      const placeholder = desktop.locator("figure.embed a");
+      const placeholder = desktop.locator(".embed a");
       if ((await placeholder.count()) !== 1) fail(`${wide} has ${await placeholder.count()} embed placeholders`);
       await placeholder.click();
-      const frame = desktop.locator("figure.embed iframe");
+      const frame = desktop.locator(".embed iframe");
       await frame.waitFor();
       const src = await frame.getAttribute("src");
       if (src !== "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ") fail(`the player is ${src}`);
       if (!desktop.url().endsWith(wide)) fail(`clicking the placeholder left the page for ${desktop.url()}`);
-      await desktop.frameLocator("figure.embed iframe").locator("text=player").waitFor();
+      await desktop.frameLocator(".embed iframe").locator("text=player").waitFor();
       if (!outside.every((url) => url.startsWith("https://www.youtube-nocookie.com/"))) {
         fail(`after the click the page asked ${outside.join(", ")}`);
       }

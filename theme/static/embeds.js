@@ -2,12 +2,12 @@
 // data attribute, so nothing is fetched from the provider until the reader clicks the link;
 // then the player replaces the placeholder. Without JS the link simply opens the post.
 document.addEventListener("click", (event) => {
-  const link = event.target instanceof Element ? event.target.closest("figure.embed[data-player] > a") : null;
+  const link = event.target instanceof Element ? event.target.closest(".embed[data-player] > a") : null;
   if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-  const figure = link.parentElement;
+  const placeholder = link.parentElement;
   let player;
   try {
-    player = new URL(figure.dataset.player);
+    player = new URL(placeholder.dataset.player);
   } catch {
     return;
   }
@@ -20,7 +20,7 @@ document.addEventListener("click", (event) => {
   frame.allowFullscreen = true;
   frame.referrerPolicy = "strict-origin-when-cross-origin";
   frame.loading = "eager";
-  figure.classList.add("embed-loaded");
-  figure.replaceChildren(frame);
+  placeholder.classList.add("embed-loaded");
+  placeholder.replaceChildren(frame);
   frame.focus();
 });
