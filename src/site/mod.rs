@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/page/{page}", get(home))
         .route("/article/{slug}", get(article))
-        .route("/article/{slug}/page/{page}", get(article_page))
+        .route("/article/{slug}/page/{page}", get(article_part))
         .route("/category/{slug}", get(category))
         .route("/category/{slug}/page/{page}", get(category))
         .route("/tag/{slug}", get(tag))
@@ -151,7 +151,7 @@ async fn article(
 
 /// `/article/{slug}/page/{page}`: a further page of a post split by `<!--nextpage-->`. Its
 /// first page is the post's own URL, where `/page/1` answers with a 301.
-async fn article_page(
+async fn article_part(
     State(state): State<AppState>,
     Path((slug, page)): Path<(String, String)>,
     uri: OriginalUri,
