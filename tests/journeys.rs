@@ -20,10 +20,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 const EDITOR: &str = "journey-editor";
 const PASSWORD: &str = "a long enough editor password";
 /// An article whose content is wider than a phone: an unbroken title, a long link, a table of
-/// many columns and a long line of code.
+/// many columns and a long line of code; and, as an imported WordPress post has them, a video
+/// embedded by its bare link and a figure floated beside the text.
 const WIDE_TITLE: &str = "Supercalifragilisticexpialidociousharbourauthorityannouncementsfortheentireweek";
 const WIDE_BODY: &str = "Read the whole report at \
 https://council.example.org/documents/2026/harbour-authority/annual-report-with-appendices-and-tables.pdf\n\n\
+https://www.youtube.com/watch?v=dQw4w9WgXcQ\n\n\
+<figure class=\"wp-caption alignleft\"><figcaption>Tide tables, north quay</figcaption></figure>\n\n\
 | Quarter | Arrivals | Departures | Cargo tonnes | Passengers | Fuel sold | Pilots | Tugs | Berths | Notes |\n\
 |---|---|---|---|---|---|---|---|---|---|\n\
 | First | 1,204 | 1,198 | 2,340,000 | 310,000 | 12,000,000 | 44 | 12 | 31 | Winter storms closed the outer harbour |\n\
@@ -150,7 +153,7 @@ async fn journeys(backend: Backend) {
         eprintln!("the server's last log lines:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
     }
     assert!(status.success(), "a journey failed (its FAIL line is above); done: {journeys:?}");
-    let all = ["reading", "ipfs", "subscription", "editor", "ipfs-offline", "unsubscribe", "comment"];
+    let all = ["reading", "wordpress", "ipfs", "subscription", "editor", "ipfs-offline", "unsubscribe", "comment"];
     let ran = |name: &str| journeys.iter().any(|j| j.starts_with(&format!("{name} ")));
     assert!(all.into_iter().all(ran), "every journey ran: {journeys:?}");
     eprintln!("{backend:?}: journeys {journeys:?} in {:.1}s", started.elapsed().as_secs_f64());

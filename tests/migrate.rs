@@ -149,6 +149,56 @@ async fn the_awkward_export_arrives_whole_and_a_rerun_changes_nothing(backend: B
     site.finish().await;
 }
 
+on_each_backend!(shortcodes_become_what_wordpress_showed_and_the_rest_is_reported);
+async fn shortcodes_become_what_wordpress_showed_and_the_rest_is_reported(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let report = wordpress::import_file(&site.db, limits(), &fixture("shortcodes.xml"), Media::default(), |_| {})
+        .await
+        .expect("import");
+    assert!(report.failed.is_empty(), "{backend:?}: {:?}", report.failed);
+    assert_eq!((report.posts_created, report.tally(Kind::Attachment).in_file), (1, 2), "{report:?}");
+    // The plugin's form is left as text and reported; prose in brackets is not.
+    assert_eq!(report.shortcodes_left.iter().collect::<Vec<_>>(), [(&"contact-form-7".to_string(), &1)]);
+    let left: Vec<String> = report.warnings_of(WarningKind::ShortcodesLeft).map(|w| w.detail.clone()).collect();
+    assert!(left.iter().any(|w| w.contains("shortcodes left as text: [contact-form-7] ×1")), "{report:?}");
+
+    let article = queries::reading::find_by_slug(&site.db, "harbour-day").await.expect("article");
+    assert!(
+        article.body_md.contains("\nhttps://www.youtube.com/watch?v=dQw4w9WgXcQ\n"),
+        "the embed is its URL on a line of its own: {}",
+        article.body_md
+    );
+    let (status, page) = site.fetch("/article/harbour-day").await;
+    assert_eq!(status, 200);
+    let uploads = "https://old.example/wp-content/uploads/2021/05";
+    for shown in [
+        format!("<figure class=\"wp-caption alignleft\"><img src=\"{uploads}/boats.jpg\" alt=\"Boats\" width=\"300\" height=\"200\"><figcaption>Boats at dawn</figcaption></figure>"),
+        // The gallery's attachments come after the post in the export; the one missing is left out.
+        format!("<figure class=\"gallery\"><img src=\"{uploads}/boats.jpg\" alt=\"\"><img src=\"{uploads}/nets.jpg\" alt=\"\"></figure>"),
+        format!("<video controls=\"\" src=\"{uploads}/tide.mp4\"></video>"),
+        format!("<audio controls=\"\" src=\"{uploads}/gulls.mp3\"></audio>"),
+        // The embed's URL, alone on its line, is shown as a click-to-load player.
+        "<span class=\"embed embed-youtube\" data-player=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ\">"
+            .to_string(),
+        // So is the block editor's embed, the link on its own line inside its figure.
+        "data-player=\"https://player.vimeo.com/video/76979871\"".to_string(),
+        "[contact-form-7 id=\"5\" title=\"Tips\"]".to_string(),
+        "The harbour master [sic] was not amused.".to_string(),
+    ] {
+        assert!(page.contains(&shown), "{backend:?}: {shown} in {page}");
+    }
+    assert!(!page.contains("[caption") && !page.contains("[gallery") && !page.contains("[video"), "{page}");
+
+    // A second run converts the same body again: the article is updated, not changed.
+    let rerun = wordpress::import_file(&site.db, limits(), &fixture("shortcodes.xml"), Media::default(), |_| {})
+        .await
+        .expect("re-import");
+    assert_eq!((rerun.posts_created, rerun.posts_updated), (0, 1), "{rerun:?}");
+    let again = queries::reading::find_by_slug(&site.db, "harbour-day").await.expect("article");
+    assert_eq!(again.body_md, article.body_md);
+    site.finish().await;
+}
+
 on_each_backend!(malformed_xml_is_reported_with_line_and_column_and_what_came_before_stays);
 async fn malformed_xml_is_reported_with_line_and_column_and_what_came_before_stays(backend: Backend) {
     let site = TestSite::start(backend).await;

@@ -91,6 +91,124 @@ async fn markdown_extensions_render_and_scripts_do_not(backend: Backend) {
     site.finish().await;
 }
 
+on_each_backend!(the_text_before_more_is_the_excerpt_of_listings_feeds_and_the_meta_description);
+async fn the_text_before_more_is_the_excerpt_of_listings_feeds_and_the_meta_description(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let body = "<p>Gulls took the <em>whole</em> catch.</p>\n\n<!--more-->\n\nZebulon the quaymaster replied.\n";
+    let file = common::write_file(site.dir.path(), "body.md", body);
+    let out = site.cli(&["post", "new", "--title", "Gulls", "--file", file.to_str().unwrap(), "--publish"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let slug = common::stdout(&out).split_whitespace().nth(1).expect("the CLI prints the status and slug").to_string();
+    site.settle().await;
+
+    let (_, html) = site.fetch(&format!("/article/{slug}")).await;
+    let doc = Html::parse_document(&html);
+    let description = select(&doc, "meta[name=description]")[0].value().attr("content").unwrap().to_string();
+    assert_eq!(description, "Gulls took the whole catch.");
+    assert!(text_of(&doc, "article .body").contains("Zebulon the quaymaster replied."), "the article shows it all");
+
+    let (_, home) = site.fetch("/").await;
+    assert!(home.contains("Gulls took the whole catch.") && !home.contains("Zebulon"), "{home}");
+    let (_, feed) = site.fetch("/feed").await;
+    assert!(feed.contains("<description>Gulls took the whole catch.</description>"), "{feed}");
+    site.finish().await;
+}
+
+on_each_backend!(an_article_split_by_nextpage_is_shown_page_by_page_and_feeds_keep_it_whole);
+async fn an_article_split_by_nextpage_is_shown_page_by_page_and_feeds_keep_it_whole(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let body =
+        "Part one, the quay.\n\n<!--nextpage-->\n\nPart two, the nets.\n\n<!--nextpage-->\n\nPart three, the gulls.\n";
+    let file = common::write_file(site.dir.path(), "body.md", body);
+    let out = site.cli(&["post", "new", "--title", "In parts", "--file", file.to_str().unwrap(), "--publish"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let slug = common::stdout(&out).split_whitespace().nth(1).expect("the CLI prints the status and slug").to_string();
+    site.settle().await;
+    let first = format!("/article/{slug}");
+    let second = format!("/article/{slug}/page/2");
+    let third = format!("/article/{slug}/page/3");
+
+    let parts = ["Part one, the quay.", "Part two, the nets.", "Part three, the gulls."];
+    for (n, (path, prev, next)) in
+        [(&first, None, Some(&second)), (&second, Some(&first), Some(&third)), (&third, Some(&second), None)]
+            .into_iter()
+            .enumerate()
+    {
+        let (status, html) = site.fetch(path).await;
+        assert_eq!(status, 200, "{path}");
+        let doc = Html::parse_document(&html);
+        let body = text_of(&doc, "article .body");
+        for (i, part) in parts.iter().enumerate() {
+            assert_eq!(body.contains(part), i == n, "{path}: {part} in {body}");
+        }
+        let href = |css: &str| select(&doc, css).first().and_then(|e| e.value().attr("href")).map(str::to_string);
+        assert_eq!(href("link[rel=prev]").as_ref(), prev, "{path}");
+        assert_eq!(href("link[rel=next]").as_ref(), next, "{path}");
+        assert_eq!(href(".article-pages a[rel=prev]").as_ref(), prev, "{path}");
+        assert_eq!(href(".article-pages a[rel=next]").as_ref(), next, "{path}");
+        let numbers: String = text_of(&doc, ".article-pages").split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(numbers, "Page 1 2 3");
+        assert_eq!(text_of(&doc, ".article-pages [aria-current=page]"), (n + 1).to_string());
+    }
+    assert_eq!(site.fetch(&format!("/article/{slug}/page/4")).await.0, 404);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client.get(format!("{}/article/{slug}/page/1", site.base)).send().await.unwrap();
+    assert_eq!(response.status(), 301);
+    assert_eq!(response.headers()["location"], first.as_str());
+
+    // The feed carries the whole text.
+    let (_, feed) = site.fetch("/feed").await;
+    assert!(parts.iter().all(|part| feed.contains(part)), "{feed}");
+    site.finish().await;
+}
+
+on_each_backend!(a_bare_provider_link_is_a_click_to_load_embed_that_asks_the_provider_nothing);
+async fn a_bare_provider_link_is_a_click_to_load_embed_that_asks_the_provider_nothing(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let youtube = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+    let mastodon = "https://mastodon.social/@Gargron/109";
+    let tweet = "https://x.com/nasa/status/1234567890";
+    let body =
+        format!("Before.\n\n{youtube}\n\n{mastodon}\n\n{tweet}\n\nSee https://vimeo.com/76979871 in a sentence.\n");
+    let file = common::write_file(site.dir.path(), "body.md", &body);
+    let out = site.cli(&["post", "new", "--title", "Embeds", "--file", file.to_str().unwrap(), "--publish"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let slug = common::stdout(&out).split_whitespace().nth(1).expect("the CLI prints the status and slug").to_string();
+    site.settle().await;
+
+    let (_, html) = site.fetch(&format!("/article/{slug}")).await;
+    let doc = Html::parse_document(&html);
+    let links: Vec<&str> =
+        select(&doc, "article .body .embed[data-player] > a").iter().filter_map(|a| a.value().attr("href")).collect();
+    assert_eq!(links, [youtube, mastodon, tweet], "each bare link is a plain link inside its placeholder");
+    assert!(text_of(&doc, "article .body").contains("See https://vimeo.com/76979871 in a sentence."));
+    assert_eq!(select(&doc, "iframe").len(), 0);
+    // Nothing on the page makes the browser ask another site for anything before a click.
+    for element in select(&doc, "[src], [srcset]") {
+        for attribute in ["src", "srcset"] {
+            let Some(value) = element.value().attr(attribute) else { continue };
+            let own = value.starts_with('/') && !value.starts_with("//") || value.starts_with(&site.base);
+            assert!(own, "{attribute}={value:?} on <{}>", element.value().name());
+        }
+    }
+    assert_eq!(select(&doc, "script[src='/static/embeds.js']").len(), 1);
+    // The only frames the page may load are the players'.
+    let policy =
+        select(&doc, "meta[http-equiv=Content-Security-Policy]")[0].value().attr("content").unwrap().to_string();
+    assert_eq!(
+        policy,
+        "frame-src https://mastodon.social https://platform.twitter.com https://www.youtube-nocookie.com"
+    );
+    assert_eq!(site.fetch("/static/embeds.js").await.0, 200);
+
+    // Without embeds, no script; feeds keep the bare links.
+    let (_, other) = site.fetch(&format!("/article/{DEFENCE_ARTICLE}")).await;
+    assert!(!other.contains("embeds.js"));
+    let (_, feed) = site.fetch("/feed").await;
+    assert!(feed.contains(youtube) && !feed.contains("data-player"), "{feed}");
+    site.finish().await;
+}
+
 on_each_backend!(listings_archives_and_pagination);
 async fn listings_archives_and_pagination(backend: Backend) {
     let site = TestSite::start_with(backend, "[content]\nper_page = 3\n").await;

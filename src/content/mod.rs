@@ -5,6 +5,7 @@
 //! - `service`: validation and publishing decisions; every write is one transaction.
 //! - `queries`: the SQL.
 //! - `markdown`: Markdown → sanitised HTML.
+//! - `embeds`: bare YouTube, Vimeo, X and Mastodon links → click-to-load placeholders.
 //! - `chrome`: what every public page shares (navigation, canonical URL, sidebar slots); the
 //!   pages themselves are composed in `site`.
 //! - `feeds`: the machine-readable views.
@@ -17,6 +18,7 @@
 pub mod admin;
 pub mod api;
 pub mod chrome;
+pub mod embeds;
 pub mod feeds;
 pub mod import;
 pub mod jobs;

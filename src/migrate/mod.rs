@@ -2,12 +2,14 @@
 //! become.
 //!
 //! `wxr` reads a WordPress export as a stream, `wordpress` turns it into content through the
-//! content and comments services (and media through `fetch` into the library), `queries` holds the SQL (import keys, imported comments with their
+//! content and comments services (with `shortcodes` converting the bodies' shortcodes, and media
+//! through `fetch` into the library), `queries` holds the SQL (import keys, imported comments with their
 //! original times); the redirects table is `content`'s.
 
 pub mod export;
 pub mod fetch;
 pub mod queries;
+pub mod shortcodes;
 pub mod static_pages;
 pub mod static_site;
 pub mod wordpress;

@@ -171,6 +171,7 @@ impl Snapshot {
             (minijinja::Value::UNDEFINED, None)
         };
         Ok(Some(ArticleExtras {
+            page: 1,
             neighbours: self.neighbours(&article.summary),
             comments,
             ipfs: self.bundles.get(&id).map(|cid| crate::ipfs::routes::links_to(state, cid, &article.summary.slug)),

@@ -6,7 +6,9 @@
 //! and separates paragraphs at blank lines as WordPress's `wpautop` does, so the page looks as it
 //! did, ammonia sanitises it when it is rendered, and an export back to WordPress gives the same
 //! HTML. A conversion would lose whatever Markdown cannot say (tables with attributes, figures,
-//! embeds) and could not be undone.
+//! embeds) and could not be undone. Shortcodes, which only WordPress's plugins understand, are
+//! the exception: `shortcodes` turns captions, galleries, embeds, video and audio into the HTML
+//! WordPress would have shown, and the others are reported.
 //!
 //! Every item is imported on its own: a bad one is reported with its line and the rest goes on.
 //! What WordPress allows and OpenVoice does not (a password, more than 30 tags, a login that is
@@ -14,7 +16,7 @@
 //! Re-running the import updates what it imported before (keyed by the WXR post and comment ids
 //! in `import_keys`) instead of duplicating it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ use crate::content::service::{self, reading, ContentLimits, Draft, Publish, Save
 use crate::media::service::Upload;
 use crate::migrate::fetch::{FetchLimits, Fetcher};
 use crate::migrate::queries;
+use crate::migrate::shortcodes;
 use crate::migrate::wxr::{self, Node, WxrReader};
 use crate::store::{self, ContentChange, Db, DbError};
 
@@ -128,6 +131,7 @@ pub enum WarningKind {
     MediaKeptRemote,
     FeaturedImageMissing,
     TextRepaired,
+    ShortcodesLeft,
 }
 
 impl WarningKind {
@@ -146,6 +150,7 @@ impl WarningKind {
             WarningKind::MediaKeptRemote => "media kept at their old URLs",
             WarningKind::FeaturedImageMissing => "featured images not in the file",
             WarningKind::TextRepaired => "text with invalid UTF-8 (replaced by U+FFFD)",
+            WarningKind::ShortcodesLeft => "posts with shortcodes no conversion exists for (left as text)",
         }
     }
 }
@@ -190,9 +195,11 @@ pub struct Report {
     pub posts_updated: usize,
     pub redirects: usize,
     /// `why → how many`, for things skipped on purpose (revisions, menu items, trash…).
-    pub skipped: std::collections::BTreeMap<String, usize>,
+    pub skipped: BTreeMap<String, usize>,
     pub failed: Vec<Failure>,
     pub warnings: Vec<Warning>,
+    /// Shortcode name → how many were left as text in the bodies (no conversion for them).
+    pub shortcodes_left: BTreeMap<String, usize>,
 }
 
 impl Report {
@@ -273,6 +280,7 @@ pub async fn import(
         category_slugs: HashMap::new(),
         attachments: HashMap::new(),
         thumbnails: Vec::new(),
+        waiting_for_attachments: Vec::new(),
         authors: HashMap::new(),
     };
     let mut reader = WxrReader::new(input);
@@ -291,6 +299,9 @@ pub async fn import(
     };
     progress(reader.bytes_read());
     importer.finish_categories().await?;
+    for item in std::mem::take(&mut importer.waiting_for_attachments) {
+        importer.import_item(item).await;
+    }
     importer.finish_thumbnails().await?;
     if let Err(err) = outcome {
         importer.report.fail(None, None, err.to_string());
@@ -319,6 +330,9 @@ struct Importer<'a> {
     attachments: HashMap<String, String>,
     /// `(article id, attachment post id, line)` to resolve once every attachment has been read.
     thumbnails: Vec<(i64, String, u64)>,
+    /// Posts whose galleries name attachments not read yet (WordPress exports an upload after
+    /// the post it was uploaded to), imported once every attachment has been read.
+    waiting_for_attachments: Vec<wxr::Item>,
     /// Login → the username the content service resolves (`None`: the author failed).
     authors: HashMap<String, Option<String>>,
 }
@@ -349,17 +363,25 @@ impl Importer<'_> {
             }
             Node::Item(item) => {
                 self.finish_categories().await?;
-                let line = item.line;
-                let kind = Kind::of_item(&item.post_type);
-                if let Some(kind) = kind {
-                    self.report.found(kind);
-                }
-                if let Err(message) = self.item(*item).await {
-                    self.report.fail(kind, Some(line), message);
+                let waits = shortcodes::gallery_ids(&item.content).iter().any(|id| !self.attachments.contains_key(id));
+                if waits && item.post_type != "attachment" {
+                    self.waiting_for_attachments.push(*item);
+                } else {
+                    self.import_item(*item).await;
                 }
             }
         }
         Ok(())
+    }
+
+    async fn import_item(&mut self, item: wxr::Item) {
+        let (line, kind) = (item.line, Kind::of_item(&item.post_type));
+        if let Some(kind) = kind {
+            self.report.found(kind);
+        }
+        if let Err(message) = self.item(item).await {
+            self.report.fail(kind, Some(line), message);
+        }
     }
 
     /// Makes (or finds, on a re-run) the account of a WXR author, and remembers which username
@@ -710,10 +732,19 @@ impl Importer<'_> {
         let excerpt = decode_entities(item.excerpt.trim());
         let excerpt = excerpt.trim();
         let excerpt = (!excerpt.is_empty()).then(|| excerpt.chars().take(service::MAX_EXCERPT_CHARS).collect());
-        let body_md = self.rewrite_media(&item.content);
+        let body =
+            shortcodes::convert(&self.rewrite_media(&item.content), |id| self.attachments.get(id).map(String::as_str));
+        if !body.left_as_text.is_empty() {
+            let names: Vec<String> = body.left_as_text.iter().map(|(name, n)| format!("[{name}] ×{n}")).collect();
+            let detail = format!("{:?}: shortcodes left as text: {}", short(&title), names.join(", "));
+            self.report.warn(WarningKind::ShortcodesLeft, Some(item.line), detail);
+            for (name, n) in body.left_as_text {
+                *self.report.shortcodes_left.entry(name).or_default() += n;
+            }
+        }
         let body_md = match self.fetching {
-            Some(_) => self.fetch_body_images(body_md, &author, item.line).await,
-            None => body_md,
+            Some(_) => self.fetch_body_images(body.html, &author, item.line).await,
+            None => body.html,
         };
         let draft = Draft {
             kind,

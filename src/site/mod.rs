@@ -23,7 +23,7 @@ use crate::comments;
 use crate::comments::model::Counted;
 use crate::content::chrome::{base_context, listing_page_start, listing_total, page_path};
 use crate::content::model::{Article, ArticleKind, ArticleSummary, Category, ListFilter, Neighbours, Page, Tag};
-use crate::content::{queries, service};
+use crate::content::{embeds, markdown, queries, service};
 use crate::http::page_cache::CachedPage;
 use crate::http::{self, cached, html_page, parse_page, AppError, AppState};
 use crate::theme;
@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/page/{page}", get(home))
         .route("/article/{slug}", get(article))
+        .route("/article/{slug}/page/{page}", get(article_part))
         .route("/category/{slug}", get(category))
         .route("/category/{slug}/page/{page}", get(category))
         .route("/tag/{slug}", get(tag))
@@ -156,6 +157,23 @@ async fn article(
     comments::routes::article_page(&state, &key, &headers, |view| post_page(&state, &slug, view)).await
 }
 
+/// `/article/{slug}/page/{page}`: a further page of a post split by `<!--nextpage-->`. Its
+/// first page is the post's own URL, where `/page/1` answers with a 301.
+async fn article_part(
+    State(state): State<AppState>,
+    Path((slug, page)): Path<(String, String)>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let page = match parse_page(Some(&page)) {
+        Ok(1) => return moved(ArticleKind::Post.path(&slug)),
+        Ok(page) => page as usize,
+        Err(err) => return err.into_response(),
+    };
+    let key = cache_key(&uri);
+    comments::routes::article_page(&state, &key, &headers, |view| post_part(&state, &slug, page, view)).await
+}
+
 /// A published post with its comments as `view` shows them (also comment pages and replies):
 /// the `comments::routes::PostPage` the comment routes render with.
 pub fn post_page<'a>(
@@ -163,12 +181,22 @@ pub fn post_page<'a>(
     slug: &'a str,
     view: comments::routes::View,
 ) -> BoxFuture<'a, Result<CachedPage, AppError>> {
+    post_part(state, slug, 1, view)
+}
+
+/// Page `page` of a published post (see [`post_page`]).
+fn post_part<'a>(
+    state: &'a AppState,
+    slug: &'a str,
+    page: usize,
+    view: comments::routes::View,
+) -> BoxFuture<'a, Result<CachedPage, AppError>> {
     Box::pin(async move {
         let article = service::reading::find_public(&state.db, slug).await?;
         if article.summary.kind != ArticleKind::Post {
             return Err(AppError::NotFound);
         }
-        render_article(state, article, &view).await
+        render_article(state, article, &view, page).await
     })
 }
 
@@ -184,7 +212,7 @@ async fn standing_page(
         if article.summary.kind != ArticleKind::Page {
             return Err(AppError::NotFound);
         }
-        render_article(&state, article, &comments::routes::View::default()).await
+        render_article(&state, article, &comments::routes::View::default(), 1).await
     })
     .await
 }
@@ -193,8 +221,10 @@ async fn render_article(
     state: &AppState,
     article: Article,
     comments_view: &comments::routes::View,
+    page: usize,
 ) -> Result<CachedPage, AppError> {
     let extras = ArticleExtras {
+        page,
         neighbours: queries::reading::neighbours(&state.db, &article.summary).await?,
         comments: comments::routes::context(state, &article, comments_view).await?,
         ipfs: crate::ipfs::routes::article_links(state, article.summary.id, &article.summary.slug).await?,
@@ -206,6 +236,9 @@ async fn render_article(
 /// What an article page shows besides the article itself: read per page by the server, for the
 /// whole site at once by `export static`.
 pub(crate) struct ArticleExtras {
+    /// Which page of a post split by `<!--nextpage-->` (1 for its own URL, and for every
+    /// standing page, which shows its whole text).
+    pub page: usize,
     pub neighbours: Neighbours,
     /// The `comments` value (`comments::routes::context`) and when its newest comment changed.
     pub comments: (Value, Option<i64>),
@@ -220,22 +253,37 @@ pub(crate) async fn article_html(
     extras: ArticleExtras,
 ) -> Result<CachedPage, AppError> {
     let article_id = article.summary.id;
-    let path = article.summary.kind.path(&article.summary.slug);
+    let ArticleExtras { page, neighbours, comments: (comments, comments_changed), ipfs, featured_srcset } = extras;
+    let article_path = article.summary.kind.path(&article.summary.slug);
+    let page_of = |page: usize| if page == 1 { article_path.clone() } else { format!("{article_path}/page/{page}") };
+    let pages = match article.summary.kind {
+        ArticleKind::Post => markdown::pages_of(&article.body_html),
+        ArticleKind::Page => vec![article.body_html.clone()],
+    };
+    let Some(body_html) = pages.get(page.wrapping_sub(1)) else { return Err(AppError::NotFound) };
+    let (body_html, frame_sources) = match embeds::placeholders(body_html) {
+        Some(with_embeds) => (with_embeds.html, Some(with_embeds.player_origins.join(" "))),
+        None => (body_html.clone(), None),
+    };
+    let page_paths: Vec<String> = if pages.len() > 1 { (1..=pages.len()).map(page_of).collect() } else { Vec::new() };
+    let path = page_of(page);
     let template = if article.summary.kind == ArticleKind::Page { "page.html" } else { "article.html" };
     let base = base_context(state, &path, sidebar(state).await).await?;
-    let canonical = format!("{}{}", state.config.base_url(), path);
+    let canonical = format!("{}{}", state.config.base_url(), article_path);
     let image = lead_image(state, &article);
     let json_ld = json_ld(state, &article, &canonical, image.as_deref());
-    let ArticleExtras { neighbours, comments: (comments, comments_changed), ipfs, featured_srcset } = extras;
     let last_modified = Some(article.summary.updated_at.max(comments_changed.unwrap_or(0)));
-    let body_html = crate::media::service::with_image_sizes(&state.db, &article.body_html).await?;
+    let body_html = crate::media::service::with_image_sizes(&state.db, &body_html).await?;
     let ctx = context! { ..base, ..context! {
         comments => comments,
         ipfs => ipfs,
         featured_srcset => featured_srcset,
         image => image,
-        article => article,
+        frame_sources => frame_sources,
         body_html => Value::from_safe_string(body_html),
+        article => article,
+        page => page,
+        page_paths => page_paths,
         neighbours => neighbours,
         json_ld => Value::from_safe_string(json_ld),
     }};

@@ -6,7 +6,9 @@
 //
 // WIDE_ARTICLE is the path of an article wider than a phone (long words and links, a table).
 //
-// The journeys: reading (no page wider than the screen), Download IPFS (the downloaded file
+// The journeys: reading (no page wider than the screen), an imported WordPress post's layout (a
+// click-to-load embed that asks its provider nothing before the click, a floated figure stacked
+// on a phone), Download IPFS (the downloaded file
 // checked by the independent verifier), subscribing (confirm from the real mail, manage, then
 // the mail provider's one-click unsubscribe), commenting (held, approved in the desk, visible),
 // the editor's (log in, write, upload, schedule, publish), and the illustrated article's IPFS
@@ -157,6 +159,45 @@ try {
     }
     // Prices come from the replayed CoinGecko: charts drawn, no "unavailable".
     if ((await phone.locator(".price-card").count()) === 0) fail("no prices on /prices");
+  });
+
+  // ---- What an imported WordPress post shows: an embedded video that asks the provider for
+  // nothing until the reader clicks, and a figure floated beside the text, stacked on a phone.
+  await timed("wordpress", async () => {
+    const outside = [];
+    const watch = (request) => {
+      if (!request.url().startsWith(base) && !request.url().startsWith("data:")) outside.push(request.url());
+    };
+    desktop.on("request", watch);
+    // The provider is played by a stub, so the test needs no network.
+    await desktop.route("https://www.youtube-nocookie.com/**", (route) =>
+      route.fulfill({ contentType: "text/html", body: "<!doctype html><title>player</title><p>player" }),
+    );
+    try {
+      await open(desktop, wide);
+      await desktop.waitForLoadState("networkidle");
+      if (outside.length) fail(`before the click the page asked ${outside.join(", ")}`);
+      const placeholder = desktop.locator(".embed a");
+      if ((await placeholder.count()) !== 1) fail(`${wide} has ${await placeholder.count()} embed placeholders`);
+      await placeholder.click();
+      const frame = desktop.locator(".embed iframe");
+      await frame.waitFor();
+      const src = await frame.getAttribute("src");
+      if (src !== "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ") fail(`the player is ${src}`);
+      if (!desktop.url().endsWith(wide)) fail(`clicking the placeholder left the page for ${desktop.url()}`);
+      await desktop.frameLocator(".embed iframe").locator("text=player").waitFor();
+      if (!outside.every((url) => url.startsWith("https://www.youtube-nocookie.com/"))) {
+        fail(`after the click the page asked ${outside.join(", ")}`);
+      }
+      const float = (page) => page.$eval(".body .alignleft", (figure) => getComputedStyle(figure).float);
+      if ((await float(desktop)) !== "left") fail(`the alignleft figure floats ${await float(desktop)} on a desktop`);
+      await open(phone, wide);
+      await fits(phone, `${wide} with its embed`);
+      if ((await float(phone)) !== "none") fail(`the alignleft figure floats ${await float(phone)} on a phone`);
+    } finally {
+      desktop.off("request", watch);
+      await desktop.unroute("https://www.youtube-nocookie.com/**");
+    }
   });
 
   // ---- Download IPFS: the file a reader gets is the object the page names. ------------------

@@ -156,7 +156,7 @@ fn check_text(limits: ContentLimits, input: &TextInput<'_>) -> Result<Checked, V
     let rendered = markdown::render(input.body_md);
     let excerpt = match input.excerpt.map(str::trim) {
         Some(e) if !e.is_empty() => e.to_string(),
-        _ => markdown::excerpt_of(&rendered.text, 40),
+        _ => rendered.derived_excerpt(MAX_EXCERPT_CHARS),
     };
     Ok(Checked { title: title.to_string(), tag_slugs, rendered, excerpt })
 }
