@@ -209,6 +209,74 @@ async fn a_bare_provider_link_is_a_click_to_load_embed_that_asks_the_provider_no
     site.finish().await;
 }
 
+/// A local stand-in for providers' oEmbed endpoints (oembed.com's JSON): YouTube's answers
+/// with a title and author, Vimeo's fails; counts what it is asked.
+async fn oembed_provider() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let app = axum::Router::new()
+        .route(
+            "/youtube/oembed",
+            axum::routing::get(move |query: axum::extract::Query<std::collections::HashMap<String, String>>| {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    assert_eq!(query.get("format").map(String::as_str), Some("json"));
+                    assert!(query.get("url").is_some_and(|u| u.starts_with("https://www.youtube.com/watch")));
+                    axum::Json(serde_json::json!({
+                        "type": "video", "version": "1.0", "title": "Harbour <b>tides</b> explained",
+                        "author_name": "Port Authority", "provider_name": "YouTube",
+                        "html": "<iframe src=\"https://www.youtube.com/embed/x\"></iframe>",
+                        "thumbnail_url": "https://i.ytimg.com/vi/x/hqdefault.jpg",
+                    }))
+                }
+            }),
+        )
+        .route("/vimeo/oembed", axum::routing::get(|| async { (axum::http::StatusCode::BAD_GATEWAY, "down") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, asked)
+}
+
+on_each_backend!(a_configured_oembed_endpoint_titles_the_placeholder_and_is_asked_once);
+/// With `content.oembed_endpoints`, the server asks the provider for the post's title and author
+/// and shows them on the placeholder (escaped); the reader's page still names no other site,
+/// and the answer is kept, so a page rendered again asks nothing. A provider that fails leaves
+/// its placeholder as it was.
+async fn a_configured_oembed_endpoint_titles_the_placeholder_and_is_asked_once(backend: Backend) {
+    let (provider, asked) = oembed_provider().await;
+    let config = format!(
+        "[content.oembed_endpoints]\nYouTube = \"{provider}/youtube/oembed\"\nVimeo = \"{provider}/vimeo/oembed\"\n"
+    );
+    let site = TestSite::start_with(backend, &config).await;
+    let body = "Watch:\n\nhttps://www.youtube.com/watch?v=dQw4w9WgXcQ\n\nhttps://vimeo.com/76979871\n";
+    let file = common::write_file(site.dir.path(), "body.md", body);
+    let out = site.cli(&["post", "new", "--title", "Tides", "--file", file.to_str().unwrap(), "--publish"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    site.settle().await;
+
+    let (_, html) = site.fetch("/article/tides").await;
+    let doc = Html::parse_document(&html);
+    assert_eq!(text_of(&doc, ".embed-youtube .embed-title"), "Harbour <b>tides</b> explained", "as text");
+    assert_eq!(text_of(&doc, ".embed-youtube .embed-author"), "Port Authority");
+    assert!(select(&doc, ".embed-vimeo .embed-title").is_empty(), "the failed provider: no title");
+    assert_eq!(select(&doc, ".embed-vimeo[data-player]").len(), 1, "and still a placeholder");
+    assert_eq!(select(&doc, "iframe").len() + select(&doc, "img[src*='ytimg']").len(), 0, "no player, no thumbnail");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // Rendered again (the cache dropped by an edit): the kept answer, nobody asked.
+    let out = site.cli(&["post", "edit", "tides", "--file", file.to_str().unwrap(), "--title", "Tides again"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    site.settle().await;
+    let (_, html) = site.fetch("/article/tides").await;
+    assert!(html.contains("Tides again") && html.contains("Port Authority"), "{html}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1, "kept for a week");
+    site.finish().await;
+}
+
 on_each_backend!(listings_archives_and_pagination);
 async fn listings_archives_and_pagination(backend: Backend) {
     let site = TestSite::start_with(backend, "[content]\nper_page = 3\n").await;

@@ -100,7 +100,15 @@ pub struct ContentConfig {
     /// 500 articles, the dearest page a reader can ask for.
     pub search_burst: u32,
     pub search_per_minute: u32,
+    /// oEmbed endpoints by provider (`YouTube`, `Vimeo`, `X`, `Mastodon`): the server asks them
+    /// for the title and author of an embedded link, shown on its click-to-load placeholder.
+    /// Empty by default: then the site asks nobody.
+    pub oembed_endpoints: BTreeMap<String, String>,
 }
+
+/// The providers whose links are shown as click-to-load embeds (`content::embeds`), by the names
+/// `content.oembed_endpoints` is keyed by.
+pub const EMBED_PROVIDERS: [&str; 4] = ["YouTube", "Vimeo", "X", "Mastodon"];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -160,7 +168,13 @@ impl Default for HttpConfig {
 
 impl Default for ContentConfig {
     fn default() -> Self {
-        ContentConfig { per_page: 10, max_article_bytes: 1024 * 1024, search_burst: 20, search_per_minute: 60 }
+        ContentConfig {
+            per_page: 10,
+            max_article_bytes: 1024 * 1024,
+            search_burst: 20,
+            search_per_minute: 60,
+            oembed_endpoints: BTreeMap::new(),
+        }
     }
 }
 
@@ -245,6 +259,16 @@ impl Config {
         check_range("content.max_article_bytes", self.content.max_article_bytes as u64, 1024, 64 << 20)?;
         check_range("content.search_burst", self.content.search_burst, 1, 1_000_000_000)?;
         check_range("content.search_per_minute", self.content.search_per_minute, 1, 1_000_000_000)?;
+        for (provider, endpoint) in &self.content.oembed_endpoints {
+            if !EMBED_PROVIDERS.contains(&provider.as_str()) {
+                let known = EMBED_PROVIDERS.join(", ");
+                bail!("key `content.oembed_endpoints.{provider}`: unknown provider, expected one of {known}");
+            }
+            let url = reqwest::Url::parse(endpoint).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+            if url.is_none() {
+                bail!("key `content.oembed_endpoints.{provider}`: invalid value {endpoint:?}, expected an http(s) URL");
+            }
+        }
         check_range("http.max_body_bytes", self.http.max_body_bytes as u64, 1024, 1 << 30)?;
         check_range("http.max_concurrency", self.http.max_concurrency as u64, 1, 1_000_000)?;
         check_range("http.other_articles_lag_secs", self.http.other_articles_lag_secs, 0, 3600)?;
@@ -479,6 +503,12 @@ mod tests {
 
         let err = load(Some("[content]\nper_page = 0\n"), &[]).unwrap_err().to_string();
         assert!(err.contains("content.per_page") && err.contains("from 1 to 100"), "{err}");
+
+        let err = load(Some("[content.oembed_endpoints]\nYoutube = \"https://www.youtube.com/oembed\"\n"), &[]);
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains("content.oembed_endpoints.Youtube") && err.contains("YouTube, Vimeo"), "{err}");
+        let err = load(Some("[content.oembed_endpoints]\nVimeo = \"ftp://vimeo.com\"\n"), &[]).unwrap_err().to_string();
+        assert!(err.contains("content.oembed_endpoints.Vimeo") && err.contains("http(s) URL"), "{err}");
 
         let err = load(Some("[http]\nmax_body_bytes = \"big\"\n"), &[]).unwrap_err().to_string();
         assert!(err.contains("http.max_body_bytes"), "{err}");

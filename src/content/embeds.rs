@@ -9,8 +9,11 @@
 //! Applied to sanitised HTML when an article page is rendered: ammonia strips `data-player`
 //! from what authors write, so only links recognised here get a player. The page's
 //! Content-Security-Policy names the players' origins as the only frames it may load.
+//!
+//! Where the operator configured an oEmbed endpoint for a provider, the placeholder also shows
+//! the post's title and author ([`Card`]), which the server asked for (`content::oembed`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::content::markdown::tag_len;
 
@@ -21,14 +24,24 @@ pub struct WithEmbeds {
     /// The origins of the players it may load (`https://www.youtube-nocookie.com`), for the
     /// page's `frame-src`.
     pub player_origins: Vec<String>,
+    /// Each embedded link with its provider (a name of `config::EMBED_PROVIDERS`).
+    pub links: Vec<(String, &'static str)>,
 }
 
-/// `html` (sanitised) with each bare provider link alone on its line made a placeholder; `None`
-/// when there is none. A line ends at a line break in the text or at a block's edge; links
-/// inside a link, code or preformatted text stay as they are.
-pub fn placeholders(html: &str) -> Option<WithEmbeds> {
+/// What an oEmbed provider says of a post, shown on its placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub title: String,
+    pub author_name: String,
+}
+
+/// `html` (sanitised) with each bare provider link alone on its line made a placeholder, with
+/// its card from `cards` (by URL) when there is one; `None` when there is no such link. A line
+/// ends at a line break in the text or at a block's edge; links inside a link, code or
+/// preformatted text stay as they are.
+pub fn placeholders(html: &str, cards: &HashMap<String, Card>) -> Option<WithEmbeds> {
     let mut out = String::with_capacity(html.len() + 256);
-    let mut origins = BTreeSet::new();
+    let mut found = Found { origins: BTreeSet::new(), links: Vec::new(), cards };
     // How many `<a>`, `<code>` and `<pre>` the text is inside.
     let mut n_literal = 0usize;
     let mut tag_before = "";
@@ -39,7 +52,7 @@ pub fn placeholders(html: &str) -> Option<WithEmbeds> {
         let tag = &after[..tag_len(after)];
         let name = tag_name(tag);
         if n_literal == 0 {
-            lines_with_embeds(text, breaks_line(tag_before), breaks_line(name), &mut out, &mut origins);
+            lines_with_embeds(text, breaks_line(tag_before), breaks_line(name), &mut out, &mut found);
         } else {
             out.push_str(text);
         }
@@ -55,12 +68,20 @@ pub fn placeholders(html: &str) -> Option<WithEmbeds> {
         tag_before = name;
         rest = &after[tag.len()..];
     }
-    (!origins.is_empty()).then(|| WithEmbeds { html: out, player_origins: origins.into_iter().collect() })
+    let Found { origins, links, .. } = found;
+    (!origins.is_empty()).then(|| WithEmbeds { html: out, player_origins: origins.into_iter().collect(), links })
+}
+
+/// What the scan has found so far, and the cards it shows.
+struct Found<'a> {
+    origins: BTreeSet<String>,
+    links: Vec<(String, &'static str)>,
+    cards: &'a HashMap<String, Card>,
 }
 
 /// Writes `text` with each of its lines that is a provider link alone made a placeholder.
 /// `starts_line`, `ends_line`: whether the text's first and last lines begin and end a line.
-fn lines_with_embeds(text: &str, starts_line: bool, ends_line: bool, out: &mut String, origins: &mut BTreeSet<String>) {
+fn lines_with_embeds(text: &str, starts_line: bool, ends_line: bool, out: &mut String, found: &mut Found<'_>) {
     let n_lines = text.split('\n').count();
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
@@ -70,8 +91,9 @@ fn lines_with_embeds(text: &str, starts_line: bool, ends_line: bool, out: &mut S
         let url = line.trim().replace("&amp;", "&");
         match player(&url).filter(|_| alone) {
             Some(player) => {
-                out.push_str(&placeholder(&url, &player));
-                origins.insert(format!("https://{}", host_of(&player.url)));
+                out.push_str(&placeholder(&url, &player, found.cards.get(&url)));
+                found.origins.insert(format!("https://{}", host_of(&player.url)));
+                found.links.push((url, player.provider));
             }
             None => out.push_str(line),
         }
@@ -126,11 +148,24 @@ struct Player {
     url: String,
 }
 
-fn placeholder(url: &str, player: &Player) -> String {
+fn placeholder(url: &str, player: &Player, card: Option<&Card>) -> String {
     let (url, player_url) = (escape(url), escape(&player.url));
+    let card = match card {
+        Some(Card { title, author_name }) if author_name.is_empty() => {
+            format!("<span class=\"embed-title\">{}</span> ", escape(title))
+        }
+        Some(Card { title, author_name }) => {
+            format!(
+                "<span class=\"embed-title\">{}</span> <span class=\"embed-author\">{}</span> ",
+                escape(title),
+                escape(author_name)
+            )
+        }
+        None => String::new(),
+    };
     format!(
         "<span class=\"embed embed-{}\" data-player=\"{player_url}\"><a href=\"{url}\" \
-         rel=\"noopener noreferrer\"><span class=\"embed-provider\">{} · load the player from {host}</span> {url}</a>\
+         rel=\"noopener noreferrer\">{card}<span class=\"embed-provider\">{} · load the player from {host}</span> {url}</a>\
          </span>",
         player.provider.to_ascii_lowercase(),
         player.provider,
@@ -234,7 +269,7 @@ mod tests {
     fn only_a_link_alone_on_its_line_becomes_a_placeholder() {
         let html = "<p>Watch https://youtu.be/abc first.</p>\n<p>https://www.youtube.com/watch?v=abc&amp;t=5</p>\n\
                     <p><a href=\"https://vimeo.com/1\">https://vimeo.com/1</a></p><p>https://example.org/</p>";
-        let out = placeholders(html).expect("one placeholder");
+        let out = placeholders(html, &HashMap::new()).expect("one placeholder");
         assert_eq!(out.player_origins, ["https://www.youtube-nocookie.com"]);
         assert_eq!(
             out.html,
@@ -244,10 +279,10 @@ mod tests {
              www.youtube-nocookie.com</span> https://www.youtube.com/watch?v=abc&amp;t=5</a></span></p>\n\
              <p><a href=\"https://vimeo.com/1\">https://vimeo.com/1</a></p><p>https://example.org/</p>"
         );
-        assert_eq!(placeholders("<p>No links</p><p>unclosed"), None);
+        assert_eq!(placeholders("<p>No links</p><p>unclosed", &HashMap::new()), None);
 
         let players = |html: &str| -> Vec<String> {
-            let Some(out) = placeholders(html) else { return Vec::new() };
+            let Some(out) = placeholders(html, &HashMap::new()) else { return Vec::new() };
             out.html.split("data-player=\"").skip(1).map(|p| p[..p.find('"').unwrap()].to_string()).collect()
         };
         let vimeo = "https://player.vimeo.com/video/1";
@@ -263,5 +298,20 @@ mod tests {
         assert!(
             players("<pre><code>https://vimeo.com/1\n</code></pre><p><code>https://vimeo.com/1</code></p>").is_empty()
         );
+    }
+
+    #[test]
+    fn a_card_shows_its_title_and_author_escaped_and_every_provider_is_configurable() {
+        let url = "https://vimeo.com/1";
+        let card = Card { title: "Tides <live>".into(), author_name: "Harbour & Co".into() };
+        let cards = HashMap::from([(url.to_string(), card)]);
+        let out = placeholders(&format!("<p>{url}</p>"), &cards).expect("a placeholder");
+        assert!(out.html.contains("<span class=\"embed-title\">Tides &lt;live&gt;</span>"), "{}", out.html);
+        assert!(out.html.contains("<span class=\"embed-author\">Harbour &amp; Co</span>"), "{}", out.html);
+        assert_eq!(out.links, [(url.to_string(), "Vimeo")]);
+        for url in ["https://youtu.be/a", "https://vimeo.com/1", "https://x.com/a/status/1", "https://m.example/@a/1"] {
+            let provider = player(url).expect(url).provider;
+            assert!(crate::config::EMBED_PROVIDERS.contains(&provider), "{provider}");
+        }
     }
 }

@@ -24,5 +24,6 @@ pub mod import;
 pub mod jobs;
 pub mod markdown;
 pub mod model;
+pub mod oembed;
 pub mod queries;
 pub mod service;

@@ -6,9 +6,10 @@
 //! chrome (`content::chrome`). `export static` renders through the same functions
 //! (`article_html`, `listing_html`).
 
-use axum::extract::rejection::QueryRejection;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, OriginalUri, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -261,8 +262,17 @@ pub(crate) async fn article_html(
         ArticleKind::Page => vec![article.body_html.clone()],
     };
     let Some(body_html) = pages.get(page.wrapping_sub(1)) else { return Err(AppError::NotFound) };
-    let (body_html, frame_sources) = match embeds::placeholders(body_html) {
-        Some(with_embeds) => (with_embeds.html, Some(with_embeds.player_origins.join(" "))),
+    let no_cards = HashMap::new();
+    let (body_html, frame_sources) = match embeds::placeholders(body_html, &no_cards) {
+        Some(with_embeds) => {
+            let endpoints = &state.config.content.oembed_endpoints;
+            let cards = crate::content::oembed::cards(&state.db, endpoints, &with_embeds.links).await?;
+            let with_embeds = match cards.is_empty() {
+                true => with_embeds,
+                false => embeds::placeholders(body_html, &cards).unwrap_or(with_embeds),
+            };
+            (with_embeds.html, Some(with_embeds.player_origins.join(" ")))
+        }
         None => (body_html.clone(), None),
     };
     let page_paths: Vec<String> = if pages.len() > 1 { (1..=pages.len()).map(page_of).collect() } else { Vec::new() };

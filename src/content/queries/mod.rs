@@ -10,6 +10,7 @@ use sqlx::FromRow;
 use crate::content::model::*;
 use crate::store::{Db, DbResult};
 
+pub mod oembed;
 pub mod reading;
 pub mod revisions;
 pub mod terms;
