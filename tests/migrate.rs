@@ -446,6 +446,15 @@ async fn fetch_attachments_brings_the_old_sites_media_into_the_library(backend: 
     assert_eq!(openvoice::media::service::list(&site.db, 1).await.unwrap().1, 1);
     let (status, _) = site.fetch(&copy).await;
     assert_eq!(status, 200);
+    // On the page, the copy is shown as any library image is: with its size and lazily.
+    site.settle().await;
+    let (_, page) = site.fetch("/article/harbour-pictures").await;
+    let body = page.split_once("<div class=\"body\">").expect("the article's text").1;
+    let shown = body.split("<img ").find(|tag| tag.contains(&format!("src=\"{copy}\""))).expect("the copy in the text");
+    assert!(
+        shown.contains(" width=\"") && shown.contains(" height=\"") && shown.contains("loading=\"lazy\""),
+        "{shown}"
+    );
     site.finish().await;
 }
 
