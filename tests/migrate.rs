@@ -156,7 +156,7 @@ async fn shortcodes_become_what_wordpress_showed_and_the_rest_is_reported(backen
         .await
         .expect("import");
     assert!(report.failed.is_empty(), "{backend:?}: {:?}", report.failed);
-    assert_eq!((report.posts_created, report.tally(Kind::Attachment).in_file), (1, 2), "{report:?}");
+    assert_eq!((report.posts_created, report.tally(Kind::Attachment).in_file), (2, 2), "{report:?}");
     // The plugin's form is left as text and reported; prose in brackets is not.
     assert_eq!(report.shortcodes_left.iter().collect::<Vec<_>>(), [(&"contact-form-7".to_string(), &1)]);
     let left: Vec<String> = report.warnings_of(WarningKind::ShortcodesLeft).map(|w| w.detail.clone()).collect();
@@ -189,11 +189,25 @@ async fn shortcodes_become_what_wordpress_showed_and_the_rest_is_reported(backen
     }
     assert!(!page.contains("[caption") && !page.contains("[gallery") && !page.contains("[video"), "{page}");
 
+    // The teaser before `<!--more-->` is the excerpt; `<!--nextpage-->` makes pages; `big` and
+    // `address` stay.
+    site.settle().await;
+    let (_, home) = site.fetch("/").await;
+    let teaser = home.split("tide-tables\">Tide tables</a>").nth(1).and_then(|card| card.split("</article>").next());
+    let teaser = teaser.expect("the card on the home page");
+    assert!(teaser.contains("High water at six") && !teaser.contains("Spring tides"), "{teaser}");
+    let (_, first) = site.fetch("/article/tide-tables").await;
+    assert!(first.contains("<big>Spring tides</big>") && first.contains("<address>Harbour Office, Quay 1</address>"));
+    assert!(!first.contains("neap tides") && first.contains("/article/tide-tables/page/2"), "{first}");
+    let (status, second) = site.fetch("/article/tide-tables/page/2").await;
+    assert_eq!(status, 200);
+    assert!(second.contains("The second page: neap tides.") && !second.contains("Spring tides"), "{second}");
+
     // A second run converts the same body again: the article is updated, not changed.
     let rerun = wordpress::import_file(&site.db, limits(), &fixture("shortcodes.xml"), Media::default(), |_| {})
         .await
         .expect("re-import");
-    assert_eq!((rerun.posts_created, rerun.posts_updated), (0, 1), "{rerun:?}");
+    assert_eq!((rerun.posts_created, rerun.posts_updated), (0, 2), "{rerun:?}");
     let again = queries::reading::find_by_slug(&site.db, "harbour-day").await.expect("article");
     assert_eq!(again.body_md, article.body_md);
     site.finish().await;
