@@ -107,15 +107,23 @@ pub async fn categories_of(db: &Db, article_id: i64) -> DbResult<Vec<Category>> 
     Ok(rows.into_iter().map(|(id, slug, name, description)| Category { id, slug, name, description }).collect())
 }
 
+/// Lead stories read to choose the newest few from: far more than any newsroom pins.
+const MOST_LEADS: i64 = 1000;
+
 /// The lead stories: published posts pinned as sticky, newest first, of a category or of all.
 pub async fn lead_stories(db: &Db, category_id: Option<i64>, limit: i64) -> DbResult<Vec<ArticleSummary>> {
     let in_category = match category_id {
-        Some(_) => " AND a.id IN (SELECT article_id FROM article_categories WHERE category_id = $2)",
+        Some(_) => " AND EXISTS (SELECT 1 FROM article_categories ac WHERE ac.article_id = a.id AND ac.category_id = $2)",
         None => "",
     };
+    // The few lead stories drive the join: walking the articles newest first and probing
+    // `lead_stories` for each cost 8 ms at 100k articles. A subquery with a LIMIT is read first
+    // by both planners (neither folds it into the join), and `CROSS JOIN` keeps SQLite's order.
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_FROM} JOIN lead_stories l ON l.article_id = a.id \
-         WHERE a.kind = 'post' AND a.status = 'published'{in_category} ORDER BY a.published_at DESC, a.id DESC LIMIT $1"
+        "SELECT {SUMMARY_COLUMNS} FROM (SELECT article_id FROM lead_stories LIMIT {MOST_LEADS}) l \
+         CROSS JOIN {SUMMARY_FROM} \
+         WHERE a.id = l.article_id AND a.kind = 'post' AND a.status = 'published'{in_category} \
+         ORDER BY a.published_at DESC, a.id DESC LIMIT $1"
     );
     let mut query = sqlx::query_as(&sql).bind(limit);
     if let Some(id) = category_id {
