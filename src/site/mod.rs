@@ -153,6 +153,9 @@ async fn article(
     uri: OriginalUri,
     headers: HeaderMap,
 ) -> Response {
+    if http::wants_activity_json(&headers) {
+        return crate::activitypub::routes::article(&state, &slug).await;
+    }
     let key = cache_key(&uri);
     // Cached for anonymous readers; rendered afresh for a reader with comment cookies.
     comments::routes::article_page(&state, &key, &headers, |view| post_page(&state, &slug, view)).await
