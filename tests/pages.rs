@@ -982,3 +982,31 @@ async fn the_outbox_and_nodeinfo_count_published_posts_only(backend: Backend) {
     assert_eq!(nodeinfo["usage"]["localPosts"], published);
     site.finish().await;
 }
+
+on_each_backend!(the_actor_is_named_by_the_configuration);
+async fn the_actor_is_named_by_the_configuration(backend: Backend) {
+    let config = "[site]\nbase_url = \"https://News.Example:443/\"\n[activitypub]\nusername = \"desk\"\n";
+    let site = TestSite::start_with(backend, config).await;
+    let webfinger = |resource: &str| {
+        let request = site.client.get(format!("{}/.well-known/webfinger", site.base)).query(&[("resource", resource)]);
+        async move { request.send().await.unwrap() }
+    };
+    // The scheme's default port is no part of the host; hosts compare case-insensitively.
+    let found = webfinger("acct:desk@news.example").await;
+    assert_eq!(found.status(), 200);
+    let jrd: serde_json::Value = found.json().await.unwrap();
+    assert_eq!(jrd["subject"], "acct:desk@news.example");
+    assert_eq!(jrd["links"][0]["href"], "https://News.Example:443/activitypub/actor", "URLs are base_url as given");
+    assert_eq!(webfinger("acct:news@news.example").await.status(), 404, "the default name is not the actor's");
+    assert_eq!(webfinger("acct:desk@news.example:443").await.status(), 404);
+    let actor = activity(&site, "/activitypub/actor").await;
+    assert_eq!(actor["preferredUsername"], "desk");
+    site.finish().await;
+
+    // A name Mastodon would not take stops the start, naming the key.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("openvoice.toml"), "[activitypub]\nusername = \"The Desk\"\n").unwrap();
+    let overrides = openvoice::config::Overrides::default();
+    let err = openvoice::config::Config::load(dir.path(), &overrides).expect_err("an invalid username");
+    assert!(format!("{err:#}").contains("activitypub.username"), "{err:#}");
+}
