@@ -859,7 +859,9 @@ on_each_backend!(an_article_is_an_activitypub_object_and_a_page_at_one_url);
 async fn an_article_is_an_activitypub_object_and_a_page_at_one_url(backend: Backend) {
     use openvoice::content::service::Publish;
     let site = TestSite::start(backend).await;
-    let slug = save(&site, draft("Harbour Tolls Rise", &["Tollbooths", "Public Money"], Publish::Now)).await;
+    let mut with_image = draft("Harbour Tolls Rise", &["Tollbooths", "Public Money"], Publish::Now);
+    with_image.featured_image = Some("/static/uploads/2026/12/harbour.jpg".into());
+    let slug = save(&site, with_image).await;
     let path = format!("/article/{slug}");
     let url = format!("{}{path}", site.base);
     let is_html = |headers: &reqwest::header::HeaderMap, body: &str| {
@@ -880,6 +882,9 @@ async fn an_article_is_an_activitypub_object_and_a_page_at_one_url(backend: Back
         assert_eq!(object["to"][0], "https://www.w3.org/ns/activitystreams#Public");
         assert_eq!(object["cc"][0], format!("{}/activitypub/followers", site.base));
         assert!(object["published"].as_str().unwrap().ends_with('Z'), "{body}");
+        assert_eq!(object["attachment"][0]["type"], "Image");
+        assert_eq!(object["attachment"][0]["mediaType"], "image/jpeg");
+        assert_eq!(object["attachment"][0]["url"], format!("{}/static/uploads/2026/12/harbour.jpg", site.base));
         let tags: Vec<(&str, &str, &str)> = object["tag"]
             .as_array()
             .unwrap()

@@ -192,7 +192,13 @@ fn article_object(config: &Config, article: &Article) -> Value {
     let attachment: Vec<Value> = article
         .featured_image
         .iter()
-        .map(|image| json!({ "type": "Image", "url": urls.absolute(image), "name": summary.title }))
+        .map(|image| {
+            let mut attachment = json!({ "type": "Image", "url": urls.absolute(image), "name": summary.title });
+            if let Some(media_type) = image_media_type(image) {
+                attachment["mediaType"] = json!(media_type);
+            }
+            attachment
+        })
         .collect();
     json!({
         "id": url,
@@ -269,6 +275,19 @@ pub fn empty_collection(config: &Config, path: &str) -> Value {
         "totalItems": 0,
         "orderedItems": [],
     })
+}
+
+/// The media type of an image named `path`, by its extension (what the media library stores).
+fn image_media_type(path: &str) -> Option<&'static str> {
+    let extension = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    match extension.as_str() {
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "png" => Some("image/png"),
+        "gif" => Some("image/gif"),
+        "webp" => Some("image/webp"),
+        "avif" => Some("image/avif"),
+        _ => None,
+    }
 }
 
 fn time(unix: i64) -> Option<String> {
