@@ -16,9 +16,13 @@ use axum::Router;
 use serde_json::Value;
 
 use super::service::{self, Resource};
+use crate::content::chrome::{listing_page_start, listing_total};
 use crate::content::model::{ArticleKind, ListFilter};
 use crate::content::service::{reading, ContentError};
 use crate::http::{parse_page, AppError, AppState};
+
+/// The outbox's path, also its key among the listings' memoised totals and page starts.
+const OUTBOX: &str = "/activitypub/outbox";
 
 /// What ActivityPub documents are served as.
 pub const ACTIVITY_JSON: &str = "application/activity+json";
@@ -29,7 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/nodeinfo", get(nodeinfo_links))
         .route("/nodeinfo/2.1", get(nodeinfo))
         .route("/activitypub/actor", get(actor))
-        .route("/activitypub/outbox", get(outbox))
+        .route(OUTBOX, get(outbox))
         .route("/activitypub/followers", get(followers))
         .route("/activitypub/featured", get(featured))
 }
@@ -64,7 +68,7 @@ async fn nodeinfo_links(State(state): State<AppState>) -> Response {
 }
 
 async fn nodeinfo(State(state): State<AppState>) -> Result<Response, JsonError> {
-    let local_posts = reading::count(&state.db, ListFilter::All).await?;
+    let local_posts = listing_total(&state, OUTBOX, ListFilter::All).await?;
     let document = service::nodeinfo(&state.settings.config(), local_posts);
     Ok(json(&document, "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.1#\""))
 }
@@ -78,12 +82,15 @@ async fn actor(State(state): State<AppState>) -> Result<Response, JsonError> {
 async fn outbox(State(state): State<AppState>, params: Params) -> Result<Response, JsonError> {
     let Query(params) = params.map_err(bad_query)?;
     let config = state.settings.config();
-    let total = reading::count(&state.db, ListFilter::All).await?;
+    // Counted, and its deep pages' starts found, once per listings epoch, as the home page's are.
+    let total = listing_total(&state, OUTBOX, ListFilter::All).await?;
     let Some(page) = params.get("page") else {
         return Ok(json(&service::outbox(&config, total), ACTIVITY_JSON));
     };
     let page = parse_page(Some(page.as_str()))?;
-    let listing = reading::list_page(&state.db, ListFilter::All, total, page, service::OUTBOX_PAGE_SIZE, None).await?;
+    let per_page = service::OUTBOX_PAGE_SIZE;
+    let start = listing_page_start(&state, OUTBOX, ListFilter::All, total, page, per_page).await?;
+    let listing = reading::list_page(&state.db, ListFilter::All, total, page, per_page, start).await?;
     let mut articles = Vec::with_capacity(listing.items.len());
     for summary in &listing.items {
         articles.push(reading::find_by_id(&state.db, summary.id).await?);
