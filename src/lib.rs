@@ -16,6 +16,8 @@
 //! - `media`: the media library: uploaded images, checked, re-encoded, stored by CID.
 //! - `settings`: site settings changed in the admin, laid over the configuration on every node.
 //! - `migrate`: WordPress import and export, redirects from old URLs.
+//! - `activitypub`: the fediverse's read side: the site actor, WebFinger, NodeInfo, articles as
+//!   ActivityStreams objects.
 //! - `analytics`: private page-view counts (counted in memory by `http::page_views`, written in
 //!   batches) and the desk's Analytics screen.
 //! - `backup`: `openvoice backup` and `restore`: a consistent copy of the whole site, checked.
@@ -26,6 +28,7 @@
 //! See ARCHITECTURE.md for the invariants.
 
 pub mod accounts;
+pub mod activitypub;
 pub mod admin;
 pub mod analytics;
 pub mod api;

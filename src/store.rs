@@ -377,6 +377,12 @@ pub fn numbered_rows(template: &str, rows: usize, first: usize) -> String {
     sql
 }
 
+/// The site secret `name`, if some node has created it: for secrets costly to make
+/// ([`site_secret`] takes a fresh value every call).
+pub async fn find_site_secret(db: &Db, name: &str) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM site_secrets WHERE name = $1").bind(name).fetch_optional(&db.pool).await?)
+}
+
 /// The site secret called `name`, created with `fresh` by whichever node asks first.
 pub async fn site_secret(db: &Db, name: &str, fresh: &str) -> DbResult<String> {
     let kept = sqlx::query_scalar("SELECT value FROM site_secrets WHERE name = $1").bind(name).fetch_optional(&db.pool);

@@ -722,3 +722,296 @@ async fn a_write_drops_only_the_cached_pages_that_show_it(backend: Backend) {
     assert!(site.fetch(watched).await.1.contains("Retitled"), "{backend:?}: rendered again after the lag");
     site.finish().await;
 }
+
+// ActivityPub, the read side (issue 17): WebFinger, the actor, NodeInfo, articles as objects.
+
+const ACTIVITY_JSON: &str = "application/activity+json";
+const LD_JSON: &str = "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
+const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8";
+
+/// `site.base` without its scheme: the host of the site's `acct:` names.
+fn host_of(site: &TestSite) -> String {
+    site.base.trim_start_matches("http://").to_string()
+}
+
+/// GET `path` with `accept`: status, the response's headers and its body.
+async fn get_accepting(site: &TestSite, path: &str, accept: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let response = site.client.get(format!("{}{path}", site.base)).header("accept", accept).send().await.unwrap();
+    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+    (status, headers, response.text().await.unwrap())
+}
+
+async fn activity(site: &TestSite, path: &str) -> serde_json::Value {
+    let (status, headers, body) = get_accepting(site, path, ACTIVITY_JSON).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    assert_eq!(headers["content-type"], ACTIVITY_JSON, "{path}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+fn draft(
+    title: &str,
+    tags: &[&str],
+    publish: openvoice::content::service::Publish,
+) -> openvoice::content::service::Draft {
+    openvoice::content::service::Draft {
+        kind: openvoice::content::model::ArticleKind::Post,
+        title: title.into(),
+        slug: None,
+        excerpt: Some("What it is about.".into()),
+        body_md: "The **news** itself.".into(),
+        author: "admin".into(),
+        category: Some("Economy".into()),
+        further_categories: Vec::new(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        featured_image: None,
+        publish,
+        sticky: false,
+    }
+}
+
+async fn save(site: &TestSite, draft: openvoice::content::service::Draft) -> String {
+    use openvoice::content::service::{drafts, ContentLimits, Terms};
+    let limits = ContentLimits { max_article_bytes: 1 << 20 };
+    let saved = drafts::create(&site.db, limits, draft, Terms::CreateMissing).await.expect("saving");
+    site.settle().await;
+    saved.slug().to_string()
+}
+
+on_each_backend!(webfinger_finds_the_site_actor_and_nobody_else);
+async fn webfinger_finds_the_site_actor_and_nobody_else(backend: Backend) {
+    let site = TestSite::start(backend).await;
+    let host = host_of(&site);
+    let actor_url = format!("{}/activitypub/actor", site.base);
+    for resource in [format!("acct:news@{host}"), format!("acct:NEWS@{}", host.to_uppercase()), actor_url.clone()] {
+        let response =
+            site.client.get(format!("{}/.well-known/webfinger", site.base)).query(&[("resource", &resource)]);
+        let response = response.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{resource}");
+        assert_eq!(response.headers()["content-type"], "application/jrd+json");
+        assert_eq!(response.headers()["access-control-allow-origin"], "*");
+        let jrd: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(jrd["subject"], format!("acct:news@{host}"));
+        let links = jrd["links"].as_array().unwrap();
+        let self_link = links.iter().find(|l| l["rel"] == "self").expect("a self link");
+        assert_eq!(self_link["type"], ACTIVITY_JSON);
+        assert_eq!(self_link["href"], actor_url);
+        let profile = links.iter().find(|l| l["rel"] == "http://webfinger.net/rel/profile-page").expect("profile");
+        assert_eq!(profile["href"], format!("{}/", site.base));
+    }
+    // The round trip: the self link is the actor.
+    let actor = activity(&site, "/activitypub/actor").await;
+    assert_eq!(actor["id"], actor_url);
+    assert_eq!(actor["type"], "Service");
+    assert_eq!(actor["preferredUsername"], "news");
+    assert_eq!(actor["name"], site.config.site.title);
+    let context = actor["@context"].as_array().unwrap();
+    assert!(context.contains(&"https://www.w3.org/ns/activitystreams".into()), "{context:?}");
+    assert!(context.contains(&"https://w3id.org/security/v1".into()), "{context:?}");
+    for (field, path) in
+        [("inbox", "inbox"), ("outbox", "outbox"), ("followers", "followers"), ("featured", "featured")]
+    {
+        assert_eq!(actor[field], format!("{}/activitypub/{path}", site.base), "{field}");
+    }
+    assert_eq!(actor["publicKey"]["owner"], actor_url);
+    assert_eq!(actor["publicKey"]["id"], format!("{actor_url}#main-key"));
+
+    let refused = [
+        ("", 400),
+        ("?resource=", 400),
+        ("?resource=news", 400),
+        ("?resource=news%40elsewhere.example", 400),
+        ("?resource=acct%3Anews", 400),
+        ("?resource=acct%3A%40", 400),
+        ("?resource=acct%3Anews%40a%40b", 400),
+        ("?resource=mailto%3Anews%40elsewhere.example", 400),
+        ("?resource=acct%3Anobody%40HOST", 404),
+        ("?resource=acct%3Anews%40elsewhere.example", 404),
+        ("?resource=https%3A%2F%2Felsewhere.example%2Factivitypub%2Factor", 404),
+    ];
+    for (query, expected) in refused {
+        let query = query.replace("HOST", &host);
+        let response = site.get(&format!("/.well-known/webfinger{query}")).await;
+        assert_eq!(response.status(), expected, "{query}");
+        assert_eq!(response.headers()["access-control-allow-origin"], "*", "{query}");
+    }
+    site.finish().await;
+}
+
+on_each_backend!(the_actor_key_is_an_rsa_key_made_once);
+async fn the_actor_key_is_an_rsa_key_made_once(backend: Backend) {
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    let site = TestSite::start(backend).await;
+    let served = activity(&site, "/activitypub/actor").await["publicKey"]["publicKeyPem"].as_str().unwrap().to_string();
+    let key = rsa::RsaPublicKey::from_public_key_pem(&served).expect("an RSA public key");
+    assert_eq!(key.size() * 8, 2048);
+    let again = activity(&site, "/activitypub/actor").await;
+    assert_eq!(again["publicKey"]["publicKeyPem"], served, "the same key on every request");
+    // As a restarted node reads it: a new connection to the same database.
+    let db = openvoice::store::Db::connect(&site.database_url, 1).await.unwrap();
+    let reread = openvoice::activitypub::service::actor_public_key_pem(&db).await.unwrap();
+    assert_eq!(reread, served, "the key is kept in the database");
+    db.pool.close().await;
+    site.finish().await;
+}
+
+on_each_backend!(an_article_is_an_activitypub_object_and_a_page_at_one_url);
+async fn an_article_is_an_activitypub_object_and_a_page_at_one_url(backend: Backend) {
+    use openvoice::content::service::Publish;
+    let site = TestSite::start(backend).await;
+    let mut with_image = draft("Harbour Tolls Rise", &["Tollbooths", "Public Money"], Publish::Now);
+    with_image.featured_image = Some("/static/uploads/2026/12/harbour.jpg".into());
+    let slug = save(&site, with_image).await;
+    let path = format!("/article/{slug}");
+    let url = format!("{}{path}", site.base);
+    let is_html = |headers: &reqwest::header::HeaderMap, body: &str| {
+        headers["content-type"].to_str().unwrap().starts_with("text/html") && body.contains("<html")
+    };
+    let check_object = |accept: &str, (status, headers, body): (u16, reqwest::header::HeaderMap, String)| {
+        assert_eq!(status, 200, "{accept}: {body}");
+        assert_eq!(headers["content-type"], ACTIVITY_JSON, "{accept}");
+        assert!(headers["vary"].to_str().unwrap().contains("accept"), "{accept}");
+        let object: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{accept}: {e}: {body}"));
+        assert_eq!(object["type"], "Article");
+        assert_eq!(object["id"], url);
+        assert_eq!(object["url"], url);
+        assert_eq!(object["name"], "Harbour Tolls Rise");
+        assert_eq!(object["summary"], "What it is about.");
+        assert!(object["content"].as_str().unwrap().contains("<strong>news</strong>"), "{body}");
+        assert_eq!(object["attributedTo"], format!("{}/activitypub/actor", site.base));
+        assert_eq!(object["to"][0], "https://www.w3.org/ns/activitystreams#Public");
+        assert_eq!(object["cc"][0], format!("{}/activitypub/followers", site.base));
+        assert!(object["published"].as_str().unwrap().ends_with('Z'), "{body}");
+        assert_eq!(object["attachment"][0]["type"], "Image");
+        assert_eq!(object["attachment"][0]["mediaType"], "image/jpeg");
+        assert_eq!(object["attachment"][0]["url"], format!("{}/static/uploads/2026/12/harbour.jpg", site.base));
+        let tags: Vec<(&str, &str, &str)> = object["tag"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["type"].as_str().unwrap(), t["name"].as_str().unwrap(), t["href"].as_str().unwrap()))
+            .collect();
+        let (tollbooths, public_money) =
+            (format!("{}/tag/tollbooths", site.base), format!("{}/tag/public-money", site.base));
+        assert!(tags.contains(&("Hashtag", "#Tollbooths", tollbooths.as_str())), "{tags:?}");
+        assert!(tags.contains(&("Hashtag", "#PublicMoney", public_money.as_str())), "{tags:?}");
+    };
+
+    // A browser first, so its HTML is cached; then each ActivityPub form; then the browser again.
+    let (status, headers, body) = get_accepting(&site, &path, BROWSER).await;
+    assert_eq!(status, 200);
+    assert!(is_html(&headers, &body), "{headers:?}");
+    assert_eq!(headers["vary"], "accept, accept-encoding");
+    for accept in [ACTIVITY_JSON, LD_JSON] {
+        check_object(accept, get_accepting(&site, &path, accept).await);
+        let (status, headers, body) = get_accepting(&site, &path, BROWSER).await;
+        assert_eq!(status, 200);
+        assert!(is_html(&headers, &body), "the browser still gets the page after {accept}");
+    }
+
+    // An ActivityPub client first on a page not yet cached; then a browser; then the client.
+    let other = format!("/article/{DEFENCE_ARTICLE}");
+    let (_, headers, body) = get_accepting(&site, &other, LD_JSON).await;
+    assert_eq!(headers["content-type"], ACTIVITY_JSON, "{body}");
+    for accept in [BROWSER, "*/*", "text/html"] {
+        let (status, headers, body) = get_accepting(&site, &other, accept).await;
+        assert_eq!(status, 200);
+        assert!(is_html(&headers, &body), "{accept} gets the page, not the JSON asked for before");
+    }
+    let (_, headers, body) = get_accepting(&site, &other, ACTIVITY_JSON).await;
+    assert_eq!(headers["content-type"], ACTIVITY_JSON, "the JSON, not the page cached since: {body}");
+    // Mastodon's search asks for HTML too, below ActivityPub; a tie is a browser's.
+    let mastodon_search = format!("{ACTIVITY_JSON}, {LD_JSON}, text/html;q=0.1");
+    let (_, headers, _) = get_accepting(&site, &other, &mastodon_search).await;
+    assert_eq!(headers["content-type"], ACTIVITY_JSON);
+    let (_, headers, _) = get_accepting(&site, &other, &format!("text/html, {ACTIVITY_JSON}")).await;
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    // `ld+json` without the ActivityStreams profile is not asking for ActivityPub.
+    let (_, headers, _) = get_accepting(&site, &other, "application/ld+json").await;
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+
+    // Drafts and unknown articles are not there for ActivityPub clients either.
+    let hidden = save(&site, draft("Not Yet Out", &[], Publish::Draft)).await;
+    for path in [format!("/article/{hidden}"), "/article/no-such-article".to_string()] {
+        let (status, _, _) = get_accepting(&site, &path, ACTIVITY_JSON).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    site.finish().await;
+}
+
+on_each_backend!(the_outbox_and_nodeinfo_count_published_posts_only);
+async fn the_outbox_and_nodeinfo_count_published_posts_only(backend: Backend) {
+    use openvoice::content::model::ListFilter;
+    use openvoice::content::service::{reading, Publish};
+    let site = TestSite::start(backend).await;
+    let published = reading::count(&site.db, ListFilter::All).await.unwrap();
+    assert!(published > 0, "the demo has posts");
+    save(&site, draft("Still a Draft", &[], Publish::Draft)).await;
+    let newest = save(&site, draft("Fresh Off the Press", &[], Publish::Now)).await;
+    let published = published + 1;
+
+    let outbox = activity(&site, "/activitypub/outbox").await;
+    assert_eq!(outbox["type"], "OrderedCollection");
+    assert_eq!(outbox["totalItems"], published, "published posts only, no drafts");
+    assert_eq!(outbox["first"], format!("{}/activitypub/outbox?page=1", site.base));
+    let first = activity(&site, "/activitypub/outbox?page=1").await;
+    assert_eq!(first["type"], "OrderedCollectionPage");
+    let items = first["orderedItems"].as_array().unwrap();
+    assert_eq!(items.len() as i64, published.min(20));
+    assert!(items.iter().all(|i| i["type"] == "Create" && i["object"]["type"] == "Article"));
+    assert_eq!(items[0]["object"]["id"], format!("{}/article/{newest}", site.base), "newest first");
+    assert!(items.iter().all(|i| i["object"]["name"] != "Still a Draft"));
+    let pages = (published + 19) / 20;
+    assert_eq!(outbox["last"], format!("{}/activitypub/outbox?page={pages}", site.base));
+    let mut seen = items.len() as i64;
+    for page in 2..=pages {
+        let items = activity(&site, &format!("/activitypub/outbox?page={page}")).await["orderedItems"].clone();
+        seen += items.as_array().unwrap().len() as i64;
+    }
+    assert_eq!(seen, published, "the pages hold every published post");
+    let past_the_end = format!("page={}", pages + 1);
+    for (query, expected) in [("page=0", 400), ("page=two", 400), ("page=-1", 400), (past_the_end.as_str(), 404)] {
+        let (status, _, _) = get_accepting(&site, &format!("/activitypub/outbox?{query}"), ACTIVITY_JSON).await;
+        assert_eq!(status, expected, "{query}");
+    }
+    let followers = activity(&site, "/activitypub/followers").await;
+    assert_eq!(followers["totalItems"], 0);
+
+    let links: serde_json::Value = site.get("/.well-known/nodeinfo").await.json().await.unwrap();
+    assert_eq!(links["links"][0]["rel"], "http://nodeinfo.diaspora.software/ns/schema/2.1");
+    assert_eq!(links["links"][0]["href"], format!("{}/nodeinfo/2.1", site.base));
+    let nodeinfo: serde_json::Value = site.get("/nodeinfo/2.1").await.json().await.unwrap();
+    assert_eq!(nodeinfo["software"]["name"], "openvoice");
+    assert_eq!(nodeinfo["software"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(nodeinfo["protocols"], serde_json::json!(["activitypub"]));
+    assert_eq!(nodeinfo["usage"]["localPosts"], published);
+    site.finish().await;
+}
+
+on_each_backend!(the_actor_is_named_by_the_configuration);
+async fn the_actor_is_named_by_the_configuration(backend: Backend) {
+    let config = "[site]\nbase_url = \"https://News.Example:443/\"\n[activitypub]\nusername = \"desk\"\n";
+    let site = TestSite::start_with(backend, config).await;
+    let webfinger = |resource: &str| {
+        let request = site.client.get(format!("{}/.well-known/webfinger", site.base)).query(&[("resource", resource)]);
+        async move { request.send().await.unwrap() }
+    };
+    // The scheme's default port is no part of the host; hosts compare case-insensitively.
+    let found = webfinger("acct:desk@news.example").await;
+    assert_eq!(found.status(), 200);
+    let jrd: serde_json::Value = found.json().await.unwrap();
+    assert_eq!(jrd["subject"], "acct:desk@news.example");
+    assert_eq!(jrd["links"][0]["href"], "https://News.Example:443/activitypub/actor", "URLs are base_url as given");
+    assert_eq!(webfinger("acct:news@news.example").await.status(), 404, "the default name is not the actor's");
+    assert_eq!(webfinger("acct:desk@news.example:443").await.status(), 404);
+    let actor = activity(&site, "/activitypub/actor").await;
+    assert_eq!(actor["preferredUsername"], "desk");
+    site.finish().await;
+
+    // A name Mastodon would not take stops the start, naming the key.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("openvoice.toml"), "[activitypub]\nusername = \"The Desk\"\n").unwrap();
+    let overrides = openvoice::config::Overrides::default();
+    let err = openvoice::config::Config::load(dir.path(), &overrides).expect_err("an invalid username");
+    assert!(format!("{err:#}").contains("activitypub.username"), "{err:#}");
+}

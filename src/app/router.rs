@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::comments::routes::router(crate::site::post_page))
         .merge(crate::subscriptions::routes::router())
         .merge(crate::media::routes::router())
+        .merge(crate::activitypub::routes::router())
         .merge(in_desk_frame(
             &state,
             Router::new()

@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 pub mod accounts;
+pub mod activitypub;
 pub mod analytics;
 pub mod comments;
 pub mod ipfs;
@@ -49,6 +50,8 @@ pub struct Config {
     pub media: media::MediaConfig,
     /// Private page-view counts (`config::analytics`).
     pub analytics: analytics::AnalyticsConfig,
+    /// The site actor the fediverse follows (`config::activitypub`).
+    pub activitypub: activitypub::ActivityPubConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -136,6 +139,7 @@ impl Default for Config {
             accounts: Default::default(),
             media: Default::default(),
             analytics: Default::default(),
+            activitypub: Default::default(),
         }
     }
 }
@@ -283,6 +287,7 @@ impl Config {
         self.accounts.validate()?;
         self.media.validate()?;
         self.analytics.validate()?;
+        self.activitypub.validate()?;
         Ok(())
     }
 
@@ -328,6 +333,7 @@ impl std::fmt::Debug for Config {
             .field("accounts", &self.accounts)
             .field("media", &self.media)
             .field("analytics", &self.analytics)
+            .field("activitypub", &self.activitypub)
             .finish()
     }
 }

@@ -82,17 +82,17 @@ pub async fn listing_total(state: &AppState, path: &str, filter: ListFilter) -> 
     Ok(total)
 }
 
-/// Where page `page` of the `total` posts of the listing at `path` starts, if it lies deep in
-/// the listing (`None`: the page is read by skipping posts). Every page's start is found in one
-/// pass, kept until the listings epoch moves.
+/// Where page `page` of the `total` posts of the listing at `path`, `per_page` a page, starts,
+/// if it lies deep in the listing (`None`: the page is read by skipping posts). Every page's
+/// start is found in one pass, kept until the listings epoch moves.
 pub async fn listing_page_start(
     state: &AppState,
     path: &str,
     filter: ListFilter,
     total: i64,
     page: u32,
+    per_page: u32,
 ) -> Result<Option<ListPosition>, AppError> {
-    let per_page = state.config.content.per_page;
     if !service::reading::is_deep(total, page, per_page) {
         return Ok(None);
     }

@@ -5,7 +5,8 @@
 //! load shedding, compression or routing, which cost a cached page half its throughput.
 //!
 //! What it leaves to the handlers: any request with a cookie (a comment author's own view, a
-//! signed-in editor), any other method, and pages whose handler checks each request
+//! signed-in editor), any other method, a request asking for ActivityPub JSON
+//! (`wants_activity_json`), and pages whose handler checks each request
 //! (`CachedPage::checked_per_request`: search's per-client rate limit).
 
 use std::convert::Infallible;
@@ -61,7 +62,8 @@ impl<S> CachedFirst<S> {
         let headers = request.headers();
         let anonymous_read =
             matches!(*request.method(), Method::GET | Method::HEAD) && !headers.contains_key(header::COOKIE);
-        if !anonymous_read {
+        // Cached pages are HTML: an ActivityPub client's request goes to its handler.
+        if !anonymous_read || super::wants_activity_json(headers) {
             return None;
         }
         let page = self.state.pages.get(request.uri().path_and_query()?.as_str())?;

@@ -226,6 +226,38 @@ where
     Ok(page)
 }
 
+/// Whether `headers` ask for ActivityPub JSON rather than a page: an `Accept` naming
+/// `application/activity+json`, or `application/ld+json` with the ActivityStreams profile, at a
+/// higher quality than `text/html` (Mastodon's search sends `text/html;q=0.1` after them; a
+/// tie is a browser's). `*/*` is anyone's and counts for neither. Such requests are never
+/// answered from the page cache, whose pages are HTML.
+pub fn wants_activity_json(headers: &HeaderMap) -> bool {
+    let (mut activity, mut html) = (0.0_f32, 0.0_f32);
+    for accept in headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()) {
+        // Every cached page's request asks this: a browser's `Accept` names no JSON at all.
+        if !accept.contains("json") {
+            continue;
+        }
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media_type = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let params: Vec<&str> = parts.collect();
+            let quality = params
+                .iter()
+                .find_map(|p| p.strip_prefix("q=").map(|q| q.trim().parse::<f32>().unwrap_or(0.0)))
+                .unwrap_or(1.0);
+            let activity_streams = params.iter().any(|p| p.contains("https://www.w3.org/ns/activitystreams"));
+            match media_type.as_str() {
+                "text/html" => html = html.max(quality),
+                "application/activity+json" => activity = activity.max(quality),
+                "application/ld+json" if activity_streams => activity = activity.max(quality),
+                _ => {}
+            }
+        }
+    }
+    activity > html
+}
+
 /// The page's answer in `coding` (each coding its own strong validator: `"<hash>-br"`), or 304.
 pub fn respond(page: &CachedPage, headers: &HeaderMap, coding: Option<Coding>) -> Response {
     let etag = page.etag_value(coding);
@@ -255,8 +287,10 @@ pub fn respond(page: &CachedPage, headers: &HeaderMap, coding: Option<Coding>) -
     if let Some(coding) = coding {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.header_value()));
     }
-    // The answer depends on Accept-Encoding whichever coding it has.
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    // The answer depends on Accept-Encoding whichever coding it has; an article's page also on
+    // Accept, since ActivityPub clients get its JSON at the same URL (`wants_activity_json`).
+    let vary = if page.varies_by_accept() { "accept, accept-encoding" } else { "accept-encoding" };
+    h.insert(header::VARY, HeaderValue::from_static(vary));
     h.insert(header::ETAG, etag.clone());
     if let Some(last_modified) = page.last_modified_value() {
         h.insert(header::LAST_MODIFIED, last_modified.clone());

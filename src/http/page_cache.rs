@@ -104,6 +104,12 @@ impl CachedPage {
         CachedPage { article_id: Some(article_id), ..self }
     }
 
+    /// An article's page answers ActivityPub clients with other bytes at the same URL, so its
+    /// responses name `Accept` in `Vary`.
+    pub fn varies_by_accept(&self) -> bool {
+        self.article_id.is_some()
+    }
+
     /// Marks the page as one whose handler checks every request before serving it.
     pub fn checked_per_request(self) -> CachedPage {
         CachedPage { checked_per_request: true, ..self }

@@ -119,8 +119,8 @@ async fn home(
 /// Page `page` of what `archive` lists, with comment counts.
 async fn list_page(state: &AppState, archive: &Archive, page: u32) -> Result<Page<Counted<ArticleSummary>>, AppError> {
     let total = listing_total(state, &archive.path, archive.filter).await?;
-    let start = listing_page_start(state, &archive.path, archive.filter, total, page).await?;
     let per_page = state.config.content.per_page;
+    let start = listing_page_start(state, &archive.path, archive.filter, total, page, per_page).await?;
     let listing = service::reading::list_page(&state.db, archive.filter, total, page, per_page, start).await?;
     Ok(comments::service::with_counts(&state.db, listing).await?)
 }
@@ -153,6 +153,9 @@ async fn article(
     uri: OriginalUri,
     headers: HeaderMap,
 ) -> Response {
+    if http::wants_activity_json(&headers) {
+        return crate::activitypub::routes::article(&state, &slug).await;
+    }
     let key = cache_key(&uri);
     // Cached for anonymous readers; rendered afresh for a reader with comment cookies.
     comments::routes::article_page(&state, &key, &headers, |view| post_page(&state, &slug, view)).await

@@ -1,0 +1,158 @@
+//! The fediverse's URLs: WebFinger, NodeInfo, the site actor and its collections, and an
+//! article's `Article` object (asked for by `site` on the article's own URL).
+//!
+//! These answers are small JSON documents rendered on each request; they are not in the page
+//! cache, whose keys are paths that browsers share (`http::cached_first` leaves requests with an
+//! ActivityPub `Accept` to the handlers). Their errors are JSON too ([`JsonError`]).
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::Value;
+
+use super::service::{self, Resource};
+use crate::content::chrome::{listing_page_start, listing_total};
+use crate::content::model::{ArticleKind, ListFilter};
+use crate::content::service::{reading, ContentError};
+use crate::http::{parse_page, AppError, AppState};
+
+/// The outbox's path, also its key among the listings' memoised totals and page starts.
+const OUTBOX: &str = "/activitypub/outbox";
+
+/// What ActivityPub documents are served as.
+pub const ACTIVITY_JSON: &str = "application/activity+json";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/webfinger", get(webfinger))
+        .route("/.well-known/nodeinfo", get(nodeinfo_links))
+        .route("/nodeinfo/2.1", get(nodeinfo))
+        .route("/activitypub/actor", get(actor))
+        .route(OUTBOX, get(outbox))
+        .route("/activitypub/followers", get(followers))
+        .route("/activitypub/featured", get(featured))
+}
+
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+fn bad_query(rejection: QueryRejection) -> AppError {
+    AppError::BadRequest { field: "query", message: rejection.body_text() }
+}
+
+/// `/.well-known/webfinger?resource=acct:news@host`: 400 without a well-formed `resource`, 404
+/// for anyone else. Readable from any origin, as Mastodon's web client asks from its own.
+async fn webfinger(State(state): State<AppState>, params: Params) -> Response {
+    let cors = [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
+    let config = state.settings.config();
+    let found = params.map_err(bad_query).and_then(|Query(params)| {
+        let Some(resource) = params.get("resource") else {
+            return Err(AppError::BadRequest { field: "resource", message: "resource is required".into() });
+        };
+        service::resource(&config, resource)
+            .map_err(|err| AppError::BadRequest { field: "resource", message: err.to_string() })
+    });
+    match found {
+        Ok(Resource::Actor) => (cors, json(&service::webfinger(&config), "application/jrd+json")).into_response(),
+        Ok(Resource::Unknown) => (cors, JsonError(AppError::NotFound)).into_response(),
+        Err(err) => (cors, JsonError(err)).into_response(),
+    }
+}
+
+async fn nodeinfo_links(State(state): State<AppState>) -> Response {
+    json(&service::nodeinfo_links(&state.settings.config()), "application/json")
+}
+
+async fn nodeinfo(State(state): State<AppState>) -> Result<Response, JsonError> {
+    let local_posts = listing_total(&state, OUTBOX, ListFilter::All).await?;
+    let document = service::nodeinfo(&state.settings.config(), local_posts);
+    Ok(json(&document, "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.1#\""))
+}
+
+async fn actor(State(state): State<AppState>) -> Result<Response, JsonError> {
+    let key = service::actor_public_key_pem(&state.db).await?;
+    Ok(json(&service::actor(&state.settings.config(), &key), ACTIVITY_JSON))
+}
+
+/// `/activitypub/outbox`: the collection; `?page=n`, its pages of `Create`s, newest first.
+async fn outbox(State(state): State<AppState>, params: Params) -> Result<Response, JsonError> {
+    let Query(params) = params.map_err(bad_query)?;
+    let config = state.settings.config();
+    // Counted, and its deep pages' starts found, once per listings epoch, as the home page's are.
+    let total = listing_total(&state, OUTBOX, ListFilter::All).await?;
+    let Some(page) = params.get("page") else {
+        return Ok(json(&service::outbox(&config, total), ACTIVITY_JSON));
+    };
+    let page = parse_page(Some(page.as_str()))?;
+    let per_page = service::OUTBOX_PAGE_SIZE;
+    let start = listing_page_start(&state, OUTBOX, ListFilter::All, total, page, per_page).await?;
+    let listing = reading::list_page(&state.db, ListFilter::All, total, page, per_page, start).await?;
+    let mut articles = Vec::with_capacity(listing.items.len());
+    for summary in &listing.items {
+        articles.push(reading::find_by_id(&state.db, summary.id).await?);
+    }
+    Ok(json(&service::outbox_page(&config, page, listing.total_pages, &articles), ACTIVITY_JSON))
+}
+
+async fn followers(State(state): State<AppState>) -> Response {
+    json(&service::empty_collection(&state.settings.config(), "/activitypub/followers"), ACTIVITY_JSON)
+}
+
+async fn featured(State(state): State<AppState>) -> Response {
+    json(&service::empty_collection(&state.settings.config(), "/activitypub/featured"), ACTIVITY_JSON)
+}
+
+/// The published post `slug` as an ActivityStreams `Article`: what `/article/{slug}` answers a
+/// client whose `Accept` asks for ActivityPub.
+pub async fn article(state: &AppState, slug: &str) -> Response {
+    let found = reading::find_public(&state.db, slug).await;
+    match found {
+        Ok(article) if article.summary.kind == ArticleKind::Post => {
+            let mut response = json(&service::article(&state.settings.config(), &article), ACTIVITY_JSON);
+            response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept, accept-encoding"));
+            response
+        }
+        Ok(_) => JsonError(AppError::NotFound).into_response(),
+        Err(err) => JsonError(err.into()).into_response(),
+    }
+}
+
+fn json(document: &Value, content_type: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], document.to_string()).into_response()
+}
+
+/// An error as `{"error": "…"}` with its status: the clients of these URLs are programs, and
+/// the theme's error page (`http::error::ThemedErrors`) would also drop WebFinger's CORS header.
+pub struct JsonError(AppError);
+
+impl From<AppError> for JsonError {
+    fn from(err: AppError) -> Self {
+        JsonError(err)
+    }
+}
+
+impl From<ContentError> for JsonError {
+    fn from(err: ContentError) -> Self {
+        JsonError(err.into())
+    }
+}
+
+impl From<anyhow::Error> for JsonError {
+    fn from(err: anyhow::Error) -> Self {
+        JsonError(err.into())
+    }
+}
+
+impl IntoResponse for JsonError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(err) = &self.0 {
+            tracing::error!(error = format!("{err:#}"), "Internal error");
+        }
+        let body = serde_json::json!({ "error": self.0.public_message() });
+        (self.0.status(), [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    }
+}

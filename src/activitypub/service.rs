@@ -1,0 +1,300 @@
+//! The documents the fediverse reads, and the actor's key. Everything here is a pure function
+//! of content's types and the configuration, except [`actor_public_key_pem`], which reads (and
+//! the first time makes) the key.
+
+use anyhow::Context;
+use chrono::{DateTime, SecondsFormat};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::content::model::Article;
+use crate::store::{self, Db};
+
+/// The `@context` of every document: ActivityStreams, and the security vocabulary of
+/// `publicKey`.
+pub const CONTEXT: [&str; 2] = ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"];
+/// The audience of everything the site publishes.
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+/// Create activities in an outbox page.
+pub const OUTBOX_PAGE_SIZE: u32 = 20;
+
+/// The site secret holding the actor's private key (PKCS#8 PEM).
+const ACTOR_KEY: &str = "activitypub-actor-key";
+/// Mastodon verifies RSA-SHA256 signatures; 2048 bits is what it makes for its own actors.
+const KEY_BITS: usize = 2048;
+
+/// The actor's public key as SPKI PEM. The key pair is made by the first node that asks and
+/// kept as a site secret, so it never changes.
+pub async fn actor_public_key_pem(db: &Db) -> anyhow::Result<String> {
+    let private_pem = match store::find_site_secret(db, ACTOR_KEY).await? {
+        Some(pem) => pem,
+        None => {
+            // A second or so of work: off the async threads, and only when there is none yet.
+            let fresh = tokio::task::spawn_blocking(new_private_key_pem).await.context("making the actor key")??;
+            store::site_secret(db, ACTOR_KEY, &fresh).await?
+        }
+    };
+    let key = RsaPrivateKey::from_pkcs8_pem(&private_pem).context("the stored ActivityPub actor key")?;
+    RsaPublicKey::from(&key).to_public_key_pem(LineEnding::LF).context("encoding the actor's public key")
+}
+
+fn new_private_key_pem() -> anyhow::Result<String> {
+    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, KEY_BITS).context("making an RSA key")?;
+    Ok(key.to_pkcs8_pem(LineEnding::LF).context("encoding the actor key")?.to_string())
+}
+
+/// The site's URLs in the fediverse, all under `site.base_url`.
+pub struct Urls {
+    base: String,
+}
+
+impl Urls {
+    pub fn new(config: &Config) -> Urls {
+        Urls { base: config.base_url() }
+    }
+    pub fn actor(&self) -> String {
+        format!("{}/activitypub/actor", self.base)
+    }
+    pub fn outbox(&self) -> String {
+        format!("{}/activitypub/outbox", self.base)
+    }
+    pub fn followers(&self) -> String {
+        format!("{}/activitypub/followers", self.base)
+    }
+    fn absolute(&self, path: &str) -> String {
+        match path.starts_with('/') {
+            true => format!("{}{path}", self.base),
+            false => path.to_string(),
+        }
+    }
+}
+
+/// The host readers put after the `@`: `site.base_url`'s host, with its port unless it is the
+/// scheme's default.
+pub fn host(config: &Config) -> String {
+    let base = config.base_url();
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base.as_str()));
+    let authority = rest.split('/').next().unwrap_or(rest).to_ascii_lowercase();
+    let default_port = if scheme.eq_ignore_ascii_case("https") { ":443" } else { ":80" };
+    authority.strip_suffix(default_port).map(str::to_string).unwrap_or(authority)
+}
+
+/// The site actor: a `Service` named as the site is, with its public key.
+pub fn actor(config: &Config, public_key_pem: &str) -> Value {
+    let urls = Urls::new(config);
+    let id = urls.actor();
+    json!({
+        "@context": CONTEXT,
+        "id": id,
+        "type": "Service",
+        "preferredUsername": config.activitypub.username,
+        "name": config.site.title,
+        "summary": escape(&config.site.tagline),
+        "url": format!("{}/", urls.base),
+        "inbox": format!("{}/activitypub/inbox", urls.base),
+        "outbox": urls.outbox(),
+        "followers": urls.followers(),
+        "featured": format!("{}/activitypub/featured", urls.base),
+        "manuallyApprovesFollowers": false,
+        "discoverable": true,
+        "publicKey": { "id": format!("{id}#main-key"), "owner": id, "publicKeyPem": public_key_pem },
+    })
+}
+
+/// What a WebFinger `resource` names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// The site actor, by `acct:` or by its URL.
+    Actor,
+    /// Well-formed, but nobody here.
+    Unknown,
+}
+
+/// Why a WebFinger `resource` is refused as malformed.
+#[derive(Debug, thiserror::Error)]
+#[error("resource {0:?} is neither acct:user@host nor an http(s) URL")]
+pub struct MalformedResource(pub String);
+
+/// Reads a WebFinger `resource`: `acct:user@host` (case-insensitive, as Mastodon compares) or
+/// the actor's URL.
+pub fn resource(config: &Config, resource: &str) -> Result<Resource, MalformedResource> {
+    let malformed = || MalformedResource(resource.to_string());
+    if resource.starts_with("https://") || resource.starts_with("http://") {
+        let is_actor = resource == Urls::new(config).actor();
+        return Ok(if is_actor { Resource::Actor } else { Resource::Unknown });
+    }
+    let Some(acct) = resource.strip_prefix("acct:") else { return Err(malformed()) };
+    let acct = acct.strip_prefix('@').unwrap_or(acct);
+    let Some((user, host_part)) = acct.split_once('@') else { return Err(malformed()) };
+    if user.is_empty() || host_part.is_empty() || host_part.contains('@') || acct.contains(char::is_whitespace) {
+        return Err(malformed());
+    }
+    let ours = user.eq_ignore_ascii_case(&config.activitypub.username) && host_part.eq_ignore_ascii_case(&host(config));
+    Ok(if ours { Resource::Actor } else { Resource::Unknown })
+}
+
+/// The JRD that points WebFinger clients at the actor.
+pub fn webfinger(config: &Config) -> Value {
+    let urls = Urls::new(config);
+    let profile = format!("{}/", urls.base);
+    json!({
+        "subject": format!("acct:{}@{}", config.activitypub.username, host(config)),
+        "aliases": [urls.actor(), profile],
+        "links": [
+            { "rel": "self", "type": "application/activity+json", "href": urls.actor() },
+            { "rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": profile },
+        ],
+    })
+}
+
+/// NodeInfo's discovery document.
+pub fn nodeinfo_links(config: &Config) -> Value {
+    json!({ "links": [{
+        "rel": "http://nodeinfo.diaspora.software/ns/schema/2.1",
+        "href": format!("{}/nodeinfo/2.1", config.base_url()),
+    }] })
+}
+
+/// NodeInfo 2.1: what software this is, and its `local_posts` published posts.
+pub fn nodeinfo(config: &Config, local_posts: i64) -> Value {
+    json!({
+        "version": "2.1",
+        "software": { "name": "openvoice", "version": env!("CARGO_PKG_VERSION") },
+        "protocols": ["activitypub"],
+        "services": { "inbound": [], "outbound": [] },
+        "openRegistrations": false,
+        "usage": { "users": { "total": 1, "activeMonth": 1, "activeHalfyear": 1 }, "localPosts": local_posts },
+        "metadata": { "nodeName": config.site.title },
+    })
+}
+
+/// A published article as an ActivityStreams `Article`, its id the article's URL.
+pub fn article(config: &Config, article: &Article) -> Value {
+    let mut object = article_object(config, article);
+    object["@context"] = json!(CONTEXT);
+    object
+}
+
+fn article_object(config: &Config, article: &Article) -> Value {
+    let urls = Urls::new(config);
+    let summary = &article.summary;
+    let url = urls.absolute(&summary.kind.path(&summary.slug));
+    let tags: Vec<Value> = article
+        .tags
+        .iter()
+        .map(|tag| {
+            let name: String = tag.name.split_whitespace().collect();
+            json!({ "type": "Hashtag", "href": urls.absolute(&format!("/tag/{}", tag.slug)), "name": format!("#{name}") })
+        })
+        .collect();
+    let attachment: Vec<Value> = article
+        .featured_image
+        .iter()
+        .map(|image| {
+            let mut attachment = json!({ "type": "Image", "url": urls.absolute(image), "name": summary.title });
+            if let Some(media_type) = image_media_type(image) {
+                attachment["mediaType"] = json!(media_type);
+            }
+            attachment
+        })
+        .collect();
+    json!({
+        "id": url,
+        "type": "Article",
+        "name": summary.title,
+        "summary": escape(&summary.excerpt),
+        "content": article.body_html,
+        "mediaType": "text/html",
+        "url": url,
+        "published": summary.published_at.and_then(time),
+        "updated": time(summary.updated_at),
+        "attributedTo": urls.actor(),
+        "to": [PUBLIC],
+        "cc": [urls.followers()],
+        "tag": tags,
+        "attachment": attachment,
+    })
+}
+
+/// The outbox: how many posts it holds, and where its pages are.
+pub fn outbox(config: &Config, total: i64) -> Value {
+    let urls = Urls::new(config);
+    let pages = (total.max(0) as u64).div_ceil(OUTBOX_PAGE_SIZE as u64).max(1);
+    json!({
+        "@context": CONTEXT,
+        "id": urls.outbox(),
+        "type": "OrderedCollection",
+        "totalItems": total,
+        "first": format!("{}?page=1", urls.outbox()),
+        "last": format!("{}?page={pages}", urls.outbox()),
+    })
+}
+
+/// Page `page` of the outbox: a `Create` of each of `articles`, newest first.
+pub fn outbox_page(config: &Config, page: u32, total_pages: u32, articles: &[Article]) -> Value {
+    let urls = Urls::new(config);
+    let items: Vec<Value> = articles
+        .iter()
+        .map(|article| {
+            let object = article_object(config, article);
+            json!({
+                "id": format!("{}#create", object["id"].as_str().unwrap_or_default()),
+                "type": "Create",
+                "actor": urls.actor(),
+                "published": object["published"],
+                "to": [PUBLIC],
+                "cc": [urls.followers()],
+                "object": object,
+            })
+        })
+        .collect();
+    let mut page_json = json!({
+        "@context": CONTEXT,
+        "id": format!("{}?page={page}", urls.outbox()),
+        "type": "OrderedCollectionPage",
+        "partOf": urls.outbox(),
+        "orderedItems": items,
+    });
+    if page > 1 {
+        page_json["prev"] = json!(format!("{}?page={}", urls.outbox(), page - 1));
+    }
+    if page < total_pages {
+        page_json["next"] = json!(format!("{}?page={}", urls.outbox(), page + 1));
+    }
+    page_json
+}
+
+/// An empty collection at `path` (the followers, until follows are taken; the featured posts).
+pub fn empty_collection(config: &Config, path: &str) -> Value {
+    json!({
+        "@context": CONTEXT,
+        "id": format!("{}{path}", config.base_url()),
+        "type": "OrderedCollection",
+        "totalItems": 0,
+        "orderedItems": [],
+    })
+}
+
+/// The media type of an image named `path`, by its extension (what the media library stores).
+fn image_media_type(path: &str) -> Option<&'static str> {
+    let extension = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    match extension.as_str() {
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "png" => Some("image/png"),
+        "gif" => Some("image/gif"),
+        "webp" => Some("image/webp"),
+        "avif" => Some("image/avif"),
+        _ => None,
+    }
+}
+
+fn time(unix: i64) -> Option<String> {
+    DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+/// Plain text as the HTML ActivityStreams `summary` holds.
+fn escape(text: &str) -> String {
+    minijinja::HtmlEscape(text).to_string()
+}
