@@ -113,7 +113,9 @@ const MOST_LEADS: i64 = 1000;
 /// The lead stories: published posts pinned as sticky, newest first, of a category or of all.
 pub async fn lead_stories(db: &Db, category_id: Option<i64>, limit: i64) -> DbResult<Vec<ArticleSummary>> {
     let in_category = match category_id {
-        Some(_) => " AND EXISTS (SELECT 1 FROM article_categories ac WHERE ac.article_id = a.id AND ac.category_id = $2)",
+        Some(_) => {
+            " AND EXISTS (SELECT 1 FROM article_categories ac WHERE ac.article_id = a.id AND ac.category_id = $2)"
+        }
         None => "",
     };
     // The few lead stories drive the join: walking the articles newest first and probing
