@@ -11,5 +11,6 @@
 //!
 //! Not yet: the inbox, HTTP signatures, follows and delivery.
 
+pub mod queries;
 pub mod routes;
 pub mod service;

@@ -7,11 +7,25 @@ use serde::{Deserialize, Serialize};
 pub struct ActivityPubConfig {
     /// The site actor's preferred username: readers follow `@<username>@<host>`.
     pub username: String,
+    /// Whether remote actors and inboxes may be on private, loopback or link-local addresses
+    /// (an intranet's instance, tests). Off, a request naming such a host is refused before
+    /// any connection.
+    pub allow_private_addresses: bool,
+    /// Deliveries to an instance that has failed every one for this long are given up.
+    pub give_up_after_hours: u32,
+    /// Deliveries in flight at once per node.
+    pub delivery_concurrency: u32,
 }
 
 impl Default for ActivityPubConfig {
     fn default() -> Self {
-        ActivityPubConfig { username: "news".into() }
+        ActivityPubConfig {
+            username: "news".into(),
+            allow_private_addresses: false,
+            // Mastodon marks an instance unavailable after a week of failures.
+            give_up_after_hours: 168,
+            delivery_concurrency: 16,
+        }
     }
 }
 
@@ -23,6 +37,12 @@ impl ActivityPubConfig {
             anyhow::bail!(
                 "activitypub.username = {name:?}: expected 1 to 30 characters of a-z, 0-9 and _ (as Mastodon allows)"
             );
+        }
+        if self.give_up_after_hours == 0 {
+            anyhow::bail!("activitypub.give_up_after_hours = 0: expected at least 1");
+        }
+        if !(1..=256).contains(&self.delivery_concurrency) {
+            anyhow::bail!("activitypub.delivery_concurrency = {}: expected 1 to 256", self.delivery_concurrency);
         }
         Ok(())
     }

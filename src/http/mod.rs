@@ -26,6 +26,7 @@ pub mod encoding;
 pub mod error;
 pub mod form_guard;
 pub mod forms;
+pub mod outbound;
 pub mod own_writes;
 pub mod page_cache;
 pub mod page_views;

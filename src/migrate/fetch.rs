@@ -6,10 +6,11 @@
 //! it elsewhere. Redirects are followed by hand, each hop checked the same way. Every file has a
 //! size limit (streamed, not trusted from `Content-Length`) and a timeout, and the import a count.
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use reqwest::Url;
+
+use crate::http::outbound;
 
 /// Redirects followed per file (`http://` → `https://`, an old host → a CDN).
 const MAX_REDIRECTS: usize = 3;
@@ -75,31 +76,13 @@ impl Fetcher {
         }
         let host = url.host_str().ok_or("a URL without a host")?;
         let port = url.port_or_known_default().unwrap_or(80);
-        let address = self.checked_address(host, port).await?;
+        let address = outbound::checked_address(host, port, self.limits.allow_private_addresses).await?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .resolve(host.trim_start_matches('[').trim_end_matches(']'), address)
             .build()
             .map_err(|e| format!("an HTTP client: {e}"))?;
         client.get(url.clone()).send().await.map_err(|e| format!("the request failed: {e}"))
-    }
-
-    /// The first address `host` resolves to, when every one of them may be fetched from.
-    async fn checked_address(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addresses: Vec<SocketAddr> =
-            tokio::net::lookup_host((bare, port)).await.map_err(|e| format!("{host} does not resolve: {e}"))?.collect();
-        let first = *addresses.first().ok_or_else(|| format!("{host} resolves to no address"))?;
-        if !self.limits.allow_private_addresses {
-            if let Some(private) = addresses.iter().find(|a| !is_public(a.ip())) {
-                return Err(format!(
-                    "{host} resolves to {}, a private, loopback or link-local address \
-                     (--allow-private-addresses fetches from those)",
-                    private.ip()
-                ));
-            }
-        }
-        Ok(first)
     }
 
     async fn body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, String> {
@@ -115,54 +98,5 @@ impl Fetcher {
             bytes.extend_from_slice(&chunk);
         }
         Ok(bytes)
-    }
-}
-
-/// Whether `ip` is on the public internet: not loopback, private, link-local, carrier-grade
-/// NAT, unspecified, multicast, broadcast or documentation (nor an IPv6 form of one).
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            let shared = a == 100 && (b & 0xc0) == 64;
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || shared
-                || a == 0)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            let unique_local = (first & 0xfe00) == 0xfc00;
-            let link_local = (first & 0xffc0) == 0xfe80;
-            !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || unique_local || link_local)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_public_addresses_are_public() {
-        for private in
-            ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254", "100.64.0.1", "0.0.0.0"]
-        {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
-        }
-        for private in ["::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::"] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
-        }
-        for public in ["93.184.216.34", "2606:2800:220:1::1"] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
-        }
     }
 }
