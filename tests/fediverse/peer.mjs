@@ -16,6 +16,10 @@
 //                     scheme Fedify signs outgoing deliveries with first. On a 400, 401 or any
 //                     status > 401 Fedify signs again with the other scheme ("double knock") and
 //                     remembers per origin which one worked; /control/sent shows every attempt.
+//   PEER_ED25519      "0": alice has no Ed25519 key, so her activities carry no Object Integrity
+//                     Proof (they always carry an RsaSignature2017 Linked Data signature and an
+//                     HTTP signature).
+//   PEER_EXIT_ON_STDIN_EOF  "1": exit when stdin closes (the Rust harness pipes it).
 //   PEER_LOG          LogTape level for Fedify's own log on stderr (default "warning";
 //                     "debug" shows why a signature did not verify).
 //
@@ -33,10 +37,13 @@
 //   GET  /control/received  every activity Fedify verified and handed to an inbox listener:
 //                           [{type, id, actor, object: {id, type, name, content, inReplyTo, tag,
 //                           attachment, ...}, signature: "rfc9421" | "draft-cavage-http-signatures-12"
-//                           (the scheme of the request Fedify verified), recipient, json, raw}]
-//   GET  /control/requests  every POST to an inbox: path, signature scheme, keyId, Fedify's status
-//   GET  /control/sent      every outgoing signed POST: url, scheme, status (double knocks show
-//                           twice)
+//                           (the HTTP signature scheme of the request), bodySignatures
+//                           (["signature", "proof"] present in the body), recipient, json (Fedify's
+//                           compacted reading), raw (the JSON as posted)}]
+//   GET  /control/requests  every POST to alice's inboxes: {path, activity (id), scheme, keyId,
+//                           status (Fedify's answer: 202 accepted, 401 bad signature...), headers}
+//   GET  /control/sent      every outgoing POST: {url, activity: {id, type}, scheme, keyId, status,
+//                           headers (as signed)}; a double knock shows as two entries
 //   GET  /control/info      {"actor", "inbox", "sharedInbox", "keyId", "publicKeyPem", "firstKnock"}
 //   POST /control/reset     forgets received/requests/sent and the remembered signature schemes
 // "to" (the recipient actor) defaults to the object's attributedTo, else the last followed actor.
@@ -125,7 +132,8 @@ const rsa = await crypto.subtle.generateKey(
   true,
   ["sign", "verify"],
 );
-const ed25519 = await generateCryptoKeyPair("Ed25519");
+// PEER_ED25519=0: no Ed25519 key, so no Object Integrity Proof on what alice sends.
+const ed25519 = process.env.PEER_ED25519 === "0" ? null : await generateCryptoKeyPair("Ed25519");
 let aliceGone = false;
 
 /** Activities Fedify verified and dispatched, in order. */
@@ -178,7 +186,7 @@ federation
   })
   .setKeyPairsDispatcher(async (_ctx, identifier) => {
     if (identifier !== "alice") return [];
-    return [rsa, ed25519];
+    return ed25519 ? [rsa, ed25519] : [rsa];
   })
   .mapHandle((_ctx, username) => (username === "alice" ? "alice" : null));
 
@@ -205,6 +213,9 @@ async function record(ctx, activity) {
     // Fedify's compacted reading of the activity, and the JSON as the sender posted it.
     json,
     raw: rawOfActivity.get(activity.id?.href) ?? null,
+    // Signatures inside the body (Fedify checks these before the HTTP signature and, when one
+    // verifies, does not look at the HTTP signature at all).
+    bodySignatures: ["signature", "proof"].filter((k) => rawOfActivity.get(activity.id?.href)?.[k] != null),
   };
   if (typeof object === "string") entry.object = { id: object };
   else if (object && typeof object === "object") {
@@ -495,6 +506,7 @@ globalThis.fetch = async (input, init) => {
       scheme: schemeOf(request.headers),
       keyId: keyIdOf(request.headers),
       status: response.status,
+      headers: [...request.headers],
       at: new Date().toISOString(),
     });
   }
@@ -571,7 +583,7 @@ const server = http.createServer(async (req, res) => {
       } catch {}
       const scheme = schemeOf(headers);
       if (activityId && scheme) schemeOfActivity.set(activityId, scheme);
-      entry = { path: url.pathname, activity: activityId, scheme, keyId: keyIdOf(headers), status: null };
+      entry = { path: url.pathname, activity: activityId, scheme, keyId: keyIdOf(headers), status: null, headers: [...headers] };
       requests.push(entry);
     }
     const response = await federation.fetch(request, {
