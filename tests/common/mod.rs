@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_macros)] // Each test binary uses a different part of this module.
 
 pub mod desk;
+pub mod fedify;
 pub mod market_apis;
 pub mod node;
 pub mod smtp;
