@@ -11,6 +11,11 @@
 //!
 //! Not yet: the inbox, HTTP signatures, follows and delivery.
 
+pub mod inbox;
 pub mod queries;
+pub mod remote;
 pub mod routes;
 pub mod service;
+#[allow(dead_code)]
+mod shims;
+pub mod signatures;

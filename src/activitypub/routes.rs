@@ -6,16 +6,21 @@
 //! ActivityPub `Accept` to the handlers). Their errors are JSON too ([`JsonError`]).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde_json::Value;
 
+use super::inbox::{self, InboxError};
+use super::remote::{self, RemoteError};
 use super::service::{self, Resource};
+use super::signatures::{self, Incoming, SignatureError};
 use crate::content::chrome::{listing_page_start, listing_total};
 use crate::content::model::{ArticleKind, ListFilter};
 use crate::content::service::{reading, ContentError};
@@ -36,6 +41,95 @@ pub fn router() -> Router<AppState> {
         .route(OUTBOX, get(outbox))
         .route("/activitypub/followers", get(followers))
         .route("/activitypub/featured", get(featured))
+        .route(INBOX, post(inbox))
+}
+
+/// The inbox, the actor's and its instance's shared one.
+const INBOX: &str = "/activitypub/inbox";
+/// Largest activity taken: Mastodon's own limit is 1 MB, but an article's reply or a follow is
+/// a few kB.
+const MAX_ACTIVITY_BYTES: usize = 256 * 1024;
+
+/// `POST /activitypub/inbox`: an activity, signed by its actor (draft-cavage or RFC 9421).
+/// 202 when taken (or understood and dropped); 401 with a bad or missing signature, which
+/// changes nothing; 403 from a blocked instance or for another actor's activity; 413, 415 and
+/// 422 for what is not an activity; 429 past the rate limit.
+async fn inbox(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Body,
+) -> Result<Response, JsonError> {
+    let ip = crate::http::forms::client_ip(&state.config.comments.client_ip_header, &headers, peer.as_deref());
+    if let Err(retry_after) = state.inbox_limiter.take(&state.db, ip).await {
+        let mut response =
+            JsonError(AppError::refused(StatusCode::TOO_MANY_REQUESTS, "too many requests; retry later"))
+                .into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
+        return Ok(response);
+    }
+    let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media_type = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !matches!(media_type.as_str(), "application/activity+json" | "application/ld+json" | "application/json") {
+        return Err(refused(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected Content-Type: application/activity+json"));
+    }
+    let body = axum::body::to_bytes(body, MAX_ACTIVITY_BYTES).await.map_err(|_| {
+        refused(StatusCode::PAYLOAD_TOO_LARGE, format!("an activity is at most {MAX_ACTIVITY_BYTES} bytes"))
+    })?;
+    let config = state.settings.config();
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or(INBOX);
+    let url = format!("{}{path_and_query}", config.base_url());
+    let incoming = Incoming { method: &method, url: &url, headers: &headers, body: &body };
+    let claimed = signatures::claim(&incoming, crate::store::now()).map_err(unauthorized)?;
+    let allow_private = config.activitypub.allow_private_addresses;
+    let signer = verified_signer(&state, &claimed, allow_private).await?;
+    let activity: Value = serde_json::from_slice(&body)
+        .map_err(|err| refused(StatusCode::UNPROCESSABLE_ENTITY, format!("body: not JSON: {err}")))?;
+    match inbox::receive(&state.db, &config, &signer, &activity).await {
+        Ok(outcome) => {
+            tracing::info!(actor = %signer.actor_id, scheme = claimed.scheme(), ?outcome, "Inbox");
+            Ok((StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], "{}").into_response())
+        }
+        Err(InboxError::Invalid { field, message }) => {
+            Err(refused(StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {message}")))
+        }
+        Err(InboxError::Forbidden(message)) => Err(JsonError(AppError::Forbidden(message))),
+        Err(InboxError::Db(err)) => Err(JsonError(err.into())),
+    }
+}
+
+/// The actor whose key verifies `claimed`: the kept key first, then, if that fails, the key
+/// fetched again once (the actor may have rotated it).
+async fn verified_signer(
+    state: &AppState,
+    claimed: &signatures::Claimed,
+    allow_private: bool,
+) -> Result<super::queries::actors::RemoteActor, JsonError> {
+    let mut refetch = false;
+    loop {
+        let signer = remote::actor_for_key(&state.db, &claimed.key_id, allow_private, refetch).await;
+        let signer = match signer {
+            Ok(Some(signer)) => signer,
+            Ok(None) => return Err(unauthorized(SignatureError::Invalid)),
+            Err(RemoteError::Db(err)) => return Err(JsonError(err.into())),
+            Err(err) => return Err(refused(StatusCode::UNAUTHORIZED, format!("the signature's key: {err}"))),
+        };
+        match signatures::verify(claimed, &signer.public_key_pem).await {
+            Ok(()) => return Ok(signer),
+            Err(err) if refetch => return Err(unauthorized(err)),
+            Err(_) => refetch = true,
+        }
+    }
+}
+
+fn refused(status: StatusCode, message: impl Into<String>) -> JsonError {
+    JsonError(AppError::refused(status, message))
+}
+
+fn unauthorized(err: SignatureError) -> JsonError {
+    refused(StatusCode::UNAUTHORIZED, err.to_string())
 }
 
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;

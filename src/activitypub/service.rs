@@ -94,6 +94,7 @@ pub fn actor(config: &Config, public_key_pem: &str) -> Value {
         "summary": escape(&config.site.tagline),
         "url": format!("{}/", urls.base),
         "inbox": format!("{}/activitypub/inbox", urls.base),
+        "endpoints": { "sharedInbox": format!("{}/activitypub/inbox", urls.base) },
         "outbox": urls.outbox(),
         "followers": urls.followers(),
         "featured": format!("{}/activitypub/featured", urls.base),

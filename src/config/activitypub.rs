@@ -15,6 +15,10 @@ pub struct ActivityPubConfig {
     pub give_up_after_hours: u32,
     /// Deliveries in flight at once per node.
     pub delivery_concurrency: u32,
+    /// Requests to the inbox one client address may make at once, and per minute after that:
+    /// an instance delivers everything its users send to the site from a few addresses.
+    pub inbox_burst: u32,
+    pub inbox_per_minute: u32,
 }
 
 impl Default for ActivityPubConfig {
@@ -25,6 +29,8 @@ impl Default for ActivityPubConfig {
             // Mastodon marks an instance unavailable after a week of failures.
             give_up_after_hours: 168,
             delivery_concurrency: 16,
+            inbox_burst: 300,
+            inbox_per_minute: 600,
         }
     }
 }
@@ -43,6 +49,9 @@ impl ActivityPubConfig {
         }
         if !(1..=256).contains(&self.delivery_concurrency) {
             anyhow::bail!("activitypub.delivery_concurrency = {}: expected 1 to 256", self.delivery_concurrency);
+        }
+        if self.inbox_burst == 0 || self.inbox_per_minute == 0 {
+            anyhow::bail!("activitypub.inbox_burst and activitypub.inbox_per_minute: expected at least 1");
         }
         Ok(())
     }

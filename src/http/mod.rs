@@ -71,6 +71,8 @@ pub struct App {
     pub page_views: page_views::PageViews,
     /// Per-client buckets for `/search`, the one public page whose cost a reader chooses.
     pub search_limiter: RateLimiter,
+    /// Per-client buckets for the ActivityPub inbox, the one public POST without a form.
+    pub inbox_limiter: RateLimiter,
     /// The comment form's keys (from the shared site secret) and its per-IP buckets.
     pub comment_guard: FormGuard,
     /// The subscription links' keys (from the shared site secret) and the subscribe form's per-IP
@@ -112,6 +114,8 @@ impl AppState {
         let listing_page_starts = EpochMap::new(1_000);
         let page_views = page_views::PageViews::new(config.analytics.enabled, &config.base_url());
         let search_limiter = RateLimiter::new("search", config.content.search_burst, config.content.search_per_minute);
+        let inbox_limiter =
+            RateLimiter::new("inbox", config.activitypub.inbox_burst, config.activitypub.inbox_per_minute);
         AppState(Arc::new(App {
             config,
             db,
@@ -124,6 +128,7 @@ impl AppState {
             listing_page_starts,
             page_views,
             search_limiter,
+            inbox_limiter,
             comment_guard,
             subscribe_guard,
             settings,
