@@ -51,7 +51,8 @@ async fn replies_become_comments_under_the_forms_rules(backend: Backend) {
 
     // A first reply waits for a moderator, like a first comment from the form.
     let note = r#"<p><span class="h-card"><a href="https://masto.example/@news" class="u-url mention" onclick="steal()">@<span>news</span></a></span> Well reported.<script>alert(1)</script></p>"#;
-    let first = service::submit_remote(&site.db, config, reply("https://masto.example/notes/1", ANN, note)).await.unwrap();
+    let first =
+        service::submit_remote(&site.db, config, reply("https://masto.example/notes/1", ANN, note)).await.unwrap();
     assert_eq!((first.status, first.created), (CommentStatus::Pending, true));
     assert!(!article_page(&site).await.contains("Well reported."), "a pending reply is not public");
     let (email, html, created): (String, String, i64) =
@@ -68,7 +69,8 @@ async fn replies_become_comments_under_the_forms_rules(backend: Backend) {
     assert!(html.contains(r#"<a href="https://masto.example/@news" rel="nofollow ugc noopener">@news</a>"#), "{html}");
 
     // The same note delivered again changes nothing.
-    let again = service::submit_remote(&site.db, config, reply("https://masto.example/notes/1", ANN, note)).await.unwrap();
+    let again =
+        service::submit_remote(&site.db, config, reply("https://masto.example/notes/1", ANN, note)).await.unwrap();
     assert_eq!((again.id, again.created), (first.id, false));
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE remote_actor = $1")
         .bind(ANN)

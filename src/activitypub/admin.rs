@@ -64,7 +64,12 @@ struct Shown {
     code: StatusCode,
 }
 
-async fn render_screen(state: &AppState, signed_in: &SignedIn, shown: Shown, extra: Value) -> Result<Response, AppError> {
+async fn render_screen(
+    state: &AppState,
+    signed_in: &SignedIn,
+    shown: Shown,
+    extra: Value,
+) -> Result<Response, AppError> {
     let overview = followers::overview(&state.db).await?;
     let rows = followers::list(&state.db, PER_PAGE, (shown.page as i64 - 1) * PER_PAGE).await?;
     let followers: Vec<Value> = rows

@@ -171,9 +171,7 @@ fn parse(input: &str) -> Result<Parsed, BlockError> {
     if is_host(&lower) {
         return Ok(Parsed::Target(Target::Instance(lower)));
     }
-    Err(BlockError::Invalid(format!(
-        "{input:?} is not an instance (mastodon.example), an actor URL or @user@host."
-    )))
+    Err(BlockError::Invalid(format!("{input:?} is not an instance (mastodon.example), an actor URL or @user@host.")))
 }
 
 /// A DNS host name with at least two labels (`mastodon.example`), optionally with `:port`.
@@ -216,7 +214,9 @@ mod tests {
         );
         assert_eq!(target("@Bob@Mastodon.example"), Ok(Parsed::Handle("bob@mastodon.example".into())));
         assert_eq!(target("bob@mastodon.example"), Ok(Parsed::Handle("bob@mastodon.example".into())));
-        for bad in ["", "   ", "localhost", "not a host", "ftp://x.example/a", "-a.example", "a..example", "@@x.example"] {
+        for bad in
+            ["", "   ", "localhost", "not a host", "ftp://x.example/a", "-a.example", "a..example", "@@x.example"]
+        {
             assert!(target(bad).is_err(), "{bad:?} is refused");
         }
         assert!(target(&format!("{}.example", "a".repeat(250))).is_err(), "too long");

@@ -435,7 +435,8 @@ pub async fn submit_remote(db: &Db, config: &CommentsConfig, reply: RemoteReply)
     let mut errors = Vec::new();
     for (field, value) in [("remote_id", &reply.remote_id), ("remote_actor", &reply.remote_actor)] {
         if value.chars().count() > MAX_REMOTE_ID_CHARS || !is_web_url(value) {
-            errors.push((field, format!("{value:?} is not an http(s) URL of at most {MAX_REMOTE_ID_CHARS} characters")));
+            errors
+                .push((field, format!("{value:?} is not an http(s) URL of at most {MAX_REMOTE_ID_CHARS} characters")));
         }
     }
     let clean = |s: &str| s.replace('\0', "").trim().to_string();
@@ -564,9 +565,7 @@ async fn existing_remote(db: &Db, remote_id: &str, remote_actor: &str) -> Result
 /// to place a reply to a remote reply (`RemoteReply::parent_id`).
 pub async fn remote_comment(db: &Db, remote_id: &str) -> Result<Option<(i64, i64, CommentStatus)>, DbError> {
     let found = queries::by_remote_id(db, remote_id).await?;
-    Ok(found.map(|row| {
-        (row.id, row.article_id, CommentStatus::parse(&row.status).unwrap_or(CommentStatus::Pending))
-    }))
+    Ok(found.map(|row| (row.id, row.article_id, CommentStatus::parse(&row.status).unwrap_or(CommentStatus::Pending))))
 }
 
 /// A remote note's `Delete`: the comment it became moves to the trash, as a moderator's delete

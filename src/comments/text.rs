@@ -241,7 +241,10 @@ mod tests {
              <p>see <a href=\"https://a.example/x\" rel=\"nofollow ugc noopener\">https://a.example/x</a></p>"
         );
         assert_eq!(plain_text(&html), "@ann Good & true\nline\n\nsee https://a.example/x");
-        assert_eq!(render_html("plain https://b.example"), "<p>plain <a href=\"https://b.example\" rel=\"nofollow ugc noopener\">https://b.example</a></p>");
+        assert_eq!(
+            render_html("plain https://b.example"),
+            "<p>plain <a href=\"https://b.example\" rel=\"nofollow ugc noopener\">https://b.example</a></p>"
+        );
     }
 
     #[test]

@@ -106,12 +106,13 @@ pub async fn page(db: &Db, limit: i64, offset: i64) -> DbResult<Vec<ListedFollow
 /// Blocks `target` (a host or an actor id) and removes the followers it covers: the actor, or
 /// every actor on the host. Answers whether the block is new and how many follows went.
 pub async fn block(conn: &mut sqlx::AnyConnection, target: &str, now: i64) -> DbResult<(bool, u64)> {
-    let added = sqlx::query("INSERT INTO ap_blocks (target, created_at) VALUES ($1, $2) ON CONFLICT (target) DO NOTHING")
-        .bind(target)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    let added =
+        sqlx::query("INSERT INTO ap_blocks (target, created_at) VALUES ($1, $2) ON CONFLICT (target) DO NOTHING")
+            .bind(target)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     let removed = sqlx::query("DELETE FROM ap_followers WHERE host = $1 OR actor_id = $1")
         .bind(target)
         .execute(&mut *conn)
