@@ -102,6 +102,10 @@ async fn replies_become_comments_under_the_forms_rules(backend: Backend) {
     let second = service::submit_remote(&site.db, config, second).await.unwrap();
     assert_eq!(second.status, CommentStatus::Approved);
     assert!(article_page(&site).await.contains("And another thing."));
+    // Even hers waits with as many links as the form's rule holds.
+    let links = "<p>See https://a.example/1 and <a href=\"https://b.example/2\">this</a></p>";
+    let linked = service::submit_remote(&site.db, config, reply("https://masto.example/notes/3", ANN, links)).await;
+    assert_eq!(linked.unwrap().status, CommentStatus::Pending);
 
     // The word lists apply: a disallowed word is spam, and a stranger's reply waits.
     let bob = "https://other.example/users/bob";
@@ -212,6 +216,7 @@ async fn the_desk_lists_followers_and_blocks_instances_and_actors(backend: Backe
     assert!(followers::blocks(&site.db).await.unwrap().is_empty());
     let refused = editor.post_form(&site, "/admin/fediverse/unblock", &[("target", "bad.example")]).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "not blocked");
+    assert!(refused.text().await.unwrap().contains("bad.example is not blocked"));
 
     // Without the CSRF token: 403, nothing changes.
     let forged =
@@ -268,6 +273,12 @@ async fn the_cli_reports_and_blocks(backend: Backend) {
     let status = common::stdout(&out);
     assert!(status.contains("followers  2") && status.contains("instances  2") && status.contains("blocks     0"));
     assert!(status.contains("handle     @news@"), "{status}");
+
+    sqlx::query("INSERT INTO ap_instances (host, failing_since, last_error) VALUES ('down.example', 1, 'timeout')")
+        .execute(&site.db.pool)
+        .await
+        .unwrap();
+    assert!(common::stdout(&site.cli(&["fediverse", "status"])).contains("failing    1 instance(s)"));
 
     let listed = common::stdout(&site.cli(&["fediverse", "followers", "--limit", "1"]));
     assert_eq!(listed.lines().count(), 1);

@@ -102,6 +102,7 @@ async fn render_screen(
             likes => overview.likes,
             boosts => overview.boosts,
             blocks => overview.blocks,
+            failing_instances => overview.failing_instances,
         },
         followers,
         blocks,

@@ -21,6 +21,8 @@ pub struct Overview {
     pub likes: i64,
     pub boosts: i64,
     pub blocks: i64,
+    /// Instances whose deliveries fail (since their last success).
+    pub failing_instances: i64,
 }
 
 /// What a block names, once read.
@@ -69,6 +71,7 @@ pub async fn overview(db: &Db) -> Result<Overview, DbError> {
         likes,
         boosts,
         blocks: followers::blocks(db).await?.len() as i64,
+        failing_instances: followers::failing_instances(db).await?,
     })
 }
 

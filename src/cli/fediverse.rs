@@ -12,7 +12,8 @@ use crate::theme;
 
 #[derive(Debug, Subcommand)]
 pub enum FediverseCommand {
-    /// The actor's handle, followers, instances, likes, boosts and blocks.
+    /// The actor's handle, followers, instances, likes, boosts, blocks, and the instances whose
+    /// deliveries fail.
     Status,
     /// List followers, newest first.
     Followers {
@@ -39,6 +40,7 @@ pub async fn run(db: &Db, config: &Config, command: FediverseCommand) -> anyhow:
             println!("likes      {}", o.likes);
             println!("boosts     {}", o.boosts);
             println!("blocks     {}", o.blocks);
+            println!("failing    {} instance(s) failing deliveries", o.failing_instances);
             Ok(())
         }
         FediverseCommand::Followers { limit } => {

@@ -145,3 +145,8 @@ pub async fn reaction_totals(db: &Db) -> DbResult<(i64, i64)> {
     .await
     .map_err(DbError::from)
 }
+
+/// Remote instances whose deliveries are failing (`ap_instances`).
+pub async fn failing_instances(db: &Db) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM ap_instances").fetch_one(&db.pool).await.map_err(DbError::from)
+}
