@@ -629,6 +629,10 @@ const ROUTES: &[Route] = &[
     post("/admin/subscribers/{subscriber}/unsubscribe", Role::Editor, &[]),
     post("/admin/subscribers/{subscriber}/delete", Role::Editor, &[]),
     post("/admin/comments/{comment}/reply", Role::Editor, &[("comment", "A moderator's reply")]),
+    // fediverse
+    get("/admin/fediverse", Role::Editor),
+    post("/admin/fediverse/block", Role::Editor, &[("target", "matrix.example")]),
+    post("/admin/fediverse/unblock", Role::Editor, &[("target", "matrix.example")]),
     // media and settings
     get("/admin/media", Role::Author),
     get("/admin/media.json", Role::Author),

@@ -512,6 +512,8 @@ async fn comments_are_moderated_from_the_desk(backend: Backend) {
         content: "Waiting for a moderator.",
         content_html: "<p>Waiting for a moderator.</p>",
         content_hash: "x",
+        remote: None,
+        created_at: None,
     };
     let mut conn = site.db.pool.acquire().await.unwrap();
     let id = insert(&mut conn, &row, openvoice::store::now()).await.unwrap();

@@ -43,8 +43,8 @@ async fn followers(site: &TestSite) -> Vec<(String, String, String)> {
         .unwrap()
 }
 
-on_each_backend!(a_fedify_account_follows_likes_and_unfollows);
-async fn a_fedify_account_follows_likes_and_unfollows(backend: Backend) {
+on_each_backend!(a_fedify_account_follows_likes_replies_and_leaves);
+async fn a_fedify_account_follows_likes_replies_and_leaves(backend: Backend) {
     let Some((peer, site)) = start(backend).await else { return };
     let actor = format!("{}/activitypub/actor", site.base);
 
@@ -67,6 +67,37 @@ async fn a_fedify_account_follows_likes_and_unfollows(backend: Backend) {
     peer.like(&article_url).await.expect("a second like by the same account");
     let reactions = count(&site, "SELECT COUNT(*) FROM ap_reactions").await;
     assert_eq!(reactions, 2, "{backend:?}: a like and a boost, the second like counted once");
+
+    // A reply is a comment held for moderation, under alice's name, linked to her profile.
+    let note = peer
+        .reply(
+            &article_url,
+            "<p>Good reporting. <script>alert(1)</script><a href=\"https://example.org/\">source</a></p>",
+            &actor,
+        )
+        .await
+        .expect("a reply");
+    let (id, status, name, url, html): (i64, String, String, String, String) =
+        sqlx::query_as("SELECT id, status, author_name, author_url, content_html FROM comments WHERE remote_id = $1")
+            .bind(&note)
+            .fetch_one(&site.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "pending", "{backend:?}: a first reply waits for a moderator");
+    assert_eq!((name.as_str(), url.as_str()), ("Alice (Fedify test peer)", peer.actor.as_str()), "{backend:?}");
+    assert!(html.contains("Good reporting.") && !html.contains("script"), "{backend:?}: sanitised: {html}");
+    site.settle().await;
+    let (_, page) = site.fetch(&format!("/article/{ARTICLE}")).await;
+    assert!(!page.contains("Good reporting."), "{backend:?}: not public while pending");
+    common::stdout(&site.cli(&["comments", "approve", &id.to_string()]));
+    site.settle().await;
+    let (_, page) = site.fetch(&format!("/article/{ARTICLE}")).await;
+    assert!(page.contains("Good reporting."), "{backend:?}: public once approved");
+    // Deleting the note takes the comment down.
+    peer.delete_note(&note).await.expect("a Delete of the note");
+    site.settle().await;
+    let (_, page) = site.fetch(&format!("/article/{ARTICLE}")).await;
+    assert!(!page.contains("Good reporting."), "{backend:?}: the deleted note's comment is gone");
 
     peer.unfollow(Some(&actor)).await.expect("an Undo of the Follow");
     assert!(followers(&site).await.is_empty(), "{backend:?}: the Undo ends the follow");
@@ -155,4 +186,317 @@ async fn requests_not_signed_by_their_actor_change_nothing(backend: Backend) {
     assert!(refused.body.contains("403"), "{backend:?}: {refused}");
     assert!(followers(&site).await.is_empty(), "{backend:?}: nor did a blocked instance's");
     site.finish().await;
+}
+
+mod local {
+    //! The fediverse's write side that needs no remote server, on every backend: replies that become
+    //! comments (`comments::service::submit_remote`, `delete_remote`), the desk's Fediverse screen
+    //! (followers, counts, blocks), and `openvoice fediverse`.
+
+    use crate::common::desk::Desk;
+    use crate::common::{Backend, TestSite};
+    use openvoice::accounts::Role;
+    use openvoice::activitypub::queries::{actors, followers};
+    use openvoice::comments::model::{CommentStatus, RemoteReply};
+    use openvoice::comments::service::{self, CommentError};
+    use reqwest::StatusCode;
+    use scraper::{Html, Selector};
+
+    const ARTICLE: &str = "parliament-approves-coastal-drone-patrols";
+    const CONFIG: &str = "[comments]\nmin_seconds = 0\nflood_seconds = 0\ndisallowed_keys = [\"viagra\"]\n";
+    const ANN: &str = "https://masto.example/users/ann";
+
+    fn reply(remote_id: &str, actor: &str, html: &str) -> RemoteReply {
+        RemoteReply {
+            slug: ARTICLE.into(),
+            parent_id: None,
+            remote_id: remote_id.into(),
+            remote_actor: actor.into(),
+            author_name: "Ann Remote".into(),
+            author_url: "https://masto.example/@ann".into(),
+            content_html: html.into(),
+            published_at: Some(1_700_000_000),
+        }
+    }
+
+    async fn article_page(site: &TestSite) -> String {
+        site.settle().await;
+        let (status, html) = site.fetch(&format!("/article/{ARTICLE}")).await;
+        assert_eq!(status, 200);
+        html
+    }
+
+    fn select_all(html: &str, css: &str) -> Vec<(String, Option<String>)> {
+        let doc = Html::parse_document(html);
+        let selector = Selector::parse(css).unwrap();
+        doc.select(&selector)
+            .map(|e| (e.text().collect::<String>(), e.value().attr("href").map(str::to_string)))
+            .collect()
+    }
+
+    on_each_backend!(replies_become_comments_under_the_forms_rules);
+    async fn replies_become_comments_under_the_forms_rules(backend: Backend) {
+        let site = TestSite::start_with(backend, CONFIG).await;
+        let config = &site.config.comments;
+
+        // A first reply waits for a moderator, like a first comment from the form.
+        let note = r#"<p><span class="h-card"><a href="https://masto.example/@news" class="u-url mention" onclick="steal()">@<span>news</span></a></span> Well reported.<script>alert(1)</script></p>"#;
+        let first =
+            service::submit_remote(&site.db, config, reply("https://masto.example/notes/1", ANN, note)).await.unwrap();
+        assert_eq!((first.status, first.created), (CommentStatus::Pending, true));
+        assert!(!article_page(&site).await.contains("Well reported."), "a pending reply is not public");
+        let (email, html, created): (String, String, i64) =
+            sqlx::query_as("SELECT author_email, content_html, created_at FROM comments WHERE id = $1")
+                .bind(first.id)
+                .fetch_one(&site.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(email, "", "no email for a remote comment");
+        assert_eq!(created, 1_700_000_000, "the note's published time");
+        for gone in ["<script", "alert(1)", "onclick", "<span", "class="] {
+            assert!(!html.contains(gone), "{gone} in {html}");
+        }
+        assert!(
+            html.contains(r#"<a href="https://masto.example/@news" rel="nofollow ugc noopener">@news</a>"#),
+            "{html}"
+        );
+
+        // The same note delivered again changes nothing.
+        let again =
+            service::submit_remote(&site.db, config, reply("https://masto.example/notes/1", ANN, note)).await.unwrap();
+        assert_eq!((again.id, again.created), (first.id, false));
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE remote_actor = $1")
+            .bind(ANN)
+            .fetch_one(&site.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 1);
+        // Another actor cannot claim that note.
+        let claimed = service::submit_remote(
+            &site.db,
+            config,
+            reply("https://masto.example/notes/1", "https://evil.example/users/eve", "<p>mine</p>"),
+        )
+        .await;
+        assert!(matches!(claimed, Err(CommentError::Invalid(_))), "{claimed:?}");
+
+        // Approved, it is public, its author's name linking to their profile.
+        service::set_status(&site.db, &[first.id], CommentStatus::Approved).await.unwrap();
+        let page = article_page(&site).await;
+        assert!(page.contains("Well reported."));
+        let authors = select_all(&page, &format!("#comment-{} .comment-author a", first.id));
+        assert_eq!(authors, [("Ann Remote".to_string(), Some("https://masto.example/@ann".to_string()))]);
+        assert_eq!(select_all(&page, &format!("#comment-{} .comment-via", first.id)).len(), 1, "via the fediverse");
+        assert!(!page.contains("steal()") && !page.contains("alert(1)"));
+
+        // Her next reply is approved at once, as a returning commenter's; a reply to a comment nests.
+        let mut second = reply("https://masto.example/notes/2", ANN, "<p>And another thing.</p>");
+        second.parent_id = Some(first.id);
+        let second = service::submit_remote(&site.db, config, second).await.unwrap();
+        assert_eq!(second.status, CommentStatus::Approved);
+        assert!(article_page(&site).await.contains("And another thing."));
+        // Even hers waits with as many links as the form's rule holds.
+        let links = "<p>See https://a.example/1 and <a href=\"https://b.example/2\">this</a></p>";
+        let linked = service::submit_remote(&site.db, config, reply("https://masto.example/notes/3", ANN, links)).await;
+        assert_eq!(linked.unwrap().status, CommentStatus::Pending);
+
+        // The word lists apply: a disallowed word is spam, and a stranger's reply waits.
+        let bob = "https://other.example/users/bob";
+        let spam =
+            service::submit_remote(&site.db, config, reply("https://other.example/n/1", bob, "<p>cheap VIAGRA</p>"))
+                .await
+                .unwrap();
+        assert_eq!(spam.status, CommentStatus::Spam);
+        let held = service::submit_remote(&site.db, config, reply("https://other.example/n/2", bob, "<p>Hello</p>"))
+            .await
+            .unwrap();
+        assert_eq!(held.status, CommentStatus::Pending, "an approved comment by someone else does not vouch for bob");
+
+        // Replies to an unknown article, or an empty note, are refused.
+        let mut nowhere = reply("https://other.example/n/3", bob, "<p>Hi</p>");
+        nowhere.slug = "no-such-article".into();
+        assert!(matches!(service::submit_remote(&site.db, config, nowhere).await, Err(CommentError::NoArticle)));
+        let empty = service::submit_remote(&site.db, config, reply("https://other.example/n/4", bob, "<p> </p>")).await;
+        assert!(matches!(empty, Err(CommentError::Invalid(ref f)) if f[0].0 == "comment"), "{empty:?}");
+
+        // The desk's queue shows the actor instead of an email.
+        let editor = Desk::sign_in(&site, Role::Editor).await;
+        let queue = editor.get(&site, "/admin/comments?status=pending").await.text().await.unwrap();
+        assert!(queue.contains(bob) && queue.contains("via the fediverse"), "{queue}");
+
+        // Only the note's author can delete it; then it leaves the page.
+        assert!(!service::delete_remote(&site.db, "https://masto.example/notes/2", bob).await.unwrap());
+        assert!(article_page(&site).await.contains("And another thing."));
+        assert!(service::delete_remote(&site.db, "https://masto.example/notes/2", ANN).await.unwrap());
+        assert!(!article_page(&site).await.contains("And another thing."));
+        assert!(!service::delete_remote(&site.db, "https://masto.example/notes/2", ANN).await.unwrap(), "once");
+        assert!(!service::delete_remote(&site.db, "https://masto.example/notes/404", ANN).await.unwrap());
+        site.finish().await;
+    }
+
+    async fn add_follower(site: &TestSite, actor_id: &str, host: &str, followed_at: i64) {
+        let follower = followers::Follower {
+            actor_id: actor_id.into(),
+            host: host.into(),
+            inbox: format!("https://{host}/inbox"),
+            follow_id: format!("{actor_id}#follow"),
+            followed_at,
+        };
+        let mut conn = site.db.pool.acquire().await.unwrap();
+        followers::add(&mut conn, &follower).await.unwrap();
+    }
+
+    async fn count(site: &TestSite) -> i64 {
+        followers::count(&site.db).await.unwrap()
+    }
+
+    on_each_backend!(the_desk_lists_followers_and_blocks_instances_and_actors);
+    async fn the_desk_lists_followers_and_blocks_instances_and_actors(backend: Backend) {
+        let site = TestSite::start_with(backend, CONFIG).await;
+        for i in 0..52 {
+            add_follower(&site, &format!("https://good.example/users/u{i:02}"), "good.example", 1_000 + i).await;
+        }
+        for i in 0..3 {
+            add_follower(&site, &format!("https://bad.example/users/b{i}"), "bad.example", 2_000 + i).await;
+        }
+        add_follower(&site, "https://solo.example/users/carol", "solo.example", 500).await;
+        let carol = actors::RemoteActor {
+            actor_id: "https://solo.example/users/carol".into(),
+            key_id: "https://solo.example/users/carol#main-key".into(),
+            public_key_pem: "-----BEGIN PUBLIC KEY-----".into(),
+            inbox: "https://solo.example/users/carol/inbox".into(),
+            shared_inbox: None,
+            handle: "carol@solo.example".into(),
+            name: "Carol".into(),
+            profile_url: "https://solo.example/@carol".into(),
+            fetched_at: 1,
+        };
+        actors::save(&site.db, &carol).await.unwrap();
+        sqlx::query(
+            "INSERT INTO ap_reactions (activity_id, kind, article_id, actor_id, created_at) \
+             SELECT 'https://x.example/like/' || id, 'like', id, 'https://x.example/users/x', 1 FROM articles WHERE slug = $1",
+        )
+        .bind(ARTICLE)
+        .execute(&site.db.pool)
+        .await
+        .unwrap();
+
+        let editor = Desk::sign_in(&site, Role::Editor).await;
+        let response = editor.get(&site, "/admin/fediverse").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let html = response.text().await.unwrap();
+        let text = |css: &str| crate::common::desk::texts_of(&html, css);
+        assert_eq!(text(".fediverse-handle")[0], format!("@news@{}", site.base.trim_start_matches("http://")));
+        assert_eq!(text("#followers-count"), ["56"]);
+        assert_eq!(text("#instances-count"), ["3"]);
+        assert_eq!((text("#likes-count"), text("#boosts-count")), (vec!["1".to_string()], vec!["0".to_string()]));
+        let rows = text(".follower-actor");
+        assert_eq!(rows.len(), 50, "fifty a page");
+        assert_eq!(rows[0], "https://bad.example/users/b2", "newest first");
+        let second = editor.get(&site, "/admin/fediverse?page=2").await.text().await.unwrap();
+        let rows = crate::common::desk::texts_of(&second, ".follower-actor");
+        assert_eq!(rows.len(), 6);
+        assert_eq!(rows[5], "@carol@solo.example Carol", "a known actor by handle and name");
+
+        // Bad input: 422 naming the field, and nothing changes.
+        let long = format!("{}.example", "a".repeat(250));
+        for bad in ["", "   ", long.as_str(), "not a host", "ftp://bad.example/x", "@nobody@unknown.example"] {
+            let response = editor.post_form(&site, "/admin/fediverse/block", &[("target", bad)]).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+            let html = response.text().await.unwrap();
+            assert_eq!(crate::common::desk::texts_of(&html, "#target-error").len(), 1, "{bad:?}: {html}");
+        }
+        assert_eq!(count(&site).await, 56);
+        assert!(followers::blocks(&site.db).await.unwrap().is_empty());
+        let refused = editor.post_form(&site, "/admin/fediverse/unblock", &[("target", "bad.example")]).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "not blocked");
+        assert!(refused.text().await.unwrap().contains("bad.example is not blocked"));
+
+        // Without the CSRF token: 403, nothing changes.
+        let forged = editor
+            .client
+            .post(format!("{}/admin/fediverse/block", site.base))
+            .form(&[("target", "bad.example")])
+            .send();
+        assert_eq!(forged.await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(count(&site).await, 56);
+
+        // Blocking an instance removes its followers at once and lists the block.
+        let done = editor.post_form(&site, "/admin/fediverse/block", &[("target", "Bad.Example")]).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        assert_eq!(count(&site).await, 53);
+        let html = editor.get(&site, "/admin/fediverse").await.text().await.unwrap();
+        assert_eq!(crate::common::desk::texts_of(&html, ".block-target"), ["bad.example"]);
+        assert!(!html.contains("https://bad.example/users/b2"));
+        let mut conn = site.db.pool.acquire().await.unwrap();
+        assert!(followers::is_blocked(&mut conn, "https://bad.example/users/b9", "bad.example").await.unwrap());
+        drop(conn);
+
+        // A known handle resolves to its actor.
+        let done = editor.post_form(&site, "/admin/fediverse/block", &[("target", "@Carol@solo.example")]).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        assert_eq!(count(&site).await, 52);
+        let blocked: Vec<String> = followers::blocks(&site.db).await.unwrap().into_iter().map(|b| b.target).collect();
+        assert!(blocked.contains(&"https://solo.example/users/carol".to_string()), "{blocked:?}");
+
+        // Unblock.
+        let done = editor.post_form(&site, "/admin/fediverse/unblock", &[("target", "bad.example")]).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        let html = editor.get(&site, "/admin/fediverse").await.text().await.unwrap();
+        assert_eq!(crate::common::desk::texts_of(&html, ".block-target"), ["https://solo.example/users/carol"]);
+        assert!(html.contains(r#"href="/admin/fediverse""#), "in the editor's navigation");
+
+        // Authors and contributors: refused, and no link.
+        for role in [Role::Author, Role::Contributor] {
+            let desk = Desk::sign_in(&site, role).await;
+            assert_eq!(desk.get(&site, "/admin/fediverse").await.status(), StatusCode::FORBIDDEN, "{role:?}");
+            let refused = desk.post_form(&site, "/admin/fediverse/block", &[("target", "good.example")]).await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{role:?}");
+            let home = desk.get(&site, "/admin").await.text().await.unwrap();
+            assert!(!home.contains("/admin/fediverse"), "{role:?} sees no Fediverse link");
+        }
+        assert_eq!(count(&site).await, 52);
+        site.finish().await;
+    }
+
+    on_each_backend!(the_cli_reports_and_blocks);
+    async fn the_cli_reports_and_blocks(backend: Backend) {
+        let site = TestSite::start_with(backend, CONFIG).await;
+        add_follower(&site, "https://bad.example/users/a", "bad.example", 10).await;
+        add_follower(&site, "https://good.example/users/b", "good.example", 20).await;
+
+        let out = site.cli(&["fediverse", "status"]);
+        assert!(out.status.success(), "{}", crate::common::stderr(&out));
+        let status = crate::common::stdout(&out);
+        assert!(status.contains("followers  2") && status.contains("instances  2") && status.contains("blocks     0"));
+        assert!(status.contains("handle     @news@"), "{status}");
+
+        sqlx::query("INSERT INTO ap_instances (host, failing_since, last_error) VALUES ('down.example', 1, 'timeout')")
+            .execute(&site.db.pool)
+            .await
+            .unwrap();
+        assert!(crate::common::stdout(&site.cli(&["fediverse", "status"])).contains("failing    1 instance(s)"));
+
+        let listed = crate::common::stdout(&site.cli(&["fediverse", "followers", "--limit", "1"]));
+        assert_eq!(listed.lines().count(), 1);
+        assert!(listed.contains("https://good.example/users/b"), "newest first: {listed}");
+
+        let out = site.cli(&["fediverse", "block", "bad.example"]);
+        assert!(out.status.success(), "{}", crate::common::stderr(&out));
+        assert!(crate::common::stdout(&out).contains("1 follower(s) removed"));
+        assert_eq!(count(&site).await, 1);
+        assert!(crate::common::stdout(&site.cli(&["fediverse", "blocks"])).contains("bad.example"));
+
+        let out = site.cli(&["fediverse", "block", "not a host"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(crate::common::stderr(&out).contains("TARGET"), "{}", crate::common::stderr(&out));
+        let out = site.cli(&["fediverse", "unblock", "good.example"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(crate::common::stderr(&out).contains("not blocked"), "{}", crate::common::stderr(&out));
+        assert_eq!(site.cli(&["fediverse", "block"]).status.code(), Some(2), "a missing argument is a usage error");
+
+        assert!(site.cli(&["fediverse", "unblock", "bad.example"]).status.success());
+        assert!(crate::common::stdout(&site.cli(&["fediverse", "blocks"])).contains("Nothing is blocked."));
+        site.finish().await;
+    }
 }

@@ -60,6 +60,12 @@ const NAV: &[NavItem] = &[
         href: "/admin/subscribers",
         capability: Some(Capability::ManageSubscribers),
     },
+    NavItem {
+        section: "fediverse",
+        label: "Fediverse",
+        href: "/admin/fediverse",
+        capability: Some(Capability::ManageFediverse),
+    },
     NavItem { section: "users", label: "Users", href: "/admin/users", capability: Some(Capability::ManageUsers) },
     NavItem {
         section: "settings",

@@ -51,6 +51,8 @@ pub enum Capability {
     ManageSubscribers,
     /// See the site's page views, referrers and conversions (editor and up).
     ViewAnalytics,
+    /// See the fediverse followers and block instances or accounts (editor and up).
+    ManageFediverse,
     /// Create, change and remove accounts (admin).
     ManageUsers,
     /// Change site settings, mail and pinning configuration (admin).
@@ -69,6 +71,7 @@ impl Capability {
             Capability::ModerateComments => "moderate comments",
             Capability::ManageSubscribers => "manage subscribers",
             Capability::ViewAnalytics => "see the site's analytics",
+            Capability::ManageFediverse => "manage the fediverse followers and blocks",
             Capability::ManageUsers => "manage users",
             Capability::ManageSettings => "change the site's settings",
         }
@@ -85,7 +88,8 @@ impl Role {
             | Capability::ManageTerms
             | Capability::ModerateComments
             | Capability::ManageSubscribers
-            | Capability::ViewAnalytics => Role::Editor,
+            | Capability::ViewAnalytics
+            | Capability::ManageFediverse => Role::Editor,
             Capability::ManageUsers | Capability::ManageSettings => Role::Admin,
         };
         self >= needed

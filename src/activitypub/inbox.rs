@@ -12,7 +12,8 @@ use super::queries::{actors, followers, reactions};
 use super::remote::host_of;
 use super::service::{Urls, CONTEXT};
 use super::shims as delivery;
-use super::shims::{self as comments, RemoteReply};
+use crate::comments::model::RemoteReply;
+use crate::comments::service::{self as comments, CommentError};
 use crate::config::Config;
 use crate::content::service::reading;
 use crate::store::{self, Db, DbError};
@@ -44,6 +45,9 @@ pub enum InboxError {
     /// 403.
     #[error("{0}")]
     Forbidden(String),
+    /// 429: the actor is replying too fast; retry after this many seconds.
+    #[error("too many replies; retry in {0} s")]
+    Later(u64),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -190,8 +194,17 @@ async fn reply(db: &Db, config: &Config, signer: &RemoteActor, object: &Value) -
     let Some(in_reply_to) = object.get("inReplyTo").and_then(id_of) else {
         return Ok(Outcome::Ignored("a post that replies to nothing here"));
     };
-    let Some(slug) = article_slug(config, in_reply_to) else {
-        return Ok(Outcome::Ignored("a post that replies to nothing here"));
+    // A reply to one of our articles, to a comment under it, or to a reply from the fediverse
+    // that is a comment here.
+    let (slug, parent_id) = match article_slug(config, in_reply_to) {
+        Some(slug) => (slug, comment_id(in_reply_to)),
+        None => match comments::remote_comment(db, in_reply_to).await? {
+            Some((parent, article_id, _)) => match reading::find_by_id(db, article_id).await {
+                Ok(article) => (article.summary.slug, Some(parent)),
+                Err(_) => return Ok(Outcome::Ignored("a reply under no article")),
+            },
+            None => return Ok(Outcome::Ignored("a post that replies to nothing here")),
+        },
     };
     let note_id = id_of(object).ok_or_else(|| invalid("object.id", "a Note needs an id"))?;
     if host_of(note_id) != host_of(&signer.actor_id) {
@@ -201,23 +214,30 @@ async fn reply(db: &Db, config: &Config, signer: &RemoteActor, object: &Value) -
         return Err(InboxError::Forbidden("the note is attributed to someone else".into()));
     }
     let content = object.get("content").and_then(Value::as_str).unwrap_or_default();
+    let published_at = object
+        .get("published")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp());
     let reply = RemoteReply {
         slug,
-        parent_id: comment_id(in_reply_to),
+        parent_id,
         remote_id: note_id.to_string(),
         remote_actor: signer.actor_id.clone(),
         author_name: signer.name.clone(),
         author_url: signer.profile_url.clone(),
         content_html: content.to_string(),
-        published_at: None,
+        published_at,
     };
     match comments::submit_remote(db, &config.comments, reply).await {
         Ok(submitted) => Ok(Outcome::Commented(submitted.status.as_str())),
-        Err(comments::CommentError::Invalid(fields)) => {
-            let (_, message) = fields.into_iter().next().unwrap_or(("content", "refused".into()));
-            Err(invalid("object.content", message))
+        Err(CommentError::NoArticle) => Ok(Outcome::Ignored("a reply to no published article")),
+        Err(CommentError::Flood { retry_after }) => Err(InboxError::Later(retry_after)),
+        Err(CommentError::Invalid(fields)) => {
+            let (field, message) = fields.into_iter().next().unwrap_or(("comment", "refused".into()));
+            Err(invalid(if field == "comment" { "object.content" } else { "object.id" }, message))
         }
-        Err(comments::CommentError::Db(err)) => Err(InboxError::Db(err)),
+        Err(CommentError::Db(err)) => Err(InboxError::Db(err)),
         Err(other) => Err(invalid("object.inReplyTo", other.to_string())),
     }
 }
@@ -233,7 +253,7 @@ async fn delete(db: &Db, signer: &RemoteActor, object: &Value) -> Result<Outcome
         return Ok(Outcome::ActorDeleted);
     }
     let removed = comments::delete_remote(db, deleted, &signer.actor_id).await.map_err(|err| match err {
-        comments::CommentError::Db(err) => InboxError::Db(err),
+        CommentError::Db(err) => InboxError::Db(err),
         other => invalid("object", other.to_string()),
     })?;
     Ok(if removed { Outcome::CommentDeleted } else { Outcome::Ignored("a Delete of nothing kept here") })

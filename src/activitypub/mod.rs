@@ -8,9 +8,16 @@
 //! - `routes`: `/.well-known/webfinger`, `/.well-known/nodeinfo`, `/nodeinfo/2.1`,
 //!   `/activitypub/{actor,outbox,followers,featured}`, and `article`, which `site` calls for an
 //!   article asked for with an ActivityPub `Accept` (`http::wants_activity_json`).
+//! - `followers`: the followers, reactions and blocks as the desk and the CLI see them; a block
+//!   (an instance's host, an actor URL, or a known `@user@host`) removes its followers at once.
+//! - `admin`: the desk's `/admin/fediverse` screen.
+//! - `queries`: SQL for migration 0022's tables.
 //!
-//! Not yet: the inbox, HTTP signatures, follows and delivery.
+//! Replies to articles become comments through `comments::service::submit_remote` and
+//! `delete_remote`, which the inbox calls (this module depends on `comments`, never the reverse).
 
+pub mod admin;
+pub mod followers;
 pub mod inbox;
 pub mod queries;
 pub mod remote;

@@ -96,6 +96,12 @@ async fn inbox(
             Err(refused(StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {message}")))
         }
         Err(InboxError::Forbidden(message)) => Err(JsonError(AppError::Forbidden(message))),
+        Err(InboxError::Later(retry_after)) => {
+            let mut response =
+                refused(StatusCode::TOO_MANY_REQUESTS, format!("retry in {retry_after} s")).into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
+            Ok(response)
+        }
         Err(InboxError::Db(err)) => Err(JsonError(err.into())),
     }
 }

@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(crate::comments::admin::admin_router())
                 .merge(crate::subscriptions::admin::admin_router())
                 .merge(crate::analytics::admin::admin_router())
+                .merge(crate::activitypub::admin::admin_router())
                 .merge(crate::media::admin::admin_router())
                 .merge(crate::accounts::api_tokens::routes::admin_router()),
         ))

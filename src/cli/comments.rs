@@ -85,7 +85,7 @@ pub async fn run(db: &Db, command: CommentsCommand) -> anyhow::Result<()> {
                     theme::rfc3339(c.comment.created_at),
                     c.article_slug,
                     c.comment.author_name,
-                    c.author_email,
+                    c.remote_actor.as_deref().unwrap_or(&c.author_email),
                     c.comment.parent_id.map(|p| format!(" (reply to {p})")).unwrap_or_default(),
                 );
             }

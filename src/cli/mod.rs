@@ -3,6 +3,7 @@
 //! `subscribers`, `mail`, `tokens`, `ipfs`, `migrate`).
 
 mod comments;
+mod fediverse;
 mod ipfs;
 mod mail;
 mod migrate;
@@ -99,6 +100,9 @@ enum Command {
     /// Email subscribers: list, count, export, import, add, unsubscribe, remove, notify.
     #[command(subcommand)]
     Subscribers(subscribers::SubscribersCommand),
+    /// The fediverse: status, followers, block and unblock instances or accounts, blocks.
+    #[command(subcommand)]
+    Fediverse(fediverse::FediverseCommand),
     /// Outgoing mail: test the settings, see the outbox, deliver now.
     #[command(subcommand)]
     Mail(mail::MailCommand),
@@ -322,6 +326,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Comments(command) => comments::run(&db, command).await,
         Command::Token(command) => tokens::run(&db, command).await,
         Command::Subscribers(command) => subscribers::run(&db, &config, command).await,
+        Command::Fediverse(command) => fediverse::run(&db, &config, command).await,
         Command::Mail(command) => {
             let (mailer, _) = crate::subscriptions::contexts(Arc::new(config.clone()), &data_dir)?;
             mail::run(&db, &mailer, &config.site.title, command).await

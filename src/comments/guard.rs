@@ -53,6 +53,14 @@ impl Keys {
         Ok(Keys::from_derived(state.comment_guard.keys(&state.db, &PURPOSES).await?))
     }
 
+    /// This site's keys read from the database, for callers without the node's state (the
+    /// ActivityPub inbox's replies).
+    pub async fn load(db: &crate::store::Db) -> Result<Keys, DbError> {
+        let fresh = hex::encode(rand::random::<[u8; 32]>());
+        let secret = crate::store::site_secret(db, crate::http::form_guard::COMMENTS_SECRET, &fresh).await?;
+        Ok(Keys::from_secret(secret.as_bytes()))
+    }
+
     /// The avatar name for an email: 64 bits of a keyed hash, hex.
     pub fn avatar_name(&self, email: &str) -> String {
         let digest = mac(&self.avatar, &[email.trim().to_lowercase().as_bytes()]).finalize().into_bytes();

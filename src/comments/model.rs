@@ -3,6 +3,8 @@
 //! [`PublicComment`] is everything a page, a feed or any other public view may show: it has no
 //! email and no address, so no template can leak them. Only [`ModeratedComment`] (the
 //! moderation queue in the CLI) carries the email.
+//!
+//! [`RemoteReply`] is a reply from the fediverse as the ActivityPub inbox hands it over.
 
 use serde::Serialize;
 
@@ -58,6 +60,9 @@ pub struct PublicComment {
     pub created_at: i64,
     /// When its status last changed.
     pub updated_at: i64,
+    /// A reply from the fediverse (`service::submit_remote`): `author_url` is the remote
+    /// author's profile, and the thread marks it "via the fediverse".
+    pub via_fediverse: bool,
 }
 
 /// A comment with the fields only moderators see.
@@ -66,7 +71,10 @@ pub struct ModeratedComment {
     #[serde(flatten)]
     pub comment: PublicComment,
     pub article_slug: String,
+    /// Empty for a reply from the fediverse, which has `remote_actor` instead.
     pub author_email: String,
+    /// The remote author's actor id (a URL), for a reply from the fediverse.
+    pub remote_actor: Option<String>,
     pub content: String,
 }
 
@@ -124,4 +132,36 @@ pub struct CommentForm {
     pub parent: Option<i64>,
     /// "Save my name, email, and website in this browser for the next time I comment."
     pub save: bool,
+}
+
+/// A reply from the fediverse (a `Create` of a `Note` whose `inReplyTo` is an article or one of
+/// its comments), as the ActivityPub inbox hands it to `service::submit_remote`. The inbox has
+/// checked the activity's signature and that the note is its actor's.
+#[derive(Debug, Clone)]
+pub struct RemoteReply {
+    /// The article replied to.
+    pub slug: String,
+    /// The comment replied to, when the note answers one.
+    pub parent_id: Option<i64>,
+    /// The `Note`'s id (a URL): a second delivery of it changes nothing, its `Delete` trashes it.
+    pub remote_id: String,
+    /// The author's actor id (a URL): "held when first" is keyed by it.
+    pub remote_actor: String,
+    /// The author's display name (else their handle).
+    pub author_name: String,
+    /// The author's profile page, which the name links to.
+    pub author_url: String,
+    /// The note's `content`: HTML, reduced to the commenter subset before it is stored.
+    pub content_html: String,
+    /// The note's `published` time, Unix seconds; a time in the future counts as now.
+    pub published_at: Option<i64>,
+}
+
+/// What became of a remote reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Submitted {
+    pub id: i64,
+    pub status: CommentStatus,
+    /// False when the note was already a comment (a repeated delivery): nothing changed.
+    pub created: bool,
 }

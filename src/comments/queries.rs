@@ -7,7 +7,7 @@ use crate::comments::model::{ArticleSettings, CommentStatus, ModeratedComment, P
 use crate::store::{Db, DbError, DbResult};
 
 const PUBLIC_COLUMNS: &str =
-    "c.id, c.article_id, c.parent_id, c.status, c.author_name, c.author_url, c.avatar, c.content_html, c.created_at, c.updated_at";
+    "c.id, c.article_id, c.parent_id, c.status, c.author_name, c.author_url, c.avatar, c.content_html, c.created_at, c.updated_at, c.remote_actor";
 
 #[derive(FromRow)]
 struct PublicRow {
@@ -21,6 +21,7 @@ struct PublicRow {
     content_html: String,
     created_at: i64,
     updated_at: i64,
+    remote_actor: Option<String>,
 }
 
 impl From<PublicRow> for PublicComment {
@@ -36,6 +37,7 @@ impl From<PublicRow> for PublicComment {
             content_html: r.content_html,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            via_fediverse: r.remote_actor.is_some(),
         }
     }
 }
@@ -175,13 +177,19 @@ pub struct NewRow<'a> {
     pub content: &'a str,
     pub content_html: &'a str,
     pub content_hash: &'a str,
+    /// A reply from the fediverse: the note's id and its author's actor id.
+    pub remote: Option<(&'a str, &'a str)>,
+    /// When it was written, if not `now` (a remote note's `published`).
+    pub created_at: Option<i64>,
 }
 
+/// Stores a comment; `now` is its `updated_at`, and its `created_at` unless the row says.
 pub async fn insert(conn: &mut AnyConnection, row: &NewRow<'_>, now: i64) -> DbResult<i64> {
     sqlx::query_scalar(
         "INSERT INTO comments (article_id, parent_id, thread_id, depth, status, author_name, author_email, \
-           author_url, avatar, ip_hash, user_agent, content, content_html, content_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
+           author_url, avatar, ip_hash, user_agent, content, content_html, content_hash, created_at, updated_at, \
+           remote_id, remote_actor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
     )
     .bind(row.article_id)
     .bind(row.parent_id)
@@ -197,7 +205,10 @@ pub async fn insert(conn: &mut AnyConnection, row: &NewRow<'_>, now: i64) -> DbR
     .bind(row.content)
     .bind(row.content_html)
     .bind(row.content_hash)
+    .bind(row.created_at.unwrap_or(now))
     .bind(now)
+    .bind(row.remote.map(|(id, _)| id))
+    .bind(row.remote.map(|(_, actor)| actor))
     .fetch_one(conn)
     .await
     .map_err(DbError::from)
@@ -338,6 +349,7 @@ pub async fn for_moderation(
     Ok(rows
         .into_iter()
         .map(|r| ModeratedComment {
+            remote_actor: r.comment.remote_actor.clone(),
             comment: r.comment.into(),
             article_slug: r.slug,
             author_email: r.author_email,
@@ -401,6 +413,51 @@ pub async fn threads_before(db: &Db, article_id: i64, root_id: i64) -> DbResult<
     )
     .bind(article_id)
     .bind(root_id)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(DbError::from)
+}
+
+/// A comment that came from the fediverse, found by its note's id.
+#[derive(Debug, Clone, FromRow)]
+pub struct RemoteRow {
+    pub id: i64,
+    pub article_id: i64,
+    pub status: String,
+    pub remote_actor: Option<String>,
+}
+
+pub async fn by_remote_id(db: &Db, remote_id: &str) -> DbResult<Option<RemoteRow>> {
+    sqlx::query_as::<_, RemoteRow>("SELECT id, article_id, status, remote_actor FROM comments WHERE remote_id = $1")
+        .bind(remote_id)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+/// What the moderation rules need to know about a remote reply, in one round trip.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct RemoteFacts {
+    /// When this actor last commented.
+    pub last_by_actor: Option<i64>,
+    /// Approved comments by this actor.
+    pub approved_before: i64,
+    /// Comments on this article with the same text by this actor.
+    pub duplicates: i64,
+}
+
+pub async fn remote_facts(db: &Db, remote_actor: &str, article_id: i64, content_hash: &str) -> DbResult<RemoteFacts> {
+    sqlx::query_as::<_, RemoteFacts>(
+        "SELECT \
+           (SELECT MAX(created_at) FROM comments WHERE remote_actor = $1) AS last_by_actor, \
+           (SELECT COUNT(*) FROM (SELECT 1 FROM comments WHERE remote_actor = $1 AND status = 'approved' LIMIT 1) AS a) \
+             AS approved_before, \
+           (SELECT COUNT(*) FROM (SELECT 1 FROM comments WHERE article_id = $2 AND content_hash = $3 \
+              AND remote_actor = $1 LIMIT 1) AS d) AS duplicates",
+    )
+    .bind(remote_actor)
+    .bind(article_id)
+    .bind(content_hash)
     .fetch_one(&db.pool)
     .await
     .map_err(DbError::from)

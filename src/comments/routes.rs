@@ -582,6 +582,8 @@ async fn refused(
             (StatusCode::TOO_MANY_REQUESTS, vec![], "You are posting comments too quickly. Slow down.")
         }
         CommentError::Duplicate => (StatusCode::CONFLICT, vec![], DUPLICATE_MESSAGE),
+        // Only remote replies name an article by slug alone; the form's route found it first.
+        CommentError::NoArticle => return AppError::NotFound.into_response(),
         CommentError::Db(err) => return AppError::from(err).into_response(),
     };
     view.form = Some(FormState { values: form, errors, message: Some(message.to_string()) });

@@ -46,6 +46,9 @@ pub enum CommentError {
     Flood { retry_after: u64 },
     #[error("duplicate comment")]
     Duplicate,
+    /// A remote reply to an article that is not a published post.
+    #[error("no published article with that slug")]
+    NoArticle,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -227,7 +230,8 @@ pub async fn submit(
     }
 
     let user_agent: String = submission.user_agent.chars().take(254).collect();
-    let status = moderate(config, &form, &content_html, &user_agent, facts.approved_before > 0);
+    let said = [form.comment.as_str(), &form.author, &form.email, &form.url, &user_agent];
+    let status = moderate(config, &said, &content_html, facts.approved_before > 0);
     let avatar = keys.avatar_name(&form.email);
     let row = NewRow {
         article_id: target.id,
@@ -244,6 +248,8 @@ pub async fn submit(
         content: &form.comment,
         content_html: &content_html,
         content_hash: &content_hash,
+        remote: None,
+        created_at: None,
     };
     let mut tx = db.begin().await?;
     let id = queries::insert(&mut tx, &row, now).await?;
@@ -260,15 +266,10 @@ pub async fn submit(
 }
 
 /// WordPress's rules, in its order: disallowed words → spam; manual approval, too many links,
-/// moderation words or an unknown commenter → pending; otherwise approved.
-fn moderate(
-    config: &CommentsConfig,
-    form: &CommentForm,
-    content_html: &str,
-    user_agent: &str,
-    approved_before: bool,
-) -> CommentStatus {
-    let haystack = [form.comment.as_str(), &form.author, &form.email, &form.url, user_agent].join("\n").to_lowercase();
+/// moderation words or an unknown commenter → pending; otherwise approved. `said` is what the
+/// word lists are matched against: the text, name, email, website and browser.
+fn moderate(config: &CommentsConfig, said: &[&str], content_html: &str, approved_before: bool) -> CommentStatus {
+    let haystack = said.join("\n").to_lowercase();
     if config.disallowed_keys.iter().any(|word| haystack.contains(word.as_str())) {
         return CommentStatus::Spam;
     }
@@ -406,6 +407,188 @@ pub async fn set_status(db: &Db, ids: &[i64], status: CommentStatus) -> Result<V
     Ok(changed)
 }
 
+/// Longest note id or actor id kept (a URL).
+pub const MAX_REMOTE_ID_CHARS: usize = 2048;
+
+/// A reply from the fediverse becomes a comment under the form's rules where they apply: the
+/// article's comments must be open, the thread depth and length limits hold, the word lists and
+/// the link count moderate it, and "held when first" is keyed by the remote actor (one of whose
+/// comments was approved before: approved; else pending). The note's HTML is reduced to the
+/// commenter subset (`text::render_html`); the author's name links to their profile; there is
+/// no email (stored as '') and the identicon is keyed by the actor id. A note already stored
+/// (deliveries repeat) answers the existing comment with `created: false`. The honeypot, the
+/// form token and the per-address checks are the form's alone; a flood is counted per actor.
+pub async fn submit_remote(db: &Db, config: &CommentsConfig, reply: RemoteReply) -> Result<Submitted, CommentError> {
+    let now = store::now();
+    if let Some(existing) = existing_remote(db, &reply.remote_id, &reply.remote_actor).await? {
+        return Ok(existing);
+    }
+    let target = match queries::target(db, &reply.slug).await {
+        Ok(target) => target,
+        Err(DbError::NotFound) => return Err(CommentError::NoArticle),
+        Err(err) => return Err(err.into()),
+    };
+    if !is_open(config, &target, now) {
+        return Err(CommentError::Closed);
+    }
+
+    let mut errors = Vec::new();
+    for (field, value) in [("remote_id", &reply.remote_id), ("remote_actor", &reply.remote_actor)] {
+        if value.chars().count() > MAX_REMOTE_ID_CHARS || !is_web_url(value) {
+            errors
+                .push((field, format!("{value:?} is not an http(s) URL of at most {MAX_REMOTE_ID_CHARS} characters")));
+        }
+    }
+    let clean = |s: &str| s.replace('\0', "").trim().to_string();
+    // The sender cannot correct a name, so a long one is cut rather than refused.
+    let mut author: String = clean(&reply.author_name).chars().take(MAX_NAME_CHARS).collect();
+    if author.is_empty() {
+        author = reply.remote_actor.chars().take(MAX_NAME_CHARS).collect();
+    }
+    let profile = clean(&reply.author_url);
+    let url = if profile.chars().count() <= MAX_URL_CHARS && is_web_url(&profile) {
+        profile
+    } else if reply.remote_actor.chars().count() <= MAX_URL_CHARS && is_web_url(&reply.remote_actor) {
+        reply.remote_actor.clone()
+    } else {
+        String::new()
+    };
+    let content_html = text::render_html(&reply.content_html.replace('\0', ""));
+    let content = text::plain_text(&content_html);
+    if content.is_empty() {
+        errors.push(("comment", "The note has no text.".to_string()));
+    } else if content.chars().count() > MAX_COMMENT_CHARS {
+        errors.push(("comment", format!("The note is too long: at most {MAX_COMMENT_CHARS} characters.")));
+    }
+    if !errors.is_empty() {
+        return Err(CommentError::Invalid(errors));
+    }
+
+    let (parent_id, thread_id, depth) = match reply.parent_id {
+        None => (None, None, 1),
+        Some(id) => {
+            let parent = match queries::parent(db, id).await {
+                Ok(parent) => parent,
+                Err(DbError::NotFound) => return Err(CommentError::ParentNotFound),
+                Err(err) => return Err(err.into()),
+            };
+            if parent.article_id != target.id {
+                return Err(CommentError::ParentElsewhere);
+            }
+            match CommentStatus::parse(&parent.status) {
+                Some(CommentStatus::Approved) => {}
+                // Only its author's browser sees a pending comment: nobody remote can answer it.
+                Some(CommentStatus::Pending) => return Err(CommentError::ParentNotFound),
+                _ => return Err(CommentError::ParentGone),
+            }
+            (Some(parent.id), Some(parent.thread_id.unwrap_or(parent.id)), parent.depth + 1)
+        }
+    };
+
+    let content_hash = hex::encode(Sha256::digest(content.as_bytes()));
+    let facts = queries::remote_facts(db, &reply.remote_actor, target.id, &content_hash).await?;
+    if facts.duplicates > 0 {
+        return Err(CommentError::Duplicate);
+    }
+    if config.flood_seconds > 0 {
+        if let Some(last) = facts.last_by_actor {
+            // A note's `published` may be backdated; the flood counts by what was stored.
+            let wait = last.min(now) + config.flood_seconds as i64 - now;
+            if wait > 0 {
+                return Err(CommentError::Flood { retry_after: wait as u64 });
+            }
+        }
+    }
+    let said = [content.as_str(), &author, &url, &reply.remote_actor];
+    let status = moderate(config, &said, &content_html, facts.approved_before > 0);
+    let keys = Keys::load(db).await?;
+    let avatar = keys.avatar_name(&reply.remote_actor);
+    let created_at = reply.published_at.filter(|t| *t > 0).map(|t| t.min(now));
+    let row = NewRow {
+        article_id: target.id,
+        parent_id,
+        thread_id,
+        depth,
+        status,
+        author_name: &author,
+        author_email: "",
+        author_url: &url,
+        avatar: &avatar,
+        ip_hash: "",
+        user_agent: "",
+        content: &content,
+        content_html: &content_html,
+        content_hash: &content_hash,
+        remote: Some((&reply.remote_id, &reply.remote_actor)),
+        created_at,
+    };
+    let mut tx = db.begin().await?;
+    let id = match queries::insert(&mut tx, &row, now).await {
+        Ok(id) => id,
+        // The same note delivered twice at once: the other delivery stored it.
+        Err(DbError::Conflict(_)) => {
+            drop(tx);
+            return match existing_remote(db, &reply.remote_id, &reply.remote_actor).await? {
+                Some(existing) => Ok(existing),
+                None => Err(CommentError::Duplicate),
+            };
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if status == CommentStatus::Approved {
+        store::bump_content_epoch(&mut tx, &[ContentChange::AroundArticle(target.id)]).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(
+        comment.id = id,
+        article.id = target.id,
+        status = status.as_str(),
+        remote.actor = %reply.remote_actor,
+        "New reply from the fediverse on {}",
+        target.slug
+    );
+    Ok(Submitted { id, status, created: true })
+}
+
+/// The comment a remote note already is, if it is; a note id another actor's comment holds is
+/// refused.
+async fn existing_remote(db: &Db, remote_id: &str, remote_actor: &str) -> Result<Option<Submitted>, CommentError> {
+    let Some(found) = queries::by_remote_id(db, remote_id).await? else { return Ok(None) };
+    if found.remote_actor.as_deref() != Some(remote_actor) {
+        return Err(CommentError::Invalid(vec![("remote_id", "another actor's note has this id".to_string())]));
+    }
+    let status = CommentStatus::parse(&found.status).unwrap_or(CommentStatus::Pending);
+    Ok(Some(Submitted { id: found.id, status, created: false }))
+}
+
+/// The comment a remote note became, if any: `(comment id, article id, status)`. For the inbox,
+/// to place a reply to a remote reply (`RemoteReply::parent_id`).
+pub async fn remote_comment(db: &Db, remote_id: &str) -> Result<Option<(i64, i64, CommentStatus)>, DbError> {
+    let found = queries::by_remote_id(db, remote_id).await?;
+    Ok(found.map(|row| (row.id, row.article_id, CommentStatus::parse(&row.status).unwrap_or(CommentStatus::Pending))))
+}
+
+/// A remote note's `Delete`: the comment it became moves to the trash, as a moderator's delete
+/// does, if it is `remote_actor`'s; the content epoch moves so its pages change. Answers whether
+/// a comment was trashed (false: no such note, another actor's, or already in the trash).
+pub async fn delete_remote(db: &Db, remote_id: &str, remote_actor: &str) -> Result<bool, CommentError> {
+    let Some(found) = queries::by_remote_id(db, remote_id).await? else { return Ok(false) };
+    if found.remote_actor.as_deref() != Some(remote_actor) {
+        return Ok(false);
+    }
+    let now = store::now();
+    let mut tx = db.begin().await?;
+    let changed = queries::set_status(&mut tx, &[found.id], CommentStatus::Trash, now).await?;
+    if changed.is_empty() {
+        return Ok(false);
+    }
+    store::record_activity(&mut tx, "comments.remote_deleted", Some(found.id), remote_id).await?;
+    store::bump_content_epoch(&mut tx, &[ContentChange::AroundArticle(found.article_id)]).await?;
+    tx.commit().await?;
+    tracing::info!(comment.id = found.id, remote.actor = %remote_actor, "A reply from the fediverse was deleted by its author");
+    Ok(true)
+}
+
 /// Opens or closes an article's comments, optionally closing them N days after publication.
 pub async fn set_article_settings(db: &Db, slug: &str, settings: ArticleSettings) -> Result<(), CommentError> {
     let (article_id, _) = match queries::settings_by_slug(db, slug).await {
@@ -466,6 +649,8 @@ pub async fn reply_as_moderator(
         content: &form.comment,
         content_html: &content_html,
         content_hash: &content_hash,
+        remote: None,
+        created_at: None,
     };
     let now = store::now();
     let mut tx = db.begin().await?;
@@ -522,16 +707,21 @@ mod tests {
             disallowed_keys: vec!["viagra".into()],
             ..CommentsConfig::default()
         };
+        let said = |f: &CommentForm| [f.comment.clone(), f.author.clone(), f.email.clone(), f.url.clone()];
+        let check = |f: &CommentForm, approved_before: bool| {
+            let parts = said(f);
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            moderate(&config, &parts, &text::render(&f.comment), approved_before)
+        };
         let plain = form("Ann", "ann@example.org", "", "Nice piece.");
-        let html = text::render(&plain.comment);
-        assert_eq!(moderate(&config, &plain, &html, "", false), CommentStatus::Pending, "first comment is held");
-        assert_eq!(moderate(&config, &plain, &html, "", true), CommentStatus::Approved, "known commenter");
+        assert_eq!(check(&plain, false), CommentStatus::Pending, "first comment is held");
+        assert_eq!(check(&plain, true), CommentStatus::Approved, "known commenter");
         let links = form("Ann", "ann@example.org", "", "http://a.test and http://b.test");
-        assert_eq!(moderate(&config, &links, &text::render(&links.comment), "", true), CommentStatus::Pending);
+        assert_eq!(check(&links, true), CommentStatus::Pending);
         let key = form("Ann", "ann@example.org", "", "Best CASINO bonus");
-        assert_eq!(moderate(&config, &key, &text::render(&key.comment), "", true), CommentStatus::Pending);
+        assert_eq!(check(&key, true), CommentStatus::Pending);
         let spam = form("Viagra shop", "ann@example.org", "", "hello");
-        assert_eq!(moderate(&config, &spam, &text::render(&spam.comment), "", true), CommentStatus::Spam);
+        assert_eq!(check(&spam, true), CommentStatus::Spam);
     }
 
     fn comment(id: i64, parent: Option<i64>) -> PublicComment {
@@ -546,6 +736,7 @@ mod tests {
             content_html: String::new(),
             created_at: id,
             updated_at: id,
+            via_fediverse: false,
         }
     }
 

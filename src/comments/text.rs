@@ -26,6 +26,49 @@ pub fn render(text: &str) -> String {
     sanitizer().clean(&linked).to_string()
 }
 
+/// Reduces HTML written elsewhere (a fediverse note's `content`: Mastodon writes `<p>`, `<br>`
+/// and mentions as `<span class="h-card"><a …>`) to the same subset: unknown tags go and keep
+/// their text, `script` and `style` go with their content, bare addresses become links, and
+/// every link gets `rel="nofollow ugc noopener"`. Text outside any paragraph gets one.
+pub fn render_html(html: &str) -> String {
+    let cleaned = sanitizer().clean(html).to_string();
+    let cleaned = cleaned.trim();
+    let wrapped = if cleaned.is_empty() || cleaned.starts_with("<p>") {
+        cleaned.to_string()
+    } else {
+        format!("<p>{cleaned}</p>")
+    };
+    sanitizer().clean(&autolink(&wrapped)).to_string()
+}
+
+/// The text of HTML this module rendered (`render_html`'s output): paragraphs and line breaks as
+/// newlines, tags gone, the entities ammonia writes decoded. What the moderation rules read and
+/// the desk shows as the comment's text.
+pub fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        text.push_str(&rest[..start]);
+        let end = rest[start..].find('>').map_or(rest.len(), |i| start + i + 1);
+        let tag = &rest[start..end];
+        if tag.starts_with("<br") {
+            text.push('\n');
+        } else if tag == "</p>" {
+            text.push_str("\n\n");
+        }
+        rest = &rest[end..];
+    }
+    text.push_str(rest);
+    let decoded = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&");
+    decoded.trim().to_string()
+}
+
 /// How many links (anchors with an address) the rendered HTML holds, for the "hold a comment
 /// with N links" rule.
 pub fn count_links(html: &str) -> usize {
@@ -185,6 +228,22 @@ mod tests {
         assert_eq!(
             count_links(&render("<a href=\"javascript:x\">js</a> <a title=\"t\" href=\"https://a.test\">a</a>")),
             1
+        );
+    }
+
+    #[test]
+    fn fediverse_html_keeps_paragraphs_mentions_and_links_only() {
+        let note = r#"<p><span class="h-card" translate="no"><a href="https://masto.example/@ann" class="u-url mention" onclick="x()">@<span>ann</span></a></span> Good &amp; <b>true</b><br>line</p><script>alert(1)</script><p>see <a href="https://a.example/x" target="_blank" rel="nofollow noopener noreferrer"><span class="invisible">https://</span><span class="">a.example/x</span></a></p>"#;
+        let html = render_html(note);
+        assert_eq!(
+            html,
+            "<p><a href=\"https://masto.example/@ann\" rel=\"nofollow ugc noopener\">@ann</a> Good &amp; <b>true</b><br>line</p>\
+             <p>see <a href=\"https://a.example/x\" rel=\"nofollow ugc noopener\">https://a.example/x</a></p>"
+        );
+        assert_eq!(plain_text(&html), "@ann Good & true\nline\n\nsee https://a.example/x");
+        assert_eq!(
+            render_html("plain https://b.example"),
+            "<p>plain <a href=\"https://b.example\" rel=\"nofollow ugc noopener\">https://b.example</a></p>"
         );
     }
 

@@ -66,3 +66,12 @@ pub async fn delete(conn: &mut sqlx::AnyConnection, actor_id: &str) -> DbResult<
     sqlx::query("DELETE FROM ap_actors WHERE actor_id = $1").bind(actor_id).execute(conn).await?;
     Ok(())
 }
+
+/// The actor whose handle (`user@host`) is `handle`, ignoring case.
+pub async fn by_handle(db: &Db, handle: &str) -> DbResult<Option<RemoteActor>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM ap_actors WHERE LOWER(handle) = LOWER($1) LIMIT 1"))
+        .bind(handle)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(DbError::from)
+}

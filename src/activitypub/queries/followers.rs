@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use crate::store::{DbError, DbResult};
+use crate::store::{Db, DbError, DbResult};
 
 /// An accepted follow.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -59,4 +59,94 @@ pub async fn is_blocked(conn: &mut sqlx::AnyConnection, actor_id: &str, host: &s
         .await
         .map_err(DbError::from)?;
     Ok(found.is_some())
+}
+
+/// A follower as the desk lists it: the follow, and what the actor said of itself when known.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ListedFollower {
+    pub actor_id: String,
+    pub host: String,
+    pub followed_at: i64,
+    /// From `ap_actors`, when the actor was fetched.
+    pub handle: Option<String>,
+    pub name: Option<String>,
+    pub profile_url: Option<String>,
+}
+
+/// A blocked instance (a host) or actor (its id).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Block {
+    pub target: String,
+    pub created_at: i64,
+}
+
+pub async fn count(db: &Db) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM ap_followers").fetch_one(&db.pool).await.map_err(DbError::from)
+}
+
+/// How many instances the followers are on.
+pub async fn instances_count(db: &Db) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(DISTINCT host) FROM ap_followers").fetch_one(&db.pool).await.map_err(DbError::from)
+}
+
+/// Followers newest first (`ap_followers_recent`).
+pub async fn page(db: &Db, limit: i64, offset: i64) -> DbResult<Vec<ListedFollower>> {
+    sqlx::query_as(
+        "SELECT f.actor_id, f.host, f.followed_at, a.handle, a.name, a.profile_url \
+         FROM ap_followers f LEFT JOIN ap_actors a ON a.actor_id = f.actor_id \
+         ORDER BY f.followed_at DESC, f.actor_id LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(DbError::from)
+}
+
+/// Blocks `target` (a host or an actor id) and removes the followers it covers: the actor, or
+/// every actor on the host. Answers whether the block is new and how many follows went.
+pub async fn block(conn: &mut sqlx::AnyConnection, target: &str, now: i64) -> DbResult<(bool, u64)> {
+    let added =
+        sqlx::query("INSERT INTO ap_blocks (target, created_at) VALUES ($1, $2) ON CONFLICT (target) DO NOTHING")
+            .bind(target)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    let removed = sqlx::query("DELETE FROM ap_followers WHERE host = $1 OR actor_id = $1")
+        .bind(target)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok((added > 0, removed))
+}
+
+/// Lifts a block; answers whether there was one.
+pub async fn unblock(conn: &mut sqlx::AnyConnection, target: &str) -> DbResult<bool> {
+    let done = sqlx::query("DELETE FROM ap_blocks WHERE target = $1").bind(target).execute(conn).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Every block, newest first.
+pub async fn blocks(db: &Db) -> DbResult<Vec<Block>> {
+    sqlx::query_as("SELECT target, created_at FROM ap_blocks ORDER BY created_at DESC, target")
+        .fetch_all(&db.pool)
+        .await
+        .map_err(DbError::from)
+}
+
+/// Likes and boosts (`Announce`s) of every article: `(likes, boosts)`.
+pub async fn reaction_totals(db: &Db) -> DbResult<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM ap_reactions WHERE kind = 'like'), \
+                (SELECT COUNT(*) FROM ap_reactions WHERE kind = 'announce')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .map_err(DbError::from)
+}
+
+/// Remote instances whose deliveries are failing (`ap_instances`).
+pub async fn failing_instances(db: &Db) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM ap_instances").fetch_one(&db.pool).await.map_err(DbError::from)
 }
