@@ -56,6 +56,17 @@ async fn a_fedify_account_follows_likes_replies_and_leaves(backend: Backend) {
         vec![(peer.actor.clone(), host.clone(), info["sharedInbox"].as_str().unwrap().to_string())],
         "{backend:?}: alice follows, and deliveries go to her instance's shared inbox"
     );
+    let collection: Value = site
+        .client
+        .get(format!("{}/activitypub/followers", site.base))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(collection["totalItems"], 1, "{backend:?}: the followers collection counts her");
     // The scheme Fedify's first knock used was the one taken.
     let knocks = peer.sent().await;
     assert_eq!(knocks.len(), 1, "{backend:?}: one knock, not a retry with the other scheme: {knocks:#?}");

@@ -198,12 +198,13 @@ async fn outbox(State(state): State<AppState>, params: Params) -> Result<Respons
     Ok(json(&service::outbox_page(&config, page, listing.total_pages, &articles), ACTIVITY_JSON))
 }
 
-async fn followers(State(state): State<AppState>) -> Response {
-    json(&service::empty_collection(&state.settings.config(), "/activitypub/followers"), ACTIVITY_JSON)
+async fn followers(State(state): State<AppState>) -> Result<Response, JsonError> {
+    let total = super::queries::followers::count(&state.db).await.map_err(AppError::from)?;
+    Ok(json(&service::counted_collection(&state.settings.config(), "/activitypub/followers", total), ACTIVITY_JSON))
 }
 
 async fn featured(State(state): State<AppState>) -> Response {
-    json(&service::empty_collection(&state.settings.config(), "/activitypub/featured"), ACTIVITY_JSON)
+    json(&service::counted_collection(&state.settings.config(), "/activitypub/featured", 0), ACTIVITY_JSON)
 }
 
 /// The published post `slug` as an ActivityStreams `Article`: what `/article/{slug}` answers a

@@ -267,13 +267,14 @@ pub fn outbox_page(config: &Config, page: u32, total_pages: u32, articles: &[Art
     page_json
 }
 
-/// An empty collection at `path` (the followers, until follows are taken; the featured posts).
-pub fn empty_collection(config: &Config, path: &str) -> Value {
+/// A collection at `path` that tells how many it holds and lists none: the followers (who they
+/// are is the newsroom's to know, as Mastodon hides a list on request), the featured posts.
+pub fn counted_collection(config: &Config, path: &str, total: i64) -> Value {
     json!({
         "@context": CONTEXT,
         "id": format!("{}{path}", config.base_url()),
         "type": "OrderedCollection",
-        "totalItems": 0,
+        "totalItems": total,
         "orderedItems": [],
     })
 }
