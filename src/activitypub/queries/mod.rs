@@ -3,3 +3,4 @@
 
 pub mod actors;
 pub mod followers;
+pub mod deliveries;
