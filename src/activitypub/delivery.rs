@@ -5,10 +5,11 @@
 //! Every write that leaves an article published, or stops it being published (unpublish,
 //! trash), queues content's `Federate` job (key `federate:<id>`, so a burst of edits sends one
 //! activity). [`federate`] compares the article with its `ap_articles` row: published and never
-//! sent (or deleted since) is a `Create`, published with another version than the one sent an
-//! `Update`, no longer published after being sent a `Delete` of a `Tombstone` with the id it was
-//! sent with; anything else sends nothing. An article published more than a day before its job
-//! was queued (an import, the demo seed) and never sent is not sent, and nothing is recorded, so
+//! sent (or deleted since) is a `Create`, published with another version than the one sent (a
+//! hash of the `Article` object, `version_of`) an `Update`, no longer published after being
+//! sent a `Delete` of a `Tombstone` with the id it was sent with; anything else sends nothing.
+//! An article published more than a day before its job was queued (an import, the demo seed)
+//! and never sent is not sent, and nothing is recorded, so
 //! its later edits are not sent either. The activity is stored once in `ap_activities`, and
 //! [`send`] queues `DeliverActivity` jobs of at most [`INBOXES_PER_JOB`] inboxes each in the same
 //! transaction, for every distinct inbox of a follower not blocked by actor or host (a shared
@@ -35,6 +36,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 use tracing::{info, warn};
 
@@ -138,12 +140,12 @@ pub async fn federate(db: &Db, config: &Config, article_id: i64, queued_at: i64)
             if published_at < queued_at - FRESH_SECS {
                 return Ok(Federation::Nothing("published long before (back catalogue)"));
             }
-            let version = article.summary.updated_at;
             let object = service::article_object(config, article);
+            let version = version_of(&object);
             let object_id = object["id"].as_str().unwrap_or_default().to_string();
             let activity = json!({
                 "@context": CONTEXT,
-                "id": format!("{object_id}#create-{version}"),
+                "id": format!("{object_id}#create-{version:x}"),
                 "type": "Create",
                 "actor": urls.actor(),
                 "published": object["published"],
@@ -153,14 +155,17 @@ pub async fn federate(db: &Db, config: &Config, article_id: i64, queued_at: i64)
             });
             ("Create", activity, Federated { object_id, sent_version: version, deleted_at: None })
         }
-        (Some(article), Some(sent)) if sent.sent_version != article.summary.updated_at => {
-            let version = article.summary.updated_at;
+        (Some(article), Some(sent)) => {
             let mut object = service::article_object(config, article);
             // The object keeps the id it was sent with (a new slug moves only its `url`).
             object["id"] = json!(sent.object_id);
+            let version = version_of(&object);
+            if version == sent.sent_version {
+                return Ok(Federation::Nothing("this version was sent"));
+            }
             let activity = json!({
                 "@context": CONTEXT,
-                "id": format!("{}#update-{version}", sent.object_id),
+                "id": format!("{}#update-{version:x}", sent.object_id),
                 "type": "Update",
                 "actor": urls.actor(),
                 "published": object["updated"],
@@ -170,7 +175,6 @@ pub async fn federate(db: &Db, config: &Config, article_id: i64, queued_at: i64)
             });
             ("Update", activity, Federated { sent_version: version, ..sent.clone() })
         }
-        (Some(_), Some(_)) => return Ok(Federation::Nothing("this version was sent")),
         (None, Some(sent)) => {
             let activity = json!({
                 "@context": CONTEXT,
@@ -191,6 +195,16 @@ pub async fn federate(db: &Db, config: &Config, article_id: i64, queued_at: i64)
     queries::save_federated(&mut tx, article_id, &record).await?;
     tx.commit().await?;
     Ok(Federation::Sent { kind, inboxes: n_inboxes })
+}
+
+/// The version of an `Article` object as `ap_articles.sent_version` keeps it: 63 bits of the
+/// SHA-256 of its JSON. Not its `updated_at`, which two saves in one second share: an edit
+/// made within the second of the last send would never be sent.
+fn version_of(object: &Value) -> i64 {
+    let hash = Sha256::digest(object.to_string().as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    (u64::from_be_bytes(first) >> 1) as i64
 }
 
 /// Sends `activity` (which has an `id`) to `inboxes` from the caller's transaction: stores it

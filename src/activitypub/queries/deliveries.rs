@@ -12,7 +12,8 @@ use crate::store::{self, Db, DbError, DbResult};
 pub struct Federated {
     /// The `Article`'s id when it was sent; a `Delete` names it after the article is gone.
     pub object_id: String,
-    /// The `updated_at` of the version last sent.
+    /// The version last sent: 63 bits of the SHA-256 of the `Article` object (not its
+    /// `updated_at`, as migration 0022's comment has it: two saves in one second share that).
     pub sent_version: i64,
     /// When a `Delete` went out.
     pub deleted_at: Option<i64>,
