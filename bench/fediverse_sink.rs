@@ -24,7 +24,12 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-async fn answer(State(counts): State<Arc<Counts>>, method: Method, uri: Uri, headers: HeaderMap) -> (StatusCode, String) {
+async fn answer(
+    State(counts): State<Arc<Counts>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> (StatusCode, String) {
     match (method, uri.path()) {
         (Method::GET, "/stats") => {
             let (n, first, last) = (

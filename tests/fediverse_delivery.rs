@@ -272,7 +272,8 @@ async fn articles_are_delivered_to_each_inbox_once_signed_and_retried_or_given_u
     assert_eq!(shared.received().len(), 2);
 
     // Unpublishing is a Delete of a Tombstone.
-    let id: i64 = sqlx::query_scalar("SELECT id FROM articles WHERE slug = 'gulls'").fetch_one(&site.db.pool).await.unwrap();
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM articles WHERE slug = 'gulls'").fetch_one(&site.db.pool).await.unwrap();
     let admin = Actor { user_id: 1, role: openvoice::accounts::Role::Admin };
     write::change_status(&site.db, &admin, id, StatusChange::Unpublish).await.unwrap();
     site.run_due_jobs().await;

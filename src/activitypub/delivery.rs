@@ -40,6 +40,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 use tracing::{info, warn};
 
+use crate::activitypub::jobs::DeliverActivity;
 use crate::activitypub::queries::deliveries::{self as queries, Federated};
 use crate::activitypub::service::{self, Urls, CONTEXT, PUBLIC};
 use crate::activitypub::signing;
@@ -47,7 +48,6 @@ use crate::config::Config;
 use crate::content::model::{ArticleKind, Status};
 use crate::content::service::{reading, ContentError};
 use crate::http::outbound;
-use crate::activitypub::jobs::DeliverActivity;
 use crate::jobs;
 use crate::store::{self, Db, DbError, DbResult};
 
@@ -68,7 +68,8 @@ pub struct Delivery {
 
 impl Delivery {
     pub fn new(config: Arc<Config>) -> anyhow::Result<Delivery> {
-        let resolver = Arc::new(CheckedResolver { allow_private_addresses: config.activitypub.allow_private_addresses });
+        let resolver =
+            Arc::new(CheckedResolver { allow_private_addresses: config.activitypub.allow_private_addresses });
         let client = reqwest::Client::builder()
             .user_agent(concat!("OpenVoice/", env!("CARGO_PKG_VERSION"), " (ActivityPub)"))
             .redirect(reqwest::redirect::Policy::none())
@@ -126,9 +127,8 @@ pub async fn federate(db: &Db, config: &Config, article_id: i64, queued_at: i64)
         Err(ContentError::NotFound(_)) => None,
         Err(err) => return Err(err.into()),
     };
-    let published = article
-        .as_ref()
-        .filter(|a| a.summary.status == Status::Published && a.summary.kind == ArticleKind::Post);
+    let published =
+        article.as_ref().filter(|a| a.summary.status == Status::Published && a.summary.kind == ArticleKind::Post);
     let urls = Urls::new(config);
     let now = store::now();
     let mut tx = db.begin().await?;

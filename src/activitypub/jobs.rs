@@ -45,7 +45,11 @@ impl BackgroundJob for Federate {
                 self.article_id
             ),
             Federation::Nothing(why) => {
-                tracing::info!(article.id = self.article_id, "Nothing to federate for article {}: {why}", self.article_id)
+                tracing::info!(
+                    article.id = self.article_id,
+                    "Nothing to federate for article {}: {why}",
+                    self.article_id
+                )
             }
         }
         Ok(())

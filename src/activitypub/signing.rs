@@ -134,8 +134,8 @@ mod tests {
              date: Tue, 14 Nov 2023 22:13:20 GMT\ndigest: {}\nhost: social.example",
             signed.digest
         );
-        let signature = Signature::try_from(BASE64.decode(field(&signed.signature, "signature")).unwrap().as_slice())
-            .unwrap();
+        let signature =
+            Signature::try_from(BASE64.decode(field(&signed.signature, "signature")).unwrap().as_slice()).unwrap();
         let verifying = VerifyingKey::<Sha256>::new(key.to_public_key());
         verifying.verify(signing_string.as_bytes(), &signature).expect("the signature verifies");
         assert!(verifying.verify(b"something else", &signature).is_err());

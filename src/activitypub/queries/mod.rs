@@ -2,5 +2,5 @@
 //! share each text (`$n` placeholders, `ON CONFLICT`, BIGINT times).
 
 pub mod actors;
-pub mod followers;
 pub mod deliveries;
+pub mod followers;
