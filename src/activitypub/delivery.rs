@@ -276,7 +276,7 @@ pub async fn deliver(db: &Db, delivery: &Delivery, job: &DeliverActivity) -> any
 
     let concurrency = delivery.config.activitypub.delivery_concurrency.max(1) as usize;
     let started = Instant::now();
-    let (key, key_id, body) = (&key.private, key_id.as_str(), body.as_str());
+    let (key, key_id, body) = (&key.signing, key_id.as_str(), body.as_str());
     let results: Vec<(usize, Outcome)> = stream::iter(to_try)
         .map(|i| async move { (i, post(delivery, key, key_id, &job.inboxes[i], body).await) })
         .buffer_unordered(concurrency)
@@ -343,7 +343,13 @@ pub async fn deliver(db: &Db, delivery: &Delivery, job: &DeliverActivity) -> any
 }
 
 /// One signed POST of `body` to `inbox`.
-async fn post(delivery: &Delivery, key: &rsa::RsaPrivateKey, key_id: &str, inbox: &str, body: &str) -> Outcome {
+async fn post(
+    delivery: &Delivery,
+    key: &rsa::pkcs1v15::SigningKey<Sha256>,
+    key_id: &str,
+    inbox: &str,
+    body: &str,
+) -> Outcome {
     if let Some(refused) = literal_address_refused(inbox, delivery.config.activitypub.allow_private_addresses) {
         return Outcome::Failed(refused);
     }

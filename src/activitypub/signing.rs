@@ -15,7 +15,6 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use rsa::pkcs1v15::SigningKey;
 use rsa::signature::{SignatureEncoding, Signer};
-use rsa::RsaPrivateKey;
 use sha2::{Digest, Sha256};
 
 /// The media type of what the site POSTs.
@@ -45,10 +44,10 @@ pub fn digest(body: &[u8]) -> String {
     format!("SHA-256={}", BASE64.encode(Sha256::digest(body)))
 }
 
-/// Signs a POST of `body` to `url` at `date` with `key`, named `key_id` (the actor's
-/// `publicKey.id`, `<actor>#main-key`).
+/// Signs a POST of `body` to `url` at `date` with `key` (`service::ActorKey::signing`), named
+/// `key_id` (the actor's `publicKey.id`, `<actor>#main-key`).
 pub fn sign_post(
-    key: &RsaPrivateKey,
+    key: &SigningKey<Sha256>,
     key_id: &str,
     url: &str,
     body: &[u8],
@@ -67,9 +66,8 @@ pub fn sign_post(
     .map(|(name, value)| (name.to_string(), value))
     .collect();
     let config = http_signature_normalization::Config::new().mastodon_compat().require_digest();
-    let signing_key = SigningKey::<Sha256>::new(key.clone());
     let signed = config.begin_sign("POST", path, headers)?.sign(key_id.to_string(), |signing_string| {
-        let signature = signing_key.sign(signing_string.as_bytes());
+        let signature = key.sign(signing_string.as_bytes());
         Ok::<_, SigningError>(BASE64.encode(signature.to_bytes()))
     })?;
     // The crate names every algorithm `hs2019`; see the module's doc.
@@ -102,6 +100,7 @@ mod tests {
     use super::*;
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::signature::Verifier;
+    use rsa::RsaPrivateKey;
 
     /// A small key: the signing string and the verification do not depend on the size, and
     /// making a 2048-bit key in a debug build takes seconds.
@@ -121,7 +120,8 @@ mod tests {
         let body = br#"{"type":"Create"}"#;
         let date = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let key_id = "https://news.example/activitypub/actor#main-key";
-        let signed = sign_post(&key, key_id, "https://social.example/inbox?x=1", body, date).unwrap();
+        let signed =
+            sign_post(&SigningKey::new(key.clone()), key_id, "https://social.example/inbox?x=1", body, date).unwrap();
 
         assert_eq!(signed.date, "Tue, 14 Nov 2023 22:13:20 GMT");
         assert_eq!(signed.digest, "SHA-256=JeE18werLvQnEoHViKDam+ZK1D8E27TBC2kIISI7pIY=");
