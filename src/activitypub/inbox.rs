@@ -11,7 +11,7 @@ use super::queries::actors::RemoteActor;
 use super::queries::{actors, followers, reactions};
 use super::remote::host_of;
 use super::service::{Urls, CONTEXT};
-use super::shims as delivery;
+use super::delivery;
 use crate::comments::model::RemoteReply;
 use crate::comments::service::{self as comments, CommentError};
 use crate::config::Config;

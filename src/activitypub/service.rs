@@ -1,12 +1,16 @@
 //! The documents the fediverse reads, and the actor's key. Everything here is a pure function
-//! of content's types and the configuration, except [`actor_public_key_pem`], which reads (and
-//! the first time makes) the key.
+//! of content's types and the configuration, except [`actor_key`], which reads (and the first
+//! time makes) the key.
+
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat};
+use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{json, Value};
+use sha2::Sha256;
 
 use crate::config::Config;
 use crate::content::model::Article;
@@ -25,9 +29,20 @@ const ACTOR_KEY: &str = "activitypub-actor-key";
 /// Mastodon verifies RSA-SHA256 signatures; 2048 bits is what it makes for its own actors.
 const KEY_BITS: usize = 2048;
 
-/// The actor's public key as SPKI PEM. The key pair is made by the first node that asks and
-/// kept as a site secret, so it never changes.
-pub async fn actor_public_key_pem(db: &Db) -> anyhow::Result<String> {
+/// The actor's key pair, parsed: what deliveries sign with.
+pub struct ActorKey {
+    /// The private key, ready to sign with RSASSA-PKCS1-v1_5 over SHA-256.
+    pub signing: SigningKey<Sha256>,
+    /// SPKI PEM, as the actor document publishes it.
+    pub public_pem: String,
+}
+
+/// The actor's key pair. It is made by the first node that asks and kept as a site secret, so
+/// it never changes; each process parses a stored key once and keeps it (keyed by the stored
+/// PEM, so two sites in one process — tests — each get their own), which leaves one small
+/// query per call.
+pub async fn actor_key(db: &Db) -> anyhow::Result<Arc<ActorKey>> {
+    static PARSED: Mutex<Vec<(String, Arc<ActorKey>)>> = Mutex::new(Vec::new());
     let private_pem = match store::find_site_secret(db, ACTOR_KEY).await? {
         Some(pem) => pem,
         None => {
@@ -36,8 +51,27 @@ pub async fn actor_public_key_pem(db: &Db) -> anyhow::Result<String> {
             store::site_secret(db, ACTOR_KEY, &fresh).await?
         }
     };
-    let key = RsaPrivateKey::from_pkcs8_pem(&private_pem).context("the stored ActivityPub actor key")?;
-    RsaPublicKey::from(&key).to_public_key_pem(LineEnding::LF).context("encoding the actor's public key")
+    let known = |parsed: &Vec<(String, Arc<ActorKey>)>| {
+        parsed.iter().find(|(pem, _)| *pem == private_pem).map(|(_, key)| key.clone())
+    };
+    if let Some(key) = known(&PARSED.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(key);
+    }
+    let private = RsaPrivateKey::from_pkcs8_pem(&private_pem).context("the stored ActivityPub actor key")?;
+    let public_pem =
+        RsaPublicKey::from(&private).to_public_key_pem(LineEnding::LF).context("encoding the actor's public key")?;
+    let key = Arc::new(ActorKey { signing: SigningKey::new(private), public_pem });
+    let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(key) = known(&parsed) {
+        return Ok(key);
+    }
+    parsed.push((private_pem, key.clone()));
+    Ok(key)
+}
+
+/// The actor's public key as SPKI PEM (see [`actor_key`]).
+pub async fn actor_public_key_pem(db: &Db) -> anyhow::Result<String> {
+    Ok(actor_key(db).await?.public_pem.clone())
 }
 
 fn new_private_key_pem() -> anyhow::Result<String> {
@@ -62,6 +96,10 @@ impl Urls {
     }
     pub fn followers(&self) -> String {
         format!("{}/activitypub/followers", self.base)
+    }
+    /// The `keyId` of the site's signatures: the actor's `publicKey.id`.
+    pub fn key_id(&self) -> String {
+        format!("{}#main-key", self.actor())
     }
     fn absolute(&self, path: &str) -> String {
         match path.starts_with('/') {
@@ -178,7 +216,7 @@ pub fn article(config: &Config, article: &Article) -> Value {
     object
 }
 
-fn article_object(config: &Config, article: &Article) -> Value {
+pub fn article_object(config: &Config, article: &Article) -> Value {
     let urls = Urls::new(config);
     let summary = &article.summary;
     let url = urls.absolute(&summary.kind.path(&summary.slug));

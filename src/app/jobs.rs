@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::activitypub::delivery::Delivery;
+use crate::activitypub::jobs::DeliverActivity;
 use crate::config::Config;
-use crate::content::jobs::{BuildBundle, BuildSnapshot, NotifySubscribers, PublishScheduled};
+use crate::content::jobs::{BuildBundle, BuildSnapshot, Federate, NotifySubscribers, PublishScheduled};
 use crate::ipfs::jobs::{PinBundle, PublishIpnsRecord};
 use crate::ipfs::service::Publishing;
 use crate::jobs::Registry;
@@ -24,6 +26,7 @@ pub fn registry(config: &Config, data_dir: &Path) -> anyhow::Result<Registry> {
     let (mailer, subscriptions) = crate::subscriptions::contexts(Arc::new(config.clone()), data_dir)?;
     let publishing = Arc::new(publishing(config, data_dir)?);
     let polling = Arc::new(Polling::from_config(&config.market)?);
+    let delivery = Arc::new(Delivery::new(Arc::new(config.clone())).context("the ActivityPub HTTP client")?);
     tracing::info!("Mail goes to {}", mailer.transport.describe());
     Ok(Registry::default()
         .with::<PublishScheduled>(Arc::new(()))
@@ -35,7 +38,9 @@ pub fn registry(config: &Config, data_dir: &Path) -> anyhow::Result<Registry> {
         .with::<DeliverMail>(mailer.clone())
         .with::<PruneOutbox>(mailer)
         .with::<NotifySubscribers>(subscriptions.clone())
-        .with::<QueueDigests>(subscriptions))
+        .with::<QueueDigests>(subscriptions)
+        .with::<Federate>(delivery.clone())
+        .with::<DeliverActivity>(delivery))
 }
 
 /// What the IPFS jobs and `openvoice export car` bundle and pin with.

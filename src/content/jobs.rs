@@ -1,10 +1,11 @@
 //! Content's background jobs, and the jobs content's writes set off for other capabilities.
 //!
 //! An article that becomes published is bundled for IPFS ([`BuildBundle`], then
-//! [`BuildSnapshot`]) and, the first time, mailed to its subscribers ([`NotifySubscribers`]).
-//! Content owns these payloads, queued in the transaction that publishes; the capability that
-//! does the work implements `BackgroundJob` for them (`ipfs::jobs`, `subscriptions::jobs`), so
-//! content depends on neither.
+//! [`BuildSnapshot`]) and, the first time, mailed to its subscribers ([`NotifySubscribers`]);
+//! an article that is published, edited while published, or stops being published is told to
+//! the fediverse ([`Federate`]). Content owns these payloads, queued in the transaction that
+//! writes; the capability that does the work implements `BackgroundJob` for them (`ipfs::jobs`,
+//! `subscriptions::jobs`, `activitypub::jobs`), so content depends on none of them.
 
 use serde::{Deserialize, Serialize};
 
@@ -55,4 +56,21 @@ pub struct NotifySubscribers {
 /// so later edits (or publishing it again) queue nothing.
 pub fn notification(article_id: i64, now: i64) -> DbResult<jobs::NewJob> {
     jobs::NewJob::new(&NotifySubscribers { article_id, queued_at: now }, now, Some(format!("notify:{article_id}")))
+}
+
+/// Tells the site's ActivityPub followers of an article's change (a `Create`, `Update` or
+/// `Delete`, decided by the job from what was sent before). Queued with the key
+/// `federate:<id>`, replacing, by every write that leaves the article published and every one
+/// that stops it being published.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Federate {
+    pub article_id: i64,
+    /// When the write happened: an article published long before (an import) is not sent.
+    pub queued_at: i64,
+}
+
+/// The `Federate` job of `article_id`, to be queued with `jobs::enqueue_many` (replacing) in
+/// the transaction of the write.
+pub fn federation(article_id: i64, now: i64) -> DbResult<jobs::NewJob> {
+    jobs::NewJob::new(&Federate { article_id, queued_at: now }, now, Some(format!("federate:{article_id}")))
 }

@@ -2,5 +2,6 @@
 //! share each text (`$n` placeholders, `ON CONFLICT`, BIGINT times).
 
 pub mod actors;
+pub mod deliveries;
 pub mod followers;
 pub mod reactions;

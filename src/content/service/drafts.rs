@@ -207,6 +207,9 @@ pub(super) async fn save_batch_in(
                 not_leads.push(id)
             };
             jobs.add(id, row.status, row.scheduled_at, now).map_err(batch_error)?;
+            if existing.contains_key(row.slug) && row.status != Status::Published {
+                jobs.maybe_unpublished(id, now).map_err(batch_error)?;
+            }
             let slug = row.slug.to_string();
             saved.push(if existing.contains_key(row.slug) {
                 Saved::Updated { id, slug, status: row.status }

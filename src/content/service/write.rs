@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use crate::accounts::{self, NewUser, Role};
-use crate::content::jobs::{notification, BuildBundle, BuildSnapshot, PublishScheduled};
+use crate::content::jobs::{federation, notification, BuildBundle, BuildSnapshot, PublishScheduled};
 use crate::content::queries;
 use crate::content::queries::write::{ArticleRow, Links};
 use crate::jobs;
@@ -74,7 +74,7 @@ pub(super) async fn write_core(
     queries::write::set_lead_stories(tx, &[saved.id()], filing.lead).await?;
     enqueue_for_status(tx, saved.id(), row.status, row.scheduled_at, now).await?;
     if replaced.is_some_and(|old| old.status == Status::Published) && row.status != Status::Published {
-        enqueue_snapshot(tx, now).await?;
+        enqueue_unpublished(tx, saved.id(), now).await?;
     }
     store::record_activity(&mut *tx, activity.unwrap_or(saved.activity_kind()), Some(saved.id()), row.slug).await?;
     store::bump_content_epoch(tx, &[ContentChange::Article(saved.id())]).await?;
@@ -82,8 +82,9 @@ pub(super) async fn write_core(
 }
 
 /// What writes that leave articles in a status queue, in their transaction: a scheduled
-/// article its publishing job; a published one its IPFS bundle (one job per article, so a burst
-/// of edits is bundled once) and, the first time only, its subscribers' notification.
+/// article its publishing job; a published one its IPFS bundle and its federation (one job of
+/// each per article, so a burst of edits is bundled and sent once) and, the first time only,
+/// its subscribers' notification.
 #[derive(Default)]
 pub(super) struct StatusJobs {
     /// Replacing a queued job with the same key.
@@ -107,8 +108,16 @@ impl StatusJobs {
         if status == Status::Published {
             let key = format!("bundle:{article_id}");
             self.replace.push(jobs::NewJob::new(&BuildBundle { article_id }, now, Some(key))?);
+            self.replace.push(federation(article_id, now)?);
             self.if_absent.push(notification(article_id, now)?);
         }
+        Ok(())
+    }
+
+    /// The federation of an article that may have stopped being published (a batch does not
+    /// know what each replaced row was): its job sends a `Delete` only if it was sent.
+    pub(super) fn maybe_unpublished(&mut self, article_id: i64, now: i64) -> Result<(), DbError> {
+        self.replace.push(federation(article_id, now)?);
         Ok(())
     }
 
@@ -233,10 +242,16 @@ pub(super) async fn resolve_category(
     }
 }
 
-/// The site's IPFS snapshot lists published articles: one that stops being published is
-/// dropped from it at the next rebuild (coalesced with the snapshot job bundles queue).
-pub(super) async fn enqueue_snapshot(conn: &mut sqlx::AnyConnection, now: i64) -> Result<(), ContentError> {
-    jobs::enqueue(conn, &BuildSnapshot, now + 2, Some("ipfs.snapshot")).await?;
+/// What an article that stops being published sets off: the site's IPFS snapshot lists
+/// published articles, so it is dropped from it at the next rebuild (coalesced with the
+/// snapshot job bundles queue), and the fediverse is sent its `Delete`.
+pub(super) async fn enqueue_unpublished(
+    conn: &mut sqlx::AnyConnection,
+    article_id: i64,
+    now: i64,
+) -> Result<(), ContentError> {
+    jobs::enqueue(&mut *conn, &BuildSnapshot, now + 2, Some("ipfs.snapshot")).await?;
+    jobs::enqueue_many(conn, vec![federation(article_id, now)?]).await?;
     Ok(())
 }
 
@@ -261,7 +276,7 @@ pub async fn change_status(db: &Db, actor: &Actor, id: i64, change: StatusChange
     queries::write::set_status(&mut tx, id, status, published_at, scheduled_at, now).await?;
     enqueue_for_status(&mut tx, id, status, scheduled_at, now).await?;
     if was == Status::Published && status != Status::Published {
-        enqueue_snapshot(&mut tx, now).await?;
+        enqueue_unpublished(&mut tx, id, now).await?;
     }
     store::record_activity(&mut tx, activity, Some(id), status.as_str()).await?;
     store::bump_content_epoch(&mut tx, &[ContentChange::Article(id)]).await?;
