@@ -12,6 +12,8 @@ mod common;
 use base64::Engine as _;
 use common::fedify::{FedifyPeer, FirstKnock};
 use common::{Backend, TestSite};
+use openvoice::accounts::Role;
+use openvoice::content::service::{write, Actor, StatusChange};
 use rsa::pkcs1v15::SigningKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::{json, Value};
@@ -71,6 +73,37 @@ async fn a_fedify_account_follows_likes_replies_and_leaves(backend: Backend) {
     let knocks = peer.sent().await;
     assert_eq!(knocks.len(), 1, "{backend:?}: one knock, not a retry with the other scheme: {knocks:#?}");
     assert_eq!(knocks[0]["status"], 202, "{backend:?}");
+
+    // Fedify verifies our signed Accept, then our Create, Update and Delete of a new post.
+    site.run_due_jobs().await;
+    peer.wait_for(|got| got.iter().any(|a| a["type"] == "Accept" && a["object"]["id"] == follow["id"])).await;
+    let file = common::write_file(site.dir.path(), "tide.md", "The *tide* came in early.\n");
+    let publish =
+        ["post", "new", "--title", "Early tide", "--file", file.to_str().unwrap(), "--tags", "tides", "--publish"];
+    let out = site.cli(&publish);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    site.run_due_jobs().await;
+    let tide_url = format!("{}/article/early-tide", site.base);
+    let got = peer.wait_for(|got| got.iter().any(|a| a["type"] == "Create")).await;
+    let create = got.iter().find(|a| a["type"] == "Create").unwrap();
+    assert_eq!(create["actor"], actor.as_str(), "{backend:?}");
+    assert_eq!(create["object"]["id"], tide_url.as_str(), "{backend:?}");
+    assert_eq!(create["object"]["name"], "Early tide", "{backend:?}");
+    assert!(create["object"]["content"].as_str().unwrap().contains("<em>tide</em>"), "{create}");
+    assert!(create["object"].to_string().contains("#tides"), "{backend:?}: hashtags: {create}");
+    let file = common::write_file(site.dir.path(), "tide.md", "The tide came in early, and stayed.\n");
+    let out = site.cli(&["post", "edit", "early-tide", "--file", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    site.run_due_jobs().await;
+    peer.wait_for(|got| got.iter().any(|a| a["type"] == "Update" && a["object"]["id"] == tide_url.as_str())).await;
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM articles WHERE slug = 'early-tide'").fetch_one(&site.db.pool).await.unwrap();
+    let admin = Actor { user_id: 1, role: Role::Admin };
+    write::change_status(&site.db, &admin, id, StatusChange::Unpublish).await.unwrap();
+    site.run_due_jobs().await;
+    peer.wait_for(|got| got.iter().any(|a| a["type"] == "Delete" && a["object"]["id"] == tide_url.as_str())).await;
+    let refused: Vec<Value> = peer.requests().await.into_iter().filter(|r| r["status"] != 202).collect();
+    assert!(refused.is_empty(), "{backend:?}: Fedify refused none of our requests: {refused:#?}");
 
     let article_url = format!("{}/article/{ARTICLE}", site.base);
     peer.like(&article_url).await.expect("a like");

@@ -42,7 +42,7 @@ use tracing::{info, warn};
 
 use crate::activitypub::jobs::DeliverActivity;
 use crate::activitypub::queries::deliveries::{self as queries, Federated};
-use crate::activitypub::service::{self, Urls, CONTEXT, PUBLIC};
+use crate::activitypub::service::{self, context, Urls, PUBLIC};
 use crate::activitypub::signing;
 use crate::config::Config;
 use crate::content::model::{ArticleKind, Status};
@@ -144,7 +144,7 @@ pub async fn federate(db: &Db, config: &Config, article_id: i64, queued_at: i64)
             let version = version_of(&object);
             let object_id = object["id"].as_str().unwrap_or_default().to_string();
             let activity = json!({
-                "@context": CONTEXT,
+                "@context": context(),
                 "id": format!("{object_id}#create-{version:x}"),
                 "type": "Create",
                 "actor": urls.actor(),
@@ -164,7 +164,7 @@ pub async fn federate(db: &Db, config: &Config, article_id: i64, queued_at: i64)
                 return Ok(Federation::Nothing("this version was sent"));
             }
             let activity = json!({
-                "@context": CONTEXT,
+                "@context": context(),
                 "id": format!("{}#update-{version:x}", sent.object_id),
                 "type": "Update",
                 "actor": urls.actor(),
@@ -177,7 +177,7 @@ pub async fn federate(db: &Db, config: &Config, article_id: i64, queued_at: i64)
         }
         (None, Some(sent)) => {
             let activity = json!({
-                "@context": CONTEXT,
+                "@context": context(),
                 "id": format!("{}#delete", sent.object_id),
                 "type": "Delete",
                 "actor": urls.actor(),

@@ -7,11 +7,11 @@
 
 use serde_json::{json, Value};
 
+use super::delivery;
 use super::queries::actors::RemoteActor;
 use super::queries::{actors, followers, reactions};
 use super::remote::host_of;
-use super::service::{Urls, CONTEXT};
-use super::delivery;
+use super::service::{context, Urls};
 use crate::comments::model::RemoteReply;
 use crate::comments::service::{self as comments, CommentError};
 use crate::config::Config;
@@ -123,7 +123,7 @@ async fn follow(
         followed_at: now,
     };
     let accept = json!({
-        "@context": CONTEXT,
+        "@context": context(),
         "id": format!("{}#accepts/{:016x}", urls.actor(), rand::random::<u64>()),
         "type": "Accept",
         "actor": urls.actor(),

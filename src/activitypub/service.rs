@@ -16,9 +16,12 @@ use crate::config::Config;
 use crate::content::model::Article;
 use crate::store::{self, Db};
 
-/// The `@context` of every document: ActivityStreams, and the security vocabulary of
-/// `publicKey`.
-pub const CONTEXT: [&str; 2] = ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"];
+/// The `@context` of every document: ActivityStreams, the security vocabulary of `publicKey`,
+/// and `Hashtag`, which ActivityStreams lacks: without it a JSON-LD reader (Fedify) drops an
+/// article's tags, as Mastodon's own context knows.
+pub fn context() -> Value {
+    json!(["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1", { "Hashtag": "as:Hashtag" }])
+}
 /// The audience of everything the site publishes.
 pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 /// Create activities in an outbox page.
@@ -124,7 +127,7 @@ pub fn actor(config: &Config, public_key_pem: &str) -> Value {
     let urls = Urls::new(config);
     let id = urls.actor();
     json!({
-        "@context": CONTEXT,
+        "@context": context(),
         "id": id,
         "type": "Service",
         "preferredUsername": config.activitypub.username,
@@ -212,7 +215,7 @@ pub fn nodeinfo(config: &Config, local_posts: i64) -> Value {
 /// A published article as an ActivityStreams `Article`, its id the article's URL.
 pub fn article(config: &Config, article: &Article) -> Value {
     let mut object = article_object(config, article);
-    object["@context"] = json!(CONTEXT);
+    object["@context"] = context();
     object
 }
 
@@ -262,7 +265,7 @@ pub fn outbox(config: &Config, total: i64) -> Value {
     let urls = Urls::new(config);
     let pages = (total.max(0) as u64).div_ceil(OUTBOX_PAGE_SIZE as u64).max(1);
     json!({
-        "@context": CONTEXT,
+        "@context": context(),
         "id": urls.outbox(),
         "type": "OrderedCollection",
         "totalItems": total,
@@ -290,7 +293,7 @@ pub fn outbox_page(config: &Config, page: u32, total_pages: u32, articles: &[Art
         })
         .collect();
     let mut page_json = json!({
-        "@context": CONTEXT,
+        "@context": context(),
         "id": format!("{}?page={page}", urls.outbox()),
         "type": "OrderedCollectionPage",
         "partOf": urls.outbox(),
@@ -309,7 +312,7 @@ pub fn outbox_page(config: &Config, page: u32, total_pages: u32, articles: &[Art
 /// are is the newsroom's to know, as Mastodon hides a list on request), the featured posts.
 pub fn counted_collection(config: &Config, path: &str, total: i64) -> Value {
     json!({
-        "@context": CONTEXT,
+        "@context": context(),
         "id": format!("{}{path}", config.base_url()),
         "type": "OrderedCollection",
         "totalItems": total,
