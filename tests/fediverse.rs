@@ -28,7 +28,8 @@ async fn start(backend: Backend) -> Option<(FedifyPeer, TestSite)> {
         Backend::Sqlite => FirstKnock::Rfc9421,
         Backend::Postgres => FirstKnock::DraftCavage,
     };
-    let peer = FedifyPeer::start(knock)?;
+    // alice's actor is served to signed fetches only, so following proves ours are signed.
+    let peer = FedifyPeer::start_with(knock, &[("PEER_AUTHORIZED_FETCH", "1")])?;
     let site = TestSite::start_with(backend, CONFIG).await;
     Some((peer, site))
 }

@@ -4,14 +4,19 @@
 //! A fetch names a URL a stranger gave (a signature's `keyId`), so it is bounded: http(s) only,
 //! public addresses only unless `activitypub.allow_private_addresses` (the connection goes to
 //! the address that was checked), no redirects, 5 s, 256 KiB. The document must be the actor the
-//! URL names, on the URL's host, and its key must be its own.
+//! URL names, on the URL's host, and its key must be its own. Fetches are signed by the site
+//! actor, as instances in Mastodon's secure mode (authorized fetch) require.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
 use serde_json::Value;
 
 use super::queries::actors::{self, RemoteActor};
+use super::service::{self, ActorKey, Urls};
+use super::signing;
+use crate::config::Config;
 use crate::http::outbound;
 use crate::store::{self, Db, DbError};
 
@@ -28,6 +33,8 @@ pub enum RemoteError {
     Fetch { url: String, message: String },
     #[error("the document at {url} is not a usable actor: {message}")]
     Document { url: String, message: String },
+    #[error("the site's own key: {0}")]
+    Key(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -37,8 +44,8 @@ pub enum RemoteError {
 /// not.
 pub async fn actor_for_key(
     db: &Db,
+    config: &Config,
     key_id: &str,
-    allow_private_addresses: bool,
     refetch: bool,
 ) -> Result<Option<RemoteActor>, RemoteError> {
     let kept = actors::by_key_id(db, key_id).await?;
@@ -51,11 +58,12 @@ pub async fn actor_for_key(
     // The key's URL without its fragment is the actor (Mastodon, Fedify) or a key document
     // naming its owner.
     let document_url = key_id.split('#').next().unwrap_or(key_id);
-    let mut document = fetch_json(document_url, allow_private_addresses).await?;
+    let fetcher = Fetcher::new(db, config).await?;
+    let mut document = fetcher.json(document_url).await?;
     if document.get("inbox").is_none() {
         if let Some(owner) = document.get("owner").and_then(Value::as_str).map(str::to_string) {
             same_host(&owner, key_id)?;
-            document = fetch_json(&owner, allow_private_addresses).await?;
+            document = fetcher.json(&owner).await?;
         }
     }
     let actor = parse_actor(&document, key_id, now)
@@ -144,43 +152,61 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// The ActivityPub document at `url`, within the module's limits.
-async fn fetch_json(url: &str, allow_private_addresses: bool) -> Result<Value, RemoteError> {
-    let fail = |message: String| RemoteError::Fetch { url: url.to_string(), message };
-    let parsed = Url::parse(url).map_err(|err| fail(format!("not a URL: {err}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(fail("only http and https are fetched".into()));
+/// Fetches ActivityPub documents within the module's limits, each GET signed by the site actor.
+struct Fetcher {
+    key: Arc<ActorKey>,
+    key_id: String,
+    allow_private_addresses: bool,
+}
+
+impl Fetcher {
+    async fn new(db: &Db, config: &Config) -> Result<Fetcher, RemoteError> {
+        let key = service::actor_key(db).await.map_err(|err| RemoteError::Key(format!("{err:#}")))?;
+        let key_id = Urls::new(config).key_id();
+        Ok(Fetcher { key, key_id, allow_private_addresses: config.activitypub.allow_private_addresses })
     }
-    let host = parsed.host_str().ok_or_else(|| fail("no host".into()))?.to_string();
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let address = outbound::checked_address(&host, port, allow_private_addresses).await.map_err(fail)?;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(TIMEOUT)
-        .resolve(host.trim_start_matches('[').trim_end_matches(']'), address)
-        .build()
-        .map_err(|err| fail(err.to_string()))?;
-    let mut response = client
-        .get(parsed)
-        .header(
-            reqwest::header::ACCEPT,
-            "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
-        )
-        .header(reqwest::header::USER_AGENT, concat!("OpenVoice/", env!("CARGO_PKG_VERSION")))
-        .send()
-        .await
-        .map_err(|err| fail(err.to_string()))?;
-    if !response.status().is_success() {
-        return Err(fail(format!("the server answered {}", response.status())));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|err| fail(err.to_string()))? {
-        if body.len() + chunk.len() > MAX_BYTES {
-            return Err(fail(format!("larger than {MAX_BYTES} bytes")));
+
+    async fn json(&self, url: &str) -> Result<Value, RemoteError> {
+        let fail = |message: String| RemoteError::Fetch { url: url.to_string(), message };
+        let parsed = Url::parse(url).map_err(|err| fail(format!("not a URL: {err}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(fail("only http and https are fetched".into()));
         }
-        body.extend_from_slice(&chunk);
+        let host = parsed.host_str().ok_or_else(|| fail("no host".into()))?.to_string();
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let address = outbound::checked_address(&host, port, self.allow_private_addresses).await.map_err(fail)?;
+        let (date, signature) = signing::sign_get(&self.key.signing, &self.key_id, url, SystemTime::now())
+            .map_err(|e| fail(e.to_string()))?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .resolve(host.trim_start_matches('[').trim_end_matches(']'), address)
+            .build()
+            .map_err(|err| fail(err.to_string()))?;
+        let mut response = client
+            .get(parsed)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+            )
+            .header(reqwest::header::USER_AGENT, concat!("OpenVoice/", env!("CARGO_PKG_VERSION")))
+            .header(reqwest::header::DATE, date)
+            .header("signature", signature)
+            .send()
+            .await
+            .map_err(|err| fail(err.to_string()))?;
+        if !response.status().is_success() {
+            return Err(fail(format!("the server answered {}", response.status())));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|err| fail(err.to_string()))? {
+            if body.len() + chunk.len() > MAX_BYTES {
+                return Err(fail(format!("larger than {MAX_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|err| fail(format!("not JSON: {err}")))
     }
-    serde_json::from_slice(&body).map_err(|err| fail(format!("not JSON: {err}")))
 }
 
 #[cfg(test)]

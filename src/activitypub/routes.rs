@@ -83,8 +83,7 @@ async fn inbox(
     let url = format!("{}{path_and_query}", config.base_url());
     let incoming = Incoming { method: &method, url: &url, headers: &headers, body: &body };
     let claimed = signatures::claim(&incoming, crate::store::now()).map_err(unauthorized)?;
-    let allow_private = config.activitypub.allow_private_addresses;
-    let signer = verified_signer(&state, &claimed, allow_private).await?;
+    let signer = verified_signer(&state, &config, &claimed).await?;
     let activity: Value = serde_json::from_slice(&body)
         .map_err(|err| refused(StatusCode::UNPROCESSABLE_ENTITY, format!("body: not JSON: {err}")))?;
     match inbox::receive(&state.db, &config, &signer, &activity).await {
@@ -110,16 +109,17 @@ async fn inbox(
 /// fetched again once (the actor may have rotated it).
 async fn verified_signer(
     state: &AppState,
+    config: &crate::config::Config,
     claimed: &signatures::Claimed,
-    allow_private: bool,
 ) -> Result<super::queries::actors::RemoteActor, JsonError> {
     let mut refetch = false;
     loop {
-        let signer = remote::actor_for_key(&state.db, &claimed.key_id, allow_private, refetch).await;
+        let signer = remote::actor_for_key(&state.db, config, &claimed.key_id, refetch).await;
         let signer = match signer {
             Ok(Some(signer)) => signer,
             Ok(None) => return Err(unauthorized(SignatureError::Invalid)),
             Err(RemoteError::Db(err)) => return Err(JsonError(err.into())),
+            Err(RemoteError::Key(err)) => return Err(JsonError(AppError::Internal(anyhow::anyhow!(err)))),
             Err(err) => return Err(refused(StatusCode::UNAUTHORIZED, format!("the signature's key: {err}"))),
         };
         match signatures::verify(claimed, &signer.public_key_pem).await {

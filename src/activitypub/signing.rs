@@ -1,6 +1,7 @@
 //! HTTP signatures on the requests the site sends, as Mastodon verifies them: draft-cavage-12
 //! with RSASSA-PKCS1-v1_5 over SHA-256, signing `(request-target) content-type date digest host`
-//! of every POST, with `Digest: SHA-256=<base64>` of the body.
+//! of every POST, with `Digest: SHA-256=<base64>` of the body, and `(request-target) date host`
+//! of the GETs that fetch remote actors.
 //!
 //! The signing string comes from the `http-signature-normalization` crate (asonix's, which
 //! Lemmy and relays sign with); the `Signature` header is that crate's, with its algorithm named
@@ -53,26 +54,48 @@ pub fn sign_post(
     body: &[u8],
     date: SystemTime,
 ) -> Result<SignedHeaders, SigningError> {
+    let digest = digest(body);
+    let extra = [("digest", digest.clone()), ("content-type", CONTENT_TYPE.to_string())];
+    let (date, signature) = sign("POST", key, key_id, url, date, &extra)?;
+    Ok(SignedHeaders { date, digest, content_type: CONTENT_TYPE, signature })
+}
+
+/// Signs a GET of `url` (a remote actor: instances in Mastodon's secure mode answer only signed
+/// fetches) over `(request-target) date host`; answers the `Date` and `Signature` headers.
+pub fn sign_get(
+    key: &SigningKey<Sha256>,
+    key_id: &str,
+    url: &str,
+    date: SystemTime,
+) -> Result<(String, String), SigningError> {
+    sign("GET", key, key_id, url, date, &[])
+}
+
+/// The `Date` and `Signature` of a request to `url` signing `host`, `date` and `extra`.
+fn sign(
+    method: &str,
+    key: &SigningKey<Sha256>,
+    key_id: &str,
+    url: &str,
+    date: SystemTime,
+    extra: &[(&str, String)],
+) -> Result<(String, String), SigningError> {
     let (host, path) = host_and_path(url).ok_or_else(|| SigningError::Url(url.to_string()))?;
     let date = httpdate::fmt_http_date(date);
-    let digest = digest(body);
-    let headers: BTreeMap<String, String> = [
-        ("host", host.to_string()),
-        ("date", date.clone()),
-        ("digest", digest.clone()),
-        ("content-type", CONTENT_TYPE.to_string()),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_string(), value))
-    .collect();
-    let config = http_signature_normalization::Config::new().mastodon_compat().require_digest();
-    let signed = config.begin_sign("POST", path, headers)?.sign(key_id.to_string(), |signing_string| {
+    let headers: BTreeMap<String, String> = [("host", host.to_string()), ("date", date.clone())]
+        .into_iter()
+        .chain(extra.iter().cloned())
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    let config = http_signature_normalization::Config::new().mastodon_compat();
+    let config = if extra.is_empty() { config } else { config.require_digest() };
+    let signed = config.begin_sign(method, path, headers)?.sign(key_id.to_string(), |signing_string| {
         let signature = key.sign(signing_string.as_bytes());
         Ok::<_, SigningError>(BASE64.encode(signature.to_bytes()))
     })?;
     // The crate names every algorithm `hs2019`; see the module's doc.
     let signature = signed.signature_header().replacen("algorithm=\"hs2019\"", "algorithm=\"rsa-sha256\"", 1);
-    Ok(SignedHeaders { date, digest, content_type: CONTENT_TYPE, signature })
+    Ok((date, signature))
 }
 
 /// The `Host` a client sends for `url` (with its port unless it is the scheme's default) and

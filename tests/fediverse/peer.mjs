@@ -19,6 +19,8 @@
 //   PEER_ED25519      "0": alice has no Ed25519 key, so her activities carry no Object Integrity
 //                     Proof (they always carry an RsaSignature2017 Linked Data signature and an
 //                     HTTP signature).
+//   PEER_AUTHORIZED_FETCH  "1": alice's actor document is served only to GETs with an HTTP
+//                     signature Fedify verifies (Mastodon's secure mode), else 401.
 //   PEER_EXIT_ON_STDIN_EOF  "1": exit when stdin closes (the Rust harness pipes it).
 //   PEER_LOG          LogTape level for Fedify's own log on stderr (default "warning";
 //                     "debug" shows why a signature did not verify).
@@ -188,7 +190,10 @@ federation
     if (identifier !== "alice") return [];
     return ed25519 ? [rsa, ed25519] : [rsa];
   })
-  .mapHandle((_ctx, username) => (username === "alice" ? "alice" : null));
+  .mapHandle((_ctx, username) => (username === "alice" ? "alice" : null))
+  // PEER_AUTHORIZED_FETCH=1: alice's actor is served only to signed fetches whose key Fedify
+  // verified, as Mastodon's secure mode does.
+  .authorize((_ctx, _identifier, signedKey) => process.env.PEER_AUTHORIZED_FETCH !== "1" || signedKey != null);
 
 federation.setFollowersDispatcher("/users/{identifier}/followers", async (_ctx, identifier) => {
   if (identifier !== "alice") return null;
