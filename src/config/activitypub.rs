@@ -15,6 +15,10 @@ pub struct ActivityPubConfig {
     pub give_up_after_hours: u32,
     /// Deliveries in flight at once per node.
     pub delivery_concurrency: u32,
+    /// Signed deliveries started per second per node, at most: each costs an RSA signature
+    /// (about a millisecond of a core), so a fan-out to thousands of inboxes takes no more of
+    /// the machine than the pages can spare (bench/fediverse.sh).
+    pub deliveries_per_second: u32,
 }
 
 impl Default for ActivityPubConfig {
@@ -25,6 +29,7 @@ impl Default for ActivityPubConfig {
             // Mastodon marks an instance unavailable after a week of failures.
             give_up_after_hours: 168,
             delivery_concurrency: 16,
+            deliveries_per_second: 240,
         }
     }
 }
@@ -43,6 +48,9 @@ impl ActivityPubConfig {
         }
         if !(1..=256).contains(&self.delivery_concurrency) {
             anyhow::bail!("activitypub.delivery_concurrency = {}: expected 1 to 256", self.delivery_concurrency);
+        }
+        if !(1..=100_000).contains(&self.deliveries_per_second) {
+            anyhow::bail!("activitypub.deliveries_per_second = {}: expected 1 to 100000", self.deliveries_per_second);
         }
         Ok(())
     }
