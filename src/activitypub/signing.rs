@@ -6,7 +6,9 @@
 //! Lemmy and relays sign with); the `Signature` header is that crate's, with its algorithm named
 //! `rsa-sha256` rather than `hs2019`: Mastodon accepts both, but implementations built on older
 //! signature libraries (joyent's `http-signature`, as Misskey's forks used) refuse `hs2019`,
-//! and `rsa-sha256` is what Mastodon itself sends.
+//! and `rsa-sha256` is what Mastodon itself sends. The RSA signature itself is ring's: the
+//! `rsa` crate (which makes and stores the key) signs the same bytes, but took about 1.25 ms of a
+//! core per signature, a quarter of the pages' throughput on two cores at 600 deliveries a second.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
