@@ -20,6 +20,7 @@
 #   DURATION=8          seconds of wrk load per page and phase (wrk -d)
 #   FOLLOWERS=10000     followers; INSTANCES=1000 instances (at most 62,000)
 #   OPENVOICE_BIN=path  use this binary instead of `cargo build --release`
+#   OPENVOICE_ACTIVITYPUB_DELIVERIES_PER_SECOND=N  the server's delivery pace (default 240)
 #   SINK_BIN=path       use this sink instead of `cargo build --release --example fediverse_sink`
 #   KEEP=1              keep the temporary folder (data, logs, wrk output)
 #   STRICT=1            exit 1 if a target is missed
@@ -44,7 +45,7 @@ SCRIPT=fediverse.sh
 source bench/lib.sh
 
 COMMAND="DURATION=$DURATION FOLLOWERS=$FOLLOWERS INSTANCES=$INSTANCES"
-for var in OPENVOICE_BIN SINK_BIN KEEP STRICT; do
+for var in OPENVOICE_ACTIVITYPUB_DELIVERIES_PER_SECOND OPENVOICE_BIN SINK_BIN KEEP STRICT; do
     if [[ -n "${!var:-}" ]]; then COMMAND+=" $var=${!var}"; fi
 done
 COMMAND+=" bash bench/fediverse.sh"

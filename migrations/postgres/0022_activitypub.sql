@@ -64,8 +64,9 @@ CREATE TABLE ap_activities (
 );
 
 -- Articles as the fediverse was told of them: `object_id` is the `Article`'s id (its URL when
--- sent, kept for the `Delete` after the article is gone), `sent_version` the `updated_at` of
--- the version last sent, `deleted_at` set once a `Delete` went out. No foreign key: the row
+-- sent, kept for the `Delete` after the article is gone), `sent_version` a hash of the
+-- `Article` object last sent (two saves in one second share an `updated_at`), `deleted_at` set
+-- once a `Delete` went out. No foreign key: the row
 -- outlives its article.
 CREATE TABLE ap_articles (
     article_id   BIGINT PRIMARY KEY,

@@ -16,7 +16,8 @@
 //! inbox once for all its instance's followers).
 //!
 //! # Delivery, retries and giving up
-//! [`deliver`] POSTs one job's inboxes, `activitypub.delivery_concurrency` at once, each signed
+//! [`deliver`] POSTs one job's inboxes, `activitypub.delivery_concurrency` at once and at most
+//! `activitypub.deliveries_per_second` a second on this node (each costs a signature), each signed
 //! (`signing`), with a 10 s timeout, through one HTTP client that keeps connections per host and
 //! resolves names through `http::outbound::checked_address` (private addresses refused unless
 //! `activitypub.allow_private_addresses`). A 2xx is delivered, and clears the host's
@@ -64,6 +65,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Delivery {
     pub config: Arc<Config>,
     client: reqwest::Client,
+    /// When the next delivery may start: deliveries are paced to
+    /// `activitypub.deliveries_per_second` across every job this node runs.
+    next_start: tokio::sync::Mutex<tokio::time::Instant>,
 }
 
 impl Delivery {
@@ -78,7 +82,19 @@ impl Delivery {
             .pool_idle_timeout(Duration::from_secs(60))
             .dns_resolver(resolver)
             .build()?;
-        Ok(Delivery { config, client })
+        Ok(Delivery { config, client, next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()) })
+    }
+
+    /// Waits for this delivery's turn (see `next_start`).
+    async fn pace(&self) {
+        let interval = Duration::from_secs(1) / self.config.activitypub.deliveries_per_second.max(1);
+        let start = {
+            let mut next = self.next_start.lock().await;
+            let start = (*next).max(tokio::time::Instant::now());
+            *next = start + interval;
+            start
+        };
+        tokio::time::sleep_until(start).await;
     }
 
     fn give_up_after_secs(&self) -> i64 {
@@ -345,7 +361,7 @@ pub async fn deliver(db: &Db, delivery: &Delivery, job: &DeliverActivity) -> any
 /// One signed POST of `body` to `inbox`.
 async fn post(
     delivery: &Delivery,
-    key: &rsa::pkcs1v15::SigningKey<Sha256>,
+    key: &ring::signature::RsaKeyPair,
     key_id: &str,
     inbox: &str,
     body: &str,
@@ -353,6 +369,7 @@ async fn post(
     if let Some(refused) = literal_address_refused(inbox, delivery.config.activitypub.allow_private_addresses) {
         return Outcome::Failed(refused);
     }
+    delivery.pace().await;
     let signed = match signing::sign_post(key, key_id, inbox, body.as_bytes(), SystemTime::now()) {
         Ok(signed) => signed,
         Err(err) => {

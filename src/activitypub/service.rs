@@ -6,11 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat};
-use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::config::Config;
 use crate::content::model::Article;
@@ -34,8 +32,8 @@ const KEY_BITS: usize = 2048;
 
 /// The actor's key pair, parsed: what deliveries sign with.
 pub struct ActorKey {
-    /// The private key, ready to sign with RSASSA-PKCS1-v1_5 over SHA-256.
-    pub signing: SigningKey<Sha256>,
+    /// The private key, ready to sign with (ring's; see `signing::sign_post`).
+    pub signing: ring::signature::RsaKeyPair,
     /// SPKI PEM, as the actor document publishes it.
     pub public_pem: String,
 }
@@ -63,7 +61,10 @@ pub async fn actor_key(db: &Db) -> anyhow::Result<Arc<ActorKey>> {
     let private = RsaPrivateKey::from_pkcs8_pem(&private_pem).context("the stored ActivityPub actor key")?;
     let public_pem =
         RsaPublicKey::from(&private).to_public_key_pem(LineEnding::LF).context("encoding the actor's public key")?;
-    let key = Arc::new(ActorKey { signing: SigningKey::new(private), public_pem });
+    let der = private.to_pkcs8_der().context("encoding the actor key")?;
+    let signing = ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
+        .map_err(|e| anyhow::anyhow!("the stored ActivityPub actor key: {e}"))?;
+    let key = Arc::new(ActorKey { signing, public_pem });
     let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(key) = known(&parsed) {
         return Ok(key);

@@ -7,15 +7,17 @@
 //! Lemmy and relays sign with); the `Signature` header is that crate's, with its algorithm named
 //! `rsa-sha256` rather than `hs2019`: Mastodon accepts both, but implementations built on older
 //! signature libraries (joyent's `http-signature`, as Misskey's forks used) refuse `hs2019`,
-//! and `rsa-sha256` is what Mastodon itself sends.
+//! and `rsa-sha256` is what Mastodon itself sends. The RSA signature itself is ring's: the
+//! `rsa` crate (which makes and stores the key) signs the same bytes, but took about 1.25 ms of a
+//! core per signature, a quarter of the pages' throughput on two cores at 600 deliveries a second.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use rsa::pkcs1v15::SigningKey;
-use rsa::signature::{SignatureEncoding, Signer};
+use ring::rand::SystemRandom;
+use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use sha2::{Digest, Sha256};
 
 /// The media type of what the site POSTs.
@@ -38,6 +40,8 @@ pub enum SigningError {
     Url(String),
     #[error("building the signing string: {0}")]
     SigningString(#[from] http_signature_normalization::RequiredError),
+    #[error("RSA signing failed")]
+    Rsa,
 }
 
 /// `Digest` of `body`: `SHA-256=` and the base64 of its SHA-256.
@@ -48,7 +52,7 @@ pub fn digest(body: &[u8]) -> String {
 /// Signs a POST of `body` to `url` at `date` with `key` (`service::ActorKey::signing`), named
 /// `key_id` (the actor's `publicKey.id`, `<actor>#main-key`).
 pub fn sign_post(
-    key: &SigningKey<Sha256>,
+    key: &RsaKeyPair,
     key_id: &str,
     url: &str,
     body: &[u8],
@@ -62,19 +66,17 @@ pub fn sign_post(
 
 /// Signs a GET of `url` (a remote actor: instances in Mastodon's secure mode answer only signed
 /// fetches) over `(request-target) date host`; answers the `Date` and `Signature` headers.
-pub fn sign_get(
-    key: &SigningKey<Sha256>,
-    key_id: &str,
-    url: &str,
-    date: SystemTime,
-) -> Result<(String, String), SigningError> {
+pub fn sign_get(key: &RsaKeyPair, key_id: &str, url: &str, date: SystemTime) -> Result<(String, String), SigningError> {
     sign("GET", key, key_id, url, date, &[])
 }
 
 /// The `Date` and `Signature` of a request to `url` signing `host`, `date` and `extra`.
+/// RSASSA-PKCS1-v1_5 over SHA-256, by ring: the same bytes as the `rsa` crate's
+/// `pkcs1v15::SigningKey<Sha256>` (the scheme is deterministic), at a fraction of its cost
+/// (bench/fediverse.sh).
 fn sign(
     method: &str,
-    key: &SigningKey<Sha256>,
+    key: &RsaKeyPair,
     key_id: &str,
     url: &str,
     date: SystemTime,
@@ -90,8 +92,10 @@ fn sign(
     let config = http_signature_normalization::Config::new().mastodon_compat();
     let config = if extra.is_empty() { config } else { config.require_digest() };
     let signed = config.begin_sign(method, path, headers)?.sign(key_id.to_string(), |signing_string| {
-        let signature = key.sign(signing_string.as_bytes());
-        Ok::<_, SigningError>(BASE64.encode(signature.to_bytes()))
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_string.as_bytes(), &mut signature)
+            .map_err(|_| SigningError::Rsa)?;
+        Ok::<_, SigningError>(BASE64.encode(signature))
     })?;
     // The crate names every algorithm `hs2019`; see the module's doc.
     let signature = signed.signature_header().replacen("algorithm=\"hs2019\"", "algorithm=\"rsa-sha256\"", 1);
@@ -125,10 +129,45 @@ mod tests {
     use rsa::signature::Verifier;
     use rsa::RsaPrivateKey;
 
-    /// A small key: the signing string and the verification do not depend on the size, and
-    /// making a 2048-bit key in a debug build takes seconds.
+    /// A 2048-bit key made for this test (ring signs with 2048 bits or more; making one in a
+    /// debug build takes seconds).
+    const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDTJIoeNd7lr5Bd
+y/DYdrbUdianPeW1VXx8lzICYy+mIr/b1CQTFf27TvR/5RBr1Iig/Rn8FDcBEB40
+2rpYffQ8wzsXjsQtqSWhDVFnlVLn0FOkX19YhfCJ0X5FRw9Ihf6HAWlsfqa3k31J
+5Q+UKblugAIv7DG6oWfMI4X4l/azvMCPCrw3h3ubxKiDflsMn6AGacbS7LOk5RgT
+PObCVteo3L5Vuc5TRywYr8B7EtfKoGcPXwBHQ1XqS2LoY2ySEO7mzgBbeesjr/Tm
+NWd3GL+Km0IpyF+QVnRs0S4PBLJmvCrq74fJpMY/yb7PijViv05t/mZK5Igka6h2
+SslQPeT3AgMBAAECggEACV3oqur8x57CUBYLrZ+WKuv6QDrHWS7H9i3muOMrdQjY
+K4l6Ijif67mdzNRBQr2WgIyCz4qMCemIh0yEH+un3xbgJRCtYsMuvOSbFNmXL5Pa
+jZ+5TCw53dfHbMZcFSgtDvz5qCeu42M0tBWvaYU3rQFTyUpb/4YP47VYZXC2L+oB
+tQF4+zU4dFgz2SfjfrG3yNQ9IRRpKtrvvJbBBemzxixLqGTSVtGarMNeAg58t9eA
+fQXxKEeKxss6u5CgO4GVAmT38I7pSM1Ha/YeEUKlplVrYXdrd/vSRv3KzsmiL8Gp
+j1r4ashWlaFutmUg9XBxVM/uOQ/gvdvbLPLXBWuHDQKBgQDyahZ2q4eO/thRN2Rl
+Snmib/92EDsF07zmv7QKj2kVkQVIIsCdGyO3S0rQOExgCI6EaHCvcw7RcLQNPUzn
+wZB4cuaT59Ebc1t7wwHyAQnF0DkER2yj4xVVDSzghXZS0Ttd+T2UYwQj0y5ewLoG
+fWGp1bkR52FhTXD1sKtDgFAWXQKBgQDe+cxK4y/q6Omarc7Vea7OEKD1wrXJLXhJ
+eYKVfll3xOGWfhGIXP44hy8mP35KUGkEezCrzkdB+y2RWKFhFBA9W7ncn0cRghKo
+0hjjolgddsiQLGrdNp0ZRoB6jJCZ9Qhi/zzaPqsym0DQOenquTJzDZxTiwie8NVX
+hhUzihhLYwKBgQDPH43p/01oBJ9XZXjGgwfCnucrPVrw86Vnk0yF6VrkLnDQ3cCt
+e87cgdx+ZFv9gdIjmAkQH8L9eMqetU3Mhzqlb6dLoLquNbZo3IoA+JodBnhxC4Xr
+0c8cSJGblO0wfc230YmoC6Ix6fKoywsnGGIl9pKWlZhCxyRJCJaMqknDkQKBgQCs
+205Kx/D/1Wwz44Yy7FBdo3qEy1uOCFf17eMT7Y2CUfjoZ/dDlYPnYrVkm1hWWBvx
+w2ap6hJHzmc3BFSnI5yrVI6zwC6iHgpFIgr1fYd93/X//s8hixMi4wr69jmrgM/t
+nx0Xu/mQE9edFSiINOYtV2HXSjN2tBFP9rw85lOLLQKBgGRQFSLOFxH/SzFxhCfg
+82LH6mX8A4NaKUfryiQHDWLOHOKHi+tTMEAG2XcEigpMTJbKaqKAR4B0notf1GGU
+rcQYs8p0sYIg0/dVywuYlfPKltVJthFtuAMz9rT12TZjHhPi74BlIB4cBbVS1Qxb
+De8RbLi+/yaF+qTk4D9oZoqI
+-----END PRIVATE KEY-----";
+
     fn key() -> RsaPrivateKey {
-        RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap()
+        use rsa::pkcs8::DecodePrivateKey;
+        RsaPrivateKey::from_pkcs8_pem(TEST_KEY).unwrap()
+    }
+
+    fn ring_key(key: &RsaPrivateKey) -> RsaKeyPair {
+        use rsa::pkcs8::EncodePrivateKey;
+        RsaKeyPair::from_pkcs8(key.to_pkcs8_der().unwrap().as_bytes()).unwrap()
     }
 
     fn field<'a>(header: &'a str, name: &str) -> &'a str {
@@ -143,8 +182,7 @@ mod tests {
         let body = br#"{"type":"Create"}"#;
         let date = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let key_id = "https://news.example/activitypub/actor#main-key";
-        let signed =
-            sign_post(&SigningKey::new(key.clone()), key_id, "https://social.example/inbox?x=1", body, date).unwrap();
+        let signed = sign_post(&ring_key(&key), key_id, "https://social.example/inbox?x=1", body, date).unwrap();
 
         assert_eq!(signed.date, "Tue, 14 Nov 2023 22:13:20 GMT");
         assert_eq!(signed.digest, "SHA-256=JeE18werLvQnEoHViKDam+ZK1D8E27TBC2kIISI7pIY=");
@@ -162,6 +200,10 @@ mod tests {
         let verifying = VerifyingKey::<Sha256>::new(key.to_public_key());
         verifying.verify(signing_string.as_bytes(), &signature).expect("the signature verifies");
         assert!(verifying.verify(b"something else", &signature).is_err());
+        // The rsa crate signs the same bytes (PKCS#1 v1.5 is deterministic).
+        use rsa::signature::{SignatureEncoding, Signer};
+        let theirs = rsa::pkcs1v15::SigningKey::<Sha256>::new(key).sign(signing_string.as_bytes());
+        assert_eq!(theirs.to_bytes().as_ref(), signature.to_bytes().as_ref());
     }
 
     #[test]

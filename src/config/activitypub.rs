@@ -19,6 +19,10 @@ pub struct ActivityPubConfig {
     /// an instance delivers everything its users send to the site from a few addresses.
     pub inbox_burst: u32,
     pub inbox_per_minute: u32,
+    /// Signed deliveries started per second per node, at most: each costs an RSA signature
+    /// (about a millisecond of a core), so a fan-out to thousands of inboxes takes no more of
+    /// the machine than the pages can spare (bench/fediverse.sh).
+    pub deliveries_per_second: u32,
 }
 
 impl Default for ActivityPubConfig {
@@ -28,9 +32,11 @@ impl Default for ActivityPubConfig {
             allow_private_addresses: false,
             // Mastodon marks an instance unavailable after a week of failures.
             give_up_after_hours: 168,
-            delivery_concurrency: 16,
+            // Enough in flight for the paced rate at a tenth of a second per answer.
+            delivery_concurrency: 64,
             inbox_burst: 300,
             inbox_per_minute: 600,
+            deliveries_per_second: 240,
         }
     }
 }
@@ -52,6 +58,9 @@ impl ActivityPubConfig {
         }
         if self.inbox_burst == 0 || self.inbox_per_minute == 0 {
             anyhow::bail!("activitypub.inbox_burst and activitypub.inbox_per_minute: expected at least 1");
+        }
+        if !(1..=100_000).contains(&self.deliveries_per_second) {
+            anyhow::bail!("activitypub.deliveries_per_second = {}: expected 1 to 100000", self.deliveries_per_second);
         }
         Ok(())
     }
