@@ -43,6 +43,7 @@ use tracing::{info, warn};
 
 use crate::activitypub::jobs::DeliverActivity;
 use crate::activitypub::queries::deliveries::{self as queries, Federated};
+use crate::activitypub::queries::followers;
 use crate::activitypub::service::{self, context, Urls, PUBLIC};
 use crate::activitypub::signing;
 use crate::config::Config;
@@ -278,9 +279,16 @@ pub async fn deliver(db: &Db, delivery: &Delivery, job: &DeliverActivity) -> any
     let hosts: Vec<&str> = job.inboxes.iter().map(|inbox| instance_of(inbox)).collect();
     let unique_hosts: Vec<&str> = hosts.iter().copied().collect::<HashSet<_>>().into_iter().collect();
     let failing = queries::failing_since(db, &unique_hosts).await?;
+    // An instance blocked since the job was queued gets nothing either.
+    let blocked: HashSet<String> = followers::blocks(db).await?.into_iter().map(|block| block.target).collect();
     // Indexes into `job.inboxes` (owned arguments keep the stream's future `Send`).
     let mut to_try: Vec<usize> = Vec::with_capacity(job.inboxes.len());
     for (i, (inbox, host)) in job.inboxes.iter().zip(&hosts).enumerate() {
+        if blocked.contains(*host) {
+            info!(host = %host, inbox = %inbox, "Not delivering to {host}: it is blocked");
+            report.given_up += 1;
+            continue;
+        }
         match failing.get(*host) {
             Some(&since) if since < give_up_before => {
                 info!(host = %host, inbox = %inbox, "Not delivering to {host}: it has failed every delivery since {since}");

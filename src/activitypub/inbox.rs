@@ -133,7 +133,7 @@ async fn follow(
     followers::add(&mut tx, &follower).await?;
     // The Accept goes to the follower's own inbox: it is addressed to that actor alone.
     delivery::send(&mut tx, &accept, vec![signer.inbox.clone()], now).await?;
-    store::record_activity(&mut *tx, "activitypub.followed", None, &signer.handle).await?;
+    store::record_activity(&mut tx, "activitypub.followed", None, &signer.handle).await?;
     tx.commit().await?;
     Ok(Outcome::Followed)
 }
