@@ -39,6 +39,12 @@ async fn count(site: &TestSite, sql: &str) -> i64 {
     n
 }
 
+/// The ActivityPub document at `path`, as a remote server asks for it.
+async fn activity_json(site: &TestSite, path: &str) -> Value {
+    let response = site.client.get(format!("{}{path}", site.base)).header("accept", "application/activity+json");
+    response.send().await.unwrap().json().await.unwrap()
+}
+
 async fn followers(site: &TestSite) -> Vec<(String, String, String)> {
     sqlx::query_as("SELECT actor_id, host, inbox FROM ap_followers ORDER BY actor_id")
         .fetch_all(&site.db.pool)
@@ -59,16 +65,7 @@ async fn a_fedify_account_follows_likes_replies_and_leaves(backend: Backend) {
         vec![(peer.actor.clone(), host.clone(), info["sharedInbox"].as_str().unwrap().to_string())],
         "{backend:?}: alice follows, and deliveries go to her instance's shared inbox"
     );
-    let collection: Value = site
-        .client
-        .get(format!("{}/activitypub/followers", site.base))
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let collection = activity_json(&site, "/activitypub/followers").await;
     assert_eq!(collection["totalItems"], 1, "{backend:?}: the followers collection counts her");
     // The scheme Fedify's first knock used was the one taken.
     let knocks = peer.sent().await;
@@ -645,16 +642,7 @@ mod delivery {
 
     /// The actor's published key, as a remote instance fetches it.
     async fn published_key(site: &TestSite) -> rsa::RsaPublicKey {
-        let actor: Value = site
-            .client
-            .get(format!("{}/activitypub/actor", site.base))
-            .header("accept", "application/activity+json")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let actor = super::activity_json(site, "/activitypub/actor").await;
         assert_eq!(actor["publicKey"]["id"], format!("{}/activitypub/actor#main-key", site.base));
         rsa::RsaPublicKey::from_public_key_pem(actor["publicKey"]["publicKeyPem"].as_str().unwrap()).unwrap()
     }

@@ -160,16 +160,8 @@ pub async fn federate(db: &Db, config: &Config, article_id: i64, queued_at: i64)
             let object = service::article_object(config, article);
             let version = version_of(&object);
             let object_id = object["id"].as_str().unwrap_or_default().to_string();
-            let activity = json!({
-                "@context": context(),
-                "id": format!("{object_id}#create-{version:x}"),
-                "type": "Create",
-                "actor": urls.actor(),
-                "published": object["published"],
-                "to": [PUBLIC],
-                "cc": [urls.followers()],
-                "object": object,
-            });
+            let mut activity = service::create(config, format!("{object_id}#create-{version:x}"), object);
+            activity["@context"] = context();
             ("Create", activity, Federated { object_id, sent_version: version, deleted_at: None })
         }
         (Some(article), Some(sent)) => {

@@ -261,6 +261,21 @@ pub fn article_object(config: &Config, article: &Article) -> Value {
     })
 }
 
+/// The `Create` `id` of an `Article` `object`, public and to the followers, without `@context`
+/// (an outbox page's items share the page's).
+pub fn create(config: &Config, id: String, object: Value) -> Value {
+    let urls = Urls::new(config);
+    json!({
+        "id": id,
+        "type": "Create",
+        "actor": urls.actor(),
+        "published": object["published"],
+        "to": [PUBLIC],
+        "cc": [urls.followers()],
+        "object": object,
+    })
+}
+
 /// The outbox: how many posts it holds, and where its pages are.
 pub fn outbox(config: &Config, total: i64) -> Value {
     let urls = Urls::new(config);
@@ -282,15 +297,8 @@ pub fn outbox_page(config: &Config, page: u32, total_pages: u32, articles: &[Art
         .iter()
         .map(|article| {
             let object = article_object(config, article);
-            json!({
-                "id": format!("{}#create", object["id"].as_str().unwrap_or_default()),
-                "type": "Create",
-                "actor": urls.actor(),
-                "published": object["published"],
-                "to": [PUBLIC],
-                "cc": [urls.followers()],
-                "object": object,
-            })
+            let id = format!("{}#create", object["id"].as_str().unwrap_or_default());
+            create(config, id, object)
         })
         .collect();
     let mut page_json = json!({

@@ -190,27 +190,7 @@ pub async fn submit(
     .map_err(CommentError::Token)?;
     let form = validate(&submission.form)?;
 
-    let (parent_id, thread_id, depth) = match form.parent {
-        None => (None, None, 1),
-        Some(id) => {
-            let parent = match queries::parent(db, id).await {
-                Ok(parent) => parent,
-                Err(DbError::NotFound) => return Err(CommentError::ParentNotFound),
-                Err(err) => return Err(err.into()),
-            };
-            if parent.article_id != target.id {
-                return Err(CommentError::ParentElsewhere);
-            }
-            match CommentStatus::parse(&parent.status) {
-                Some(CommentStatus::Approved) => {}
-                // A pending comment is visible to its author only, and so only they can answer it.
-                Some(CommentStatus::Pending) if submission.own.contains(&parent.id) => {}
-                Some(CommentStatus::Pending) => return Err(CommentError::ParentNotFound),
-                _ => return Err(CommentError::ParentGone),
-            }
-            (Some(parent.id), Some(parent.thread_id.unwrap_or(parent.id)), parent.depth + 1)
-        }
-    };
+    let (parent_id, thread_id, depth) = place(db, target.id, form.parent, &submission.own).await?;
 
     let content_html = text::render(&form.comment);
     let content_hash = hex::encode(Sha256::digest(form.comment.as_bytes()));
@@ -283,6 +263,33 @@ fn moderate(config: &CommentsConfig, said: &[&str], content_html: &str, approved
         return CommentStatus::Pending;
     }
     CommentStatus::Approved
+}
+
+/// Where a new comment on article `article_id` goes: `(parent, thread, depth)` under `parent`,
+/// which must be an approved comment of that article, or a pending one in `own` (a pending
+/// comment is visible to its author only, and so only they can answer it).
+async fn place(
+    db: &Db,
+    article_id: i64,
+    parent: Option<i64>,
+    own: &[i64],
+) -> Result<(Option<i64>, Option<i64>, i64), CommentError> {
+    let Some(id) = parent else { return Ok((None, None, 1)) };
+    let parent = match queries::parent(db, id).await {
+        Ok(parent) => parent,
+        Err(DbError::NotFound) => return Err(CommentError::ParentNotFound),
+        Err(err) => return Err(err.into()),
+    };
+    if parent.article_id != article_id {
+        return Err(CommentError::ParentElsewhere);
+    }
+    match CommentStatus::parse(&parent.status) {
+        Some(CommentStatus::Approved) => {}
+        Some(CommentStatus::Pending) if own.contains(&parent.id) => {}
+        Some(CommentStatus::Pending) => return Err(CommentError::ParentNotFound),
+        _ => return Err(CommentError::ParentGone),
+    }
+    Ok((Some(parent.id), Some(parent.thread_id.unwrap_or(parent.id)), parent.depth + 1))
 }
 
 /// One page of an article's thread from its visible comments (`queries::visible`, oldest
@@ -464,26 +471,8 @@ pub async fn submit_remote(db: &Db, config: &CommentsConfig, reply: RemoteReply)
         return Err(CommentError::Invalid(errors));
     }
 
-    let (parent_id, thread_id, depth) = match reply.parent_id {
-        None => (None, None, 1),
-        Some(id) => {
-            let parent = match queries::parent(db, id).await {
-                Ok(parent) => parent,
-                Err(DbError::NotFound) => return Err(CommentError::ParentNotFound),
-                Err(err) => return Err(err.into()),
-            };
-            if parent.article_id != target.id {
-                return Err(CommentError::ParentElsewhere);
-            }
-            match CommentStatus::parse(&parent.status) {
-                Some(CommentStatus::Approved) => {}
-                // Only its author's browser sees a pending comment: nobody remote can answer it.
-                Some(CommentStatus::Pending) => return Err(CommentError::ParentNotFound),
-                _ => return Err(CommentError::ParentGone),
-            }
-            (Some(parent.id), Some(parent.thread_id.unwrap_or(parent.id)), parent.depth + 1)
-        }
-    };
+    // Only its author's browser sees a pending comment: nobody remote can answer it.
+    let (parent_id, thread_id, depth) = place(db, target.id, reply.parent_id, &[]).await?;
 
     let content_hash = hex::encode(Sha256::digest(content.as_bytes()));
     let facts = queries::remote_facts(db, &reply.remote_actor, target.id, &content_hash).await?;
