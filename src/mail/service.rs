@@ -51,15 +51,16 @@ impl Report {
     }
 }
 
-/// Sends due mail until none is left, the server cannot be reached, or `max_run` has passed.
+/// Sends the mail due when it starts until none is left, the server cannot be reached, or
+/// `max_run` has passed. A row that fails waits for a later run, even if its back-off ends
+/// during this one: one run tries each mail once.
 pub async fn deliver(db: &Db, mailer: &Mailer, max_run: Duration) -> anyhow::Result<Report> {
     let started = Instant::now();
+    let due = store::now();
     let mut report = Report::default();
     while started.elapsed() < max_run {
-        let now = store::now();
-        let rows =
-            queries::claim(db, &mailer.node_id, now, now + mailer.config.lease_secs, mailer.config.batch_size as i64)
-                .await?;
+        let lease_until = store::now() + mailer.config.lease_secs;
+        let rows = queries::claim(db, &mailer.node_id, due, lease_until, mailer.config.batch_size as i64).await?;
         if rows.is_empty() {
             break;
         }
