@@ -127,11 +127,12 @@ fn claim_cavage(request: &Incoming, now: i64) -> Result<Claimed, SignatureError>
     if !unverified.signing_string().starts_with("(request-target): ") {
         return Err(SignatureError::Uncovered("(request-target)"));
     }
+    // The signed `Date` dates the request: a `(created)` alone would pass the library's check,
+    // which is set never to decide (above), so it is not enough.
     let signed_at = match date {
         Some(date) if unverified.signing_string().contains("\ndate: ") => {
             httpdate::parse_http_date(&date).map_err(|_| SignatureError::Malformed(format!("Date {date:?}")))?
         }
-        _ if unverified.signing_string().contains("\n(created): ") => return Ok(cavage(unverified)),
         _ => return Err(SignatureError::Uncovered("date")),
     };
     let signed_at = signed_at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
@@ -406,6 +407,15 @@ mod tests {
             assert_eq!(check(v, v.signed_at + MAX_AGE_SECS + 60).await, Err(SignatureError::Stale));
             assert_eq!(check(v, v.signed_at - MAX_SKEW_SECS - 60).await, Err(SignatureError::Stale));
         }
+        // A draft-cavage signature dated by `(created)` instead of the Date is refused before any
+        // key is fetched: its time would go unchecked.
+        let mut created = vector("fedify-cavage-post");
+        let header = created.headers["signature"].to_str().unwrap().replace(" date ", " (created) ");
+        let header = format!("created={},{header}", cavage.signed_at - MAX_AGE_SECS - 3600);
+        created.headers.insert("signature", header.parse().unwrap());
+        let incoming =
+            Incoming { method: &created.method, url: &created.url, headers: &created.headers, body: &created.body };
+        assert_eq!(claim(&incoming, cavage.signed_at).err(), Some(SignatureError::Uncovered("date")));
         let mut unsigned = vector("fedify-cavage-post");
         unsigned.headers.remove("signature");
         assert_eq!(check(&unsigned, cavage.signed_at).await, Err(SignatureError::Missing));
