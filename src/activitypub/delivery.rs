@@ -361,7 +361,7 @@ pub async fn deliver(db: &Db, delivery: &Delivery, job: &DeliverActivity) -> any
 /// One signed POST of `body` to `inbox`.
 async fn post(
     delivery: &Delivery,
-    key: &ring::signature::RsaKeyPair,
+    key: &aws_lc_rs::signature::RsaKeyPair,
     key_id: &str,
     inbox: &str,
     body: &str,

@@ -32,8 +32,8 @@ const KEY_BITS: usize = 2048;
 
 /// The actor's key pair, parsed: what deliveries sign with.
 pub struct ActorKey {
-    /// The private key, ready to sign with (ring's; see `signing::sign_post`).
-    pub signing: ring::signature::RsaKeyPair,
+    /// The private key, ready to sign with (AWS-LC's; see `signing::sign_post`).
+    pub signing: aws_lc_rs::signature::RsaKeyPair,
     /// SPKI PEM, as the actor document publishes it.
     pub public_pem: String,
 }
@@ -62,7 +62,7 @@ pub async fn actor_key(db: &Db) -> anyhow::Result<Arc<ActorKey>> {
     let public_pem =
         RsaPublicKey::from(&private).to_public_key_pem(LineEnding::LF).context("encoding the actor's public key")?;
     let der = private.to_pkcs8_der().context("encoding the actor key")?;
-    let signing = ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
+    let signing = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
         .map_err(|e| anyhow::anyhow!("the stored ActivityPub actor key: {e}"))?;
     let key = Arc::new(ActorKey { signing, public_pem });
     let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());

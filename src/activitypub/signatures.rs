@@ -2,8 +2,9 @@
 //! draft-cavage-12 (`Signature: keyId=…,headers=…,signature=…`, what Mastodon sends), read
 //! with `http-signature-normalization`, and RFC 9421 (`Signature-Input` + `Signature`, what
 //! Fedify tries first), whose structured fields are read with `sfv` (`httpsig` re-serialises
-//! the parameters in its own order, so it cannot verify what Fedify signs). The RSA arithmetic
-//! is RustCrypto's `rsa`.
+//! the parameters in its own order, so it cannot verify what Fedify signs). The key is read by
+//! RustCrypto's `rsa` (SPKI or PKCS#1 PEM); the RSA arithmetic is AWS-LC's, which verifies in
+//! a small fraction of `rsa`'s time.
 //!
 //! A request is checked in two steps, so the cheap checks come before any key is fetched:
 //! [`claim`] reads the signature, the key it names, its time and the body's digest; [`verify`]
@@ -12,13 +13,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use axum::http::{HeaderMap, Method, Uri};
 use base64::Engine as _;
 use bytes::Bytes;
 use http_signature_normalization::verify::Unverified;
-use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
 use rsa::pkcs8::DecodePublicKey;
-use rsa::signature::Verifier;
 use rsa::RsaPublicKey;
 use sfv::FieldType as _;
 use sha2::{Digest, Sha256};
@@ -282,12 +283,14 @@ fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> 
 }
 
 /// Checks `claimed` with the public key `public_key_pem` (SPKI, or PKCS#1 as some older
-/// servers publish).
+/// servers publish): RSASSA-PKCS1-v1_5 with SHA-256, keys of 2048 to 8192 bits (Mastodon's
+/// are 2048).
 pub async fn verify(claimed: &Claimed, public_key_pem: &str) -> Result<(), SignatureError> {
     let key = RsaPublicKey::from_public_key_pem(public_key_pem)
         .or_else(|_| RsaPublicKey::from_pkcs1_pem(public_key_pem))
         .map_err(|err| SignatureError::Key(format!("not an RSA public key: {err}")))?;
-    let verifying_key = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key);
+    let der = key.to_pkcs1_der().map_err(|err| SignatureError::Key(format!("not an RSA public key: {err}")))?;
+    let verifying_key = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_bytes());
     match &claimed.scheme {
         Scheme::Cavage(unverified) => {
             // `hs2019` leaves the algorithm to the key: RSA keys sign with SHA-256, as Mastodon reads it.
@@ -301,16 +304,13 @@ pub async fn verify(claimed: &Claimed, public_key_pem: &str) -> Result<(), Signa
             unverified
                 .verify(|signature, signing_string| {
                     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(signature) else { return false };
-                    let Ok(signature) = rsa::pkcs1v15::Signature::try_from(bytes.as_slice()) else { return false };
-                    verifying_key.verify(signing_string.as_bytes(), &signature).is_ok()
+                    verifying_key.verify(signing_string.as_bytes(), &bytes).is_ok()
                 })
                 .then_some(())
                 .ok_or(SignatureError::Invalid)
         }
         Scheme::Rfc9421 { base, signature } => {
-            let signature =
-                rsa::pkcs1v15::Signature::try_from(signature.as_slice()).map_err(|_| SignatureError::Invalid)?;
-            verifying_key.verify(base.as_bytes(), &signature).map_err(|_| SignatureError::Invalid)
+            verifying_key.verify(base.as_bytes(), signature).map_err(|_| SignatureError::Invalid)
         }
     }
 }

@@ -7,17 +7,18 @@
 //! Lemmy and relays sign with); the `Signature` header is that crate's, with its algorithm named
 //! `rsa-sha256` rather than `hs2019`: Mastodon accepts both, but implementations built on older
 //! signature libraries (joyent's `http-signature`, as Misskey's forks used) refuse `hs2019`,
-//! and `rsa-sha256` is what Mastodon itself sends. The RSA signature itself is ring's: the
-//! `rsa` crate (which makes and stores the key) signs the same bytes, but took about 1.25 ms of a
-//! core per signature, a quarter of the pages' throughput on two cores at 600 deliveries a second.
+//! and `rsa-sha256` is what Mastodon itself sends. The RSA signature itself is AWS-LC's
+//! (`aws-lc-rs`): the `rsa` crate (which makes and stores the key) signs the same bytes, but took
+//! about 1.25 ms of a core per signature, and ring twice AWS-LC's time; every delivery is one
+//! signature, and their CPU is what a fan-out takes from the pages (BENCHMARKS.md).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use ring::rand::SystemRandom;
-use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use sha2::{Digest, Sha256};
 
 /// The media type of what the site POSTs.
@@ -71,7 +72,7 @@ pub fn sign_get(key: &RsaKeyPair, key_id: &str, url: &str, date: SystemTime) -> 
 }
 
 /// The `Date` and `Signature` of a request to `url` signing `host`, `date` and `extra`.
-/// RSASSA-PKCS1-v1_5 over SHA-256, by ring: the same bytes as the `rsa` crate's
+/// RSASSA-PKCS1-v1_5 over SHA-256, by AWS-LC: the same bytes as the `rsa` crate's
 /// `pkcs1v15::SigningKey<Sha256>` (the scheme is deterministic), at a fraction of its cost
 /// (bench/fediverse.sh).
 fn sign(
@@ -92,7 +93,7 @@ fn sign(
     let config = http_signature_normalization::Config::new().mastodon_compat();
     let config = if extra.is_empty() { config } else { config.require_digest() };
     let signed = config.begin_sign(method, path, headers)?.sign(key_id.to_string(), |signing_string| {
-        let mut signature = vec![0; key.public().modulus_len()];
+        let mut signature = vec![0; key.public_modulus_len()];
         key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_string.as_bytes(), &mut signature)
             .map_err(|_| SigningError::Rsa)?;
         Ok::<_, SigningError>(BASE64.encode(signature))
@@ -129,7 +130,7 @@ mod tests {
     use rsa::signature::Verifier;
     use rsa::RsaPrivateKey;
 
-    /// A 2048-bit key made for this test (ring signs with 2048 bits or more; making one in a
+    /// A 2048-bit key made for this test (AWS-LC signs with 2048 bits or more; making one in a
     /// debug build takes seconds).
     const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
 MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDTJIoeNd7lr5Bd
@@ -165,7 +166,7 @@ De8RbLi+/yaF+qTk4D9oZoqI
         RsaPrivateKey::from_pkcs8_pem(TEST_KEY).unwrap()
     }
 
-    fn ring_key(key: &RsaPrivateKey) -> RsaKeyPair {
+    fn signing_key(key: &RsaPrivateKey) -> RsaKeyPair {
         use rsa::pkcs8::EncodePrivateKey;
         RsaKeyPair::from_pkcs8(key.to_pkcs8_der().unwrap().as_bytes()).unwrap()
     }
@@ -182,7 +183,7 @@ De8RbLi+/yaF+qTk4D9oZoqI
         let body = br#"{"type":"Create"}"#;
         let date = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let key_id = "https://news.example/activitypub/actor#main-key";
-        let signed = sign_post(&ring_key(&key), key_id, "https://social.example/inbox?x=1", body, date).unwrap();
+        let signed = sign_post(&signing_key(&key), key_id, "https://social.example/inbox?x=1", body, date).unwrap();
 
         assert_eq!(signed.date, "Tue, 14 Nov 2023 22:13:20 GMT");
         assert_eq!(signed.digest, "SHA-256=JeE18werLvQnEoHViKDam+ZK1D8E27TBC2kIISI7pIY=");
