@@ -127,7 +127,7 @@ for n in range(followers):
     host = f"127.0.{1 + i // 250}.{1 + i % 250}"
     actor = f"http://{host}:{port}/users/u{n}"
     inbox = f"http://{host}:{port}/inbox" if shared else f"{actor}/inbox"
-    rows.append((actor, host, inbox, actor + "#follow", int(time.time())))
+    rows.append((actor, f"{host}:{port}", inbox, actor + "#follow", int(time.time())))
 con = sqlite3.connect(db, timeout=30)
 con.execute("DELETE FROM ap_followers")
 con.executemany("INSERT INTO ap_followers (actor_id, host, inbox, follow_id, followed_at) VALUES (?, ?, ?, ?, ?)", rows)

@@ -584,6 +584,7 @@ mod delivery {
     struct Instance {
         /// `http://127.0.0.N:PORT`
         base: String,
+        /// `127.0.0.N:PORT`, as the inbox keys a follower's host (`remote::host_of`).
         host: String,
         received: Arc<Mutex<Vec<Received>>>,
     }
@@ -605,7 +606,7 @@ mod delivery {
             );
             let app = app.with_state((received.clone(), answer));
             tokio::spawn(async move { axum::serve(listener, app).await });
-            Instance { base: format!("http://{ip}:{port}"), host: ip.to_string(), received }
+            Instance { base: format!("http://{ip}:{port}"), host: format!("{ip}:{port}"), received }
         }
 
         fn url(&self, path: &str) -> String {
@@ -719,11 +720,12 @@ mod delivery {
         gone.follow(&site, "gina", "/inbox").await;
         dead.follow(&site, "hal", "/inbox").await;
         let now = openvoice::store::now();
-        execute(&site, "INSERT INTO ap_blocks (target, created_at) VALUES ($1, 0)", &["127.0.0.4"]).await;
+        execute(&site, "INSERT INTO ap_blocks (target, created_at) VALUES ($1, 0)", &[blocked_host.host.as_str()])
+            .await;
         execute(&site, "INSERT INTO ap_blocks (target, created_at) VALUES ($1, 0)", &[erin.as_str()]).await;
         // Failing for longer than give_up_after_hours (a week).
         sqlx::query("INSERT INTO ap_instances (host, failing_since, last_error) VALUES ($1, $2, 'answered 503')")
-            .bind("127.0.0.7")
+            .bind(&dead.host)
             .bind(now - 200 * 3600)
             .execute(&site.db.pool)
             .await
@@ -785,9 +787,9 @@ mod delivery {
             .await
             .unwrap();
         assert_eq!(noted.len(), 2, "{noted:?}");
-        assert_eq!(noted[0].0, "127.0.0.5");
+        assert_eq!(noted[0].0, failing.host);
         assert!(noted[0].1.contains("500"), "{noted:?}");
-        assert_eq!(noted[1].0, "127.0.0.7");
+        assert_eq!(noted[1].0, dead.host);
 
         // An edit is an Update of the same object.
         let file = crate::common::write_file(site.dir.path(), "gulls.md", "Gulls follow the ferries home.\n");
@@ -859,7 +861,7 @@ mod delivery {
         let inboxes = vec![shared.url("/inbox"), other.url("/users/carol/inbox")];
         openvoice::activitypub::delivery::send(&mut conn, &activity, inboxes, openvoice::store::now()).await.unwrap();
         drop(conn);
-        execute(&site, "INSERT INTO ap_blocks (target, created_at) VALUES ($1, 0)", &["127.0.0.3"]).await;
+        execute(&site, "INSERT INTO ap_blocks (target, created_at) VALUES ($1, 0)", &[other.host.as_str()]).await;
         site.run_due_jobs().await;
         assert_eq!(shared.received().len(), to_shared + 1, "the instance not blocked gets it");
         assert_eq!(other.received().len(), to_other, "the instance blocked meanwhile does not");

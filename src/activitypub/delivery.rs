@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::stream::{self, StreamExt};
+use reqwest::Url;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -45,7 +46,7 @@ use crate::activitypub::jobs::DeliverActivity;
 use crate::activitypub::queries::deliveries::{self as queries, Federated};
 use crate::activitypub::queries::followers;
 use crate::activitypub::service::{self, context, Urls, PUBLIC};
-use crate::activitypub::signing;
+use crate::activitypub::{remote, signing};
 use crate::config::Config;
 use crate::content::model::{ArticleKind, Status};
 use crate::content::service::{reading, ContentError};
@@ -268,7 +269,9 @@ pub async fn deliver(db: &Db, delivery: &Delivery, job: &DeliverActivity) -> any
     let now = store::now();
     let give_up_before = now - delivery.give_up_after_secs();
 
-    let hosts: Vec<&str> = job.inboxes.iter().map(|inbox| instance_of(inbox)).collect();
+    // Keyed as followers and blocks are: the host, with its port unless it is the scheme's.
+    let hosts: Vec<String> = job.inboxes.iter().map(|inbox| remote::host_of(inbox).unwrap_or_default()).collect();
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let unique_hosts: Vec<&str> = hosts.iter().copied().collect::<HashSet<_>>().into_iter().collect();
     let failing = queries::failing_since(db, &unique_hosts).await?;
     // An instance blocked since the job was queued gets nothing either.
@@ -406,25 +409,10 @@ async fn post(
 /// Why an inbox URL naming an IP address may not be connected to: a name is checked by the
 /// client's resolver, a literal address never reaches it.
 fn literal_address_refused(inbox: &str, allow_private_addresses: bool) -> Option<String> {
-    let host = host_of(inbox);
-    let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let url = Url::parse(inbox).ok()?;
+    let ip: IpAddr = url.host_str()?.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
     let refused = !allow_private_addresses && !outbound::is_public(ip);
     refused.then(|| format!("{ip} is a private, loopback or link-local address"))
-}
-
-/// The host of a URL, without user, port or path.
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    if authority.starts_with('[') {
-        return authority.split_inclusive(']').next().unwrap_or(authority);
-    }
-    authority.rsplit_once(':').map_or(authority, |(host, _)| host)
-}
-
-/// The instance an inbox is on, as `ap_instances` names it: its host.
-fn instance_of(inbox: &str) -> &str {
-    host_of(inbox)
 }
 
 #[cfg(test)]
@@ -438,11 +426,9 @@ mod tests {
     }
 
     #[test]
-    fn hosts_of_inboxes() {
-        assert_eq!(host_of("https://social.example/inbox"), "social.example");
-        assert_eq!(host_of("http://127.0.0.2:8080/users/a/inbox"), "127.0.0.2");
-        assert_eq!(host_of("https://[::1]:8443/inbox"), "[::1]");
+    fn literal_private_addresses_are_refused() {
         assert!(literal_address_refused("http://127.0.0.1:1/inbox", false).is_some());
+        assert!(literal_address_refused("https://[::1]:8443/inbox", false).is_some());
         assert!(literal_address_refused("http://127.0.0.1:1/inbox", true).is_none());
         assert!(literal_address_refused("https://social.example/inbox", false).is_none());
     }
