@@ -183,7 +183,7 @@ impl Fetcher {
             .resolve(host.trim_start_matches('[').trim_end_matches(']'), address)
             .build()
             .map_err(|err| fail(err.to_string()))?;
-        let mut response = client
+        let response = client
             .get(parsed)
             .header(
                 reqwest::header::ACCEPT,
@@ -198,13 +198,7 @@ impl Fetcher {
         if !response.status().is_success() {
             return Err(fail(format!("the server answered {}", response.status())));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|err| fail(err.to_string()))? {
-            if body.len() + chunk.len() > MAX_BYTES {
-                return Err(fail(format!("larger than {MAX_BYTES} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = outbound::read_capped(response, MAX_BYTES).await.map_err(|err| fail(err.to_string()))?;
         serde_json::from_slice(&body).map_err(|err| fail(format!("not JSON: {err}")))
     }
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::content::embeds::Card;
 use crate::content::queries;
+use crate::http::outbound;
 use crate::store::{self, Db, DbError};
 
 /// How long a provider's answer stands.
@@ -87,14 +88,8 @@ fn client() -> Option<&'static reqwest::Client> {
 async fn ask(endpoint: &str, url: &str) -> Option<(String, String)> {
     let mut request = reqwest::Url::parse(endpoint).ok()?;
     request.query_pairs_mut().append_pair("url", url).append_pair("format", "json");
-    let mut response = client()?.get(request).send().await.ok()?.error_for_status().ok()?;
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.ok()? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return None;
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let response = client()?.get(request).send().await.ok()?.error_for_status().ok()?;
+    let body = outbound::read_capped(response, MAX_ANSWER_BYTES).await.ok()?;
     let answer: Answer = serde_json::from_slice(&body).ok()?;
     let one_line = |text: String| -> String {
         text.chars().filter(|c| !c.is_control()).take(MAX_TITLE_CHARS).collect::<String>().trim().to_string()

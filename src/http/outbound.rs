@@ -1,6 +1,7 @@
-//! Requests the server makes to addresses it was given (an import's attachments, remote
-//! ActivityPub actors and inboxes): only to the public internet unless allowed, so a URL in a
-//! file or a remote document cannot make the server reach its own network.
+//! Requests the server makes to other servers. Those to addresses it was given (an import's
+//! attachments, remote ActivityPub actors and inboxes) go only to the public internet unless
+//! allowed, so a URL in a file or a remote document cannot make the server reach its own
+//! network; and every answer is read up to a limit ([`read_capped`]).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -22,6 +23,32 @@ pub async fn checked_address(host: &str, port: u16, allow_private_addresses: boo
         }
     }
     Ok(first)
+}
+
+/// Why an answer's body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Transport(#[from] reqwest::Error),
+}
+
+/// `response`'s body, whole, if it is at most `max_bytes`: a larger `Content-Length` is refused
+/// before reading, and a body that grows past the limit (announced smaller, or not at all) is
+/// dropped as it arrives, so a remote server cannot fill the memory.
+pub async fn read_capped(mut response: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > max_bytes as u64) {
+        return Err(BodyError::TooLarge(max_bytes));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(BodyError::TooLarge(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Whether `ip` is on the public internet: not loopback, private, link-local, carrier-grade

@@ -2,11 +2,12 @@
 //! (`POST /api/v0/dag/import` with the bundle's CAR; `routing/put` with the site's IPNS record)
 //! and any IPFS Pinning Service API endpoint (`POST /pins` with a bearer token).
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use openvoice_ipfs::{car, Cid, Scope};
 use serde::Deserialize;
 
 use crate::config::ipfs::{KUBO, PINNING_SERVICE};
+use crate::http::outbound;
 use crate::ipfs::service::{DbBlocks, Publishing};
 use crate::store::Db;
 
@@ -25,7 +26,7 @@ pub async fn pin(db: &Db, publishing: &Publishing, target: &str, root: &Cid, nam
                 .mime_str("application/vnd.ipld.car")?;
             let response =
                 publishing.http.post(&url).multipart(reqwest::multipart::Form::new().part("file", part)).send().await?;
-            let body = read_capped(response).await?;
+            let body = answer_text(response).await?;
             // One JSON object per line; the root line says whether pinning it worked.
             for line in body.lines().filter(|l| !l.trim().is_empty()) {
                 let Ok(answer) = serde_json::from_str::<KuboImportLine>(line) else { continue };
@@ -50,7 +51,7 @@ pub async fn pin(db: &Db, publishing: &Publishing, target: &str, root: &Cid, nam
                 .json(&serde_json::json!({ "cid": root.to_string(), "name": name }))
                 .send()
                 .await?;
-            let body = read_capped(response).await?;
+            let body = answer_text(response).await?;
             let status: PinStatus = serde_json::from_str(&body).context("reading the pinning service's PinStatus")?;
             if status.pin.cid != root.to_string() {
                 bail!("the pinning service answered for {} instead of {root}", status.pin.cid);
@@ -76,7 +77,7 @@ pub async fn put_ipns_record(publishing: &Publishing, name: &str, record: Vec<u8
     let response =
         publishing.http.post(&url).multipart(reqwest::multipart::Form::new().part("file", part)).send().await?;
     let status = response.status();
-    let body = read_capped(response).await?;
+    let body = answer_text(response).await?;
     if !status.is_success() {
         bail!("Kubo's routing/put answered {status}: {}", body.trim());
     }
@@ -95,15 +96,9 @@ pub async fn export_car(db: &Db, root: &Cid) -> anyhow::Result<Vec<u8>> {
     .await?
 }
 
-async fn read_capped(mut response: reqwest::Response) -> anyhow::Result<String> {
+async fn answer_text(response: reqwest::Response) -> anyhow::Result<String> {
     let status = response.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            bail!("the answer is larger than {MAX_RESPONSE_BYTES} bytes");
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = outbound::read_capped(response, MAX_RESPONSE_BYTES).await.map_err(|err| anyhow!("the answer: {err}"))?;
     let text = String::from_utf8_lossy(&body).into_owned();
     if !status.is_success() {
         bail!("HTTP {status}: {}", text.chars().take(300).collect::<String>());

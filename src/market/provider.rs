@@ -14,6 +14,7 @@ use reqwest::{StatusCode, Url};
 
 use crate::config::market::CoinId;
 use crate::config::market::MarketConfig;
+use crate::http::outbound::{self, BodyError};
 use crate::market::model::{Observation, PricePoint, Rejection};
 use crate::market::{coincap, coingecko};
 
@@ -108,7 +109,7 @@ impl HttpFetch {
 
     /// GETs `url` and parses the body as JSON, within the time and size limits.
     pub async fn get_json(&self, url: Url, headers: HeaderMap) -> Result<serde_json::Value, ProviderError> {
-        let mut response = self
+        let response = self
             .client
             .get(url)
             .headers(headers)
@@ -129,16 +130,10 @@ impl HttpFetch {
         if !status.is_success() {
             return Err(ProviderError::Status(status.as_u16()));
         }
-        if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(ProviderError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ProviderError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = outbound::read_capped(response, MAX_BODY_BYTES).await.map_err(|err| match err {
+            BodyError::TooLarge(_) => ProviderError::TooLarge,
+            BodyError::Transport(err) => transport_error(err),
+        })?;
         serde_json::from_slice(&body).map_err(|err| ProviderError::Malformed(err.to_string()))
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::http::outbound;
+use crate::http::outbound::{self, BodyError};
 
 /// Redirects followed per file (`http://` → `https://`, an old host → a CDN).
 const MAX_REDIRECTS: usize = 3;
@@ -85,18 +85,10 @@ impl Fetcher {
         client.get(url.clone()).send().await.map_err(|e| format!("the request failed: {e}"))
     }
 
-    async fn body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-        let too_large = || format!("larger than the limit of {} bytes", self.limits.max_bytes);
-        if response.content_length().is_some_and(|n| n > self.limits.max_bytes as u64) {
-            return Err(too_large());
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| format!("reading the file: {e}"))? {
-            if bytes.len() + chunk.len() > self.limits.max_bytes {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+    async fn body(&self, response: reqwest::Response) -> Result<Vec<u8>, String> {
+        outbound::read_capped(response, self.limits.max_bytes).await.map_err(|err| match err {
+            BodyError::TooLarge(max) => format!("larger than the limit of {max} bytes"),
+            BodyError::Transport(err) => format!("reading the file: {err}"),
+        })
     }
 }
